@@ -1,0 +1,140 @@
+/**
+ * One BTF level's own string section. Offsets are absolute in the chain: this level's strings
+ * start at `start` (0 standalone, the sum of the ancestors' string lengths for split BTF), so a
+ * level can answer for [start, end) and hand anything lower to its base.
+ *
+ * Parsed tables wrap the file's bytes without copying; the first `add` copies them into a
+ * growable buffer. Reads of ASCII tables (every real kernel table) slice one decoded JS string,
+ * which is much cheaper than a TextDecoder call per name in dumps of 100k types.
+ */
+import { BtfError } from './errors.js';
+import type { StrOff } from './types.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+const utf8Enc = new TextEncoder();
+
+export class StringTable {
+  /** Absolute offset of this table's first byte. */
+  readonly start: number;
+  private buf: Uint8Array;
+  private len: number;
+  /** Whole table decoded (only when every byte is ASCII, so char index = byte index). */
+  private text: string | undefined;
+  private asciiChecked = false;
+  private index: Map<string, StrOff> | undefined;
+  private starts: Uint8Array | undefined;
+
+  /** `initial` is used as is (not copied) until the first `add`. */
+  constructor(start: number, initial: Uint8Array = new Uint8Array(0)) {
+    this.start = start;
+    this.buf = initial;
+    this.len = initial.length;
+  }
+
+  /** A fresh table: standalone tables begin with the empty string at offset 0, split ones empty. */
+  static empty(start: number): StringTable {
+    return new StringTable(start, start === 0 ? new Uint8Array([0]) : new Uint8Array(0));
+  }
+
+  /** Own length in bytes. */
+  get length(): number { return this.len; }
+  /** First absolute offset past this table. */
+  get end(): number { return this.start + this.len; }
+  /** True when `off` falls in this table. */
+  has(off: StrOff): boolean { return off >= this.start && off < this.start + this.len; }
+
+  /** The section bytes (a view; do not keep it across `add`). */
+  bytes(): Uint8Array { return this.buf.subarray(0, this.len); }
+
+  /** String at absolute `off` (which must be in this table); 'bad-string-offset' otherwise. */
+  get(off: StrOff): string {
+    const rel = off - this.start;
+    if (rel < 0 || rel >= this.len) {
+      throw new BtfError('bad-string-offset', `string offset ${off} outside [${this.start}, ${this.end})`, { section: 'BTF strings', offset: off });
+    }
+    const text = this.decoded();
+    if (text !== undefined) {
+      const end = text.indexOf('\0', rel);
+      return text.slice(rel, end < 0 ? this.len : end);
+    }
+    const end = this.buf.indexOf(0, rel);
+    return utf8.decode(this.buf.subarray(rel, end < 0 || end > this.len ? this.len : end));
+  }
+
+  /** True when `off` is the first byte of a string (offset 0 of a table, or just after a NUL). */
+  isStart(off: StrOff): boolean {
+    const rel = off - this.start;
+    if (rel < 0 || rel >= this.len) return false;
+    if (this.starts === undefined || this.starts.length !== this.len) {
+      const s = new Uint8Array(this.len);
+      if (this.len > 0) s[0] = 1;
+      const b = this.buf;
+      for (let i = 0; i + 1 < this.len; i++) if (b[i] === 0) s[i + 1] = 1;
+      this.starts = s;
+    }
+    return this.starts[rel] === 1;
+  }
+
+  /** Offset of the first occurrence of `s` as a whole string in this table. */
+  find(s: string): StrOff | undefined {
+    return this.getIndex().get(s);
+  }
+
+  /** Offset of `s`, appending it when this table lacks it. (Ancestor reuse is Btf.addStr's job.) */
+  add(s: string): StrOff {
+    const idx = this.getIndex();
+    const found = idx.get(s);
+    if (found !== undefined) return found;
+    const enc = utf8Enc.encode(s);
+    if (enc.includes(0)) throw new BtfError('too-large', `string contains NUL: ${JSON.stringify(s)}`);
+    this.reserve(enc.length + 1);
+    const off = this.start + this.len;
+    this.buf.set(enc, this.len);
+    this.buf[this.len + enc.length] = 0;
+    this.len += enc.length + 1;
+    if (this.text !== undefined) {
+      if (enc.length === s.length) this.text += `${s}\0`;
+      else { this.text = undefined; this.asciiChecked = true; }
+    }
+    idx.set(s, off);
+    return off;
+  }
+
+  private reserve(extra: number): void {
+    const need = this.len + extra;
+    // Copy once out of the (possibly shared, file-backed) initial view, then grow by doubling.
+    if (need > this.buf.length || this.buf.buffer.byteLength !== this.buf.length) {
+      const grown = new Uint8Array(Math.max(need, this.len * 2, 64));
+      grown.set(this.buf.subarray(0, this.len));
+      this.buf = grown;
+    }
+  }
+
+  private decoded(): string | undefined {
+    if (!this.asciiChecked) {
+      this.asciiChecked = true;
+      const b = this.buf;
+      let ascii = true;
+      for (let i = 0; i < this.len; i++) if (b[i]! >= 0x80) { ascii = false; break; }
+      if (ascii) this.text = Buffer.from(b.buffer, b.byteOffset, this.len).toString('latin1');
+    }
+    return this.text;
+  }
+
+  private getIndex(): Map<string, StrOff> {
+    if (this.index === undefined) {
+      const idx = new Map<string, StrOff>();
+      const b = this.buf;
+      let rel = 0;
+      while (rel < this.len) {
+        let end = b.indexOf(0, rel);
+        if (end < 0 || end > this.len) end = this.len;
+        const s = this.get(this.start + rel);
+        if (!idx.has(s)) idx.set(s, this.start + rel);
+        rel = end + 1;
+      }
+      this.index = idx;
+    }
+    return this.index;
+  }
+}

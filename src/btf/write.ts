@@ -1,0 +1,38 @@
+/**
+ * Serialises one BTF level: the 24-byte header, then the types, then the level's own strings
+ * (split bytes when the level has a base). Deterministic: the bytes depend only on the level's
+ * records and string table, so parse + write reproduces a well-formed file exactly.
+ */
+import type { Btf } from './btf.js';
+import { BtfError } from './errors.js';
+import { BTF_HEADER_LEN, BTF_MAGIC, BTF_VERSION, encodeType, encodedSize } from './kinds.js';
+
+const littleEndianHost = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+export function writeBtf(btf: Btf): Uint8Array {
+  let typeLen = 0;
+  for (const t of btf.types) typeLen += encodedSize(t);
+  const strBytes = btf.strings.bytes();
+  const total = BTF_HEADER_LEN + typeLen + strBytes.length;
+  if (total > 0xffffffff) throw new BtfError('too-large', `BTF of ${total} bytes exceeds the 4 GiB format limit`, { file: btf.source });
+  const words = new Uint32Array(typeLen >>> 2);
+  let p = 0;
+  for (const t of btf.types) p = encodeType(t, words, p);
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  dv.setUint16(0, BTF_MAGIC, true);
+  out[2] = BTF_VERSION;
+  out[3] = 0;
+  dv.setUint32(4, BTF_HEADER_LEN, true);
+  dv.setUint32(8, 0, true);
+  dv.setUint32(12, typeLen, true);
+  dv.setUint32(16, typeLen, true);
+  dv.setUint32(20, strBytes.length, true);
+  if (littleEndianHost) {
+    out.set(new Uint8Array(words.buffer, 0, typeLen), BTF_HEADER_LEN);
+  } else {
+    for (let i = 0; i < words.length; i++) dv.setUint32(BTF_HEADER_LEN + i * 4, words[i]!, true);
+  }
+  out.set(strBytes, BTF_HEADER_LEN + typeLen);
+  return out;
+}
