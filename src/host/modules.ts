@@ -1,0 +1,35 @@
+/**
+ * /proc/modules: one line per module, "name size refcount deps state address".
+ * Only Live modules count as loaded: a Loading module has no BTF or notes yet.
+ */
+import { readFile } from 'node:fs/promises';
+import { HostFormatError } from './errors.js';
+
+export interface ProcModule {
+  readonly name: string;
+  readonly size: number;
+  readonly state: string;
+}
+
+export function parseProcModules(text: string, file?: string): ProcModule[] {
+  const out: ProcModule[] = [];
+  let offset = 0;
+  for (const line of text.split('\n')) {
+    const here = offset;
+    offset += line.length + 1;
+    if (line.trim() === '') continue;
+    const fields = line.trim().split(/\s+/);
+    const [name, size, , , state] = fields;
+    if (name === undefined || size === undefined || state === undefined || !/^\d+$/.test(size)) {
+      throw new HostFormatError('modules-line', `expected "name size refcount deps state address", got ${JSON.stringify(line.slice(0, 80))}`, { file, offset: here });
+    }
+    out.push({ name, size: Number(size), state });
+  }
+  return out;
+}
+
+/** Names of the Live modules, in file order. */
+export async function readLoadedModules(procModules: string): Promise<string[]> {
+  const text = await readFile(procModules, 'utf8');
+  return parseProcModules(text, procModules).filter((m) => m.state === 'Live').map((m) => m.name);
+}

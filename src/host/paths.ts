@@ -1,0 +1,81 @@
+/**
+ * The one module that knows where things live on a Linux host. Every path is built under an
+ * injected root so tests and the demo run on a directory tree instead of the real kernel.
+ */
+import { isAbsolute, join, relative, resolve } from 'node:path';
+
+export interface HostPaths {
+  readonly root: string;
+  /** Join a host-absolute path (e.g. from the config) under the root. */
+  under(hostPath: string): string;
+  /** Inverse of `under` for messages: the host-absolute spelling of a path under the root. */
+  hostView(path: string): string;
+  readonly procModules: string;
+  readonly osRelease: string;
+  readonly sysBtfDir: string;
+  sysBtf(object: string): string;
+  /** Kernel-provided extras, the RFC layout: /sys/kernel/btf_extra/<name>. */
+  sysBtfExtra(object: string): string;
+  /** Kernel-provided extras, the companion layout: /sys/kernel/btf/<name>-btf-extra. */
+  sysBtfCompanion(object: string): string;
+  moduleBuildIdNote(module: string): string;
+  readonly kernelNotes: string;
+  /** Default debuginfo roots (host-absolute; the config may replace them). */
+  readonly defaultDebugDirs: readonly string[];
+  /** Candidate debug files for vmlinux under one debug root, in preference order. */
+  vmlinuxDebugCandidates(debugRoot: string, release: string): string[];
+  /** Directory holding module debug files under one debug root (walked to build a name index). */
+  moduleDebugDir(debugRoot: string, release: string): string;
+  /** /usr/lib/debug/.build-id/xx/rest.debug under one debug root. */
+  buildIdDebug(debugRoot: string, buildId: string): string;
+  moduleTree(release: string): string;
+  readonly configDir: string;
+  readonly defaultConfigFile: string;
+  readonly defaultRuntimeDir: string;
+  readonly defaultCacheDir: string;
+  readonly modprobeRunDir: string;
+  readonly softdepFile: string;
+}
+
+export const HOST_DEFAULTS = {
+  configFile: '/etc/btf-extra/config.yaml',
+  runtimeDir: '/run/btf-extra',
+  cacheDir: '/var/cache/btf-extra',
+  debugDir: '/usr/lib/debug',
+} as const;
+
+export function hostPaths(rootDir = '/'): HostPaths {
+  const root = resolve(rootDir);
+  const under = (p: string): string => (isAbsolute(p) ? join(root, p) : resolve(root, p));
+  const p = (...parts: string[]): string => join(root, ...parts);
+  return {
+    root,
+    under,
+    hostView: (path) => {
+      const rel = relative(root, path);
+      return rel.startsWith('..') ? path : `/${rel}`;
+    },
+    procModules: p('proc/modules'),
+    osRelease: p('proc/sys/kernel/osrelease'),
+    sysBtfDir: p('sys/kernel/btf'),
+    sysBtf: (o) => p('sys/kernel/btf', o),
+    sysBtfExtra: (o) => p('sys/kernel/btf_extra', o),
+    sysBtfCompanion: (o) => p('sys/kernel/btf', `${o}-btf-extra`),
+    moduleBuildIdNote: (m) => p('sys/module', m, 'notes/.note.gnu.build-id'),
+    kernelNotes: p('sys/kernel/notes'),
+    defaultDebugDirs: [HOST_DEFAULTS.debugDir],
+    vmlinuxDebugCandidates: (d, rel) => [
+      join(under(d), 'boot', `vmlinux-${rel}`),          // Debian, Ubuntu
+      join(under(d), 'lib/modules', rel, 'vmlinux'),      // Fedora, RHEL, Oracle
+    ],
+    moduleDebugDir: (d, rel) => join(under(d), 'lib/modules', rel),
+    buildIdDebug: (d, id) => join(under(d), '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`),
+    moduleTree: (rel) => p('lib/modules', rel),
+    configDir: p('etc/btf-extra'),
+    defaultConfigFile: under(HOST_DEFAULTS.configFile),
+    defaultRuntimeDir: under(HOST_DEFAULTS.runtimeDir),
+    defaultCacheDir: under(HOST_DEFAULTS.cacheDir),
+    modprobeRunDir: p('run/modprobe.d'),
+    softdepFile: p('run/modprobe.d/btf-extra.conf'),
+  };
+}
