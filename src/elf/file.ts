@@ -1,0 +1,331 @@
+/**
+ * ElfFile: a read-only view of one ELF64 little-endian x86-64 object (ET_REL or ET_EXEC).
+ *
+ * The file is read once into one Buffer; sections are handed out as `subarray` views
+ * (only SHF_COMPRESSED sections are inflated, once, and cached). Symbols, notes and
+ * relocations are parsed on first use. Relocations are never applied to bytes: a reader
+ * asks `relocationsFor(section)` and uses the relocated values for the fields it reads.
+ *
+ * API: ElfFile.open(path) | ElfFile.fromBytes(bytes, name); .type, .sections,
+ * .section(name), .sectionData(sec), .symbols, .buildId, .relocationsFor(sec),
+ * .sectionContaining(addr). Errors: ElfError with a closed `code`.
+ */
+import { readFileSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
+import { ByteCursor, cstrAt } from '../util/cursor.js';
+import { safeName } from '../util/errors.js';
+import {
+  CHDR_SIZE, EHDR_SIZE, ELF_MAGIC, ELFCLASS64, ELFCOMPRESS, ELFDATA2LSB, EM_X86_64, ET, NT_GNU_BUILD_ID,
+  REL_SIZE, RELA_SIZE, RELOC_FIELD_SIZE, SHDR_SIZE, SHF, SHN, SHT, SYM_SIZE,
+} from './constants.js';
+import { ElfError, type ElfErrorCode } from './errors.js';
+import { Relocations } from './relocations.js';
+import type { ElfSection, ElfSymbol } from './types.js';
+
+export type { ElfSection, ElfSymbol } from './types.js';
+
+export class ElfFile {
+  /** Name used in error messages (usually the path). */
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  /** e_type (ET.REL or ET.EXEC). */
+  readonly type: number;
+  readonly machine: number;
+  readonly sections: readonly ElfSection[];
+  private readonly byName = new Map<string, ElfSection>();
+  private readonly dataCache = new Map<number, Uint8Array>();
+  private readonly relocCache = new Map<number, Relocations | null>();
+  private symbolsCache: readonly ElfSymbol[] | undefined;
+  private relocSectionsByTarget: Map<number, ElfSection[]> | undefined;
+
+  static open(path: string): ElfFile {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(path);
+    } catch (e) {
+      throw new ElfError('io', `cannot read: ${(e as Error).message}`, { file: path });
+    }
+    return new ElfFile(buf, path);
+  }
+
+  static fromBytes(bytes: Uint8Array, name = '<memory>'): ElfFile { return new ElfFile(bytes, name); }
+
+  private constructor(bytes: Uint8Array, name: string) {
+    this.name = name;
+    this.bytes = bytes;
+    const c = this.cursor(bytes, 'ELF header');
+    if (ELF_MAGIC.some((b, i) => bytes[i] !== b)) {
+      throw this.error('bad-magic', 'ELF header', 0, 'not an ELF file (bad magic)');
+    }
+    c.need(EHDR_SIZE, 'ELF header');
+    if (bytes[4] !== ELFCLASS64) throw this.error('unsupported-class', 'ELF header', 4, `ELF class ${bytes[4]} is not ELF64`);
+    if (bytes[5] !== ELFDATA2LSB) {
+      throw this.error('unsupported-endianness', 'ELF header', 5, `ELF data encoding ${bytes[5]} is not little-endian`);
+    }
+    c.seek(16);
+    this.type = c.u16();
+    this.machine = c.u16();
+    if (this.machine !== EM_X86_64) {
+      throw this.error('unsupported-machine', 'ELF header', 18, `machine ${this.machine} is not x86-64 (${EM_X86_64})`);
+    }
+    if (this.type !== ET.REL && this.type !== ET.EXEC) {
+      throw this.error('unsupported-type', 'ELF header', 16, `ELF type ${this.type} is neither ET_REL nor ET_EXEC`);
+    }
+    c.seek(0x28);
+    const shoff = c.u64n('e_shoff');
+    c.seek(0x3a);
+    const shentsize = c.u16();
+    let shnum = c.u16();
+    let shstrndx = c.u16();
+    if (shoff === 0) { this.sections = []; return; }
+    if (shentsize !== SHDR_SIZE) {
+      throw this.error('bad-section-header', 'ELF header', 0x3a, `e_shentsize ${shentsize} is not ${SHDR_SIZE}`);
+    }
+    if (shoff + SHDR_SIZE > bytes.length) {
+      throw this.error('truncated', 'section headers', shoff, `section header table at 0x${shoff.toString(16)} is past the end of the file (${bytes.length} bytes)`);
+    }
+    const sh0 = this.cursor(bytes, 'section headers').seek(shoff);
+    if (shnum === 0) { sh0.seek(shoff + 32); shnum = sh0.u64n('sh_size'); }
+    if (shstrndx === SHN.XINDEX) { sh0.seek(shoff + 40); shstrndx = sh0.u32(); }
+    if (shoff + shnum * SHDR_SIZE > bytes.length) {
+      throw this.error('truncated', 'section headers', shoff, `${shnum} section headers at 0x${shoff.toString(16)} run past the end of the file (${bytes.length} bytes)`);
+    }
+    const raw: Omit<ElfSection, 'name'>[] = [];
+    const nameOffs: number[] = [];
+    for (let i = 0; i < shnum; i++) {
+      const h = this.cursor(bytes, 'section headers').seek(shoff + i * SHDR_SIZE);
+      nameOffs.push(h.u32());
+      const type = h.u32();
+      const flags = h.u64();
+      const addr = h.u64();
+      const offset = h.u64n('sh_offset');
+      const size = h.u64n('sh_size');
+      const link = h.u32();
+      const info = h.u32();
+      const addralign = h.u64();
+      const entsize = h.u64n('sh_entsize');
+      if (type !== SHT.NOBITS && type !== SHT.NULL && offset + size > bytes.length) {
+        throw this.error('section-out-of-bounds', 'section headers', shoff + i * SHDR_SIZE,
+          `section ${i} data [0x${offset.toString(16)}, +0x${size.toString(16)}) is past the end of the file (${bytes.length} bytes)`);
+      }
+      raw.push({ index: i, type, flags, addr, offset, size, link, info, addralign, entsize });
+    }
+    let strtab: Uint8Array = new Uint8Array(0);
+    if (shnum > 0) {
+      const s = raw[shstrndx];
+      if (!s) throw this.error('bad-section-index', 'ELF header', 0x3e, `e_shstrndx ${shstrndx} names no section (${shnum} sections)`);
+      strtab = bytes.subarray(s.offset, s.offset + s.size);
+    }
+    this.sections = raw.map((r, i) => {
+      const name = nameOffs[i] === 0 && r.type === SHT.NULL ? '' : cstrAt(strtab, nameOffs[i]!);
+      if (name === undefined) {
+        throw this.error('bad-string-offset', 'section headers', shoff + i * SHDR_SIZE, `section ${i} name offset ${nameOffs[i]} is outside .shstrtab`);
+      }
+      return { ...r, name };
+    });
+    for (const s of this.sections) if (!this.byName.has(s.name)) this.byName.set(s.name, s);
+  }
+
+  /** First section with this name. */
+  section(name: string): ElfSection | undefined { return this.byName.get(name); }
+
+  sectionByIndex(index: number): ElfSection | undefined { return this.sections[index]; }
+
+  /** Like `section`, but an ElfError('no-such-section') when absent. */
+  requireSection(name: string): ElfSection {
+    const s = this.byName.get(name);
+    if (!s) throw this.error('no-such-section', name, undefined, `no ${safeName(name)} section`);
+    return s;
+  }
+
+  /**
+   * The section's bytes: a view into the file, or (SHF_COMPRESSED) the inflated bytes,
+   * computed once. SHT_NOBITS sections have no bytes (empty array).
+   */
+  sectionData(sec: ElfSection): Uint8Array {
+    if (sec.type === SHT.NOBITS || sec.type === SHT.NULL) return new Uint8Array(0);
+    const raw = this.bytes.subarray(sec.offset, sec.offset + sec.size);
+    if ((sec.flags & BigInt(SHF.COMPRESSED)) === 0n) return raw;
+    const cached = this.dataCache.get(sec.index);
+    if (cached) return cached;
+    const c = this.cursor(raw, sec.name, sec.offset);
+    c.need(CHDR_SIZE, 'compression header');
+    const chType = c.u32();
+    c.u32();
+    const chSize = c.u64n('ch_size');
+    if (chType !== ELFCOMPRESS.ZLIB) {
+      throw this.error('unsupported-compression', sec.name, 0, `compression type ${chType} is not zlib (${ELFCOMPRESS.ZLIB})`);
+    }
+    let out: Uint8Array;
+    try {
+      out = inflateSync(raw.subarray(CHDR_SIZE), { maxOutputLength: Math.max(1, chSize) });
+    } catch (e) {
+      throw this.error('bad-compression', sec.name, CHDR_SIZE, `zlib data does not inflate to ${chSize} bytes: ${(e as Error).message}`);
+    }
+    if (out.length !== chSize) {
+      throw this.error('bad-compression', sec.name, CHDR_SIZE, `inflated to ${out.length} bytes, header says ${chSize}`);
+    }
+    this.dataCache.set(sec.index, out);
+    return out;
+  }
+
+  /** Uncompressed size of a section (ch_size for SHF_COMPRESSED). */
+  dataSize(sec: ElfSection): number {
+    if ((sec.flags & BigInt(SHF.COMPRESSED)) === 0n) return sec.type === SHT.NOBITS ? 0 : sec.size;
+    return this.sectionData(sec).length;
+  }
+
+  /** The static symbol table (.symtab), or [] if there is none. */
+  get symbols(): readonly ElfSymbol[] {
+    if (!this.symbolsCache) this.symbolsCache = this.readSymbols();
+    return this.symbolsCache;
+  }
+
+  private readSymbols(): ElfSymbol[] {
+    const symtab = this.sections.find((s) => s.type === SHT.SYMTAB);
+    if (!symtab) return [];
+    if (symtab.entsize !== SYM_SIZE) {
+      throw this.error('bad-section-header', symtab.name, undefined, `sh_entsize ${symtab.entsize} is not ${SYM_SIZE}`);
+    }
+    const strSec = this.sections[symtab.link];
+    if (!strSec) throw this.error('bad-section-index', symtab.name, undefined, `sh_link ${symtab.link} names no section`);
+    const strs = this.sectionData(strSec);
+    const shndxSec = this.sections.find((s) => s.type === SHT.SYMTAB_SHNDX && s.link === symtab.index);
+    const shndxData = shndxSec ? this.cursor(this.sectionData(shndxSec), shndxSec.name) : undefined;
+    const data = this.sectionData(symtab);
+    const c = this.cursor(data, symtab.name);
+    const n = Math.floor(data.length / SYM_SIZE);
+    const out: ElfSymbol[] = new Array<ElfSymbol>(n);
+    for (let i = 0; i < n; i++) {
+      c.seek(i * SYM_SIZE);
+      const nameOff = c.u32();
+      const info = c.u8();
+      const other = c.u8();
+      let shndx = c.u16();
+      const value = c.u64();
+      const size = c.u64();
+      if (shndx === SHN.XINDEX && shndxData) { shndxData.seek(i * 4); shndx = shndxData.u32(); }
+      const name = cstrAt(strs, nameOff);
+      if (name === undefined) {
+        throw this.error('bad-string-offset', symtab.name, i * SYM_SIZE, `symbol ${i} name offset ${nameOff} is outside ${safeName(strSec.name)}`);
+      }
+      out[i] = { index: i, name, value, size, type: info & 0xf, bind: info >> 4, other, shndx };
+    }
+    return out;
+  }
+
+  /** GNU build id (lower-case hex) from the first NT_GNU_BUILD_ID note, if any. */
+  get buildId(): string | undefined {
+    for (const sec of this.sections) {
+      if (sec.type !== SHT.NOTE) continue;
+      const c = this.cursor(this.sectionData(sec), sec.name);
+      while (c.remaining >= 12) {
+        const namesz = c.u32();
+        const descsz = c.u32();
+        const type = c.u32();
+        const name = c.bytesView(namesz, 'note name');
+        c.skip((4 - (namesz % 4)) % 4, 'note name padding');
+        const desc = c.bytesView(descsz, 'note descriptor');
+        if (c.remaining > 0) c.skip(Math.min(c.remaining, (4 - (descsz % 4)) % 4), 'note padding');
+        if (type === NT_GNU_BUILD_ID && namesz === 4 && name[0] === 0x47 && name[1] === 0x4e && name[2] === 0x55 && name[3] === 0) {
+          return Buffer.from(desc.buffer, desc.byteOffset, desc.byteLength).toString('hex');
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * All RELA/REL relocations that patch section `target` (by index), merged, or undefined
+   * if none do. Parsed once per target. Checks: symbol index in range, type known, field
+   * inside the target section, at most one relocation per offset.
+   */
+  relocationsFor(target: number | ElfSection): Relocations | undefined {
+    const index = typeof target === 'number' ? target : target.index;
+    const cached = this.relocCache.get(index);
+    if (cached !== undefined) return cached ?? undefined;
+    if (!this.relocSectionsByTarget) {
+      this.relocSectionsByTarget = new Map();
+      for (const s of this.sections) {
+        if (s.type !== SHT.RELA && s.type !== SHT.REL) continue;
+        const list = this.relocSectionsByTarget.get(s.info) ?? [];
+        list.push(s);
+        this.relocSectionsByTarget.set(s.info, list);
+      }
+    }
+    const relSecs = this.relocSectionsByTarget.get(index);
+    if (!relSecs) { this.relocCache.set(index, null); return undefined; }
+    const targetSec = this.sections[index];
+    if (!targetSec) throw this.error('bad-section-index', relSecs[0]!.name, undefined, `sh_info ${index} names no section`);
+    const targetSize = this.dataSize(targetSec);
+    const symbols = this.symbols;
+    const relocs = new Relocations(index);
+    for (const rs of relSecs) {
+      const isRela = rs.type === SHT.RELA;
+      const entSize = isRela ? RELA_SIZE : REL_SIZE;
+      const data = this.sectionData(rs);
+      const c = this.cursor(data, rs.name);
+      const n = Math.floor(data.length / entSize);
+      const targetData = isRela ? undefined : this.cursor(this.sectionData(targetSec), targetSec.name);
+      for (let i = 0; i < n; i++) {
+        const at = i * entSize;
+        c.seek(at);
+        const offset = c.u64();
+        const info = c.u64();
+        const symIndex = Number(info >> 32n);
+        const type = Number(info & 0xffffffffn);
+        const width = RELOC_FIELD_SIZE[type];
+        if (width === undefined) throw this.error('unsupported-relocation', rs.name, at, `relocation type ${type} is not supported`);
+        if (offset + BigInt(width) > BigInt(targetSize)) {
+          throw this.error('relocation-out-of-section', rs.name, at,
+            `relocation at 0x${offset.toString(16)} (${width} bytes) is outside ${safeName(targetSec.name)} (0x${targetSize.toString(16)} bytes)`);
+        }
+        const symbol = symbols[symIndex];
+        if (!symbol) throw this.error('bad-symbol-index', rs.name, at, `symbol index ${symIndex} is past the symbol table (${symbols.length})`);
+        let addend: bigint;
+        if (isRela) addend = c.i64();
+        else {
+          targetData!.seek(Number(offset));
+          addend = width === 8 ? targetData!.i64() : width === 4 ? BigInt(targetData!.i32()) : 0n;
+        }
+        if (!relocs.add(Number(offset), type, symbol, addend)) {
+          throw this.error('duplicate-relocation', rs.name, at, `second relocation for offset 0x${offset.toString(16)} of ${safeName(targetSec.name)}`);
+        }
+      }
+    }
+    this.relocCache.set(index, relocs);
+    return relocs;
+  }
+
+  /** The SHF_ALLOC section (not NOBITS-empty) whose [addr, addr+size) holds `addr` (ET_EXEC lookups). */
+  sectionContaining(addr: bigint): ElfSection | undefined {
+    if (!this.allocSorted) {
+      this.allocSorted = this.sections
+        .filter((s) => (s.flags & BigInt(SHF.ALLOC)) !== 0n && s.size > 0)
+        .sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : a.index - b.index));
+    }
+    const list = this.allocSorted;
+    let lo = 0;
+    let hi = list.length - 1;
+    let best: ElfSection | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = list[mid]!;
+      if (s.addr <= addr) { best = s; lo = mid + 1; } else hi = mid - 1;
+    }
+    if (best && addr < best.addr + BigInt(best.size)) return best;
+    // overlapping ranges (TLS, .percpu at 0): fall back to a linear scan
+    return list.find((s) => s.addr <= addr && addr < s.addr + BigInt(s.size));
+  }
+  private allocSorted: ElfSection[] | undefined;
+
+  /** An ElfError located in this file. */
+  error(code: ElfErrorCode, section: string, offset: number | undefined, what: string): ElfError {
+    return new ElfError(code, what, { file: this.name, section, offset });
+  }
+
+  private cursor(bytes: Uint8Array, section: string, base = 0): ByteCursor {
+    return new ByteCursor(bytes, (what, off, needed, avail) =>
+      this.error('truncated', section, off, `${what}: need ${needed} bytes, ${avail} available`), base);
+  }
+}
