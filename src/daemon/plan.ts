@@ -1,0 +1,134 @@
+/**
+ * The pure heart of the daemon: given what was observed on the host and what the daemon already
+ * did, decide what to do next. No I/O here (the executor in core.ts performs the steps), so every
+ * policy and state transition is unit-tested by feeding plain objects.
+ */
+import type { ObjectState } from './api.js';
+import { policyFor, type DaemonConfig, type Policy } from './config.js';
+
+/** Suffix the kernel gives our companion modules (`foo-btf-extra.ko` loads as `foo_btf_extra`). */
+export const COMPANION_SUFFIX = '_btf_extra';
+
+export function isCompanionModule(name: string): boolean {
+  return name.replace(/-/g, '_').endsWith(COMPANION_SUFFIX);
+}
+
+/** One loaded object as observed on the host (vmlinux included). */
+export interface ObservedObject {
+  readonly name: string;
+  readonly buildId: string | undefined;
+  /** The object's own BTF exists in /sys/kernel/btf (without it there is nothing to extend). */
+  readonly hasBtf: boolean;
+  /** Path of kernel-provided extras, when the kernel exposes them. */
+  readonly kernelExtras: string | undefined;
+  /** A `<name>-btf-extra.ko` in the module tree (path), when one exists. */
+  readonly companionModule: string | undefined;
+  /** The companion module is loaded right now. */
+  readonly companionLoaded: boolean;
+}
+
+export interface Observation {
+  readonly objects: ReadonlyMap<string, ObservedObject>;
+}
+
+/** What the daemon remembers per object between reconciles. */
+export interface ObjectRecord {
+  readonly name: string;
+  readonly state: ObjectState;
+  readonly policy: Policy;
+  readonly buildId: string | undefined;
+  /** modprobe of the companion was tried for this build id (do not retry in a loop). */
+  readonly companionTried: boolean;
+}
+
+export interface PlanInput {
+  readonly observation: Observation;
+  readonly records: ReadonlyMap<string, ObjectRecord>;
+  /** On-demand objects a client asked for (regen or lookup), until they unload. */
+  readonly requested: ReadonlySet<string>;
+  /** Objects to regenerate now, bypassing the cache (regen). */
+  readonly forced: ReadonlySet<string>;
+  /** Objects whose debuginfo may have appeared or changed: retry no-debuginfo/failed. */
+  readonly retry: ReadonlySet<string>;
+  /** Content of the softdep file as last written ('' when none). */
+  readonly softdepsWritten: string;
+}
+
+export type Step =
+  | { readonly kind: 'skip'; readonly name: string; readonly policy: Policy; readonly reason: string; readonly buildId: string | undefined }
+  | { readonly kind: 'use-kernel'; readonly name: string; readonly policy: Policy; readonly path: string; readonly buildId: string | undefined }
+  | { readonly kind: 'companion-present'; readonly name: string; readonly policy: Policy; readonly buildId: string | undefined }
+  | { readonly kind: 'load-companion'; readonly name: string; readonly policy: Policy; readonly module: string; readonly buildId: string | undefined }
+  | { readonly kind: 'generate'; readonly name: string; readonly policy: Policy; readonly buildId: string | undefined; readonly bypassCache: boolean }
+  | { readonly kind: 'forget'; readonly name: string }
+  | { readonly kind: 'write-softdeps'; readonly content: string };
+
+const ACTIVE: ReadonlySet<ObjectState> = new Set<ObjectState>(['queued', 'generating']);
+
+/** softdep lines for every loaded module that has a companion in the module tree, sorted. */
+export function softdepContent(observation: Observation): string {
+  const lines = [...observation.objects.values()]
+    .filter((o) => o.name !== 'vmlinux' && o.companionModule !== undefined)
+    .map((o) => `softdep ${o.name} post: ${o.name}-btf-extra`)
+    .sort();
+  return lines.length === 0 ? '' : `# Written by btf-extrad: load each module's -btf-extra companion after it.\n${lines.join('\n')}\n`;
+}
+
+function planObject(o: ObservedObject, rec: ObjectRecord | undefined, input: PlanInput, config: DaemonConfig): Step | undefined {
+  const policy = policyFor(config, o.name);
+  const sameBuild = rec !== undefined && rec.buildId === o.buildId;
+  const base = { name: o.name, policy, buildId: o.buildId };
+
+  const wanted = policy === 'always' || (policy === 'on-demand' && (input.requested.has(o.name) || input.forced.has(o.name)));
+  if (!wanted) {
+    const reason = policy === 'never' ? 'policy never' : 'policy on-demand: not requested yet';
+    if (rec?.state === 'skipped' && rec.policy === policy && sameBuild) return undefined;
+    return { kind: 'skip', ...base, reason };
+  }
+  if (!o.hasBtf) {
+    if (rec?.state === 'skipped' && sameBuild && rec.policy === policy) return undefined;
+    return { kind: 'skip', ...base, reason: 'no BTF in /sys/kernel/btf for this object' };
+  }
+  // 1. The kernel provides the extras: use them as they are.
+  if (o.kernelExtras !== undefined) {
+    if (rec?.state === 'kernel-provided' && sameBuild) return undefined;
+    return { kind: 'use-kernel', ...base, path: o.kernelExtras };
+  }
+  // 2. A companion module is loaded (by softdep, by us, or by the admin).
+  if (o.companionLoaded) {
+    if (rec?.state === 'companion-loaded' && sameBuild) return undefined;
+    return { kind: 'companion-present', ...base };
+  }
+  const forced = input.forced.has(o.name);
+  if (rec !== undefined && sameBuild && ACTIVE.has(rec.state)) return undefined;
+  // 3. A companion exists in the module tree and was not tried for this build: modprobe it.
+  if (!forced && o.name !== 'vmlinux' && o.companionModule !== undefined && config.companions.modprobe && !(sameBuild && rec.companionTried)) {
+    return { kind: 'load-companion', ...base, module: o.companionModule };
+  }
+  // 4. Generate (cache first unless forced). Settled failures wait for new debuginfo or a regen.
+  if (!forced && rec !== undefined && sameBuild) {
+    if (rec.state === 'published') return undefined;
+    if ((rec.state === 'no-debuginfo' || rec.state === 'failed') && !input.retry.has(o.name)) return undefined;
+  }
+  return { kind: 'generate', ...base, bypassCache: forced };
+}
+
+/** Decide the steps that bring the published state in line with the host and the config. */
+export function plan(input: PlanInput, config: DaemonConfig): Step[] {
+  const steps: Step[] = [];
+  for (const rec of input.records.values()) {
+    if (!input.observation.objects.has(rec.name)) steps.push({ kind: 'forget', name: rec.name });
+  }
+  const names = [...input.observation.objects.keys()].sort((a, b) => (a === 'vmlinux' ? -1 : b === 'vmlinux' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  for (const name of names) {
+    const o = input.observation.objects.get(name);
+    if (o === undefined || isCompanionModule(name)) continue;
+    const step = planObject(o, input.records.get(name), input, config);
+    if (step !== undefined) steps.push(step);
+  }
+  if (config.companions.softdeps) {
+    const content = softdepContent(input.observation);
+    if (content !== input.softdepsWritten) steps.push({ kind: 'write-softdeps', content });
+  }
+  return steps;
+}

@@ -1,0 +1,142 @@
+import { strict as assert } from 'node:assert';
+import { DEFAULT_CONFIG, validateConfig, type DaemonConfig } from '../../src/daemon/config.js';
+import { isCompanionModule, plan, softdepContent, type ObjectRecord, type ObservedObject, type PlanInput, type Step } from '../../src/daemon/plan.js';
+import type { ObjectState } from '../../src/daemon/api.js';
+
+function obj(name: string, over: Partial<ObservedObject> = {}): ObservedObject {
+  return { name, buildId: `id-${name}`, hasBtf: true, kernelExtras: undefined, companionModule: undefined, companionLoaded: false, ...over };
+}
+function rec(name: string, state: ObjectState, over: Partial<ObjectRecord> = {}): ObjectRecord {
+  return { name, state, policy: 'always', buildId: `id-${name}`, companionTried: false, ...over };
+}
+function input(objects: ObservedObject[], records: ObjectRecord[] = [], over: Partial<PlanInput> = {}): PlanInput {
+  return {
+    observation: { objects: new Map(objects.map((o) => [o.name, o])) },
+    records: new Map(records.map((r) => [r.name, r])),
+    requested: new Set(), forced: new Set(), retry: new Set(), softdepsWritten: '',
+    ...over,
+  };
+}
+const kinds = (steps: Step[]): string[] => steps.map((s) => `${s.kind}:${'name' in s ? s.name : ''}`);
+const cfg = (raw: unknown): DaemonConfig => validateConfig(raw, 'test.yaml');
+
+describe('daemon/plan', () => {
+  describe('policy always (the shipped default)', () => {
+    it('generates for vmlinux and every loaded module, vmlinux first, then by name', () => {
+      const steps = plan(input([obj('loop'), obj('crc7'), obj('vmlinux')]), DEFAULT_CONFIG);
+      assert.deepEqual(kinds(steps), ['generate:vmlinux', 'generate:crc7', 'generate:loop']);
+      assert.ok(steps.every((s) => s.kind !== 'generate' || (!s.bypassCache && s.policy === 'always')));
+    });
+    it('does nothing for a published object with the same build id', () => {
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published')]), DEFAULT_CONFIG), []);
+    });
+    it('regenerates when the build id changed (module replaced)', () => {
+      const steps = plan(input([obj('loop', { buildId: 'new' })], [rec('loop', 'published')]), DEFAULT_CONFIG);
+      assert.deepEqual(kinds(steps), ['generate:loop']);
+    });
+    it('leaves queued and generating jobs alone', () => {
+      assert.deepEqual(plan(input([obj('a'), obj('b')], [rec('a', 'queued'), rec('b', 'generating')]), DEFAULT_CONFIG), []);
+    });
+    it('does not retry no-debuginfo or failed in a loop, but does after a retry signal', () => {
+      const recs = [rec('a', 'no-debuginfo'), rec('b', 'failed')];
+      assert.deepEqual(plan(input([obj('a'), obj('b')], recs), DEFAULT_CONFIG), []);
+      assert.deepEqual(kinds(plan(input([obj('a'), obj('b')], recs, { retry: new Set(['a']) }), DEFAULT_CONFIG)), ['generate:a']);
+    });
+    it('skips an object without BTF, once', () => {
+      const steps = plan(input([obj('nobtf', { hasBtf: false })]), DEFAULT_CONFIG);
+      assert.equal(steps[0]?.kind, 'skip');
+      assert.match((steps[0] as { reason: string }).reason, /no BTF/);
+      assert.deepEqual(plan(input([obj('nobtf', { hasBtf: false })], [rec('nobtf', 'skipped')]), DEFAULT_CONFIG), []);
+    });
+    it('forced (regen) bypasses the cache even when published', () => {
+      const steps = plan(input([obj('loop')], [rec('loop', 'published')], { forced: new Set(['loop']) }), DEFAULT_CONFIG);
+      assert.deepEqual(steps, [{ kind: 'generate', name: 'loop', policy: 'always', buildId: 'id-loop', bypassCache: true }]);
+    });
+  });
+
+  describe('preference order', () => {
+    it('kernel-provided extras win over everything', () => {
+      const o = obj('loop', { kernelExtras: '/sys/kernel/btf_extra/loop', companionModule: '/lib/modules/x/extra/loop-btf-extra.ko' });
+      assert.deepEqual(plan(input([o]), DEFAULT_CONFIG)[0], { kind: 'use-kernel', name: 'loop', policy: 'always', path: '/sys/kernel/btf_extra/loop', buildId: 'id-loop' });
+      // the companion in the tree still earns a softdep line
+      const steps = plan(input([o]), DEFAULT_CONFIG);
+      assert.deepEqual(kinds(steps), ['use-kernel:loop', 'write-softdeps:']);
+      assert.deepEqual(plan(input([o], [rec('loop', 'kernel-provided')], { softdepsWritten: softdepContent(input([o]).observation) }), DEFAULT_CONFIG), []);
+    });
+    it('a loaded companion is recorded, not regenerated', () => {
+      const o = obj('loop', { companionLoaded: true });
+      assert.deepEqual(kinds(plan(input([o]), DEFAULT_CONFIG)), ['companion-present:loop']);
+      assert.deepEqual(plan(input([o], [rec('loop', 'companion-loaded')]), DEFAULT_CONFIG), []);
+    });
+    it('a companion in the module tree is modprobed once, then generation takes over', () => {
+      const o = obj('loop', { companionModule: '/lib/modules/r/extra/loop-btf-extra.ko' });
+      const written = softdepContent(input([o]).observation);
+      const first = plan(input([o], [], { softdepsWritten: written }), DEFAULT_CONFIG);
+      assert.deepEqual(first, [{ kind: 'load-companion', name: 'loop', policy: 'always', module: '/lib/modules/r/extra/loop-btf-extra.ko', buildId: 'id-loop' }]);
+      const second = plan(input([o], [rec('loop', 'failed', { companionTried: true })], { softdepsWritten: written, retry: new Set(['loop']) }), DEFAULT_CONFIG);
+      assert.deepEqual(kinds(second), ['generate:loop']);
+      // a new build of the module earns a new modprobe attempt
+      const third = plan(input([obj('loop', { buildId: 'new', companionModule: o.companionModule })], [rec('loop', 'failed', { companionTried: true })], { softdepsWritten: written }), DEFAULT_CONFIG);
+      assert.deepEqual(kinds(third), ['load-companion:loop']);
+    });
+    it('companions.modprobe: false goes straight to generation', () => {
+      const o = obj('loop', { companionModule: '/x/loop-btf-extra.ko' });
+      assert.deepEqual(kinds(plan(input([o]), cfg({ companions: { modprobe: false, softdeps: false } }))), ['generate:loop']);
+    });
+  });
+
+  describe('policy never and on-demand', () => {
+    const c = cfg({ policy: { default: 'always', rules: [{ match: 'nf_*', policy: 'never' }, { match: 'kvm*', policy: 'on-demand' }] } });
+    it('never -> skip with reason, nothing generated; once', () => {
+      const steps = plan(input([obj('nf_tables')]), c);
+      assert.deepEqual(steps, [{ kind: 'skip', name: 'nf_tables', policy: 'never', reason: 'policy never', buildId: 'id-nf_tables' }]);
+      assert.deepEqual(plan(input([obj('nf_tables')], [rec('nf_tables', 'skipped', { policy: 'never' })]), c), []);
+    });
+    it('switching a published object to never skips (unpublishes) it', () => {
+      assert.deepEqual(kinds(plan(input([obj('nf_tables')], [rec('nf_tables', 'published')]), c)), ['skip:nf_tables']);
+    });
+    it('on-demand -> skipped until requested, then generated', () => {
+      assert.deepEqual(kinds(plan(input([obj('kvm')]), c)), ['skip:kvm']);
+      const skipped = [rec('kvm', 'skipped', { policy: 'on-demand' })];
+      assert.deepEqual(plan(input([obj('kvm')], skipped), c), []);
+      assert.deepEqual(kinds(plan(input([obj('kvm')], skipped, { requested: new Set(['kvm']) }), c)), ['generate:kvm']);
+      assert.deepEqual(kinds(plan(input([obj('kvm_intel')], [], { forced: new Set(['kvm_intel']) }), c)), ['generate:kvm_intel']);
+    });
+    it('default never covers vmlinux too', () => {
+      assert.deepEqual(kinds(plan(input([obj('vmlinux'), obj('loop')]), cfg({ policy: { default: 'never' } }))), ['skip:vmlinux', 'skip:loop']);
+    });
+  });
+
+  describe('unload and companions', () => {
+    it('forgets records of objects no longer loaded', () => {
+      assert.deepEqual(kinds(plan(input([obj('vmlinux')], [rec('vmlinux', 'published'), rec('loop', 'published'), rec('kvm', 'generating')]), DEFAULT_CONFIG)), ['forget:loop', 'forget:kvm']);
+    });
+    it('vmlinux has no companion module to modprobe', () => {
+      assert.deepEqual(kinds(plan(input([obj('vmlinux', { companionModule: '/x' })]), cfg({ companions: { softdeps: false } }))), ['generate:vmlinux']);
+    });
+    it('a companion that was unloaded sends the object to generation', () => {
+      assert.deepEqual(kinds(plan(input([obj('loop')], [rec('loop', 'companion-loaded', { companionTried: true })]), DEFAULT_CONFIG)), ['generate:loop']);
+    });
+    it('never plans anything for our own companion modules', () => {
+      assert.ok(isCompanionModule('loop_btf_extra'));
+      assert.ok(isCompanionModule('kvm-intel-btf-extra'));
+      assert.ok(!isCompanionModule('loop'));
+      assert.deepEqual(kinds(plan(input([obj('loop_btf_extra')]), DEFAULT_CONFIG)), []);
+    });
+  });
+
+  describe('softdeps', () => {
+    it('lists modules with a companion in the tree, sorted, and is rewritten only on change', () => {
+      const objs = [obj('vmlinux', { companionModule: '/x' }), obj('loop', { companionModule: '/a', companionLoaded: true }), obj('crc7', { companionModule: '/b' }), obj('xfs')];
+      const content = softdepContent(input(objs).observation);
+      assert.match(content, /^# Written by btf-extrad.*\nsoftdep crc7 post: crc7-btf-extra\nsoftdep loop post: loop-btf-extra\n$/);
+      const steps = plan(input(objs, [rec('vmlinux', 'published'), rec('loop', 'companion-loaded', { companionTried: true }), rec('crc7', 'published', { companionTried: true }), rec('xfs', 'published')]), DEFAULT_CONFIG);
+      assert.deepEqual(steps, [{ kind: 'write-softdeps', content }]);
+      assert.deepEqual(plan(input(objs, [rec('vmlinux', 'published'), rec('loop', 'companion-loaded', { companionTried: true }), rec('crc7', 'published', { companionTried: true }), rec('xfs', 'published')], { softdepsWritten: content }), DEFAULT_CONFIG), []);
+    });
+    it('an empty module set clears a written file; companions.softdeps false writes nothing', () => {
+      assert.deepEqual(plan(input([], [], { softdepsWritten: 'softdep a post: a-btf-extra\n' }), DEFAULT_CONFIG), [{ kind: 'write-softdeps', content: '' }]);
+      assert.deepEqual(plan(input([obj('loop', { companionModule: '/a' })], [rec('loop', 'published', { companionTried: true })]), cfg({ companions: { softdeps: false } })), []);
+    });
+  });
+});
