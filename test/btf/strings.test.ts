@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { BtfError } from '../../src/btf/errors.js';
+import { StringTable } from '../../src/btf/strings.js';
+
+describe('btf/strings', () => {
+  it('standalone table starts with "" and dedups adds', () => {
+    const t = StringTable.empty(0);
+    assert.equal(t.add(''), 0);
+    const a = t.add('abc');
+    assert.equal(a, 1);
+    assert.equal(t.add('abc'), 1);
+    assert.equal(t.add('de'), 5);
+    assert.deepEqual([...t.bytes()], [0, 97, 98, 99, 0, 100, 101, 0]);
+    assert.equal(t.get(5), 'de');
+    assert.equal(t.get(2), 'bc'); // inside a string: the suffix, like C
+    assert.ok(t.isStart(5) && !t.isStart(2) && t.isStart(0));
+  });
+
+  it('offsets are absolute from the level start', () => {
+    const t = new StringTable(100, new Uint8Array([0x78, 0, 0x79, 0x7a, 0]));
+    assert.equal(t.get(100), 'x');
+    assert.equal(t.get(102), 'yz');
+    assert.equal(t.find('yz'), 102);
+    assert.equal(t.find('q'), undefined);
+    assert.equal(t.add('q'), 105);
+    assert.equal(t.end, 107);
+    assert.throws(() => t.get(99), (e: unknown) => e instanceof BtfError && e.code === 'bad-string-offset');
+    assert.throws(() => t.get(107), (e: unknown) => e instanceof BtfError && e.code === 'bad-string-offset');
+  });
+
+  it('does not write into the bytes it wraps', () => {
+    const backing = new Uint8Array([0, 0x61, 0, 0xee, 0xee]);
+    const t = new StringTable(0, backing.subarray(0, 3));
+    t.add('b');
+    assert.deepEqual([...backing], [0, 0x61, 0, 0xee, 0xee]);
+    assert.deepEqual([...t.bytes()], [0, 0x61, 0, 0x62, 0]);
+  });
+
+  it('non-ASCII strings decode as UTF-8', () => {
+    const t = StringTable.empty(0);
+    const off = t.add('héllo');
+    const off2 = t.add('w');
+    assert.equal(t.get(off), 'héllo');
+    assert.equal(t.get(off2), 'w');
+    const parsed = new StringTable(0, t.bytes().slice());
+    assert.equal(parsed.get(off2), 'w');
+    assert.equal(parsed.find('héllo'), off);
+  });
+
+  it('rejects NUL inside a string', () => {
+    assert.throws(() => StringTable.empty(0).add('a\0b'), (e: unknown) => e instanceof BtfError);
+  });
+});
