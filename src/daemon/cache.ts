@@ -1,0 +1,113 @@
+/**
+ * Cache of generated extras: one file per (kernel release, object, build id, base BTF digest,
+ * encoder version), so a restart or reboot costs a file read, and a new kernel, a rebuilt module,
+ * a changed base or a new encoder misses. Each entry carries a header with its key and the
+ * sha256 of its payload; an entry whose header, digest or BTF does not check out is deleted and
+ * reported as corrupt (the caller regenerates). Writes are atomic.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+export interface CacheKey {
+  readonly release: string;
+  readonly name: string;
+  readonly buildId: string;
+  /** sha256 (hex) of the base chain bytes, root first (vmlinux, then the module's BTF). */
+  readonly baseDigest: string;
+  readonly encoderVersion: string;
+}
+
+export interface CacheMeta extends CacheKey {
+  readonly sha256: string;
+  readonly length: number;
+  readonly vars?: number | undefined;
+  readonly debuginfo?: string | undefined;
+  readonly createdAt: string;
+}
+
+export type CacheResult =
+  | { readonly kind: 'hit'; readonly bytes: Uint8Array; readonly meta: CacheMeta; readonly file: string }
+  | { readonly kind: 'miss' }
+  | { readonly kind: 'corrupt'; readonly reason: string; readonly file: string };
+
+const MAGIC = 'BTFXCACHE1\n';
+const SAFE = /^[A-Za-z0-9_.+-]{1,200}$/;
+
+export function sha256Hex(...parts: readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+/** Path-safe spelling of a key part (module names and releases are tame; never trust it). */
+function part(s: string): string {
+  return SAFE.test(s) && s !== '.' && s !== '..' ? s : `x${sha256Hex(Buffer.from(s)).slice(0, 32)}`;
+}
+
+export class ExtrasCache {
+  /** `validate` throws when the payload is not acceptable BTF (parse failure = corrupt entry). */
+  constructor(readonly dir: string, private readonly validate?: (bytes: Uint8Array, key: CacheKey) => void) {}
+
+  fileFor(key: CacheKey): string {
+    return join(this.dir, part(key.release), part(key.name), `${part(key.buildId)}.${part(key.baseDigest.slice(0, 16))}.${part(key.encoderVersion)}.btfx`);
+  }
+
+  get(key: CacheKey): CacheResult {
+    const file = this.fileFor(key);
+    let data: Buffer;
+    try { data = readFileSync(file); } catch { return { kind: 'miss' }; }
+    const reason = this.check(data, key);
+    if (typeof reason === 'string') {
+      try { unlinkSync(file); } catch { /* already gone */ }
+      return { kind: 'corrupt', reason, file };
+    }
+    return { kind: 'hit', bytes: reason.bytes, meta: reason.meta, file };
+  }
+
+  private check(data: Buffer, key: CacheKey): string | { bytes: Uint8Array; meta: CacheMeta } {
+    if (data.length < MAGIC.length || data.subarray(0, MAGIC.length).toString('latin1') !== MAGIC) return 'bad header magic';
+    const nl = data.indexOf(0x0a, MAGIC.length);
+    if (nl < 0) return 'header line not terminated';
+    let meta: CacheMeta;
+    try { meta = JSON.parse(data.subarray(MAGIC.length, nl).toString('utf8')) as CacheMeta; } catch { return 'header is not JSON'; }
+    if (typeof meta !== 'object' || meta === null) return 'header is not an object';
+    for (const k of ['release', 'name', 'buildId', 'baseDigest', 'encoderVersion'] as const) {
+      if (meta[k] !== key[k]) return `header ${k} does not match the key`;
+    }
+    const bytes = data.subarray(nl + 1);
+    if (bytes.length !== meta.length) return `payload is ${bytes.length} bytes, header says ${meta.length}`;
+    if (sha256Hex(bytes) !== meta.sha256) return 'payload sha256 does not match the header';
+    if (this.validate) {
+      try { this.validate(bytes, key); } catch (e) { return `payload does not parse: ${e instanceof Error ? e.message : String(e)}`; }
+    }
+    return { bytes, meta };
+  }
+
+  put(key: CacheKey, bytes: Uint8Array, extra: { vars?: number | undefined; debuginfo?: string | undefined } = {}): string {
+    const meta: CacheMeta = { ...key, sha256: sha256Hex(bytes), length: bytes.length, vars: extra.vars, debuginfo: extra.debuginfo, createdAt: new Date().toISOString() };
+    const file = this.fileFor(key);
+    writeFileAtomic(file, Buffer.concat([Buffer.from(MAGIC, 'latin1'), Buffer.from(`${JSON.stringify(meta)}\n`), bytes]));
+    return file;
+  }
+
+  /** Delete entries of this object (same release) other than `key`: stale builds, bases or encoders. */
+  prune(key: CacheKey): number {
+    const dir = join(this.dir, part(key.release), part(key.name));
+    const keep = this.fileFor(key).slice(dir.length + 1);
+    let removed = 0;
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return 0; }
+    for (const n of names) {
+      if (n === keep || !n.endsWith('.btfx')) continue;
+      rmSync(join(dir, n), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  remove(key: CacheKey): void {
+    rmSync(this.fileFor(key), { force: true });
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Publishes under the runtime directory, every file replaced atomically:
+ *   btf/<name>, btf/<name>-btf-extra   mirror of /sys/kernel/btf plus the extras (3-level chain)
+ *   merged/<module>                     module + extras as one level split on vmlinux
+ *   merged/vmlinux                      vmlinux + its extras, standalone
+ *   merged/kernel                       vmlinux and every loaded module with extras, standalone, deduplicated
+ *   status.json                         the DaemonStatus
+ * Unloading removes an object's files; merged/kernel is rebuilt by the caller (it is the costly one).
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import type { DaemonStatus } from './api.js';
+import type { BtfOps } from './btf-ops.js';
+
+export const EXTRA_SUFFIX = '-btf-extra';
+
+interface Entry {
+  readonly objectBtf: Uint8Array;
+  readonly extras: Uint8Array | undefined;
+}
+
+export interface PublisherLayout {
+  readonly runtimeDir: string;
+  readonly btfDir: string;
+  readonly mergedDir: string;
+  readonly statusFile: string;
+  readonly controlSocket: string;
+}
+
+export function publisherLayout(runtimeDir: string): PublisherLayout {
+  return {
+    runtimeDir,
+    btfDir: join(runtimeDir, 'btf'),
+    mergedDir: join(runtimeDir, 'merged'),
+    statusFile: join(runtimeDir, 'status.json'),
+    controlSocket: join(runtimeDir, 'control.sock'),
+  };
+}
+
+/** Names we write must be plain file names: the kernel's object names always are, but check. */
+function checkName(name: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,120}$/.test(name) || name === '.' || name === '..' || name.endsWith(EXTRA_SUFFIX) || name === 'kernel') {
+    throw new Error(`refusing to publish an object named ${JSON.stringify(name).slice(0, 130)}`);
+  }
+}
+
+export class Publisher {
+  readonly layout: PublisherLayout;
+  private readonly entries = new Map<string, Entry>();
+  private kernelDirty = false;
+
+  constructor(runtimeDir: string, private readonly ops: BtfOps, private readonly warn: (msg: string) => void = () => {}) {
+    this.layout = publisherLayout(runtimeDir);
+  }
+
+  get names(): string[] { return [...this.entries.keys()]; }
+  has(name: string): boolean { return this.entries.has(name); }
+  extrasOf(name: string): Uint8Array | undefined { return this.entries.get(name)?.extras; }
+  /** merged/kernel is out of date (call rebuildKernel when things are quiet). */
+  get kernelStale(): boolean { return this.kernelDirty; }
+
+  /** Publish (or republish) one object, with or without extras. Returns the files written. */
+  put(name: string, objectBtf: Uint8Array, extras: Uint8Array | undefined): string[] {
+    checkName(name);
+    const prev = this.entries.get(name);
+    const { btfDir, mergedDir } = this.layout;
+    const written: string[] = [];
+    const vmlinux = name === 'vmlinux' ? objectBtf : this.entries.get('vmlinux')?.objectBtf;
+    if (prev?.objectBtf !== objectBtf && !(prev && Buffer.compare(prev.objectBtf, objectBtf) === 0)) {
+      writeFileAtomic(join(btfDir, name), objectBtf);
+      written.push(join(btfDir, name));
+    }
+    const extraFile = join(btfDir, `${name}${EXTRA_SUFFIX}`);
+    const mergedFile = join(mergedDir, name);
+    if (extras) {
+      writeFileAtomic(extraFile, extras);
+      written.push(extraFile);
+      if (this.ops.canMerge && vmlinux) {
+        try {
+          const merged = name === 'vmlinux'
+            ? this.ops.flattenStandalone([objectBtf, extras])
+            : this.ops.flattenOnto([vmlinux, objectBtf, extras]);
+          writeFileAtomic(mergedFile, merged);
+          written.push(mergedFile);
+        } catch (e) {
+          rmSync(mergedFile, { force: true });
+          this.warn(`${name}: merged view not written: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    } else {
+      rmSync(extraFile, { force: true });
+      rmSync(mergedFile, { force: true });
+    }
+    this.entries.set(name, { objectBtf, extras });
+    this.kernelDirty = true;
+    return written;
+  }
+
+  /** Unpublish: the object and its extras disappear from btf/ and merged/. */
+  remove(name: string): void {
+    if (!this.entries.delete(name)) return;
+    const { btfDir, mergedDir } = this.layout;
+    rmSync(join(btfDir, name), { force: true });
+    rmSync(join(btfDir, `${name}${EXTRA_SUFFIX}`), { force: true });
+    rmSync(join(mergedDir, name), { force: true });
+    this.kernelDirty = true;
+  }
+
+  /** Rebuild merged/kernel from everything published. Returns its size, or undefined when not built. */
+  rebuildKernel(): number | undefined {
+    this.kernelDirty = false;
+    const file = join(this.layout.mergedDir, 'kernel');
+    const vm = this.entries.get('vmlinux');
+    if (!this.ops.canMerge || !vm) { rmSync(file, { force: true }); return undefined; }
+    const base = vm.extras ? [vm.objectBtf, vm.extras] : [vm.objectBtf];
+    const siblings: Uint8Array[][] = [];
+    for (const [name, e] of [...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (name === 'vmlinux') continue;
+      siblings.push(e.extras ? [e.objectBtf, e.extras] : [e.objectBtf]);
+    }
+    try {
+      const bytes = this.ops.mergeSiblings(base, siblings);
+      writeFileAtomic(file, bytes);
+      return bytes.length;
+    } catch (e) {
+      rmSync(file, { force: true });
+      this.warn(`merged/kernel not written: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  }
+
+  writeStatus(status: DaemonStatus): void {
+    writeFileAtomic(this.layout.statusFile, `${JSON.stringify(status, null, 2)}\n`);
+  }
+
+  /** Remove files left by an earlier run for objects that are not published now (and temp files). */
+  sweep(): number {
+    let removed = 0;
+    const { btfDir, mergedDir } = this.layout;
+    const keep = (dir: string, n: string): boolean => {
+      if (dir === mergedDir && n === 'kernel') return true;
+      const base = dir === btfDir && n.endsWith(EXTRA_SUFFIX) ? n.slice(0, -EXTRA_SUFFIX.length) : n;
+      const e = this.entries.get(base);
+      if (!e) return false;
+      return (dir === btfDir && base === n) || e.extras !== undefined;
+    };
+    for (const dir of [btfDir, mergedDir]) {
+      let names: string[];
+      try { names = readdirSync(dir); } catch { continue; }
+      for (const n of names) {
+        if (keep(dir, n)) continue;
+        rmSync(join(dir, n), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
