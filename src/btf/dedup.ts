@@ -1,0 +1,718 @@
+/**
+ * libbpf-equivalent BTF deduplication (btf__dedup) of the TOP level of a chain against its
+ * immutable ancestors (any depth), or of a standalone BTF. Read libbpf's btf.c for the original;
+ * this is an independent implementation of the same semantics, with hash maps everywhere so that
+ * nothing is quadratic in the number of types.
+ *
+ * Vocabulary: ids are absolute; "ancestor" ids are below `startId` and never change. `map[id]`
+ * is the id's canonical representative (itself when canonical); resolving follows the map to a
+ * fixed point. The candidate table maps a structural hash to the canonical ids with that hash;
+ * it is seeded with EVERY ancestor type (they are canonical by definition) and grows with each
+ * top-level type found canonical. Candidates are tried newest first, as libbpf's table does.
+ *
+ * Passes, in order, over one DedupContext:
+ *  1. strings: every top-level string offset is rewritten to an ancestor's offset when an
+ *     ancestor has the string (root first), else to a fresh, deduplicated own table. From then
+ *     on equal names have equal offsets, so names compare as numbers.
+ *  2. primitives (INT, FLOAT, FWD, ENUM/ENUM64): exact match on a hash of everything. Enums hash
+ *     by name only so that an enum forward (no values) matches a full enum of either width: a
+ *     forward maps to the first full enum found, and a full enum redirects earlier canonical
+ *     forwards to itself.
+ *  3. structs/unions, then typedefs: graph equivalence. For each candidate with the same shallow
+ *     shape (name, size, member names and offsets) a parallel DFS walks both type graphs, recording
+ *     a hypothetical canonical->candidate map; a contradiction (one canonical type paired with two
+ *     different candidate types that are not structurally identical) means "not equivalent".
+ *     A FWD pairs with a struct/union of its name and kind. On success the hypothetical map is
+ *     merged (FWDs resolved to their struct, unmapped structs of the graph mapped too). If the
+ *     equivalence would need an ANCESTOR FWD to become a struct (the ancestor is immutable), the
+ *     candidate is rejected; as in libbpf the ancestor FWD's map entry (not the ancestor itself)
+ *     still points at the struct, so top-level references to it resolve to the full type.
+ *  4. FWD resolution: a top-level FWD still unresolved maps to the unique canonical struct/union
+ *     of its name and kind anywhere in the chain (none or several: it stays).
+ *  5. reference types (PTR, CONST, VOLATILE, RESTRICT, TYPE_TAG, ARRAY, FUNC_PROTO, FUNC,
+ *     DECL_TAG): referenced ids are resolved first (depth first, with an explicit stack), then the
+ *     type is matched exactly, referenced ids included. A cycle made only of reference types is
+ *     invalid BTF ('reference-loop').
+ *  6. compaction: canonical top-level types keep their order and get consecutive ids from
+ *     `startId`; ancestors are not renumbered.
+ *  7. remap: every type-id field of the kept types goes through resolve + the compaction map.
+ * VAR and DATASEC are never merged (they map to themselves). The result keeps exactly the
+ * top-level types its ancestors lack, and is deterministic (no iteration over unordered state).
+ */
+import { Btf } from './btf.js';
+import { BtfError } from './errors.js';
+import { KIND, cloneType, infoOf, mapStrOffs, mapTypeIds } from './kinds.js';
+import { StringTable } from './strings.js';
+import type { BtfType, StructType, TypeId } from './types.js';
+
+export interface DedupOptions {
+  /**
+   * Treat TYPEDEF as a reference type (exact match after resolving its target), as libbpf did
+   * before it gave typedefs their own graph-equivalence pass. Default false (graph equivalence,
+   * which also copes with recursive typedefs and matches more typedefs against the base).
+   */
+  readonly legacyTypedefs?: boolean;
+}
+
+export interface DedupResult {
+  /** The deduplicated level, on the same base as the input. */
+  readonly btf: Btf;
+  /** Old absolute id -> new absolute id, for every id of the input chain (ancestors map to themselves). */
+  readonly idMap: Int32Array;
+}
+
+/** Deduplicates `btf`'s own level against its base chain (or as a standalone BTF); returns a new level. */
+export function dedupBtf(btf: Btf, opts: DedupOptions = {}): Btf {
+  return dedupLevel(btf, opts).btf;
+}
+
+/** As dedupBtf, also returning where every old id went. */
+export function dedupLevel(btf: Btf, opts: DedupOptions = {}): DedupResult {
+  const legacy = opts.legacyTypedefs === true;
+  const d = new DedupContext(btf, legacy);
+  d.checkIds();
+  d.dedupStrings();
+  d.dedupPrimitives();
+  d.dedupStructs();
+  if (!legacy) d.dedupTypedefs();
+  d.resolveFwds();
+  d.dedupRefTypes();
+  const kept = d.compact();
+  d.remap(kept);
+  const out = new Btf({ base: btf.base, source: btf.source, types: kept, strings: d.strings });
+  return { btf: out, idMap: d.idMap() };
+}
+
+const UNPROCESSED = -1;
+const IN_PROGRESS = -2;
+/** libbpf bounds its "structurally identical" fallback at this depth. */
+const IDENTICAL_DEPTH = 16;
+
+// ---------------------------------------------------------------------------------------------
+// Hashes and shallow comparisons (what libbpf calls hash/equal/compat per kind).
+
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x9e3779b1);
+  return h ^ (h >>> 15);
+}
+
+/** The record's third header word: size for sized kinds, referenced id otherwise (0 for ARRAY/FWD). */
+function sizeOrType(t: BtfType): number {
+  switch (t.kind) {
+    case KIND.INT: case KIND.STRUCT: case KIND.UNION: case KIND.ENUM: case KIND.ENUM64: case KIND.DATASEC: case KIND.FLOAT:
+      return t.size;
+    case KIND.PTR: case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT: case KIND.TYPE_TAG:
+    case KIND.FUNC: case KIND.VAR: case KIND.DECL_TAG:
+      return t.type;
+    case KIND.FUNC_PROTO:
+      return t.returnType;
+    case KIND.ARRAY: case KIND.FWD:
+      return 0;
+  }
+}
+
+/** INT encoding word / DECL_TAG component index: the one extra word both kinds carry. */
+function extraWord(t: BtfType): number {
+  if (t.kind === KIND.INT) return ((t.encoding << 24) | (t.bitOffset << 16) | t.bits) >>> 0;
+  if (t.kind === KIND.DECL_TAG) return t.componentIdx >>> 0;
+  return 0;
+}
+
+function hashCommon(t: BtfType): number {
+  return mix(mix(mix(0x2f1d, t.nameOff), infoOf(t)), sizeOrType(t));
+}
+function hashIntTag(t: BtfType): number { return mix(hashCommon(t), extraWord(t)); }
+/** Name only: an enum forward must find full enums of any width and size. */
+function hashEnum(t: BtfType): number { return mix(0x3e7, t.nameOff); }
+/** Name and info only: the referenced id is established by graph equivalence. */
+function hashTypedef(t: BtfType): number { return mix(mix(0x7d3, t.nameOff), infoOf(t)); }
+function hashStruct(t: StructType): number {
+  let h = hashCommon(t);
+  for (const m of t.members) h = mix(mix(h, m.nameOff), m.offset);
+  return h;
+}
+function hashArray(t: BtfType & { kind: typeof KIND.ARRAY }): number {
+  return mix(mix(mix(hashCommon(t), t.elemType), t.indexType), t.nelems);
+}
+function hashFnProto(t: BtfType & { kind: typeof KIND.FUNC_PROTO }): number {
+  let h = hashCommon(t);
+  for (const p of t.params) h = mix(mix(h, p.nameOff), p.type);
+  return h;
+}
+
+/** The hash an ANCESTOR type is filed under (libbpf's btf_dedup_prep); undefined for VAR/DATASEC. */
+function ancestorHash(t: BtfType, legacyTypedefs: boolean): number | undefined {
+  switch (t.kind) {
+    case KIND.VAR: case KIND.DATASEC: return undefined;
+    case KIND.INT: case KIND.DECL_TAG: return hashIntTag(t);
+    case KIND.ENUM: case KIND.ENUM64: return hashEnum(t);
+    case KIND.STRUCT: case KIND.UNION: return hashStruct(t);
+    case KIND.TYPEDEF: return legacyTypedefs ? hashCommon(t) : hashTypedef(t);
+    case KIND.ARRAY: return hashArray(t);
+    case KIND.FUNC_PROTO: return hashFnProto(t);
+    default: return hashCommon(t);
+  }
+}
+
+function equalCommon(a: BtfType, b: BtfType): boolean {
+  return a.nameOff === b.nameOff && infoOf(a) === infoOf(b) && sizeOrType(a) === sizeOrType(b);
+}
+function equalIntTag(a: BtfType, b: BtfType): boolean {
+  return equalCommon(a, b) && extraWord(a) === extraWord(b);
+}
+function equalEnum(a: BtfType, b: BtfType): boolean {
+  if (!equalCommon(a, b)) return false;
+  if (a.kind === KIND.ENUM && b.kind === KIND.ENUM) {
+    for (let i = 0; i < a.values.length; i++) {
+      const x = a.values[i]!, y = b.values[i]!;
+      if (x.nameOff !== y.nameOff || (x.value >>> 0) !== (y.value >>> 0)) return false;
+    }
+    return true;
+  }
+  if (a.kind === KIND.ENUM64 && b.kind === KIND.ENUM64) {
+    for (let i = 0; i < a.values.length; i++) {
+      const x = a.values[i]!, y = b.values[i]!;
+      if (x.nameOff !== y.nameOff || BigInt.asUintN(64, x.value) !== BigInt.asUintN(64, y.value)) return false;
+    }
+    return true;
+  }
+  return false;
+}
+function isAnyEnum(t: BtfType): boolean { return t.kind === KIND.ENUM || t.kind === KIND.ENUM64; }
+function isEnumFwd(t: BtfType): boolean { return (t.kind === KIND.ENUM || t.kind === KIND.ENUM64) && t.values.length === 0; }
+/** Equal, or one is an enum forward of the other's name (width, size and kind ignored). */
+function compatEnum(a: BtfType, b: BtfType): boolean {
+  if (!isEnumFwd(a) && !isEnumFwd(b)) return equalEnum(a, b);
+  return a.nameOff === b.nameOff && isAnyEnum(a) && isAnyEnum(b);
+}
+function shallowEqualStruct(a: BtfType, b: BtfType): boolean {
+  if ((a.kind !== KIND.STRUCT && a.kind !== KIND.UNION) || !equalCommon(a, b)) return false;
+  const bm = (b as StructType).members;
+  const am = a.members;
+  for (let i = 0; i < am.length; i++) {
+    if (am[i]!.nameOff !== bm[i]!.nameOff || am[i]!.offset !== bm[i]!.offset) return false;
+  }
+  return true;
+}
+function equalTypedef(a: BtfType, b: BtfType): boolean {
+  return a.nameOff === b.nameOff && infoOf(a) === infoOf(b);
+}
+function compatArray(a: BtfType, b: BtfType): boolean {
+  return a.kind === KIND.ARRAY && b.kind === KIND.ARRAY && equalCommon(a, b) && a.nelems === b.nelems;
+}
+function equalArray(a: BtfType, b: BtfType): boolean {
+  return compatArray(a, b) && (a as { elemType: number }).elemType === (b as { elemType: number }).elemType
+    && (a as { indexType: number }).indexType === (b as { indexType: number }).indexType;
+}
+/** Same name, info and parameter names (return and parameter types are compared separately). */
+function compatFnProto(a: BtfType, b: BtfType): boolean {
+  if (a.kind !== KIND.FUNC_PROTO || b.kind !== KIND.FUNC_PROTO) return false;
+  if (a.nameOff !== b.nameOff || infoOf(a) !== infoOf(b)) return false;
+  for (let i = 0; i < a.params.length; i++) if (a.params[i]!.nameOff !== b.params[i]!.nameOff) return false;
+  return true;
+}
+function equalFnProto(a: BtfType, b: BtfType): boolean {
+  if (!compatFnProto(a, b) || !equalCommon(a, b)) return false;
+  const ap = (a as { params: { type: number }[] }).params, bp = (b as { params: { type: number }[] }).params;
+  for (let i = 0; i < ap.length; i++) if (ap[i]!.type !== bp[i]!.type) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-ancestor-chain index: built once per base level and reused (ancestors are immutable).
+
+interface AncestorIndex {
+  readonly nextId: number;
+  /** Ancestor types by id (index 0 = void, undefined). */
+  readonly types: (BtfType | undefined)[];
+  /** hash -> ancestor ids filed under it, ascending. */
+  readonly table: Map<number, number[]>;
+  /** struct/union name offset -> its id, or 0 when several share the name. */
+  readonly compositeNames: Map<number, number>;
+}
+
+const ancestorCaches = [new WeakMap<Btf, AncestorIndex>(), new WeakMap<Btf, AncestorIndex>()] as const;
+
+function ancestorIndex(base: Btf, legacyTypedefs: boolean): AncestorIndex {
+  const ancestorCache = ancestorCaches[legacyTypedefs ? 1 : 0];
+  const cached = ancestorCache.get(base);
+  if (cached !== undefined && cached.nextId === base.nextId) return cached;
+  const types: (BtfType | undefined)[] = new Array<BtfType | undefined>(base.nextId);
+  types[0] = undefined;
+  for (const level of base.chain()) {
+    for (let i = 0; i < level.types.length; i++) types[level.startId + i] = level.types[i];
+  }
+  const table = new Map<number, number[]>();
+  const compositeNames = new Map<number, number>();
+  const limit = base.nextId;
+  for (let id = 1; id < limit; id++) {
+    const t = types[id]!;
+    mapTypeIds(t, (ref) => {
+      if (ref >= limit) throw new BtfError('bad-type-id', `${base.describe(id)} refers to type id ${ref}, past the end of its chain`, { file: base.source }, { id, ref });
+      return ref;
+    });
+    const h = ancestorHash(t, legacyTypedefs);
+    if (h === undefined) continue;
+    const list = table.get(h);
+    if (list) list.push(id); else table.set(h, [id]);
+    if (t.kind === KIND.STRUCT || t.kind === KIND.UNION) {
+      compositeNames.set(t.nameOff, compositeNames.has(t.nameOff) ? 0 : id);
+    }
+  }
+  const idx: AncestorIndex = { nextId: limit, types, table, compositeNames };
+  ancestorCache.set(base, idx);
+  return idx;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class DedupContext {
+  readonly src: Btf;
+  readonly startId: number;
+  readonly nextId: number;
+  /** Every type of the chain by id: ancestors by reference, own types cloned (passes rewrite them). */
+  readonly types: (BtfType | undefined)[];
+  readonly map: Int32Array;
+  private readonly hypot: Int32Array;
+  private readonly hypotList: number[] = [];
+  private adjustCanon = false;
+  private readonly ancestors: AncestorIndex | undefined;
+  /** hash -> own canonical ids, in the order they became canonical. */
+  private readonly table = new Map<number, number[]>();
+  readonly strings: StringTable;
+  private newIds: Int32Array | undefined;
+
+  constructor(btf: Btf, legacyTypedefs: boolean) {
+    this.src = btf;
+    this.startId = btf.startId;
+    this.nextId = btf.nextId;
+    this.ancestors = btf.base ? ancestorIndex(btf.base, legacyTypedefs) : undefined;
+    this.types = this.ancestors ? this.ancestors.types.slice() : [undefined];
+    for (const t of btf.types) this.types.push(cloneType(t));
+    this.map = new Int32Array(this.nextId).fill(UNPROCESSED);
+    this.hypot = new Int32Array(this.nextId).fill(UNPROCESSED);
+    this.map[0] = 0;
+    for (let id = 1; id < this.startId; id++) this.map[id] = id;
+    for (let id = this.startId; id < this.nextId; id++) {
+      const k = this.types[id]!.kind;
+      if (k === KIND.VAR || k === KIND.DATASEC) this.map[id] = id;
+    }
+    this.strings = StringTable.empty(btf.startStrOff);
+  }
+
+  private t(id: TypeId): BtfType { return this.types[id]!; }
+  private kindOf(id: TypeId): number { return id === 0 ? KIND.UNKN : this.types[id]!.kind; }
+
+  /** Own types may only refer to ids of the chain. */
+  checkIds(): void {
+    for (let id = this.startId; id < this.nextId; id++) {
+      mapTypeIds(this.t(id), (ref) => {
+        if (ref >= this.nextId) {
+          throw new BtfError('bad-type-id', `${this.src.describe(id)} refers to type id ${ref}, past the end of the chain (${this.nextId - 1})`,
+            { file: this.src.source }, { id, ref });
+        }
+        return ref;
+      });
+    }
+  }
+
+  // ----- candidate table -----
+
+  private addCandidate(h: number, id: TypeId): void {
+    const list = this.table.get(h);
+    if (list) list.push(id); else this.table.set(h, [id]);
+  }
+
+  /** First candidate (newest first: own canonical types, then ancestors) for which `pred` holds; -1 if none. */
+  private findCandidate(h: number, pred: (cand: TypeId) => boolean): TypeId {
+    const own = this.table.get(h);
+    if (own) for (let i = own.length - 1; i >= 0; i--) if (pred(own[i]!)) return own[i]!;
+    const anc = this.ancestors?.table.get(h);
+    if (anc) for (let i = anc.length - 1; i >= 0; i--) if (pred(anc[i]!)) return anc[i]!;
+    return -1;
+  }
+
+  private resolve(id: TypeId): TypeId {
+    const map = this.map;
+    let m = map[id]!;
+    while (m >= 0 && m !== id) { id = m; m = map[id]!; }
+    return id;
+  }
+
+  /** A FWD resolved to a struct/union gives that struct; anything else is returned as is. */
+  private resolveFwd(id: TypeId): TypeId {
+    if (this.kindOf(id) !== KIND.FWD) return id;
+    const r = this.resolve(id);
+    return this.kindOf(r) === KIND.FWD ? id : r;
+  }
+
+  // ----- pass 1: strings -----
+
+  dedupStrings(): void {
+    const base = this.src.base;
+    const start = this.src.startStrOff;
+    const seen = new Map<number, number>();
+    const intern = (off: number): number => {
+      if (off === 0 || off < start) return off;
+      const known = seen.get(off);
+      if (known !== undefined) return known;
+      const s = this.src.str(off);
+      const found = base?.findStr(s);
+      const out = found ?? (s === '' && base === undefined ? 0 : this.strings.add(s));
+      seen.set(off, out);
+      return out;
+    };
+    for (let id = this.startId; id < this.nextId; id++) mapStrOffs(this.t(id), intern);
+  }
+
+  // ----- pass 2: primitives -----
+
+  dedupPrimitives(): void {
+    for (let id = this.startId; id < this.nextId; id++) {
+      const t = this.t(id);
+      let h: number;
+      let found: TypeId;
+      switch (t.kind) {
+        case KIND.INT:
+          h = hashIntTag(t);
+          found = this.findCandidate(h, (c) => equalIntTag(t, this.t(c)));
+          break;
+        case KIND.FWD: case KIND.FLOAT:
+          h = hashCommon(t);
+          found = this.findCandidate(h, (c) => equalCommon(t, this.t(c)));
+          break;
+        case KIND.ENUM: case KIND.ENUM64: {
+          h = hashEnum(t);
+          const fwd = isEnumFwd(t);
+          found = this.findCandidate(h, (c) => {
+            const ct = this.t(c);
+            if (equalEnum(t, ct)) return true;
+            if (compatEnum(t, ct)) {
+              if (fwd) return true;
+              this.map[c] = id; // an earlier canonical enum forward now resolves to this full enum
+            }
+            return false;
+          });
+          break;
+        }
+        default:
+          continue;
+      }
+      const newId = found >= 0 ? found : id;
+      this.map[id] = newId;
+      if (newId === id) this.addCandidate(h, id);
+    }
+  }
+
+  // ----- pass 3: structs/unions and typedefs by graph equivalence -----
+
+  dedupStructs(): void {
+    for (let id = this.startId; id < this.nextId; id++) {
+      if (this.map[id]! >= 0) continue;
+      const t = this.t(id);
+      if (t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) continue;
+      const h = hashStruct(t);
+      // The shallow check also keeps a same-hash FWD from becoming a candidate (FWD<->struct loops).
+      this.settleByEquivalence(id, h, (c) => shallowEqualStruct(t, this.t(c)));
+    }
+  }
+
+  dedupTypedefs(): void {
+    for (let id = this.startId; id < this.nextId; id++) {
+      if (this.map[id]! >= 0) continue;
+      const t = this.t(id);
+      if (t.kind !== KIND.TYPEDEF) continue;
+      const h = hashTypedef(t);
+      this.settleByEquivalence(id, h, (c) => equalTypedef(t, this.t(c)));
+    }
+  }
+
+  private settleByEquivalence(id: TypeId, h: number, shallow: (c: TypeId) => boolean): void {
+    const found = this.findCandidate(h, (c) => {
+      if (!shallow(c)) return false;
+      this.clearHypot();
+      if (!this.isEquiv(id, c)) return false;
+      this.mergeHypot();
+      return !this.adjustCanon; // needs an ancestor changed: not really equivalent
+    });
+    const newId = found >= 0 ? found : id;
+    this.map[id] = newId;
+    if (newId === id) this.addCandidate(h, id);
+  }
+
+  private clearHypot(): void {
+    for (const c of this.hypotList) this.hypot[c] = UNPROCESSED;
+    this.hypotList.length = 0;
+    this.adjustCanon = false;
+  }
+
+  /**
+   * Parallel DFS over the candidate graph (from `candRoot`) and the canonical graph (from
+   * `canonRoot`), pre-order, children left to right (an explicit stack, so deep graphs cannot
+   * overflow the JS stack). Records canonical -> candidate pairs in `hypot`.
+   */
+  private isEquiv(candRoot: TypeId, canonRoot: TypeId): boolean {
+    const stack: number[] = [candRoot, canonRoot];
+    while (stack.length > 0) {
+      let canonId = stack.pop()!;
+      const candId = stack.pop()!;
+      if (this.resolve(candId) === this.resolve(canonId)) continue;
+      canonId = this.resolveFwd(canonId);
+      const prior = this.hypot[canonId]!;
+      if (prior >= 0) {
+        if (prior === candId) continue;
+        // Compilers sometimes emit identical duplicates inside one unit; accept them.
+        if (this.identical(prior, candId, IDENTICAL_DEPTH)) continue;
+        return false;
+      }
+      this.hypot[canonId] = candId;
+      this.hypotList.push(canonId);
+      if (candId === 0 || canonId === 0) return false; // void pairs only with void (caught by resolve above)
+      const cand = this.t(candId), canon = this.t(canonId);
+      if (cand.nameOff !== canon.nameOff) return false;
+      const ck = cand.kind, kk = canon.kind;
+      if ((ck === KIND.FWD || kk === KIND.FWD) && ck !== kk) {
+        let realKind: number, fwdKind: number;
+        if (ck === KIND.FWD) {
+          realKind = kk; fwdKind = cand.kflag ? KIND.UNION : KIND.STRUCT;
+        } else {
+          realKind = ck; fwdKind = canon.kflag ? KIND.UNION : KIND.STRUCT;
+          if (fwdKind === realKind && canonId < this.startId) this.adjustCanon = true;
+        }
+        if (fwdKind !== realKind) return false;
+        continue;
+      }
+      if (ck !== kk) return false;
+      switch (cand.kind) {
+        case KIND.INT:
+          if (!equalIntTag(cand, canon)) return false;
+          break;
+        case KIND.ENUM: case KIND.ENUM64:
+          if (!compatEnum(cand, canon)) return false;
+          break;
+        case KIND.FWD: case KIND.FLOAT:
+          if (!equalCommon(cand, canon)) return false;
+          break;
+        case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.PTR: case KIND.TYPEDEF:
+        case KIND.FUNC: case KIND.TYPE_TAG:
+          if (infoOf(cand) !== infoOf(canon)) return false;
+          stack.push(cand.type, (canon as { type: number }).type);
+          break;
+        case KIND.ARRAY: {
+          if (!compatArray(cand, canon)) return false;
+          const k = canon as typeof cand;
+          stack.push(cand.elemType, k.elemType, cand.indexType, k.indexType); // index checked first
+          break;
+        }
+        case KIND.STRUCT: case KIND.UNION: {
+          if (!shallowEqualStruct(cand, canon)) return false;
+          const km = (canon as StructType).members;
+          for (let i = cand.members.length - 1; i >= 0; i--) stack.push(cand.members[i]!.type, km[i]!.type);
+          break;
+        }
+        case KIND.FUNC_PROTO: {
+          if (!compatFnProto(cand, canon)) return false;
+          const k = canon as typeof cand;
+          for (let i = cand.params.length - 1; i >= 0; i--) stack.push(cand.params[i]!.type, k.params[i]!.type);
+          stack.push(cand.returnType, k.returnType); // return type checked first
+          break;
+        }
+        default:
+          return false; // VAR, DATASEC, DECL_TAG never take part in a type graph
+      }
+    }
+    return true;
+  }
+
+  /** Exactly the same structure down to `depth` levels (libbpf's btf_dedup_identical_types). */
+  private identical(id1: TypeId, id2: TypeId, depth: number): boolean {
+    for (;;) {
+      if (depth <= 0) return false;
+      if (id1 === id2) return true;
+      if (id1 === 0 || id2 === 0) return false;
+      const a = this.t(id1), b = this.t(id2);
+      if (a.kind !== b.kind) return false;
+      switch (a.kind) {
+        case KIND.INT: return equalIntTag(a, b);
+        case KIND.ENUM: case KIND.ENUM64: return compatEnum(a, b);
+        case KIND.FWD: case KIND.FLOAT: return equalCommon(a, b);
+        case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.PTR: case KIND.TYPEDEF:
+        case KIND.FUNC: case KIND.TYPE_TAG:
+          if (infoOf(a) !== infoOf(b) || a.nameOff !== b.nameOff) return false;
+          id1 = a.type; id2 = (b as { type: number }).type;
+          continue;
+        case KIND.ARRAY: {
+          if (!compatArray(a, b)) return false;
+          const bb = b as typeof a;
+          if (a.indexType !== bb.indexType && !this.identical(a.indexType, bb.indexType, depth - 1)) return false;
+          if (a.elemType !== bb.elemType && !this.identical(a.elemType, bb.elemType, depth - 1)) return false;
+          return true;
+        }
+        case KIND.STRUCT: case KIND.UNION: {
+          if (!shallowEqualStruct(a, b)) return false;
+          const bm = (b as StructType).members;
+          for (let i = 0; i < a.members.length; i++) {
+            const x = a.members[i]!.type, y = bm[i]!.type;
+            if (x !== y && !this.identical(x, y, depth - 1)) return false;
+          }
+          return true;
+        }
+        case KIND.FUNC_PROTO: {
+          if (!compatFnProto(a, b)) return false;
+          const bb = b as typeof a;
+          if (a.returnType !== bb.returnType && !this.identical(a.returnType, bb.returnType, depth - 1)) return false;
+          for (let i = 0; i < a.params.length; i++) {
+            const x = a.params[i]!.type, y = bb.params[i]!.type;
+            if (x !== y && !this.identical(x, y, depth - 1)) return false;
+          }
+          return true;
+        }
+        default:
+          return false;
+      }
+    }
+  }
+
+  /** Makes a successful hypothetical map permanent where that is safe (libbpf's merge_hypot_map). */
+  private mergeHypot(): void {
+    for (const canonOrig of this.hypotList) {
+      const t = this.resolve(this.hypot[canonOrig]!);
+      const c = this.resolve(canonOrig);
+      const tk = this.kindOf(t), ck = this.kindOf(c);
+      // A FWD on the canonical side now stands for the struct (even an ancestor FWD: only its
+      // map entry changes, so own references to it resolve to the full type).
+      if (tk !== KIND.FWD && ck === KIND.FWD) this.map[c] = t;
+      if (this.adjustCanon) continue;
+      if (tk === KIND.FWD && ck !== KIND.FWD) this.map[t] = c;
+      // Speed-up: a struct of the candidate graph whose counterpart is already canonical.
+      if ((tk === KIND.STRUCT || tk === KIND.UNION) && ck !== KIND.FWD && this.map[c]! >= 0 && this.map[t]! < 0) this.map[t] = c;
+    }
+  }
+
+  // ----- pass 4: forward declarations -----
+
+  resolveFwds(): void {
+    // Unique canonical struct/union per name over the whole chain; 0 = ambiguous.
+    const names = new Map<number, number>(this.ancestors?.compositeNames ?? []);
+    for (let id = this.startId; id < this.nextId; id++) {
+      const t = this.t(id);
+      if ((t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) || this.map[id] !== id) continue;
+      names.set(t.nameOff, names.has(t.nameOff) ? 0 : id);
+    }
+    for (let id = this.startId; id < this.nextId; id++) {
+      const t = this.t(id);
+      if (t.kind !== KIND.FWD || this.map[id] !== id) continue;
+      const cand = names.get(t.nameOff);
+      if (cand === undefined || cand === 0) continue;
+      const want = t.kflag ? KIND.UNION : KIND.STRUCT;
+      if (this.kindOf(cand) !== want) continue;
+      this.map[id] = cand;
+    }
+  }
+
+  // ----- pass 5: reference types -----
+
+  dedupRefTypes(): void {
+    for (let id = this.startId; id < this.nextId; id++) this.dedupRef(id);
+  }
+
+  private loopError(id: TypeId): BtfError {
+    return new BtfError('reference-loop', `${this.src.describe(id)} is part of a cycle of reference types (no struct/union in it)`,
+      { file: this.src.source }, { id });
+  }
+
+  /** First referenced id not yet deduplicated (it must be a reference type), or -1. */
+  private pendingRef(t: BtfType): TypeId {
+    const map = this.map;
+    let pending = -1;
+    const visit = (c: number): number => {
+      if (pending < 0) {
+        const m = map[c]!;
+        if (m === IN_PROGRESS) throw this.loopError(c);
+        if (m === UNPROCESSED) pending = c;
+      }
+      return c;
+    };
+    mapTypeIds(t, visit);
+    return pending;
+  }
+
+  private dedupRef(root: TypeId): void {
+    if (this.map[root] !== UNPROCESSED) return;
+    const stack: number[] = [root];
+    this.map[root] = IN_PROGRESS;
+    while (stack.length > 0) {
+      const id = stack[stack.length - 1]!;
+      const t = this.t(id);
+      const pending = this.pendingRef(t);
+      if (pending >= 0) {
+        this.map[pending] = IN_PROGRESS;
+        stack.push(pending);
+        continue;
+      }
+      stack.pop();
+      mapTypeIds(t, (c) => this.resolve(c));
+      let h: number;
+      let found: TypeId;
+      switch (t.kind) {
+        case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.PTR: case KIND.FUNC: case KIND.TYPE_TAG:
+        case KIND.TYPEDEF: // only in legacy mode: otherwise typedefs are settled by their own pass
+          h = hashCommon(t);
+          found = this.findCandidate(h, (c) => equalCommon(t, this.t(c)));
+          break;
+        case KIND.DECL_TAG:
+          h = hashIntTag(t);
+          found = this.findCandidate(h, (c) => equalIntTag(t, this.t(c)));
+          break;
+        case KIND.ARRAY:
+          h = hashArray(t);
+          found = this.findCandidate(h, (c) => equalArray(t, this.t(c)));
+          break;
+        case KIND.FUNC_PROTO:
+          h = hashFnProto(t);
+          found = this.findCandidate(h, (c) => equalFnProto(t, this.t(c)));
+          break;
+        default:
+          // Every other kind was settled by an earlier pass; reaching one here means a broken chain.
+          throw new BtfError('bad-type-id', `${this.src.describe(id)} was left unresolved by deduplication`, { file: this.src.source }, { id });
+      }
+      const newId = found >= 0 ? found : id;
+      this.map[id] = newId;
+      if (newId === id) this.addCandidate(h, id);
+    }
+  }
+
+  // ----- passes 6 and 7: compaction and remapping -----
+
+  /** Canonical own types in their original order; fills the old -> new id table. */
+  compact(): BtfType[] {
+    const newIds = new Int32Array(this.nextId).fill(UNPROCESSED);
+    for (let id = 0; id < this.startId; id++) newIds[id] = id;
+    const kept: BtfType[] = [];
+    let next = this.startId;
+    for (let id = this.startId; id < this.nextId; id++) {
+      if (this.map[id] !== id) continue;
+      newIds[id] = next++;
+      kept.push(this.t(id));
+    }
+    this.newIds = newIds;
+    return kept;
+  }
+
+  private finalId(id: TypeId): TypeId {
+    const n = this.newIds![this.resolve(id)]!;
+    if (n < 0) throw new BtfError('bad-type-id', `type id ${id} has no canonical representative after deduplication`, { file: this.src.source }, { id });
+    return n;
+  }
+
+  remap(kept: BtfType[]): void {
+    for (const t of kept) mapTypeIds(t, (c) => this.finalId(c));
+  }
+
+  idMap(): Int32Array {
+    const out = new Int32Array(this.nextId);
+    for (let id = 0; id < this.startId; id++) out[id] = id;
+    for (let id = this.startId; id < this.nextId; id++) out[id] = this.finalId(id);
+    return out;
+  }
+}

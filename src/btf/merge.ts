@@ -1,0 +1,121 @@
+/**
+ * Reshaping BTF chains for consumers that cannot read deep chains:
+ *  - flattenOnto(top, onto): the levels above `onto` joined into ONE level split on `onto`
+ *    (module + module-btf-extra as one level on vmlinux, for bpftool 7.x and libbpf < 1.7);
+ *  - flattenStandalone(top): the whole chain as one standalone BTF;
+ *  - mergeSiblings(base, levels): several levels that share `base` (vmlinux + every module,
+ *    extras flattened in) as ONE deduplicated standalone BTF.
+ * Flattening needs no id or offset rewriting: ids and string offsets are cumulative at every
+ * level, so concatenating the type and string sections in chain order keeps them all valid.
+ * Siblings do overlap (each starts at base.nextId), so each is shifted past the previous ones
+ * into one combined level on `base`, which is then deduplicated against `base` (base ids never
+ * change, so vmlinux type ids stay valid in the merged file) and flattened.
+ */
+import { Btf } from './btf.js';
+import { dedupBtf } from './dedup.js';
+import { BtfError } from './errors.js';
+import { cloneType, mapStrOffs, mapTypeIds } from './kinds.js';
+import { StringTable } from './strings.js';
+import type { BtfType } from './types.js';
+
+export interface FlattenOptions {
+  /** Deduplicate the joined level against its base afterwards (default false). */
+  readonly dedup?: boolean;
+}
+
+/** Levels of `top`'s chain strictly above `onto` (root-most first); 'bad-chain' when `onto` is not below `top`. */
+function levelsAbove(top: Btf, onto: Btf | undefined): Btf[] {
+  const levels: Btf[] = [];
+  for (let l: Btf | undefined = top; l !== onto; l = l.base) {
+    if (l === undefined) {
+      throw new BtfError('bad-chain', `${onto?.source ?? 'the given base'} is not an ancestor of ${top.source ?? 'this BTF'}`, { file: top.source });
+    }
+    levels.push(l);
+  }
+  return levels.reverse();
+}
+
+function concatLevels(levels: readonly Btf[], base: Btf | undefined, source: string | undefined): Btf {
+  const first = levels[0]!;
+  let strLen = 0;
+  for (const l of levels) strLen += l.strings.length;
+  const bytes = new Uint8Array(strLen);
+  let at = 0;
+  for (const l of levels) { bytes.set(l.strings.bytes(), at); at += l.strings.length; }
+  const types: BtfType[] = [];
+  for (const l of levels) for (const t of l.types) types.push(cloneType(t));
+  return new Btf({ base, source, types, strings: new StringTable(first.startStrOff, bytes) });
+}
+
+/**
+ * Joins the levels of `top`'s chain above `onto` into one level split on `onto`. With
+ * `{ dedup: true }` the joined level is deduplicated against `onto`'s chain.
+ */
+export function flattenOnto(top: Btf, onto: Btf, opts: FlattenOptions = {}): Btf {
+  const levels = levelsAbove(top, onto);
+  if (levels.length === 0) throw new BtfError('bad-chain', 'nothing to flatten: the level is its own base', { file: top.source });
+  const joined = concatLevels(levels, onto, top.source);
+  return opts.dedup ? dedupBtf(joined) : joined;
+}
+
+/** The whole chain of `top` as one standalone BTF (optionally deduplicated as a whole). */
+export function flattenStandalone(top: Btf, opts: FlattenOptions = {}): Btf {
+  const joined = concatLevels(levelsAbove(top, undefined), undefined, top.source);
+  return opts.dedup ? dedupBtf(joined) : joined;
+}
+
+export interface MergeOptions {
+  /** Also deduplicate the base chain itself (a full standalone dedup: base ids may change). Default false. */
+  readonly dedupBase?: boolean;
+}
+
+/**
+ * Merges sibling levels that share `base` (each split directly on `base`, or on a chain above it,
+ * e.g. vmlinux -> module -> module-btf-extra, which is flattened first) into ONE deduplicated
+ * standalone BTF: base's types first, unchanged (same ids), then every type the siblings add that
+ * the base and the earlier siblings lack.
+ */
+export function mergeSiblings(base: Btf, levels: readonly Btf[], opts: MergeOptions = {}): Btf {
+  const combined = combineSiblings(base, levels);
+  const deduped = dedupBtf(combined);
+  const flat = flattenStandalone(deduped);
+  return opts.dedupBase ? dedupBtf(flat) : flat;
+}
+
+/** The siblings as one (not yet deduplicated) level on `base`: each shifted past the previous ones. */
+export function combineSiblings(base: Btf, levels: readonly Btf[]): Btf {
+  const ownStart = base.nextId;
+  const strStart = base.strings.end;
+  const types: BtfType[] = [];
+  const parts: Uint8Array[] = [];
+  let idShift = 0;
+  let strShift = 0;
+  for (const sibling of levels) {
+    const level = sibling.base === base ? sibling : flattenOnto(sibling, base);
+    const idShiftHere = idShift, strShiftHere = strShift;
+    const idEnd = level.nextId, strEnd = level.strings.end;
+    for (let i = 0; i < level.types.length; i++) {
+      const c = cloneType(level.types[i]!);
+      // Shifted, an out-of-range reference would silently land in the next sibling: refuse it.
+      const bad = (what: string, v: number): BtfError => new BtfError(what === 'id' ? 'bad-type-id' : 'bad-string-offset',
+        `${level.describe(level.startId + i)} refers to ${what === 'id' ? 'type id' : 'string offset'} ${v}, past the end of its level`,
+        { file: level.source }, { id: level.startId + i });
+      mapTypeIds(c, (id) => {
+        if (id >= idEnd) throw bad('id', id);
+        return id >= ownStart ? id + idShiftHere : id;
+      });
+      mapStrOffs(c, (off) => {
+        if (off >= strEnd) throw bad('string', off);
+        return off >= strStart ? off + strShiftHere : off;
+      });
+      types.push(c);
+    }
+    parts.push(level.strings.bytes());
+    idShift += level.types.length;
+    strShift += level.strings.length;
+  }
+  const bytes = new Uint8Array(strShift);
+  let at = 0;
+  for (const p of parts) { bytes.set(p, at); at += p.length; }
+  return new Btf({ base, source: 'merged', types, strings: new StringTable(strStart, bytes) });
+}
