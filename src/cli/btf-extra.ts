@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 import { processIo, UsageError, type CliIo, type Command } from './command.js';
+import { varsCommand } from './commands/vars.js';
 
 /** Every subcommand, in the order `--help` lists them. */
 const commands: readonly Command[] = [
+  varsCommand,
 ];
 
 function help(io: CliIo): void {
