@@ -23,7 +23,6 @@ export const BTF_ERROR_CODES = [
   'too-large',             // builder limits (id > 0xfffff, vlen > 0xffff, offsets beyond u32)
   'builder-misuse',        // a builder member call without the right type added last
   'reference-loop',        // a reference cycle not broken by a PTR (found while resolving)
-  'reference-loop',        // dedup: a cycle made only of reference types (no struct/union to break it)
   'io',                    // the file could not be read
 ] as const;
 export type BtfErrorCode = (typeof BTF_ERROR_CODES)[number];
