@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { processIo, UsageError, type CliIo, type Command } from './command.js';
 import { varsCommand } from './commands/vars.js';
+import { mergeCommand } from './commands/merge.js';
 
 /** Every subcommand, in the order `--help` lists them. */
 const commands: readonly Command[] = [
   varsCommand,
+  mergeCommand,
 ];
 
 function help(io: CliIo): void {
