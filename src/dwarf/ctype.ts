@@ -105,10 +105,10 @@ export class CTypePrinter {
     if (q !== undefined) {
       // A qualified pointer reads "T *const"; otherwise the qualifier goes before the base.
       const t = target === undefined ? undefined : this.dwarf.dieAt(target).tag;
-      if (t === DW_TAG.pointer_type || t === DW_TAG.reference_type || t === DW_TAG.rvalue_reference_type) {
-        return this.declare(target, inner ? `${q} ${inner}` : q, quals, depth + 1);
-      }
       const merged = quals.split(' ').includes(q) ? quals : quals ? `${quals} ${q}` : q;
+      if (t === DW_TAG.pointer_type || t === DW_TAG.reference_type || t === DW_TAG.rvalue_reference_type) {
+        return this.declare(target, inner ? `${merged} ${inner}` : merged, '', depth + 1);
+      }
       return this.declare(target, inner, merged, depth + 1);
     }
     switch (c.tag) {
