@@ -1,0 +1,191 @@
+/**
+ * encodeObject: ELF + DWARF object -> one BTF level split on a base chain (see index.ts for the design).
+ */
+import { Btf } from '../btf/btf.js';
+import { dedupBtf } from '../btf/dedup.js';
+import { BtfError } from '../btf/errors.js';
+import { BTF_MAX_TYPE, FUNC_LINKAGE, KIND, cloneType, forEachTypeId, mapStrOffs, mapTypeIds } from '../btf/kinds.js';
+import type { BtfType, VarSecInfo } from '../btf/types.js';
+import { Dwarf } from '../dwarf/dwarf.js';
+import { DwarfError } from '../dwarf/errors.js';
+import { ElfError, ElfFile } from '../elf/index.js';
+import { EncoderError, type EncoderWarning } from './errors.js';
+import { ChainMatcher } from './match.js';
+import { ProtoGraph, type ProtoRef } from './proto.js';
+import { selectVariables, type Selection, type VariableCandidate, type VarsPolicy } from './select.js';
+import { elfSelectionContext, walkUnits, type RawFunction, type RawVariable } from './walk.js';
+import { mcountFunctions } from './functions.js';
+
+export type EncodeMode = 'extras' | 'full';
+
+export interface EncodeOptions {
+  /** The base chain (its top level is what the output is split on); undefined = standalone. */
+  readonly base?: Btf | undefined;
+  readonly mode?: EncodeMode;
+  /** Default: 'all' in extras mode, 'percpu' in full mode. */
+  readonly vars?: VarsPolicy;
+  /** Run libbpf-equivalent dedup over the new level (default true). */
+  readonly dedup?: boolean;
+}
+
+export interface EncodeStats {
+  readonly candidates: number;
+  readonly variables: number;
+  readonly functions: number;
+  readonly newTypes: number;
+  readonly reusedFromChain: number;
+}
+
+export interface EncodeResult {
+  /** The new level, split on `base` (standalone when there is none). */
+  readonly btf: Btf;
+  readonly selection: Selection;
+  readonly warnings: readonly EncoderWarning[];
+  readonly stats: EncodeStats;
+}
+
+/** Encodes the object at `path` (or already-read bytes). Throws EncoderError; never returns invalid BTF. */
+export function encodeObject(path: string, opts: EncodeOptions = {}, bytes?: Uint8Array): EncodeResult {
+  let elf: ElfFile;
+  try {
+    elf = bytes ? ElfFile.fromBytes(bytes, path) : ElfFile.open(path);
+  } catch (e) {
+    throw wrap(e, path);
+  }
+  if (!elf.section('.debug_info')) throw new EncoderError('no-debug-info', 'no .debug_info section (stripped or built without -g)', { file: path });
+  try {
+    return encodeElf(elf, opts);
+  } catch (e) {
+    throw wrap(e, path);
+  }
+}
+
+function wrap(e: unknown, path: string): unknown {
+  if (e instanceof ElfError || e instanceof DwarfError) {
+    return new EncoderError('bad-object', e.message.startsWith(path) ? e.message.slice(path.length + 2) : e.message, { file: path }, { cause: e.code });
+  }
+  if (e instanceof BtfError) return new EncoderError('invalid-output', e.message, { file: path }, { cause: e.code });
+  return e;
+}
+
+export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult {
+  const mode = opts.mode ?? 'extras';
+  const vars = opts.vars ?? (mode === 'extras' ? 'all' : 'percpu');
+  const base = opts.base;
+  const dwarf = Dwarf.fromElf(elf);
+  const walk = walkUnits(dwarf, elf, { full: mode === 'full' });
+  const graph = new ProtoGraph(dwarf);
+  const warnings: EncoderWarning[] = [...walk.warnings];
+
+  // Types of every variable that has an address (the rest are excluded whatever their type).
+  const typeOf = new Map<RawVariable, ProtoRef>();
+  for (const v of walk.variables) if (v.address !== undefined && v.typeDie !== undefined) typeOf.set(v, graph.ref(v.typeDie));
+  let fnList: { fn: RawFunction; proto: ProtoRef }[] = [];
+  if (mode === 'full') {
+    for (const off of walk.typeDies) graph.ref(off);
+    fnList = mcountFunctions(elf, walk.functions).map((fn) => ({ fn, proto: graph.ref(fn.protoDie) }));
+    fnList = fnList.filter((f) => f.proto !== 0);
+  }
+  graph.drain();
+  warnings.push(...graph.warnings);
+
+  const candidates: VariableCandidate[] = walk.variables.map((v) => {
+    const ref = typeOf.get(v);
+    const size = ref === undefined || ref === 0 ? undefined : graph.byteSize(ref);
+    return {
+      name: v.name, dieOffset: v.dieOffset, scope: 'file', external: v.external, declaration: v.declaration,
+      artificial: v.artificial, address: v.address, size: size === undefined ? undefined : BigInt(size),
+      voidType: ref === undefined || ref === 0,
+    };
+  });
+  const inBase = base ? varsOfLevel(base) : undefined;
+  const selection = selectVariables(candidates, elfSelectionContext(elf, inBase), { vars, skipInBase: mode === 'extras' });
+  const refOfCandidate = new Map<VariableCandidate, ProtoRef>();
+  walk.variables.forEach((v, i) => { const r = typeOf.get(v); if (r !== undefined) refOfCandidate.set(candidates[i]!, r); });
+
+  // Roots: in full mode every type DIE and function; always the kept variables' types.
+  const matcher = new ChainMatcher(base, graph);
+  const level = new Btf({ base, source: elf.name });
+  const newId = new Map<ProtoRef, number>();
+  const order: ProtoRef[] = [];
+  const stack: ProtoRef[] = [];
+  let reused = 0;
+  const visit = (root: ProtoRef): void => {
+    stack.push(root);
+    while (stack.length > 0) {
+      const r = stack.pop()!;
+      if (r === 0 || newId.has(r)) continue;
+      if (matcher.resolve(r) !== undefined) { reused++; continue; }
+      newId.set(r, -1);
+      order.push(r);
+      const kids: number[] = [];
+      forEachTypeId(graph.proto(r), (k) => { kids.push(k); });
+      for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
+    }
+  };
+  if (mode === 'full') {
+    for (const off of walk.typeDies) visit(graph.ref(off));
+    for (const f of fnList) visit(f.proto);
+  }
+  for (const sec of selection.sections) for (const v of sec.vars) visit(refOfCandidate.get(v.candidate)!);
+
+  let next = level.startId;
+  for (const r of order) newId.set(r, next++);
+  const mapRef = (r: ProtoRef): number => (r === 0 ? 0 : newId.get(r) ?? matcher.resolve(r) ?? 0);
+  const strOf = (i: number): number => level.addStr(graph.strings[i]!);
+  for (const r of order) {
+    const t = cloneType(graph.proto(r));
+    mapTypeIds(t, mapRef);
+    mapStrOffs(t, strOf);
+    level.addType(t);
+  }
+  // Functions (full mode): one FUNC per name, linkage static as pahole 1.24 writes them.
+  const seenFn = new Set<string>();
+  let functions = 0;
+  for (const f of fnList) {
+    if (seenFn.has(f.fn.name)) continue;
+    seenFn.add(f.fn.name);
+    level.addType({ kind: KIND.FUNC, nameOff: level.addStr(f.fn.name), kflag: false, type: mapRef(f.proto), linkage: FUNC_LINKAGE.STATIC });
+    functions++;
+  }
+  let variables = 0;
+  for (const sec of selection.sections) {
+    const infos: VarSecInfo[] = [];
+    for (const v of sec.vars) {
+      const id = level.addType({
+        kind: KIND.VAR, nameOff: level.addStr(v.name), kflag: false,
+        type: mapRef(refOfCandidate.get(v.candidate)!), linkage: v.linkage,
+      });
+      infos.push({ type: id, offset: v.offset, size: v.size });
+      variables++;
+    }
+    level.addType({ kind: KIND.DATASEC, nameOff: level.addStr(sec.name), kflag: false, size: sec.size, vars: infos });
+  }
+
+  const out = opts.dedup === false ? level : dedupBtf(level);
+  if (out.nextId - 1 > BTF_MAX_TYPE) {
+    throw new EncoderError('too-many-types', `output needs type ids up to ${out.nextId - 1}, over the kernel's ${BTF_MAX_TYPE}`, { file: elf.name });
+  }
+  return {
+    btf: out, selection, warnings,
+    stats: { candidates: candidates.length, variables, functions, newTypes: out.types.length - variables - functions - selection.sections.length, reusedFromChain: reused },
+  };
+}
+
+/** VAR names per DATASEC name in `btf`'s own level ("already described" for extras). */
+export function varsOfLevel(btf: Btf): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const t of btf.types) {
+    if (t.kind !== KIND.DATASEC) continue;
+    const name = btf.str(t.nameOff);
+    let set = out.get(name);
+    if (!set) { set = new Set(); out.set(name, set); }
+    for (const v of t.vars) {
+      const vt = btf.tryType(v.type);
+      if (vt?.kind === KIND.VAR) set.add(btf.str(vt.nameOff));
+    }
+  }
+  return out;
+}
+
+export type { BtfType };

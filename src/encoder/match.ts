@@ -1,0 +1,245 @@
+/**
+ * Maps protos onto types the base chain already has, so the new level only holds what is
+ * missing. The test is libbpf dedup's graph equivalence (btf_dedup_is_equiv), run between a
+ * DWARF-derived proto graph and the immutable chain: a hypothetical map grows during one
+ * comparison and is committed only when the whole graph matches; a proto FWD matches a
+ * same-named chain STRUCT/UNION (never the other way round: a base FWD cannot be completed).
+ *
+ * Candidates: named types by (name, kind) through the chain's name index; reference types
+ * (PTR, CONST, ARRAY, FUNC_PROTO, ...) bottom-up, by their resolved targets, through an index of
+ * the chain's reference types built once. Protos left unresolved are emitted as new types.
+ */
+import type { Btf } from '../btf/btf.js';
+import { KIND } from '../btf/kinds.js';
+import type { BtfType } from '../btf/types.js';
+import type { ProtoGraph, ProtoRef } from './proto.js';
+
+/** Result per proto: a chain id, or undefined when the chain lacks it. */
+export class ChainMatcher {
+  readonly chain: Btf | undefined;
+  private graph: ProtoGraph;
+  /** resolved[ref-1]: chain id, -1 = known missing, undefined = not tried yet. */
+  private resolved: (number | undefined)[] = [];
+  private hypot = new Map<ProtoRef, number>();
+  /** Chain string offset -> proto string index (or -1 when the graph lacks the string). */
+  private strMap = new Map<number, number>();
+  private refIndex: Map<string, number> | undefined;
+  private readonly inProgress = new Set<ProtoRef>();
+
+  constructor(chain: Btf | undefined, graph: ProtoGraph) {
+    this.chain = chain;
+    this.graph = graph;
+  }
+
+  /** Switch to another proto graph (one per object in a batch) keeping the chain indexes. */
+  reset(graph: ProtoGraph): void {
+    this.graph = graph;
+    this.resolved = [];
+    this.hypot.clear();
+    this.strMap.clear();
+  }
+
+  /** The chain id for `ref`, or undefined when the chain has no equivalent type. */
+  resolve(ref: ProtoRef): number | undefined {
+    if (ref === 0) return 0;
+    if (this.chain === undefined) return undefined;
+    const known = this.resolved[ref - 1];
+    if (known !== undefined) return known < 0 ? undefined : known;
+    // Reference cycles only go through structs/unions (resolved by name); guard anyway.
+    if (this.inProgress.has(ref)) return undefined;
+    this.inProgress.add(ref);
+    let id: number | undefined;
+    try {
+      id = this.find(ref);
+    } finally {
+      this.inProgress.delete(ref);
+    }
+    if (this.resolved[ref - 1] === undefined) this.resolved[ref - 1] = id ?? -1;
+    return id;
+  }
+
+  private find(ref: ProtoRef): number | undefined {
+    const chain = this.chain!;
+    const p = this.graph.proto(ref);
+    switch (p.kind) {
+      case KIND.STRUCT: case KIND.UNION: case KIND.ENUM: case KIND.ENUM64: case KIND.INT: case KIND.FLOAT: case KIND.TYPEDEF: {
+        const name = this.graph.strings[p.nameOff]!;
+        if (name === '') return this.findAnon(ref, p);
+        for (const c of chain.findByName(name, p.kind)) if (this.tryEquiv(ref, c)) return c;
+        if (p.kind === KIND.ENUM && p.values.length === 0) {
+          // An enum declaration matches the full enum (libbpf's btf_compat_enum).
+          for (const c of chain.findByName(name, KIND.ENUM)) return c;
+        }
+        return undefined;
+      }
+      case KIND.FWD: {
+        const name = this.graph.strings[p.nameOff]!;
+        for (const c of chain.findByName(name, KIND.FWD)) if (chain.type(c).kflag === p.kflag) return c;
+        const real = chain.findByName(name, p.kflag ? KIND.UNION : KIND.STRUCT);
+        return real.length === 1 ? real[0] : undefined;
+      }
+      default:
+        return this.findAnon(ref, p);
+    }
+  }
+
+  /** Anonymous types: resolve what they point at, then look the shape up in the chain's index. */
+  private findAnon(ref: ProtoRef, p: BtfType): number | undefined {
+    const key = this.shapeKey(p);
+    if (key === undefined) return undefined;
+    const c = this.index().get(key);
+    if (c === undefined) return undefined;
+    if (p.kind === KIND.STRUCT || p.kind === KIND.UNION) return this.tryEquiv(ref, c) ? c : undefined;
+    return c;
+  }
+
+  /** Index key of an anonymous proto with its targets resolved to chain ids; undefined if a target is missing. */
+  private shapeKey(p: BtfType): string | undefined {
+    const r = (x: ProtoRef): number | undefined => this.resolve(x);
+    switch (p.kind) {
+      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: {
+        const t = r(p.type);
+        return t === undefined ? undefined : `${p.kind}:${t}`;
+      }
+      case KIND.ARRAY: {
+        const e = r(p.elemType); const i = r(p.indexType);
+        return e === undefined || i === undefined ? undefined : `a:${e}:${i}:${p.nelems}`;
+      }
+      case KIND.FUNC_PROTO: {
+        const parts = [`f:${r(p.returnType) ?? 'x'}`];
+        for (const q of p.params) {
+          const t = r(q.type);
+          if (t === undefined) return undefined;
+          parts.push(`${this.graph.strings[q.nameOff]}:${t}`);
+        }
+        return parts[0] === 'f:x' ? undefined : parts.join(',');
+      }
+      case KIND.STRUCT: case KIND.UNION: {
+        // Anonymous aggregates: shallow shape only; tryEquiv does the real comparison.
+        const names = p.members.map((m) => `${this.graph.strings[m.nameOff]}@${m.offset}`).join(',');
+        return `s${p.kind}:${p.size}:${p.kflag ? 1 : 0}:${names}`;
+      }
+      default: return undefined;
+    }
+  }
+
+  private index(): Map<string, number> {
+    if (this.refIndex) return this.refIndex;
+    const idx = new Map<string, number>();
+    const chain = this.chain!;
+    for (const level of chain.chain()) {
+      const types = level.types;
+      for (let i = 0; i < types.length; i++) {
+        const t = types[i]!;
+        const id = level.startId + i;
+        let key: string | undefined;
+        switch (t.kind) {
+          case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+            key = `${t.kind}:${t.type}`; break;
+          case KIND.ARRAY: key = `a:${t.elemType}:${t.indexType}:${t.nelems}`; break;
+          case KIND.FUNC_PROTO:
+            key = [`f:${t.returnType}`, ...t.params.map((q) => `${chain.str(q.nameOff)}:${q.type}`)].join(','); break;
+          case KIND.STRUCT: case KIND.UNION:
+            if (t.nameOff === 0) key = `s${t.kind}:${t.size}:${t.kflag ? 1 : 0}:${t.members.map((m) => `${chain.str(m.nameOff)}@${m.offset}`).join(',')}`;
+            break;
+          case KIND.INT: case KIND.ENUM: case KIND.ENUM64: case KIND.FLOAT: case KIND.TYPEDEF:
+            if (t.nameOff === 0) key = undefined;
+            break;
+          default: break;
+        }
+        if (key !== undefined && !idx.has(key)) idx.set(key, id);
+      }
+    }
+    this.refIndex = idx;
+    return idx;
+  }
+
+  /** Graph equivalence of proto `ref` and chain type `c`; commits the hypothetical map on success. */
+  private tryEquiv(ref: ProtoRef, c: number): boolean {
+    this.hypot.clear();
+    const ok = this.equiv(ref, c, 0);
+    if (ok) for (const [r, id] of this.hypot) if (this.resolved[r - 1] === undefined || this.resolved[r - 1]! < 0) this.resolved[r - 1] = id;
+    this.hypot.clear();
+    return ok;
+  }
+
+  private nameEq(protoOff: number, chainOff: number): boolean {
+    if (protoOff === 0 || chainOff === 0) return protoOff === chainOff;
+    let m = this.strMap.get(chainOff);
+    if (m === undefined) {
+      const s = this.chain!.str(chainOff);
+      m = this.graph.lookup(s) ?? -1;
+      this.strMap.set(chainOff, m);
+    }
+    return m === protoOff;
+  }
+
+  private equiv(ref: ProtoRef, c: number, depth: number): boolean {
+    if (ref === 0 || c === 0) return ref === 0 && c === 0;
+    const known = this.resolved[ref - 1];
+    if (known !== undefined) return known === c;
+    const h = this.hypot.get(ref);
+    if (h !== undefined) return h === c;
+    if (depth > 4000) return false;
+    const chain = this.chain!;
+    const p = this.graph.proto(ref);
+    const t = chain.type(c);
+    if (p.kind !== t.kind) {
+      // A proto FWD matches a same-named chain struct/union of its kind.
+      if (p.kind === KIND.FWD && (t.kind === KIND.STRUCT || t.kind === KIND.UNION)
+        && p.kflag === (t.kind === KIND.UNION) && this.nameEq(p.nameOff, t.nameOff)) {
+        this.hypot.set(ref, c);
+        return true;
+      }
+      return false;
+    }
+    if (!this.nameEq(p.nameOff, t.nameOff) || p.kflag !== t.kflag) return false;
+    this.hypot.set(ref, c);
+    switch (p.kind) {
+      case KIND.INT:
+        return t.kind === KIND.INT && p.size === t.size && p.encoding === t.encoding && p.bits === t.bits && p.bitOffset === t.bitOffset;
+      case KIND.FLOAT: return t.kind === KIND.FLOAT && p.size === t.size;
+      case KIND.FWD: return true;
+      case KIND.ENUM: {
+        if (t.kind !== KIND.ENUM || p.size !== t.size) return false;
+        if (p.values.length === 0) return true;
+        if (p.values.length !== t.values.length) return false;
+        for (let i = 0; i < p.values.length; i++) {
+          const a = p.values[i]!; const b = t.values[i]!;
+          if (a.value !== b.value || !this.nameEq(a.nameOff, b.nameOff)) return false;
+        }
+        return true;
+      }
+      case KIND.ENUM64: {
+        if (t.kind !== KIND.ENUM64 || p.size !== t.size || p.values.length !== t.values.length) return false;
+        for (let i = 0; i < p.values.length; i++) {
+          const a = p.values[i]!; const b = t.values[i]!;
+          if (a.value !== b.value || !this.nameEq(a.nameOff, b.nameOff)) return false;
+        }
+        return true;
+      }
+      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPEDEF: case KIND.TYPE_TAG:
+        return this.equiv(p.type, (t as { type: number }).type, depth + 1);
+      case KIND.ARRAY:
+        if (t.kind !== KIND.ARRAY || p.nelems !== t.nelems) return false;
+        return this.equiv(p.elemType, t.elemType, depth + 1) && this.equiv(p.indexType, t.indexType, depth + 1);
+      case KIND.STRUCT: case KIND.UNION: {
+        if ((t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) || p.size !== t.size || p.members.length !== t.members.length) return false;
+        const pm = p.members; const tm = t.members;
+        for (let i = 0; i < pm.length; i++) {
+          if (pm[i]!.offset !== tm[i]!.offset || !this.nameEq(pm[i]!.nameOff, tm[i]!.nameOff)) return false;
+        }
+        for (let i = 0; i < pm.length; i++) if (!this.equiv(pm[i]!.type, tm[i]!.type, depth + 1)) return false;
+        return true;
+      }
+      case KIND.FUNC_PROTO: {
+        if (t.kind !== KIND.FUNC_PROTO || p.params.length !== t.params.length) return false;
+        for (let i = 0; i < p.params.length; i++) if (!this.nameEq(p.params[i]!.nameOff, t.params[i]!.nameOff)) return false;
+        if (!this.equiv(p.returnType, t.returnType, depth + 1)) return false;
+        for (let i = 0; i < p.params.length; i++) if (!this.equiv(p.params[i]!.type, t.params[i]!.type, depth + 1)) return false;
+        return true;
+      }
+      default: return false;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The last gate before an encoded level is written: it must be valid BTF (kernel and libbpf
+ * rules, btf/validate.ts); otherwise EncoderError('invalid-output') and nothing is written.
+ */
+import type { Btf } from '../btf/btf.js';
+import { KIND, forEachTypeId } from '../btf/kinds.js';
+import { EncoderError } from './errors.js';
+
+/** Throws EncoderError('invalid-output') naming the first problem. */
+export function checkEncoded(btf: Btf, file: string): void {
+  const problems = basicProblems(btf);
+  if (problems.length > 0) {
+    throw new EncoderError('invalid-output', `encoded BTF is invalid (${problems.length} problems), first: ${problems[0]}`, { file });
+  }
+}
+
+/** Checks the encoder itself can get wrong: dangling ids and DATASEC layout. */
+function basicProblems(btf: Btf): string[] {
+  const out: string[] = [];
+  btf.types.forEach((t, i) => {
+    const id = btf.startId + i;
+    forEachTypeId(t, (ref) => { if (ref !== 0 && !btf.hasType(ref)) out.push(`[${id}] references missing type ${ref}`); });
+    if (t.kind === KIND.DATASEC) {
+      let end = 0;
+      for (const v of t.vars) {
+        if (v.offset < end) out.push(`[${id}] DATASEC entries overlap or are unsorted at offset ${v.offset}`);
+        if (v.size === 0 || v.offset + v.size > t.size) out.push(`[${id}] DATASEC entry at ${v.offset} size ${v.size} outside size ${t.size}`);
+        if (btf.tryType(v.type)?.kind !== KIND.VAR) out.push(`[${id}] DATASEC entry ${v.type} is not a VAR`);
+        end = v.offset + v.size;
+      }
+    }
+  });
+  return out;
+}

@@ -1,0 +1,362 @@
+/**
+ * DWARF type DIEs -> "proto" BTF types: BtfType records whose type fields hold proto refs
+ * (proto index + 1, 0 = void) and whose `nameOff` indexes this graph's own string list. Nothing
+ * here knows about the base chain; match.ts maps protos onto chain ids and emit.ts writes the
+ * rest as a new level.
+ *
+ * Conversion follows pahole 1.24 with the kernel's flags (--btf_gen_floats): floats -> FLOAT;
+ * ints whose size is 0, not a power of 2 or > 16 bytes -> 4-byte `__SANITIZED_FAKE_INT__`;
+ * struct bitfields set kind_flag; multi-dimensional arrays become one ARRAY of all elements with
+ * index type `int`; enums wider than 4 bytes -> ENUM64, signedness in kind_flag; struct/union
+ * declarations -> FWD; enum declarations -> empty 4-byte ENUM; DW_TAG_unspecified_type -> void;
+ * DW_TAG_atomic_type is transparent (pahole 1.24 gives up on it).
+ *
+ * DIEs are converted through a work queue (no recursion, so deep type graphs cannot overflow the
+ * stack): `ref(offset)` allocates a proto and queues the DIE; `drain()` decodes queued DIEs.
+ * Bad DWARF (dangling references, unsupported tags) degrades to void with a warning naming the DIE.
+ */
+import type { Dwarf, DieCursor } from '../dwarf/dwarf.js';
+import { DwarfError } from '../dwarf/errors.js';
+import { DW_AT, DW_ATE, DW_TAG } from '../dwarf/constants.js';
+import { INT_ENC, KIND } from '../btf/kinds.js';
+import type { BtfType, Member, Param } from '../btf/types.js';
+import type { EncoderWarning } from './errors.js';
+
+/** A proto reference: index + 1; 0 is void. */
+export type ProtoRef = number;
+
+const SANITIZED_INT = '__SANITIZED_FAKE_INT__';
+
+export class ProtoGraph {
+  readonly dwarf: Dwarf;
+  /** protos[ref - 1]; type fields hold ProtoRefs, nameOff indexes `strings`. */
+  readonly protos: BtfType[] = [];
+  /** DIE offset the proto came from (-1 for synthetic ones). */
+  readonly dieOf: number[] = [];
+  readonly strings: string[] = [''];
+  readonly warnings: EncoderWarning[] = [];
+  private readonly stringIndex = new Map<string, number>([['', 0]]);
+  private readonly byDie = new Map<number, ProtoRef>();
+  private readonly queue: number[] = [];
+  private intRef: ProtoRef = 0;
+
+  constructor(dwarf: Dwarf) { this.dwarf = dwarf; }
+
+  get size(): number { return this.protos.length; }
+  proto(ref: ProtoRef): BtfType { return this.protos[ref - 1]!; }
+  name(ref: ProtoRef): string { return this.strings[this.protos[ref - 1]!.nameOff]!; }
+
+  intern(s: string): number {
+    let i = this.stringIndex.get(s);
+    if (i === undefined) { i = this.strings.length; this.strings.push(s); this.stringIndex.set(s, i); }
+    return i;
+  }
+
+  /** Index of `s` in `strings`, or undefined when no proto uses it. */
+  lookup(s: string): number | undefined { return this.stringIndex.get(s); }
+
+  /** The proto for the type DIE at `offset` (queued for decoding when new). */
+  ref(offset: number | undefined): ProtoRef {
+    if (offset === undefined) return 0;
+    const known = this.byDie.get(offset);
+    if (known !== undefined) return known;
+    // Follow transparent DIEs now so nothing ever points at them.
+    let off = offset;
+    for (let hops = 0; hops < 64; hops++) {
+      let c: DieCursor;
+      try {
+        c = this.dwarf.dieAt(off);
+      } catch (e) {
+        if (!(e instanceof DwarfError)) throw e;
+        this.warn(offset, `dangling type reference 0x${off.toString(16)}: ${e.message}; using void`);
+        this.byDie.set(offset, 0);
+        return 0;
+      }
+      if (c.tag === DW_TAG.atomic_type || c.tag === DW_TAG.immutable_type) {
+        const next = c.ref(DW_AT.type);
+        if (next === undefined) { this.byDie.set(offset, 0); return 0; }
+        const k = this.byDie.get(next);
+        if (k !== undefined) { this.byDie.set(offset, k); return k; }
+        off = next;
+        continue;
+      }
+      if (c.tag === DW_TAG.unspecified_type) { this.byDie.set(offset, 0); return 0; }
+      if (!CONVERTIBLE.has(c.tag)) {
+        this.warn(off, `unsupported type tag 0x${c.tag.toString(16)}; using void`);
+        this.byDie.set(offset, 0);
+        return 0;
+      }
+      const r = this.alloc({ kind: KIND.INT, nameOff: 0, kflag: false, size: 0, encoding: 0, bitOffset: 0, bits: 0 }, off);
+      this.byDie.set(off, r);
+      if (off !== offset) this.byDie.set(offset, r);
+      this.queue.push(r);
+      return r;
+    }
+    this.warn(offset, 'too many chained atomic/immutable modifiers; using void');
+    this.byDie.set(offset, 0);
+    return 0;
+  }
+
+  /** Decode every queued DIE (and whatever they reference). */
+  drain(): void {
+    while (this.queue.length > 0) {
+      const r = this.queue.pop()!;
+      const off = this.dieOf[r - 1]!;
+      try {
+        this.protos[r - 1] = this.decode(this.dwarf.dieAt(off), r);
+      } catch (e) {
+        if (!(e instanceof DwarfError)) throw e;
+        this.warn(off, `cannot decode type DIE (${e.message}); using an empty ${'struct'}`);
+        // A decodable placeholder of the right shape keeps references valid: a 0-member struct.
+        this.protos[r - 1] = { kind: KIND.STRUCT, nameOff: 0, kflag: false, size: 0, members: [] };
+      }
+    }
+  }
+
+  /** Size in bytes of the type a proto describes (after drain), following modifiers; undefined if unsized. */
+  byteSize(ref: ProtoRef): number | undefined {
+    for (let hops = 0; hops < 64 && ref !== 0; hops++) {
+      const t = this.protos[ref - 1]!;
+      switch (t.kind) {
+        case KIND.INT: case KIND.STRUCT: case KIND.UNION: case KIND.ENUM: case KIND.ENUM64: case KIND.FLOAT: case KIND.DATASEC:
+          return t.size;
+        case KIND.PTR: return 8;
+        case KIND.ARRAY: { const e = this.byteSize(t.elemType); return e === undefined ? undefined : e * t.nelems; }
+        case KIND.TYPEDEF: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+          ref = t.type; continue;
+        default: return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  warn(dieOffset: number, message: string): void { this.warnings.push({ dieOffset, message }); }
+
+  private alloc(t: BtfType, dieOffset: number): ProtoRef {
+    this.protos.push(t);
+    this.dieOf.push(dieOffset);
+    return this.protos.length;
+  }
+
+  /** The synthetic 4-byte signed `int` pahole uses as every array's index type. */
+  private indexType(): ProtoRef {
+    if (this.intRef === 0) {
+      this.intRef = this.alloc({ kind: KIND.INT, nameOff: this.intern('int'), kflag: false, size: 4, encoding: INT_ENC.SIGNED, bitOffset: 0, bits: 32 }, -1);
+    }
+    return this.intRef;
+  }
+
+  private decode(c: DieCursor, self: ProtoRef): BtfType {
+    const name = (): number => this.intern(c.str(DW_AT.name) ?? '');
+    switch (c.tag) {
+      case DW_TAG.base_type: return this.baseType(c);
+      case DW_TAG.pointer_type: case DW_TAG.reference_type: case DW_TAG.rvalue_reference_type:
+        return { kind: KIND.PTR, nameOff: 0, kflag: false, type: this.ref(c.ref(DW_AT.type)) };
+      case DW_TAG.const_type: return { kind: KIND.CONST, nameOff: 0, kflag: false, type: this.ref(c.ref(DW_AT.type)) };
+      case DW_TAG.volatile_type: return { kind: KIND.VOLATILE, nameOff: 0, kflag: false, type: this.ref(c.ref(DW_AT.type)) };
+      case DW_TAG.restrict_type: return { kind: KIND.RESTRICT, nameOff: 0, kflag: false, type: this.ref(c.ref(DW_AT.type)) };
+      case DW_TAG.typedef: return { kind: KIND.TYPEDEF, nameOff: name(), kflag: false, type: this.ref(c.ref(DW_AT.type)) };
+      case DW_TAG.structure_type: case DW_TAG.class_type: case DW_TAG.union_type: return this.structType(c);
+      case DW_TAG.enumeration_type: return this.enumType(c);
+      case DW_TAG.array_type: return this.arrayType(c, self);
+      case DW_TAG.subroutine_type: case DW_TAG.subprogram: return this.funcProto(c);
+      default:
+        this.warn(c.offset, `unsupported type tag 0x${c.tag.toString(16)}`);
+        return { kind: KIND.STRUCT, nameOff: 0, kflag: false, size: 0, members: [] };
+    }
+  }
+
+  private baseType(c: DieCursor): BtfType {
+    let name = c.str(DW_AT.name) ?? '';
+    const enc = c.udata(DW_AT.encoding) ?? 0;
+    let size = c.udata(DW_AT.byte_size) ?? 0;
+    const signed = enc === DW_ATE.signed || enc === DW_ATE.signed_char;
+    const bool = enc === DW_ATE.boolean;
+    if (!signed && !bool && (enc === DW_ATE.float || enc === DW_ATE.complex_float)) {
+      return { kind: KIND.FLOAT, nameOff: this.intern(name), kflag: false, size };
+    }
+    if (size === 0 || (size & (size - 1)) !== 0 || size > 16) { name = SANITIZED_INT; size = 4; }
+    return {
+      kind: KIND.INT, nameOff: this.intern(name), kflag: false, size,
+      encoding: signed ? INT_ENC.SIGNED : bool ? INT_ENC.BOOL : 0, bitOffset: 0, bits: size * 8,
+    };
+  }
+
+  private structType(c: DieCursor): BtfType {
+    const isUnion = c.tag === DW_TAG.union_type;
+    const nameOff = this.intern(c.str(DW_AT.name) ?? '');
+    if (c.flag(DW_AT.declaration)) return { kind: KIND.FWD, nameOff, kflag: isUnion };
+    const size = c.udata(DW_AT.byte_size) ?? 0;
+    const members: Member[] = [];
+    const bitfields: number[] = [];
+    if (c.hasChildren) {
+      const k = this.dwarf.dieAt(c.offset);
+      while (k.next()) {
+        if (k.depth !== 1) { continue; }
+        if (k.tag === DW_TAG.member) {
+          const type = this.ref(k.ref(DW_AT.type));
+          const bitSize = k.udata(DW_AT.bit_size) ?? 0;
+          let bitOffset: number;
+          const dbo = k.udata(DW_AT.data_bit_offset);
+          if (dbo !== undefined) bitOffset = dbo;
+          else {
+            const loc = memberLocation(k) * 8;
+            const legacy = k.udata(DW_AT.bit_offset);
+            if (legacy !== undefined && bitSize > 0) {
+              // DWARF 2-4 big-endian-style bit offset within the storage unit: convert to a little-endian bit position.
+              const storage = k.udata(DW_AT.byte_size) ?? this.dieByteSize(k.ref(DW_AT.type)) ?? 0;
+              bitOffset = loc + storage * 8 - legacy - bitSize;
+            } else bitOffset = loc;
+          }
+          members.push({ nameOff: this.intern(k.str(DW_AT.name) ?? ''), type, offset: bitOffset });
+          bitfields.push(bitSize);
+        }
+        k.skipChildren();
+      }
+    }
+    const kflag = bitfields.some((b) => b > 0);
+    if (kflag) {
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i]!;
+        m.offset = ((bitfields[i]! << 24) | (m.offset & 0xffffff)) >>> 0;
+      }
+    }
+    return { kind: isUnion ? KIND.UNION : KIND.STRUCT, nameOff, kflag, size, members };
+  }
+
+  /** DW_AT_byte_size of a type DIE, following typedefs and modifiers (for DWARF 4 bitfields). */
+  private dieByteSize(offset: number | undefined): number | undefined {
+    for (let hops = 0; hops < 32 && offset !== undefined; hops++) {
+      const c = this.dwarf.dieAt(offset);
+      const s = c.udata(DW_AT.byte_size);
+      if (s !== undefined) return s;
+      offset = c.ref(DW_AT.type);
+    }
+    return undefined;
+  }
+
+  private enumType(c: DieCursor): BtfType {
+    const nameOff = this.intern(c.str(DW_AT.name) ?? '');
+    if (c.flag(DW_AT.declaration)) return { kind: KIND.ENUM, nameOff, kflag: false, size: 4, values: [] };
+    const size = c.udata(DW_AT.byte_size) ?? 4;
+    const raw: { nameOff: number; value: bigint }[] = [];
+    let negative = false;
+    if (c.hasChildren) {
+      const k = this.dwarf.dieAt(c.offset);
+      while (k.next()) {
+        if (k.depth === 1 && k.tag === DW_TAG.enumerator) {
+          const v = k.constant(DW_AT.const_value) ?? 0n;
+          if (v < 0n) negative = true;
+          raw.push({ nameOff: this.intern(k.str(DW_AT.name) ?? ''), value: v });
+        }
+        k.skipChildren();
+      }
+    }
+    const signed = negative || this.underlyingSigned(c.ref(DW_AT.type));
+    if (size > 4) {
+      return {
+        kind: KIND.ENUM64, nameOff, kflag: signed, size,
+        values: raw.map((v) => ({ nameOff: v.nameOff, value: signed ? BigInt.asIntN(64, v.value) : BigInt.asUintN(64, v.value) })),
+      };
+    }
+    return {
+      kind: KIND.ENUM, nameOff, kflag: signed, size,
+      values: raw.map((v) => ({ nameOff: v.nameOff, value: Number(signed ? BigInt.asIntN(32, v.value) : BigInt.asUintN(32, v.value)) })),
+    };
+  }
+
+  private underlyingSigned(offset: number | undefined): boolean {
+    if (offset === undefined) return false;
+    try {
+      for (let hops = 0; hops < 16 && offset !== undefined; hops++) {
+        const c = this.dwarf.dieAt(offset);
+        if (c.tag === DW_TAG.base_type) {
+          const e = c.udata(DW_AT.encoding);
+          return e === DW_ATE.signed || e === DW_ATE.signed_char;
+        }
+        offset = c.ref(DW_AT.type);
+      }
+    } catch (e) {
+      if (!(e instanceof DwarfError)) throw e;
+    }
+    return false;
+  }
+
+  private arrayType(c: DieCursor, self: ProtoRef): BtfType {
+    const elemType = this.ref(c.ref(DW_AT.type));
+    let nelems = 1;
+    let dims = 0;
+    if (c.hasChildren) {
+      const k = this.dwarf.dieAt(c.offset);
+      while (k.next()) {
+        if (k.depth === 1 && (k.tag === DW_TAG.subrange_type || k.tag === DW_TAG.generic_subrange)) {
+          dims++;
+          nelems *= subrangeCount(k);
+        }
+        k.skipChildren();
+      }
+    }
+    if (dims === 0) nelems = 0;
+    if (!Number.isSafeInteger(nelems) || nelems > 0xffffffff) {
+      this.warn(this.dieOf[self - 1]!, `array of ${nelems} elements does not fit BTF; using 0`);
+      nelems = 0;
+    }
+    return { kind: KIND.ARRAY, nameOff: 0, kflag: false, elemType, indexType: this.indexType(), nelems };
+  }
+
+  private funcProto(c: DieCursor): BtfType {
+    const returnType = this.ref(c.ref(DW_AT.type));
+    const params: Param[] = [];
+    if (c.hasChildren) {
+      const k = this.dwarf.dieAt(c.offset);
+      while (k.next()) {
+        if (k.depth === 1) {
+          if (k.tag === DW_TAG.formal_parameter) {
+            params.push({ nameOff: this.intern(k.str(DW_AT.name) ?? ''), type: this.ref(k.ref(DW_AT.type)) });
+          } else if (k.tag === DW_TAG.unspecified_parameters) {
+            params.push({ nameOff: 0, type: 0 });
+          }
+        }
+        k.skipChildren();
+      }
+    }
+    return { kind: KIND.FUNC_PROTO, nameOff: 0, kflag: false, returnType, params };
+  }
+}
+
+const CONVERTIBLE: ReadonlySet<number> = new Set<number>([
+  DW_TAG.base_type, DW_TAG.pointer_type, DW_TAG.reference_type, DW_TAG.rvalue_reference_type, DW_TAG.const_type,
+  DW_TAG.volatile_type, DW_TAG.restrict_type, DW_TAG.typedef, DW_TAG.structure_type, DW_TAG.class_type,
+  DW_TAG.union_type, DW_TAG.enumeration_type, DW_TAG.array_type, DW_TAG.subroutine_type, DW_TAG.subprogram,
+]);
+
+/** DW_AT_data_member_location: a constant, or (DWARF 2) an expression `DW_OP_plus_uconst N`. */
+function memberLocation(k: DieCursor): number {
+  const v = k.udata(DW_AT.data_member_location);
+  if (v !== undefined) return v;
+  const b = k.block(DW_AT.data_member_location);
+  if (b !== undefined && b.bytes[0] === 0x23) {
+    let result = 0;
+    let mul = 1;
+    for (let i = 1; i < b.bytes.length; i++) {
+      const byte = b.bytes[i]!;
+      result += (byte & 0x7f) * mul;
+      if ((byte & 0x80) === 0) break;
+      mul *= 128;
+    }
+    return result;
+  }
+  return 0;
+}
+
+/** Element count of one dimension: DW_AT_count, or upper - lower + 1; 0 for flexible/unknown. */
+function subrangeCount(k: DieCursor): number {
+  const count = k.constant(DW_AT.count);
+  if (count !== undefined) return Number(BigInt.asUintN(32, count));
+  const upper = k.constant(DW_AT.upper_bound);
+  if (upper === undefined) return 0;
+  const lower = k.constant(DW_AT.lower_bound) ?? 0n;
+  // GCC writes -1 (all ones in a dataN form) as the upper bound of zero-length arrays.
+  if (upper === 0xffffffffn || upper === 0xffffffffffffffffn || upper < lower) return 0;
+  return Number(upper - lower + 1n);
+}

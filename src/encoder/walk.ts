@@ -1,0 +1,226 @@
+/**
+ * The one pass over .debug_info the encoder makes: CU-level DIEs only, every subtree it does not
+ * need (function bodies, type definitions) jumped over through DW_AT_sibling. Yields variable
+ * candidates (with their type DIE and resolved section address) and, for full mode, the CU-level
+ * type DIEs and function definitions. Units that cannot be decoded are skipped with a warning.
+ */
+import type { ElfFile } from '../elf/index.js';
+import { ET, SHF, SHT, STT } from '../elf/index.js';
+import type { Dwarf, DieCursor, DwarfAddress, Unit } from '../dwarf/dwarf.js';
+import { DW_AT, DW_OP, DW_TAG } from '../dwarf/constants.js';
+import { DwarfError } from '../dwarf/errors.js';
+import type { EncoderWarning } from './errors.js';
+import type { SelectionContext } from './select.js';
+
+export interface RawVariable {
+  readonly dieOffset: number;
+  readonly name: string | undefined;
+  readonly external: boolean;
+  readonly declaration: boolean;
+  readonly artificial: boolean;
+  readonly typeDie: number | undefined;
+  readonly address: { readonly sectionIndex: number; readonly offset: bigint } | undefined;
+}
+
+export interface RawFunction {
+  readonly dieOffset: number;
+  readonly name: string;
+  /** The DIE whose children are the parameters (the abstract origin/specification when this one has none). */
+  readonly protoDie: number;
+  readonly address: { readonly sectionIndex: number; readonly offset: bigint } | undefined;
+}
+
+export interface WalkOptions {
+  /** Collect CU-level type DIEs and function definitions too (full mode). */
+  readonly full: boolean;
+}
+
+export interface WalkResult {
+  readonly variables: RawVariable[];
+  readonly typeDies: number[];
+  readonly functions: RawFunction[];
+  readonly warnings: EncoderWarning[];
+}
+
+const TYPE_TAGS: ReadonlySet<number> = new Set<number>([
+  DW_TAG.base_type, DW_TAG.pointer_type, DW_TAG.const_type, DW_TAG.volatile_type, DW_TAG.restrict_type,
+  DW_TAG.typedef, DW_TAG.structure_type, DW_TAG.union_type, DW_TAG.enumeration_type, DW_TAG.array_type,
+  DW_TAG.subroutine_type, DW_TAG.class_type, DW_TAG.atomic_type, DW_TAG.unspecified_type,
+]);
+
+export function walkUnits(dwarf: Dwarf, elf: ElfFile, opts: WalkOptions): WalkResult {
+  const out: WalkResult = { variables: [], typeDies: [], functions: [], warnings: [] };
+  let offsets: readonly number[];
+  try {
+    offsets = dwarf.unitOffsets();
+  } catch (e) {
+    if (!(e instanceof DwarfError)) throw e;
+    // A truncated last unit: keep the ones before it.
+    out.warnings.push({ dieOffset: e.offset === undefined ? undefined : Number(e.offset), message: `unit list ends early: ${e.message}` });
+    offsets = unitsBefore(dwarf, e);
+  }
+  for (const off of offsets) {
+    try {
+      walkUnit(dwarf.unitByOffset(off), elf, opts, out);
+    } catch (e) {
+      if (!(e instanceof DwarfError)) throw e;
+      out.warnings.push({ dieOffset: off, message: `compile unit skipped: ${e.message}` });
+    }
+  }
+  return out;
+}
+
+function unitsBefore(dwarf: Dwarf, e: DwarfError): number[] {
+  const stop = e.offset === undefined ? 0 : Number(e.offset);
+  const starts: number[] = [];
+  let pos = 0;
+  const sec = dwarf.info;
+  while (pos < stop && pos + 4 <= sec.length) {
+    const len = sec.u32(pos);
+    if (len >= 0xfffffff0) break;
+    starts.push(pos);
+    pos += 4 + len;
+  }
+  return starts.filter((s) => s < stop);
+}
+
+function walkUnit(unit: Unit, elf: ElfFile, opts: WalkOptions, out: WalkResult): void {
+  const c = unit.cursor();
+  while (c.next()) {
+    if (c.depth === 0) {
+      if (c.tag !== DW_TAG.compile_unit && c.tag !== DW_TAG.partial_unit) return;
+      continue;
+    }
+    if (c.depth !== 1) { c.skipChildren(); continue; }
+    const tag = c.tag;
+    if (tag === DW_TAG.variable) {
+      try {
+        out.variables.push(readVariable(c, unit, elf));
+      } catch (e) {
+        if (!(e instanceof DwarfError)) throw e;
+        out.warnings.push({ dieOffset: c.offset, message: `variable skipped: ${e.message}` });
+      }
+    } else if (opts.full) {
+      if (TYPE_TAGS.has(tag)) out.typeDies.push(c.offset);
+      else if (tag === DW_TAG.subprogram) {
+        try {
+          const f = readFunction(c, unit, elf);
+          if (f) out.functions.push(f);
+        } catch (e) {
+          if (!(e instanceof DwarfError)) throw e;
+          out.warnings.push({ dieOffset: c.offset, message: `function skipped: ${e.message}` });
+        }
+      }
+    }
+    c.skipChildren();
+  }
+}
+
+function readVariable(c: DieCursor, unit: Unit, elf: ElfFile): RawVariable {
+  let name = c.str(DW_AT.name);
+  let typeDie = c.ref(DW_AT.type);
+  let external = c.flag(DW_AT.external);
+  const declaration = c.flag(DW_AT.declaration);
+  const artificial = c.flag(DW_AT.artificial);
+  const spec = c.ref(DW_AT.specification) ?? c.ref(DW_AT.abstract_origin);
+  if (spec !== undefined) {
+    const s = unit.dwarf.dieAt(spec);
+    name ??= s.str(DW_AT.name);
+    typeDie ??= s.ref(DW_AT.type);
+    external ||= s.flag(DW_AT.external);
+  }
+  const address = declaration ? undefined : locate(c, unit, elf, DW_AT.location);
+  return { dieOffset: c.offset, name, external, declaration, artificial, typeDie, address };
+}
+
+function readFunction(c: DieCursor, unit: Unit, elf: ElfFile): RawFunction | undefined {
+  if (c.flag(DW_AT.declaration)) return undefined;
+  let name = c.str(DW_AT.name);
+  let protoDie = c.offset;
+  const origin = c.ref(DW_AT.abstract_origin) ?? c.ref(DW_AT.specification);
+  if (origin !== undefined) {
+    const o = unit.dwarf.dieAt(origin);
+    name ??= o.str(DW_AT.name);
+    protoDie = origin;
+  }
+  if (name === undefined) return undefined;
+  const low = c.address(DW_AT.low_pc);
+  const address = low === undefined ? undefined : toSectionAddress(low, elf);
+  return { dieOffset: c.offset, name, protoDie, address };
+}
+
+/** DW_OP_addr/DW_OP_addrx [DW_OP_plus_uconst N] -> section-relative address; undefined for anything else. */
+function locate(c: DieCursor, unit: Unit, elf: ElfFile, at: number): RawVariable['address'] {
+  const b = c.block(at);
+  if (b === undefined || b.bytes.length === 0) return undefined;
+  const bytes = b.bytes;
+  let pos: number;
+  let addr: DwarfAddress;
+  const op = bytes[0]!;
+  if (op === DW_OP.addr) {
+    if (bytes.length < 1 + unit.addressSize) return undefined;
+    addr = unit.dwarf.info.addressAt(b.offset + 1, unit.addressSize);
+    pos = 1 + unit.addressSize;
+  } else if (op === DW_OP.addrx || op === DW_OP.GNU_addr_index) {
+    const r = uleb(bytes, 1);
+    if (r === undefined) return undefined;
+    addr = unit.addrx(r.value, b.offset);
+    pos = r.next;
+  } else return undefined;
+  let add = 0n;
+  if (pos < bytes.length) {
+    if (bytes[pos] !== DW_OP.plus_uconst) return undefined;
+    const r = uleb(bytes, pos + 1);
+    if (r === undefined || r.next !== bytes.length) return undefined;
+    add = BigInt(r.value);
+  }
+  const sa = toSectionAddress(addr, elf);
+  return sa === undefined ? undefined : { sectionIndex: sa.sectionIndex, offset: sa.offset + add };
+}
+
+function toSectionAddress(addr: DwarfAddress, elf: ElfFile): { sectionIndex: number; offset: bigint } | undefined {
+  if (typeof addr === 'object') return { sectionIndex: addr.section, offset: addr.offset };
+  if (elf.type === ET.REL) return undefined; // an unrelocated address in a relocatable object means nothing
+  const sec = elf.sectionContaining(addr);
+  return sec === undefined ? undefined : { sectionIndex: sec.index, offset: addr - sec.addr };
+}
+
+function uleb(bytes: Uint8Array, pos: number): { value: number; next: number } | undefined {
+  let value = 0;
+  let mul = 1;
+  for (let i = pos; i < bytes.length && i < pos + 10; i++) {
+    const byte = bytes[i]!;
+    value += (byte & 0x7f) * mul;
+    if ((byte & 0x80) === 0) return { value, next: i + 1 };
+    mul *= 128;
+  }
+  return undefined;
+}
+
+/** The selector's view of an ELF file: sections and object symbols. */
+export function elfSelectionContext(elf: ElfFile, inBase?: ReadonlyMap<string, ReadonlySet<string>>): SelectionContext {
+  let objects: Set<string> | undefined;
+  return {
+    inBase,
+    section(index) {
+      const s = elf.sectionByIndex(index);
+      if (s === undefined) return undefined;
+      const alloc = (s.flags & BigInt(SHF.ALLOC)) !== 0n;
+      return { name: s.name, size: BigInt(s.size), isData: alloc && (s.type === SHT.PROGBITS || s.type === SHT.NOBITS) };
+    },
+    hasObjectSymbol(index, offset, name) {
+      if (objects === undefined) {
+        objects = new Set();
+        const rel = elf.type === ET.REL;
+        for (const sym of elf.symbols) {
+          if (sym.type !== STT.OBJECT) continue;
+          const sec = elf.sectionByIndex(sym.shndx);
+          if (sec === undefined) continue;
+          const off = rel ? sym.value : sym.value - sec.addr;
+          objects.add(`${sym.shndx}:${off}:${sym.name}`);
+        }
+      }
+      return objects.has(`${index}:${offset}:${name}`);
+    },
+  };
+}
