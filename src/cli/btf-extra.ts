@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { processIo, UsageError, type CliIo, type Command } from './command.js';
 import { varsCommand } from './commands/vars.js';
+import { encodeCommand } from './commands/encode.js';
 import { mergeCommand } from './commands/merge.js';
 
 /** Every subcommand, in the order `--help` lists them. */
 const commands: readonly Command[] = [
   varsCommand,
+  encodeCommand,
   mergeCommand,
 ];
 
