@@ -1,0 +1,180 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
+import { ElfError, ElfFile, ET, R_X86_64, SHF, SHT, STT, type ElfErrorCode } from '../../src/elf/index.js';
+import { fixture } from '../support/paths.js';
+import { buildElf, cat, le, rel, rela } from './builder.js';
+
+function expectElfError(fn: () => unknown, code: ElfErrorCode, file: string, offset?: number): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof ElfError, `expected ElfError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.ok(e.message.startsWith(`${file}: `), `message names the file: ${e.message}`);
+    assert.match(e.message, /\+0x[0-9a-f]+/, `message names an offset: ${e.message}`);
+    if (offset !== undefined) assert.equal(e.offset, offset, e.message);
+    assert.ok(!e.message.includes('\n'));
+    return true;
+  });
+}
+
+const minimal = (): Uint8Array => buildElf({ sections: [{ name: '.data', data: Uint8Array.from([1, 2, 3, 4]), flags: BigInt(SHF.ALLOC | SHF.WRITE) }] });
+
+describe('ElfFile: header and sections', () => {
+  it('reads the section table of a built object and hands out views', () => {
+    const bytes = minimal();
+    const elf = ElfFile.fromBytes(bytes, 'mini.o');
+    assert.equal(elf.type, ET.REL);
+    assert.deepEqual(elf.sections.map((s) => s.name), ['', '.data', '.shstrtab']);
+    const data = elf.sectionData(elf.section('.data')!);
+    assert.deepEqual([...data], [1, 2, 3, 4]);
+    assert.equal(data.buffer, bytes.buffer, 'a view, not a copy');
+    assert.equal(elf.section('.nope'), undefined);
+    assert.throws(() => elf.requireSection('.nope'), (e: unknown) => e instanceof ElfError && e.code === 'no-such-section' && e.message === 'mini.o: .nope: no .nope section');
+  });
+
+  it('refuses wrong magic, class, endianness, machine and type with their codes', () => {
+    const patched = (at: number, v: number[]): Uint8Array => { const b = minimal(); b.set(v, at); return b; };
+    expectElfError(() => ElfFile.fromBytes(patched(0, [0x7f, 0x45, 0x4c, 0x47]), 'x'), 'bad-magic', 'x', 0);
+    expectElfError(() => ElfFile.fromBytes(Uint8Array.from([1, 2]), 'x'), 'bad-magic', 'x', 0);
+    expectElfError(() => ElfFile.fromBytes(patched(4, [1]), 'x'), 'unsupported-class', 'x', 4);
+    expectElfError(() => ElfFile.fromBytes(patched(5, [2]), 'x'), 'unsupported-endianness', 'x', 5);
+    expectElfError(() => ElfFile.fromBytes(patched(18, [183, 0]), 'x'), 'unsupported-machine', 'x', 18);
+    expectElfError(() => ElfFile.fromBytes(patched(16, [3, 0]), 'x'), 'unsupported-type', 'x', 16);
+  });
+
+  it('refuses truncated headers and section tables', () => {
+    const b = minimal();
+    expectElfError(() => ElfFile.fromBytes(b.subarray(0, 40), 'cut'), 'truncated', 'cut');
+    expectElfError(() => ElfFile.fromBytes(b.subarray(0, b.length - 10), 'cut'), 'truncated', 'cut');
+    const badEnt = minimal(); badEnt.set([32, 0], 0x3a);
+    expectElfError(() => ElfFile.fromBytes(badEnt, 'ent'), 'bad-section-header', 'ent', 0x3a);
+    const badStrndx = minimal(); badStrndx.set([9, 0], 0x3e);
+    expectElfError(() => ElfFile.fromBytes(badStrndx, 'ndx'), 'bad-section-index', 'ndx', 0x3e);
+  });
+
+  it('refuses section data past the end of the file and names outside .shstrtab', () => {
+    const past = buildElf({ sections: [{ name: '.big', data: new Uint8Array(4), size: 1 << 20 }] });
+    expectElfError(() => ElfFile.fromBytes(past, 'past.o'), 'section-out-of-bounds', 'past.o');
+    const b = minimal();
+    const shoff = Number(new DataView(b.buffer).getBigUint64(0x28, true));
+    b.set(le(0xffff, 4), shoff + 64); // section 1's sh_name
+    expectElfError(() => ElfFile.fromBytes(b, 'name.o'), 'bad-string-offset', 'name.o', shoff + 64);
+  });
+
+  it('reports an unreadable path as io', () => {
+    assert.throws(() => ElfFile.open('/nonexistent/x.ko'), (e: unknown) => e instanceof ElfError && e.code === 'io' && e.message.startsWith('/nonexistent/x.ko: '));
+  });
+});
+
+describe('ElfFile: symbols, notes, compressed sections', () => {
+  it('reads symbols with name, value, size, type, bind and section', () => {
+    const elf = ElfFile.fromBytes(buildElf({
+      sections: [{ name: '.data', data: new Uint8Array(16) }],
+      symbols: [{ name: 'counter', value: 8n, size: 4n, type: STT.OBJECT, bind: 1, shndx: '.data' }],
+    }), 'sym.o');
+    const s = elf.symbols[1]!;
+    assert.deepEqual({ n: s.name, v: s.value, z: s.size, t: s.type, b: s.bind, x: s.shndx }, { n: 'counter', v: 8n, z: 4n, t: STT.OBJECT, b: 1, x: 1 });
+    assert.equal(elf.symbols[0]!.name, '');
+  });
+
+  it('finds the GNU build id in notes', () => {
+    const note = cat(le(4, 4), le(4, 4), le(3, 4), Buffer.from('GNU\0'), [0xde, 0xad, 0xbe, 0xef]);
+    const elf = ElfFile.fromBytes(buildElf({ sections: [{ name: '.note.gnu.build-id', type: SHT.NOTE, data: note }] }), 'n.o');
+    assert.equal(elf.buildId, 'deadbeef');
+    assert.equal(ElfFile.fromBytes(minimal()).buildId, undefined);
+  });
+
+  it('inflates zlib SHF_COMPRESSED sections once, and refuses other types and bad streams', () => {
+    const payload = Buffer.from('hello compressed world');
+    const chdr = (type: number, size: number): Uint8Array => cat(le(type, 4), le(0, 4), le(size, 8), le(1, 8));
+    const mk = (data: Uint8Array): ElfFile => ElfFile.fromBytes(buildElf({ sections: [{ name: '.debug_str', flags: BigInt(SHF.COMPRESSED), data }] }), 'z.o');
+    const ok = mk(cat(chdr(1, payload.length), deflateSync(payload)));
+    const sec = ok.section('.debug_str')!;
+    assert.equal(Buffer.from(ok.sectionData(sec)).toString(), payload.toString());
+    assert.equal(ok.sectionData(sec), ok.sectionData(sec), 'cached');
+    assert.equal(ok.dataSize(sec), payload.length);
+    expectElfError(() => { const e = mk(cat(chdr(2, payload.length), deflateSync(payload))); e.sectionData(e.section('.debug_str')!); }, 'unsupported-compression', 'z.o');
+    expectElfError(() => { const e = mk(cat(chdr(1, payload.length), Uint8Array.from([1, 2, 3]))); e.sectionData(e.section('.debug_str')!); }, 'bad-compression', 'z.o');
+    expectElfError(() => { const e = mk(cat(chdr(1, 5), deflateSync(payload))); e.sectionData(e.section('.debug_str')!); }, 'bad-compression', 'z.o');
+    expectElfError(() => { const e = mk(Uint8Array.from([1, 0, 0])); e.sectionData(e.section('.debug_str')!); }, 'truncated', 'z.o');
+  });
+});
+
+describe('ElfFile: relocations', () => {
+  const withRelocs = (relocs: Uint8Array, type = SHT.RELA, targetSize = 16): ElfFile => ElfFile.fromBytes(buildElf({
+    sections: [
+      { name: '.debug_info', data: new Uint8Array(targetSize).fill(0) },
+      { name: '.data', data: new Uint8Array(64) },
+      { name: type === SHT.RELA ? '.rela.debug_info' : '.rel.debug_info', type, data: relocs, link: '.symtab', info: '.debug_info', entsize: type === SHT.RELA ? 24 : 16 },
+    ],
+    symbols: [{ name: '.data', type: STT.SECTION, shndx: '.data' }, { name: 'g', value: 32n, type: STT.OBJECT, bind: 1, shndx: '.data' }],
+  }), 'r.o');
+
+  it('indexes RELA relocations by target offset with symbol, type and addend', () => {
+    const elf = withRelocs(rela([[0, 1, R_X86_64._32, 0x10], [4, 2, R_X86_64._64, 8], [12, 1, R_X86_64.PC32, 4]]));
+    const r = elf.relocationsFor(elf.section('.debug_info')!)!;
+    assert.equal(r.size, 3);
+    assert.deepEqual({ ...r.get(0), symbol: r.get(0)!.symbol.name }, { offset: 0, type: R_X86_64._32, symbol: '.data', addend: 0x10n });
+    assert.equal(r.valueAt(4), 40n, 'S + A');
+    assert.equal(r.valueAt(12, 12n), 4n - 12n, 'S + A - P');
+    assert.equal(r.get(8), undefined);
+    assert.deepEqual([...r].map((x) => x.offset), [0, 4, 12]);
+    assert.equal(elf.relocationsFor(elf.section('.data')!), undefined);
+  });
+
+  it('takes REL addends from the target field', () => {
+    const elf = ElfFile.fromBytes(buildElf({
+      sections: [
+        { name: '.debug_info', data: cat(le(0x20, 4), le(0, 4)) },
+        { name: '.rel.debug_info', type: SHT.REL, data: rel([[0, 1, R_X86_64._32]]), link: '.symtab', info: '.debug_info', entsize: 16 },
+      ],
+      symbols: [{ name: 's', value: 2n, shndx: '.debug_info' }],
+    }), 'rel.o');
+    assert.equal(elf.relocationsFor(1)!.valueAt(0), 0x22n);
+  });
+
+  it('refuses relocations outside the section, duplicates, bad symbols and unknown types', () => {
+    expectElfError(() => { const e = withRelocs(rela([[14, 1, R_X86_64._32, 0]])); e.relocationsFor(1); }, 'relocation-out-of-section', 'r.o', 0);
+    expectElfError(() => { const e = withRelocs(rela([[0, 1, R_X86_64._32, 0], [0, 2, R_X86_64._32, 0]])); e.relocationsFor(1); }, 'duplicate-relocation', 'r.o', 24);
+    expectElfError(() => { const e = withRelocs(rela([[0, 99, R_X86_64._32, 0]])); e.relocationsFor(1); }, 'bad-symbol-index', 'r.o', 0);
+    expectElfError(() => { const e = withRelocs(rela([[0, 1, 37, 0]])); e.relocationsFor(1); }, 'unsupported-relocation', 'r.o', 0);
+  });
+});
+
+describe('ElfFile: real objects', () => {
+  it('reads a kernel module: sections, symbols, build id and .rela.debug_info like readelf', () => {
+    const path = fixture('kernel/debug/tcp_bbr.ko');
+    const elf = ElfFile.open(path);
+    assert.equal(elf.type, ET.REL);
+    const ids = readFileSync(fixture('kernel/build-ids.tsv'), 'utf8');
+    assert.ok(elf.buildId && ids.includes(elf.buildId), `build id ${elf.buildId} listed in build-ids.tsv`);
+    const info = elf.section('.debug_info')!;
+    const relocs = elf.relocationsFor(info)!;
+    const readelf = execFileSync('readelf', ['-rW', path], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const block = readelf.split(/\n(?=Relocation section)/).find((b) => b.startsWith("Relocation section '.rela.debug_info'"))!;
+    const expected = Number(/contains (\d+) entr/.exec(block)![1]);
+    assert.equal(relocs.size, expected);
+    const syms = execFileSync('readelf', ['-sW', path], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const objects = syms.split('\n').filter((l) => / OBJECT /.test(l)).length;
+    assert.equal(elf.symbols.filter((s) => s.type === STT.OBJECT).length, objects);
+  });
+
+  it('maps ET_EXEC addresses to sections', () => {
+    const elf = ElfFile.open(fixture('elf/vars-dwarf5.exec'));
+    assert.equal(elf.type, ET.EXEC);
+    const sym = elf.symbols.find((s) => s.name === 'global_counter')!;
+    const sec = elf.sectionContaining(sym.value)!;
+    assert.equal(sec.index, sym.shndx);
+    assert.equal(sec.name, '.data');
+    assert.match(elf.buildId ?? '', /^[0-9a-f]{40}$/);
+  });
+
+  it('reads -gz compressed debug sections of a compiled object', () => {
+    const elf = ElfFile.open(fixture('elf/vars-gz.o'));
+    const sec = elf.section('.debug_info')!;
+    assert.ok((sec.flags & BigInt(SHF.COMPRESSED)) !== 0n);
+    const plain = ElfFile.open(fixture('elf/vars-dwarf5.o'));
+    assert.deepEqual(Buffer.from(elf.sectionData(sec)), Buffer.from(plain.sectionData(plain.section('.debug_info')!)));
+  });
+});
