@@ -5,7 +5,6 @@ export const ENCODER_ERROR_CODES = [
   'no-debug-info',     // the object has no .debug_info section (stripped, or not built with -g)
   'bad-object',        // the object could not be read as ELF/DWARF (wraps ElfError/DwarfError)
   'bad-base',          // a --base file could not be read as BTF
-  'unit-unreadable',   // a compile unit could not be decoded at all (reported per unit when skipping)
   'too-many-types',    // the output would exceed the kernel's type id limit
   'invalid-output',    // the BTF built failed validation (never written)
   'bad-batch',         // a --batch list line is malformed

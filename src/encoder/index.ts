@@ -36,3 +36,5 @@ export {
 export { EncoderError, ENCODER_ERROR_CODES, formatWarning, type EncoderErrorCode, type EncoderWarning } from './errors.js';
 export { BaseCache, readBaseChain, readBaseBytes } from './chain.js';
 export { elfSelectionContext } from './walk.js';
+export { explainVariables, candidateOf, type VariableDecision } from './explain.js';
+export { checkEncoded } from './output.js';

@@ -4,11 +4,12 @@
  */
 import type { Btf } from '../btf/btf.js';
 import { KIND, forEachTypeId } from '../btf/kinds.js';
+import { formatProblem, validateBtf } from '../btf/validate.js';
 import { EncoderError } from './errors.js';
 
 /** Throws EncoderError('invalid-output') naming the first problem. */
 export function checkEncoded(btf: Btf, file: string): void {
-  const problems = basicProblems(btf);
+  const problems = [...basicProblems(btf), ...validateBtf(btf).map(formatProblem)];
   if (problems.length > 0) {
     throw new EncoderError('invalid-output', `encoded BTF is invalid (${problems.length} problems), first: ${problems[0]}`, { file });
   }

@@ -1,0 +1,58 @@
+/**
+ * The encoder's variable decisions for the DWARF reader's variable list (src/dwarf/variables.ts):
+ * `btf-extra vars` calls `explainVariables` to say, for every variable, whether the encoder keeps
+ * it and, if not, which rule (select.ts's EXCLUSION) left it out. Same rules, same code path as
+ * encodeElf, so the two cannot disagree.
+ */
+import type { Btf } from '../btf/btf.js';
+import type { StaticVariable } from '../dwarf/variables.js';
+import type { ElfFile } from '../elf/index.js';
+import { varsOfLevel } from './encode.js';
+import {
+  selectVariables, type ExclusionReason, type SelectedVariable, type VariableCandidate, type VarsPolicy,
+} from './select.js';
+import { elfSelectionContext } from './walk.js';
+
+export interface VariableDecision {
+  readonly variable: StaticVariable;
+  /** Undefined when kept. */
+  readonly reason: ExclusionReason | undefined;
+  readonly detail?: string | undefined;
+}
+
+/** Adapts one collector record to the selector's input. */
+export function candidateOf(v: StaticVariable): VariableCandidate {
+  const hasAddress = !v.implicitValue && v.sectionIndex !== undefined;
+  return {
+    name: v.name === '' ? undefined : v.name,
+    dieOffset: v.dieOffset,
+    scope: v.scope,
+    external: v.linkage === 'external',
+    declaration: false,
+    artificial: v.artificial,
+    address: hasAddress ? { sectionIndex: v.sectionIndex!, offset: v.offset } : undefined,
+    size: v.size === undefined ? undefined : BigInt(v.size),
+    voidType: v.typeOffset === undefined,
+  };
+}
+
+/**
+ * Decision per variable, in the input order. `base` is the chain the output would be split on
+ * (its top level's VARs count as "already described" in extras mode).
+ */
+export function explainVariables(
+  elf: ElfFile, variables: readonly StaticVariable[],
+  opts: { base?: Btf | undefined; mode?: 'extras' | 'full'; vars?: VarsPolicy } = {},
+): VariableDecision[] {
+  const mode = opts.mode ?? 'extras';
+  const vars = opts.vars ?? (mode === 'extras' ? 'all' : 'percpu');
+  const candidates = variables.map(candidateOf);
+  const ctx = elfSelectionContext(elf, opts.base ? varsOfLevel(opts.base) : undefined);
+  const sel = selectVariables(candidates, ctx, { vars, skipInBase: mode === 'extras' });
+  const out = new Map<VariableCandidate, { reason: ExclusionReason | undefined; detail?: string | undefined }>();
+  for (const s of sel.sections) for (const v of s.vars) out.set(v.candidate, { reason: undefined });
+  for (const e of sel.excluded) out.set(e.candidate, { reason: e.reason, detail: e.detail });
+  return candidates.map((c, i) => ({ variable: variables[i]!, ...(out.get(c) ?? { reason: undefined }) }));
+}
+
+export type { SelectedVariable };
