@@ -1,0 +1,382 @@
+/**
+ * Dedup tests: hand-built BTF for each rule of the algorithm (duplicates, forwards, cycles,
+ * immutable ancestors, enums, typedefs, errors), then real kernel BTF against libbpf's own
+ * btf__dedup as an oracle (byte for byte, in libbpf-1.1-compatible mode).
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Btf } from '../../src/btf/btf.js';
+import { BtfBuilder } from '../../src/btf/builder.js';
+import { dedupBtf, dedupLevel } from '../../src/btf/dedup.js';
+import { BtfError } from '../../src/btf/errors.js';
+import { KIND, KIND_NAME } from '../../src/btf/kinds.js';
+import { combineSiblings } from '../../src/btf/merge.js';
+import { parseBtf } from '../../src/btf/parse.js';
+import type { BtfType, StructType } from '../../src/btf/types.js';
+import { validateBtf } from '../../src/btf/validate.js';
+import { writeBtf } from '../../src/btf/write.js';
+import { dedupWithLibbpf, requireOk } from '../support/kernel-load.js';
+import { fixture } from '../support/paths.js';
+import { FIXTURE_MODULES, vmlinux, vmlinuxBytes } from './sample.js';
+
+/** "KIND name" of each own type, in order. */
+function shape(btf: Btf): string[] {
+  return btf.types.map((t) => `${KIND_NAME[t.kind]} ${btf.str(t.nameOff)}`);
+}
+function own(btf: Btf, id: number): BtfType {
+  assert.ok(id >= btf.startId && id < btf.nextId, `id ${id} is not on the top level (${btf.startId}..${btf.nextId - 1})`);
+  return btf.type(id);
+}
+function expectBtfError(fn: () => unknown, code: string): void {
+  assert.throws(fn, (e: unknown) => e instanceof BtfError && e.code === code && !e.message.includes('\n'));
+}
+/** The referenced id of a VAR/PTR/modifier record. */
+function target(t: BtfType): number {
+  assert.ok('type' in t, `${KIND_NAME[t.kind]} has no single referenced type`);
+  return t.type;
+}
+function struct(btf: Btf, id: number): StructType {
+  const t = btf.type(id);
+  assert.ok(t.kind === KIND.STRUCT || t.kind === KIND.UNION, `[${id}] is ${KIND_NAME[t.kind]}`);
+  return t;
+}
+
+describe('btf/dedup: standalone', () => {
+  it('collapses duplicate struct graphs (with a pointer cycle) and remaps references', () => {
+    const b = new BtfBuilder();
+    for (let copy = 0; copy < 2; copy++) {
+      // struct node { int v; struct node *next; struct list *owner; }; struct list { struct node *head; }
+      const int = b.addInt('int', 4, 1);
+      const node = b.nextId;
+      const nodePtr = node + 1;
+      const list = node + 2;
+      const listPtr = node + 3;
+      b.addStruct('node', 24);
+      b.addField('v', int, 0);
+      b.addField('next', nodePtr, 64);
+      b.addField('owner', listPtr, 128);
+      b.addPtr(node);
+      b.addStruct('list', 8);
+      b.addField('head', nodePtr, 0);
+      b.addPtr(list);
+      b.addVar(`v${copy}`, listPtr, 1);
+    }
+    const input = b.finish();
+    assert.equal(input.types.length, 12);
+    const { btf: out, idMap } = dedupLevel(input);
+    assert.deepEqual(shape(out), ['INT int', 'STRUCT node', 'PTR ', 'STRUCT list', 'PTR ', 'VAR v0', 'VAR v1']);
+    // Every id of the second copy maps onto the first copy's.
+    for (let i = 1; i <= 5; i++) assert.equal(idMap[i + 6], idMap[i]);
+    const node = struct(out, 2);
+    assert.deepEqual(node.members.map((m) => m.type), [1, 3, 5]);
+    assert.equal(target(out.type(6)), 5);
+    assert.equal(target(out.type(7)), 5);
+    assert.deepEqual(validateBtf(out), []);
+  });
+
+  it('keeps structs that differ only in a referenced type', () => {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    const uint = b.addInt('unsigned int', 4, 0);
+    b.addStruct('s', 4); b.addField('a', int, 0);
+    b.addStruct('s', 4); b.addField('a', uint, 0);
+    const out = dedupBtf(b.finish());
+    assert.equal(out.types.length, 4);
+  });
+
+  it('resolves a FWD through graph equivalence and a lone FWD to the unique struct of its name', () => {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    // copy 1: struct outer { struct inner *p; } with inner only forward-declared
+    const fwd = b.addFwd('inner', 'struct');
+    const p1 = b.addPtr(fwd);
+    const outer1 = b.addStruct('outer', 8); b.addField('p', p1, 0);
+    // copy 2: the full definition
+    const inner = b.addStruct('inner', 4); b.addField('x', int, 0);
+    const p2 = b.addPtr(inner);
+    b.addStruct('outer', 8); b.addField('p', p2, 0);
+    // an unrelated lone forward of a name with exactly one struct
+    const lone = b.addFwd('inner', 'struct');
+    const pl = b.addPtr(lone);
+    b.addVar('via_lone', pl, 1);
+    // a union forward must not resolve to the struct
+    const ufwd = b.addFwd('inner', 'union');
+    const { btf: out, idMap } = dedupLevel(b.finish());
+    assert.equal(idMap[fwd], idMap[inner], 'FWD resolved to the struct');
+    assert.equal(idMap[p1], idMap[p2]);
+    assert.equal(idMap[outer1], idMap[outer1 + 3]);
+    assert.equal(idMap[lone], idMap[inner]);
+    assert.equal(idMap[pl], idMap[p1]);
+    assert.notEqual(idMap[ufwd], idMap[inner], 'a union forward stays');
+    assert.equal(out.type(idMap[ufwd]!).kind, KIND.FWD);
+    assert.deepEqual(shape(out), ['INT int', 'PTR ', 'STRUCT outer', 'STRUCT inner', 'VAR via_lone', 'FWD inner']);
+  });
+
+  it('accepts identical duplicate types inside one candidate graph (compiler-emitted twins)', () => {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    const arr = b.addArray(int, int, 4);
+    const canon = b.addStruct('s', 32); b.addField('a', arr, 0); b.addField('b', arr, 128);
+    // the duplicate uses two separate but identical ARRAY records for its two fields
+    const twin1 = b.addArray(int, int, 4);
+    const twin2 = b.addArray(int, int, 4);
+    const dup = b.addStruct('s', 32); b.addField('a', twin1, 0); b.addField('b', twin2, 128);
+    const { btf: out, idMap } = dedupLevel(b.finish());
+    assert.equal(idMap[dup], idMap[canon]);
+    assert.equal(idMap[twin1], idMap[arr]);
+    assert.equal(idMap[twin2], idMap[arr]);
+    assert.deepEqual(shape(out), ['INT int', 'ARRAY ', 'STRUCT s']);
+  });
+
+  it('leaves a FWD alone when several structs share its name', () => {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    const ch = b.addInt('char', 1, 2);
+    b.addStruct('dup', 4); b.addField('a', int, 0);
+    b.addStruct('dup', 1); b.addField('a', ch, 0);
+    const f = b.addFwd('dup', 'struct');
+    const { btf: out, idMap } = dedupLevel(b.finish());
+    assert.equal(out.type(idMap[f]!).kind, KIND.FWD);
+    assert.equal(out.types.length, 5);
+  });
+
+  it('matches enum forwards with full enums of either width', () => {
+    const b = new BtfBuilder();
+    const full = b.addEnum('mode', 4); b.addEnumValue('A', 0); b.addEnumValue('B', 1);
+    const fwd = b.addFwd('mode', 'enum');
+    const fwd64 = b.addFwd('wide', 'enum');        // ENUM forward ...
+    const wide = b.addEnum64('wide', 8); b.addEnum64Value('W', 1n << 40n); // ... then the full ENUM64
+    const dupFull = b.addEnum('mode', 4); b.addEnumValue('A', 0); b.addEnumValue('B', 1);
+    const other = b.addEnum('mode', 4); b.addEnumValue('A', 0); b.addEnumValue('C', 1);
+    const { btf: out, idMap } = dedupLevel(b.finish());
+    assert.equal(idMap[fwd], idMap[full]);
+    assert.equal(idMap[dupFull], idMap[full]);
+    assert.notEqual(idMap[other], idMap[full]);
+    assert.equal(idMap[fwd64], idMap[wide], 'the canonical forward was redirected to the later full ENUM64');
+    assert.deepEqual(shape(out), ['ENUM mode', 'ENUM64 wide', 'ENUM mode']);
+  });
+
+  it('dedups reference types exactly: modifiers, arrays, prototypes, funcs, tags', () => {
+    const b = new BtfBuilder();
+    for (let copy = 0; copy < 2; copy++) {
+      const int = b.addInt('int', 4, 1);
+      const c = b.addConst(int);
+      const arr = b.addArray(c, int, 4);
+      const proto = b.addFuncProto(int); b.addParam('x', arr); b.addParam('', 0);
+      const f = b.addFunc('fn', proto, 1);
+      b.addDeclTag('tag', f, 0);
+      b.addTypeTag('user', int);
+      b.addFloat('double', 8);
+    }
+    const out = dedupBtf(b.finish());
+    assert.deepEqual(shape(out), ['INT int', 'CONST ', 'ARRAY ', 'FUNC_PROTO ', 'FUNC fn', 'DECL_TAG tag', 'TYPE_TAG user', 'FLOAT double']);
+    // Different parameter names make different prototypes.
+    const b2 = new BtfBuilder();
+    const int = b2.addInt('int', 4, 1);
+    b2.addFuncProto(int); b2.addParam('a', int);
+    b2.addFuncProto(int); b2.addParam('b', int);
+    assert.equal(dedupBtf(b2.finish()).types.length, 3);
+  });
+
+  it('never merges VAR or DATASEC, and dedups strings', () => {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    const v1 = b.addVar('x', int, 1);
+    const v2 = b.addVar('x', int, 1);
+    b.addDatasec('.data', 8); b.addVarInfo(v1, 0, 4);
+    b.addDatasec('.data', 8); b.addVarInfo(v2, 0, 4);
+    const out = dedupBtf(b.finish());
+    assert.deepEqual(shape(out), ['INT int', 'VAR x', 'VAR x', 'DATASEC .data', 'DATASEC .data']);
+    const strs = Buffer.from(out.strings.bytes()).toString('latin1').split('\0');
+    assert.deepEqual(strs, ['', 'int', 'x', '.data', '']);
+  });
+
+  it('typedef recursion (Go-style) dedups; legacy typedef handling reports reference-loop', () => {
+    const b = new BtfBuilder();
+    for (let copy = 0; copy < 2; copy++) {
+      // typedef Foo (*Foo)(void): TYPEDEF -> PTR -> FUNC_PROTO returning the TYPEDEF
+      const td = b.nextId;
+      b.addTypedef('Foo', td + 1);
+      b.addPtr(td + 2);
+      b.addFuncProto(td);
+    }
+    const input = b.finish();
+    const out = dedupBtf(input);
+    assert.deepEqual(shape(out), ['TYPEDEF Foo', 'PTR ', 'FUNC_PROTO ']);
+    expectBtfError(() => dedupBtf(input, { legacyTypedefs: true }), 'reference-loop');
+  });
+
+  it('reports a cycle of reference types as reference-loop, and ids past the chain as bad-type-id', () => {
+    const b = new BtfBuilder();
+    b.addConst(2);
+    b.addVolatile(1);
+    expectBtfError(() => dedupBtf(b.finish()), 'reference-loop');
+    const b2 = new BtfBuilder();
+    b2.addPtr(7);
+    expectBtfError(() => dedupBtf(b2.finish()), 'bad-type-id');
+  });
+
+  it('is deterministic and idempotent', () => {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    for (let i = 0; i < 3; i++) {
+      const s = b.addStruct('s', 16); b.addField('a', int, 0); b.addField('p', s + 1, 64);
+      b.addPtr(s);
+    }
+    const input = b.finish();
+    const once = writeBtf(dedupBtf(input));
+    assert.deepEqual(writeBtf(dedupBtf(input)), once);
+    const again = writeBtf(dedupBtf(parseBtf(once)));
+    assert.deepEqual(again, once);
+  });
+});
+
+describe('btf/dedup: split levels against immutable ancestors', () => {
+  function baseWithFwd(): Btf {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);                 // 1
+    const fx = b.addFwd('X', 'struct');                // 2
+    const px = b.addPtr(fx);                           // 3
+    b.addStruct('S', 8); b.addField('x', px, 0);       // 4
+    b.addStruct('T', 4); b.addField('a', int, 0);      // 5
+    b.addPtr(5);                                       // 6
+    return b.finish();
+  }
+
+  it('references ancestor types instead of copying them; keeps exactly what the ancestors lack', () => {
+    const base = baseWithFwd();
+    const b = new BtfBuilder({ base });
+    const int = b.addInt('int', 4, 1);
+    const t = b.addStruct('T', 4); b.addField('a', int, 0);
+    const pt = b.addPtr(t);
+    const n = b.addStruct('new_one', 8); b.addField('t', pt, 0);
+    b.addVar('v', n, 1);
+    const level = b.finish();
+    const { btf: out, idMap } = dedupLevel(level);
+    assert.equal(out.base, base);
+    assert.equal(idMap[int], 1);
+    assert.equal(idMap[t], 5);
+    assert.equal(idMap[pt], 6, 'the PTR to the base struct is the base PTR');
+    assert.deepEqual(shape(out), ['STRUCT new_one', 'VAR v']);
+    assert.equal(out.startId, base.nextId);
+    assert.deepEqual(struct(out, out.startId).members.map((m) => m.type), [6]);
+    // names the base has are the base's offsets; only new names are stored on the level
+    assert.ok(struct(out, out.startId).members[0]!.nameOff >= out.startStrOff);
+    const ownStrs = Buffer.from(out.strings.bytes()).toString('latin1').split('\0').filter((s) => s !== '');
+    assert.deepEqual(ownStrs, ['new_one', 't', 'v']);
+    assert.deepEqual(validateBtf(out), []);
+  });
+
+  it('rejects an equivalence that would need an ancestor FWD to become a struct', () => {
+    const base = baseWithFwd();
+    const b = new BtfBuilder({ base });
+    const x = b.addStruct('X', 4); b.addField('a', 1, 0);
+    const px = b.addPtr(x);
+    const s = b.addStruct('S', 8); b.addField('x', px, 0);
+    const useBaseFwd = b.addVar('via_base_fwd', 3, 1); // PTR -> base FWD X
+    const { btf: out, idMap } = dedupLevel(b.finish());
+    assert.ok(idMap[s]! >= base.nextId, 'S stays on the top level: matching base S would change base FWD X');
+    assert.ok(idMap[x]! >= base.nextId);
+    assert.deepEqual(shape(out), ['STRUCT X', 'PTR ', 'STRUCT S', 'VAR via_base_fwd']);
+    // the base is untouched
+    assert.equal(base.type(2).kind, KIND.FWD);
+    assert.equal(target(base.type(3)), 2);
+    assert.equal(target(own(out, idMap[useBaseFwd]!)), 3);
+  });
+
+  it('matches an ancestor struct when the top level only has a FWD where the ancestor has the struct', () => {
+    const b0 = new BtfBuilder();
+    const int = b0.addInt('int', 4, 1);                 // 1
+    const x = b0.addStruct('X', 4); b0.addField('a', int, 0); // 2
+    const px = b0.addPtr(x);                            // 3
+    b0.addStruct('S', 8); b0.addField('x', px, 0);      // 4
+    const base = b0.finish();
+    const b = new BtfBuilder({ base });
+    const fx = b.addFwd('X', 'struct');
+    const pfx = b.addPtr(fx);
+    const s = b.addStruct('S', 8); b.addField('x', pfx, 0);
+    const { btf: out, idMap } = dedupLevel(b.finish());
+    assert.equal(idMap[s], 4);
+    assert.equal(idMap[fx], 2);
+    assert.equal(idMap[pfx], 3);
+    assert.equal(out.types.length, 0);
+  });
+
+  it('dedups the top of a 3-level chain against both ancestors', () => {
+    const b0 = new BtfBuilder();
+    const int = b0.addInt('int', 4, 1);
+    const vm = b0.finish();
+    const b1 = new BtfBuilder({ base: vm });
+    const ms = b1.addStruct('mod_s', 4); b1.addField('a', int, 0);
+    const mod = b1.finish();
+    const b2 = new BtfBuilder({ base: mod });
+    const int2 = b2.addInt('int', 4, 1);
+    const ms2 = b2.addStruct('mod_s', 4); b2.addField('a', int2, 0);
+    const v = b2.addVar('x', ms2, 1);
+    b2.addDatasec('.bss', 4); b2.addVarInfo(v, 0, 4);
+    const { btf: out, idMap } = dedupLevel(b2.finish());
+    assert.equal(idMap[int2], int);
+    assert.equal(idMap[ms2], ms);
+    assert.deepEqual(shape(out), ['VAR x', 'DATASEC .bss']);
+    assert.equal(out.startId, mod.nextId);
+    assert.equal(out.startStrOff, mod.strings.end);
+    assert.equal(out.str(out.types[0]!.nameOff), 'x');
+  });
+
+  it('re-deduplicating a real module changes nothing it should not (each fixture module, split on vmlinux)', function () {
+    this.timeout(60_000);
+    const vm = vmlinux();
+    for (const m of FIXTURE_MODULES) {
+      const level = parseBtf(readFileSync(fixture('kernel/btf', m)), { base: vm, source: m });
+      const out = dedupBtf(level);
+      // pahole's libbpf already deduped these against vmlinux: same types survive.
+      assert.deepEqual(shape(out), shape(level), m);
+      assert.deepEqual(validateBtf(out), [], m);
+    }
+  });
+});
+
+describe('btf/dedup: libbpf btf__dedup as an oracle', () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'btf-dedup-')); });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  it('gives libbpf\'s exact bytes for the fixture modules combined into one level on vmlinux', function () {
+    this.timeout(120_000);
+    const vm = vmlinux();
+    const vmPath = join(dir, 'vmlinux');
+    writeFileSync(vmPath, vmlinuxBytes());
+    const mods = FIXTURE_MODULES.map((m) => parseBtf(readFileSync(fixture('kernel/btf', m)), { base: vm, source: m }));
+    // Twice each module: the second copy must collapse onto the first.
+    const combined = combineSiblings(vm, [...mods, ...mods]);
+    const inPath = join(dir, 'combined');
+    writeFileSync(inPath, writeBtf(combined));
+    requireOk(this, dedupWithLibbpf(join(dir, 'libbpf.out'), inPath, [vmPath]));
+    const theirs = readFileSync(join(dir, 'libbpf.out'));
+    const mine = writeBtf(dedupBtf(combined, { legacyTypedefs: true }));
+    assert.equal(Buffer.compare(Buffer.from(mine), theirs), 0, `dedup differs from libbpf (${mine.length} vs ${theirs.length} bytes)`);
+    // The default (typedef graph equivalence) keeps the same types here.
+    assert.equal(dedupBtf(combined).types.length, parseBtf(theirs, { base: vm }).types.length);
+  });
+
+  it('gives libbpf\'s exact bytes for a standalone dedup of hand-built BTF with duplicates', function () {
+    const b = new BtfBuilder();
+    for (let copy = 0; copy < 2; copy++) {
+      const int = b.addInt('int', 4, 1);
+      const fwd = b.addFwd('pair', 'struct');
+      const pf = b.addPtr(fwd);
+      const s = b.addStruct('pair', 16); b.addField('a', int, 0); b.addField('next', pf, 64);
+      const e = b.addEnum('e', 4); b.addEnumValue('E0', 0);
+      b.addTypedef('pair_t', s);
+      b.addVar(`v${copy}`, e, 1);
+    }
+    const input = b.finish();
+    const inPath = join(dir, 'standalone');
+    writeFileSync(inPath, writeBtf(input));
+    requireOk(this, dedupWithLibbpf(join(dir, 'standalone.out'), inPath));
+    const theirs = readFileSync(join(dir, 'standalone.out'));
+    assert.equal(Buffer.compare(Buffer.from(writeBtf(dedupBtf(input, { legacyTypedefs: true }))), theirs), 0);
+  });
+});
