@@ -85,6 +85,7 @@ export const BTF_HEADER_LEN = 24;
 export const BTF_MAX_TYPE = 0xfffff;
 export const BTF_MAX_NAME_OFFSET = 0xffffff;
 export const BTF_MAX_VLEN = 0xffff;
+/** 128 before Linux 6.1 (512 since): the smaller limit keeps our output loadable on older kernels too. */
 export const KSYM_NAME_LEN = 128;
 
 /** Kinds whose header word is a referenced type (modifiers and friends). */

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Btf } from '../../src/btf/btf.js';
+import { BtfBuilder } from '../../src/btf/builder.js';
+import { BTF_MAX_TYPE } from '../../src/btf/kinds.js';
+import { readBtfFile } from '../../src/btf/parse.js';
+import type { BtfType } from '../../src/btf/types.js';
+import { VALIDATION_RULES, formatProblem, isValidBtfName, validateBtf } from '../../src/btf/validate.js';
+import { fixture, kernelDir, requireShared } from '../support/paths.js';
+import { BROKEN_CASES } from './broken-cases.js';
+import { FIXTURE_MODULES, allKinds, threeLevels, vmlinux } from './sample.js';
+
+describe('btf/validate', () => {
+  it('accepts the every-kind sample and a 3-level chain at every level', () => {
+    assert.deepEqual(validateBtf(allKinds()).map(formatProblem), []);
+    const { base, mid, top } = threeLevels();
+    for (const l of [base, mid, top]) assert.deepEqual(validateBtf(l).map(formatProblem), []);
+  });
+
+  it('accepts vmlinux and the fixture modules', () => {
+    assert.deepEqual(validateBtf(vmlinux()).map(formatProblem), []);
+    for (const m of FIXTURE_MODULES) {
+      assert.deepEqual(validateBtf(readBtfFile(fixture('kernel/btf', m), { base: vmlinux() })).map(formatProblem), [], m);
+    }
+  });
+
+  describe('rejects hand-made broken BTF, naming the rule and the type', () => {
+    for (const c of BROKEN_CASES) {
+      it(`${c.rule}: ${c.what}`, () => {
+        const problems = validateBtf(c.build());
+        const hit = problems.find((p) => p.rule === c.rule);
+        assert.ok(hit, `expected rule ${c.rule}, got: ${problems.map(formatProblem).join(' | ') || 'nothing'}`);
+        if (c.id !== undefined) {
+          assert.equal(hit.id, c.id, formatProblem(hit));
+          assert.ok(hit.kind !== undefined);
+          assert.match(formatProblem(hit), new RegExp(`^\\[${c.id}\\] ${hit.kind}: ${c.rule}: `));
+        }
+      });
+    }
+  });
+
+  it('every rule has at least one broken case', () => {
+    const covered = new Set(BROKEN_CASES.map((c) => c.rule));
+    const limits = new Set(['too-many-types', 'strings-too-large', 'too-large']); // need >16 MiB inputs: see below
+    for (const rule of Object.keys(VALIDATION_RULES)) {
+      if (!limits.has(rule)) assert.ok(covered.has(rule as never), `no test case for rule ${rule}`);
+    }
+  });
+
+  it('size limits: too many types, too many strings, too large', () => {
+    // A base of 0xfffff types (one shared record: cheap) makes the split level's first id 0x100000.
+    const int = allKinds().types[0]!;
+    const huge = new Btf({ types: new Array<BtfType>(BTF_MAX_TYPE).fill(int) });
+    huge.strings.add('int');
+    const split = new BtfBuilder({ base: huge });
+    split.addPtr(1);
+    const rules = validateBtf(split.finish()).map((p) => p.rule);
+    assert.deepEqual(rules, ['too-many-types']);
+    const big = allKinds();
+    big.strings.add('x'.repeat(0x1000000));
+    const bigRules = validateBtf(big).map((p) => p.rule);
+    assert.ok(bigRules.includes('strings-too-large'), bigRules.join());
+    assert.ok(bigRules.includes('too-large'), bigRules.join());
+  });
+
+  it('a split level is checked against its base but base types are trusted', () => {
+    const { mid } = threeLevels();
+    mid.addType({ kind: 2, nameOff: 0, kflag: true, type: 1 });
+    const problems = validateBtf(mid);
+    assert.deepEqual(problems.map((p) => [p.id, p.rule]), [[mid.nextId - 1, 'kind-flag']]);
+  });
+
+  it('identifier rules match the kernel', () => {
+    assert.ok(isValidBtfName('_a1', false));
+    assert.ok(!isValidBtfName('1a', false));
+    assert.ok(!isValidBtfName('.data', false));
+    assert.ok(isValidBtfName('.data..percpu', true));
+    assert.ok(!isValidBtfName('', true));
+    assert.ok(!isValidBtfName('a'.repeat(128), false));
+    assert.ok(isValidBtfName('a'.repeat(127), false));
+    assert.ok(!isValidBtfName('a-b', true));
+  });
+
+  it('accepts vmlinux and all 1121 modules (shared)', function () {
+    requireShared(this);
+    const v = readBtfFile(join(kernelDir, 'btf/vmlinux'));
+    assert.deepEqual(validateBtf(v).map(formatProblem), []);
+    const dir = join(kernelDir, 'btf/modules');
+    for (const n of readdirSync(dir)) {
+      const problems = validateBtf(readBtfFile(join(dir, n), { base: v }));
+      assert.deepEqual(problems.map(formatProblem), [], n);
+    }
+  });
+});
