@@ -1,0 +1,145 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { KIND } from '../../src/btf/kinds.js';
+import { dumpRaw } from '../../src/btf/dump-raw.js';
+import { parseBtf } from '../../src/btf/parse.js';
+import { validateBtf } from '../../src/btf/validate.js';
+import { writeBtf } from '../../src/btf/write.js';
+import { encodeObject } from '../../src/encoder/encode.js';
+import { EncoderError } from '../../src/encoder/errors.js';
+import { fixture } from '../support/paths.js';
+import { bpftoolDump, dedupWithLibbpf, loadIntoKernel, requireOk } from '../support/kernel-load.js';
+import { chainOf, oracleFiles, tmpFile, typeCount, varEntries } from './support.js';
+
+const dir = (f: string): string => fixture('encoder', f);
+const v5 = dir('vars-dwarf5.o');
+const v4 = dir('vars-dwarf4.o');
+const base = [dir('base.btf')];
+const chain3 = [dir('base.btf'), dir('mid.btf')];
+
+/** What the fixture C sources define at file scope and the rules keep (see vars_a.c, vars_b.c). */
+const EXPECTED = [
+  '.bss\taligned_var', '.bss\tatomic_int', '.bss\tcounters', '.bss\tfnptr_array', '.bss\thandler', '.bss\thead_a',
+  '.bss\thead_b', '.bss\tjiffies_like', '.bss\topaque_ptr', '.bss\tops_b', '.bss\trestricted', '.bss\tsame_name_static_a',
+  '.bss\tubig128', '.bss\tvoid_ptr', '.bss\tzero_at_bss_start',
+  '.data\tbig128', '.data\tbitfields', '.data\tcolor', '.data\tdeclared_only', '.data\tf32', '.data\tf64', '.data\tf80',
+  '.data\tglobal_int', '.data\tgrid', '.data\tnest', '.data\tnest_ptr', '.data\tnum', '.data\tops_a', '.data\tops_ptr',
+  '.data\tpacked', '.data\tsame_name', '.data\tsame_name', '.data\tstatic_counter', '.data\ttiny', '.data\twide', '.data\tyes',
+  '.data..percpu\tpercpu_counter', '.data..percpu\tpercpu_list',
+  '.rodata\tgreeting', '.rodata\tnames', '__param\tparam_like',
+];
+
+describe('encoder/encode on the C fixtures', function () {
+  this.timeout(60_000);
+
+  it('keeps every file-level variable of every shape, and only those', () => {
+    const r = encodeObject(v5);
+    assert.deepEqual(varEntries(r.btf), EXPECTED);
+    const reasons = new Map(r.selection.excluded.map((e) => [e.candidate.name, e.reason]));
+    assert.equal(reasons.get('__UNIQUE_ID_license123'), 'reserved-prefix');
+    assert.equal(reasons.get('declared_only'), 'declaration', 'the extern in vars_a.c is a declaration; the definition in vars_b.c is kept');
+    assert.deepEqual(validateBtf(r.btf), []);
+    assert.equal(r.btf.base, undefined);
+  });
+
+  it('converts like pahole: bitfields, enums, floats, flattened arrays, fake ints, FWD, varargs', () => {
+    const btf = encodeObject(v5).btf;
+    const dump = dumpRaw(btf);
+    assert.match(dump, /STRUCT 'bits' size=8 vlen=6\n\t'a' type_id=\d+ bits_offset=0 bitfield_size=3\n\t'b' type_id=\d+ bits_offset=3 bitfield_size=5\n\t'c' type_id=\d+ bits_offset=8 bitfield_size=7\n\t'd' type_id=\d+ bits_offset=15 bitfield_size=40/);
+    assert.match(dump, /ENUM 'color' encoding=SIGNED size=4 vlen=3/);
+    assert.match(dump, /'BLUE' val=-3/);
+    assert.match(dump, /ENUM64 'wide' encoding=UNSIGNED size=8 vlen=2/);
+    assert.match(dump, /ENUM 'tiny' encoding=UNSIGNED size=1 vlen=2/);
+    assert.match(dump, /FLOAT 'long double' size=16/);
+    assert.match(dump, /INT '__int128' size=16 bits_offset=0 nr_bits=128 encoding=SIGNED/);
+    assert.match(dump, /INT '_Bool' size=1 bits_offset=0 nr_bits=8 encoding=BOOL/);
+    assert.match(dump, /FWD 'opaque' fwd_kind=struct/);
+    const grid = btf.findByName('grid', KIND.VAR)[0]!;
+    const arr = btf.type((btf.type(grid) as { type: number }).type);
+    assert.equal(arr.kind, KIND.ARRAY);
+    if (arr.kind === KIND.ARRAY) {
+      assert.equal(arr.nelems, 24, 'int grid[2][3][4] is one array of 24');
+      assert.equal(btf.nameOf(arr.indexType), 'int');
+    }
+    assert.match(dump, /'flex' type_id=(\d+) bits_offset=512/);
+    assert.match(dump, /FUNC_PROTO '\(anon\)' ret_type_id=\d+ vlen=3\n\t'\(anon\)' type_id=\d+\n\t'\(anon\)' type_id=\d+\n\t'\(anon\)' type_id=0/, 'varargs');
+    // _Atomic is transparent: atomic_int is a plain int
+    const atomic = btf.type(btf.findByName('atomic_int', KIND.VAR)[0]!) as { type: number };
+    assert.equal(btf.nameOf(atomic.type), 'int');
+    // one copy of the types both CUs define
+    assert.equal(btf.findByName('shared_ops', KIND.STRUCT).length, 1);
+    assert.equal(btf.findByName('list_node', KIND.STRUCT).length, 1);
+  });
+
+  it('gives the same BTF for DWARF 4 and DWARF 5', () => {
+    assert.deepEqual(writeBtf(encodeObject(v4).btf), writeBtf(encodeObject(v5).btf));
+  });
+
+  it('is deterministic: same input, same bytes', () => {
+    const a = writeBtf(encodeObject(v5, { base: chainOf(chain3) }).btf);
+    const b = writeBtf(encodeObject(v5, { base: chainOf(chain3) }).btf);
+    assert.deepEqual(a, b);
+  });
+
+  it('reuses chain types and leaves out what the last level describes (3-level chain)', () => {
+    const chain = chainOf(chain3)!;
+    const r = encodeObject(v5, { base: chain });
+    const btf = r.btf;
+    assert.equal(btf.base, chain);
+    assert.deepEqual(validateBtf(btf), []);
+    // percpu_list is in mid.btf's DATASEC; percpu_counter is only in the root: still encoded
+    assert.ok(!varEntries(btf).includes('.data..percpu\tpercpu_list'));
+    assert.ok(varEntries(btf).includes('.data..percpu\tpercpu_counter'));
+    assert.equal(r.selection.excluded.find((e) => e.candidate.name === 'percpu_list')?.reason, 'in-base');
+    // the chain's struct shared_ops, list_node, int, enum color are reused, not re-emitted
+    for (const [name, kind] of [['shared_ops', KIND.STRUCT], ['list_node', KIND.STRUCT], ['int', KIND.INT], ['color', KIND.ENUM]] as const) {
+      assert.equal(btf.findByName(name, kind).filter((id) => id >= btf.startId).length, 0, `${name} is not duplicated`);
+    }
+    const opsA = btf.type(btf.findByName('ops_a', KIND.VAR)[0]!) as { type: number };
+    assert.ok(opsA.type < chain.chain()[1]!.startId, 'ops_a points into base.btf');
+  });
+
+  it('leaves nothing libbpf dedup would remove (no duplicate of a chain type)', function () {
+    const r = encodeObject(v5, { base: chainOf(base) });
+    const f = oracleFiles(r.btf);
+    const out = tmpFile('dedup.btf', new Uint8Array());
+    const res = requireOk(this, dedupWithLibbpf(out, f.top, [f.root]));
+    assert.equal(Number(res.split(' ')[1]), r.btf.nextId - 1, 'libbpf dedup keeps every type');
+    assert.ok(typeCount(r.btf) > 0);
+  });
+
+  it('passes bpftool (flattened onto the root) and loads into the kernel (standalone)', function () {
+    const r = encodeObject(v5, { base: chainOf(chain3) });
+    const f = oracleFiles(r.btf);
+    const dump = requireOk(this, bpftoolDump(f.flat, f.root));
+    assert.match(dump, /VAR 'ops_a'/);
+    requireOk(this, loadIntoKernel(f.standalone));
+  });
+
+  it('--vars percpu and none; full mode adds functions and every type', () => {
+    const pc = encodeObject(v5, { vars: 'percpu' });
+    assert.deepEqual(varEntries(pc.btf), ['.data..percpu\tpercpu_counter', '.data..percpu\tpercpu_list']);
+    const none = encodeObject(v5, { vars: 'none', base: chainOf(base) });
+    assert.equal(none.btf.types.length, 0);
+    const full = encodeObject(v5, { mode: 'full' });
+    assert.deepEqual(validateBtf(full.btf), []);
+    assert.deepEqual(varEntries(full.btf), ['.data..percpu\tpercpu_counter', '.data..percpu\tpercpu_list']);
+    const fns = full.btf.types.filter((t) => t.kind === KIND.FUNC).map((t) => full.btf.str(t.nameOff)).sort();
+    // no __mcount_loc in a plain gcc object: every defined function is kept
+    assert.deepEqual(fns, ['use_a', 'use_b']);
+    assert.ok(full.btf.findByName('aligned_s', KIND.STRUCT).length === 1);
+  });
+
+  it('refuses objects without DWARF and unreadable files with EncoderError codes', () => {
+    assert.throws(() => encodeObject(dir('nope.o')), (e: unknown) => e instanceof EncoderError && e.code === 'bad-object');
+    assert.throws(() => encodeObject('x.o', {}, new Uint8Array([1, 2, 3])), (e: unknown) => e instanceof EncoderError && e.code === 'bad-object');
+    const stripped = readFileSync(fixture('kernel/btf/cordic')); // raw BTF, not ELF
+    assert.throws(() => encodeObject('cordic.btf', {}, stripped), (e: unknown) => e instanceof EncoderError && e.code === 'bad-object' && /cordic\.btf/.test(e.message));
+  });
+
+  it('round-trips through the BTF reader', () => {
+    const r = encodeObject(v5, { base: chainOf(chain3) });
+    const back = parseBtf(writeBtf(r.btf), { base: chainOf(chain3) });
+    assert.deepEqual(varEntries(back), varEntries(r.btf));
+  });
+});
