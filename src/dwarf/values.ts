@@ -41,14 +41,17 @@ export function isArtificial(die: DieCursor): boolean { return die.flag(DW_AT.ar
 /** DW_AT_byte_size as a constant (undefined when absent or non-constant). */
 export function byteSize(die: DieCursor): number | undefined { return die.udata(DW_AT.byte_size); }
 
-/** Element count of a DW_TAG_subrange_type: DW_AT_count, or upper_bound - lower_bound + 1. */
+/**
+ * Element count of a DW_TAG_subrange_type: DW_AT_count, or upper_bound - lower_bound + 1.
+ * dataN bounds are unsigned (GCC writes sdata when a bound is negative); an all-ones 4/8-byte
+ * upper bound is GCC's -1 for zero-length arrays.
+ */
 export function subrangeCount(die: DieCursor): number | undefined {
-  const count = die.constant(DW_AT.count, true);
+  const count = die.constant(DW_AT.count);
   if (count !== undefined) return Number(count);
-  const upper = die.constant(DW_AT.upper_bound, true);
+  const upper = die.constant(DW_AT.upper_bound);
   if (upper === undefined) return undefined;
-  const lower = die.constant(DW_AT.lower_bound, true) ?? 0n;
-  // GCC writes -1 as an unsigned all-ones constant for zero-length arrays.
+  const lower = die.constant(DW_AT.lower_bound) ?? 0n;
   const u = upper === 0xffffffffn || upper === 0xffffffffffffffffn ? -1n : upper;
   const n = u - lower + 1n;
   return n < 0n ? 0 : Number(n);

@@ -13,7 +13,7 @@
  * ET_EXEC addresses are looked up in the SHF_ALLOC section table.
  * Output order is DIE order (deterministic).
  */
-import type { ElfFile } from '../elf/index.js';
+import { ET, type ElfFile } from '../elf/index.js';
 import { DW_AT, DW_TAG } from './constants.js';
 import { CTypePrinter } from './ctype.js';
 import type { Dwarf, DieCursor } from './dwarf.js';
@@ -163,7 +163,10 @@ export function placeAddress(elf: ElfFile | undefined, address: DwarfAddress): {
     const s = elf?.sectionByIndex(address.section);
     return { section: { index: address.section, name: s?.name ?? `#${address.section}` }, offset: address.offset };
   }
-  const s = elf?.sectionContaining(address);
+  // In ET_REL an address no relocation patched belongs to no section (e.g. its section was
+  // discarded at link time, like .discard.addressable in kernel modules).
+  if (elf === undefined || elf.type === ET.REL) return { section: undefined, offset: address };
+  const s = elf.sectionContaining(address);
   if (!s) return { section: undefined, offset: address };
   return { section: { index: s.index, name: s.name }, offset: address - s.addr };
 }
