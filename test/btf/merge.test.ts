@@ -1,0 +1,244 @@
+/**
+ * Merge/flatten tests: the 3-level chain vmlinux -> loop -> built extras reads back, validates,
+ * flattens onto vmlinux for bpftool 7.1 / libbpf 1.1, and flattens to a standalone BTF the
+ * running kernel accepts (BPF_BTF_LOAD); sibling merges of the committed modules, and of all
+ * 1121 shared modules when ../shared is present.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Btf } from '../../src/btf/btf.js';
+import { BtfBuilder } from '../../src/btf/builder.js';
+import { BtfError } from '../../src/btf/errors.js';
+import { KIND } from '../../src/btf/kinds.js';
+import { combineSiblings, flattenOnto, flattenStandalone, mergeSiblings } from '../../src/btf/merge.js';
+import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
+import { validateBtf } from '../../src/btf/validate.js';
+import { writeBtf } from '../../src/btf/write.js';
+import { bpftoolDump, loadIntoKernel, parseSplitWithLibbpf, parseWithLibbpf, requireOk } from '../support/kernel-load.js';
+import { fixture, kernelDir, requireShared } from '../support/paths.js';
+import { extrasChain, loopModule } from './merge-fixtures.js';
+import { FIXTURE_MODULES, vmlinux, vmlinuxBytes } from './sample.js';
+
+function expectBtfError(fn: () => unknown, code: string): void {
+  assert.throws(fn, (e: unknown) => e instanceof BtfError && e.code === code && !e.message.includes('\n'));
+}
+
+/** Name of the VAR's type, looking through nothing (the VAR points at the named type directly). */
+function varTypeName(btf: Btf, id: number): string {
+  const v = btf.type(id);
+  assert.equal(v.kind, KIND.VAR);
+  return btf.nameOf((v as { type: number }).type);
+}
+
+function varsOf(btf: Btf): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let id = btf.startId; id < btf.nextId; id++) {
+    if (btf.type(id).kind === KIND.VAR) out.set(btf.nameOf(id), varTypeName(btf, id));
+  }
+  return out;
+}
+
+/** Lines of a bpftool dump that start a type record. */
+function typeLines(dump: string): string[] {
+  return dump.split('\n').filter((l) => l.startsWith('['));
+}
+
+describe('btf/merge: 3-level chain vmlinux -> loop -> extras', () => {
+  let dir: string;
+  let vmPath: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'btf-merge-'));
+    vmPath = join(dir, 'vmlinux');
+    writeFileSync(vmPath, vmlinuxBytes());
+  });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  it('reads back with every name right and validates at each level', () => {
+    const { vm, mod, extras, vars } = extrasChain();
+    const bytes = writeBtf(extras);
+    const modBack = parseBtf(writeBtf(mod), { base: vm });
+    const back = parseBtf(bytes, { base: modBack, source: 'extras' });
+    assert.equal(back.startId, mod.nextId);
+    assert.equal(back.startStrOff, mod.strings.end);
+    assert.deepEqual(varsOf(back), new Map(vars));
+    // the DATASEC and the extras' own struct resolve too
+    assert.deepEqual(back.findByName('.bss', KIND.DATASEC), [back.nextId - 1]);
+    const stats = back.type(back.findByName('extra_stats', KIND.STRUCT)[0]!);
+    assert.ok(stats.kind === KIND.STRUCT);
+    assert.deepEqual(stats.members.map((m) => `${back.str(m.nameOff)}:${back.nameOf(m.type)}`), ['hits:int', 'dev:']);
+    assert.deepEqual(validateBtf(back), []);
+    assert.deepEqual(validateBtf(modBack), []);
+  });
+
+  it('flattenOnto(vmlinux) joins loop + extras into one level bpftool 7.1 and libbpf read', function () {
+    this.timeout(60_000);
+    const { vm, mod, extras, vars } = extrasChain();
+    const flat = flattenOnto(extras, vm);
+    assert.equal(flat.base, vm);
+    assert.equal(flat.startId, mod.startId);
+    assert.equal(flat.types.length, mod.types.length + extras.types.length);
+    assert.deepEqual(varsOf(flat), new Map(vars));
+    assert.deepEqual(validateBtf(flat), []);
+    const path = join(dir, 'loop-merged');
+    writeFileSync(path, writeBtf(flat));
+    const dump = requireOk(this, bpftoolDump(path, vmPath));
+    const lines = typeLines(dump);
+    assert.equal(lines.length, flat.types.length);
+    assert.ok(lines.includes(`[${mod.startId + mod.types.findIndex((t) => t.kind === KIND.STRUCT && mod.str(t.nameOff) === 'loop_device')}] STRUCT 'loop_device' size=480 vlen=24`));
+    for (const name of vars.keys()) {
+      const id = flat.findByName(name, KIND.VAR)[0]!;
+      const v = flat.type(id);
+      assert.ok(v.kind === KIND.VAR);
+      assert.ok(lines.includes(`[${id}] VAR '${name}' type_id=${v.type}, linkage=${v.linkage === 1 ? 'global' : 'static'}`), name);
+    }
+    const parsed = requireOk(this, parseSplitWithLibbpf(vmPath, path));
+    assert.equal(parsed, `ok ${flat.nextId - 1}`);
+  });
+
+  it('flattenOnto with dedup drops what vmlinux already has; flattenOnto refuses a non-ancestor', () => {
+    const { vm, mod, extras } = extrasChain();
+    // a level that repeats vmlinux types on top of the extras
+    const b = new BtfBuilder({ base: extras });
+    const int = b.addInt('int', 4, 1);
+    const lh = b.addStruct('list_head', 16);
+    b.addField('next', lh + 1, 0);
+    b.addField('prev', lh + 1, 64);
+    b.addPtr(lh);
+    b.addVar('late', int, 1);
+    const top = b.finish();
+    const flat = flattenOnto(top, vm, { dedup: true });
+    const plain = flattenOnto(extras, vm, { dedup: true });
+    // the extras' PTR to loop_device is one the module already has
+    assert.equal(plain.types.length, mod.types.length + extras.types.length - 1);
+    assert.equal(flat.types.length, plain.types.length + 1, 'only the VAR is new');
+    assert.equal(flat.findByName('list_head', KIND.STRUCT).every((id) => id < vm.nextId), true);
+    assert.deepEqual(validateBtf(flat), []);
+    expectBtfError(() => flattenOnto(vm, mod), 'bad-chain');
+    expectBtfError(() => flattenOnto(mod, mod), 'bad-chain');
+    expectBtfError(() => flattenOnto(extras, loopModule()), 'bad-chain');
+  });
+
+  it('flattenStandalone gives one BTF the running kernel accepts (BPF_BTF_LOAD)', function () {
+    this.timeout(60_000);
+    const { extras, vars } = extrasChain();
+    const flat = flattenStandalone(extras);
+    assert.equal(flat.base, undefined);
+    assert.equal(flat.startId, 1);
+    assert.equal(flat.nextId, extras.nextId);
+    const flatVars = varsOf(flat);
+    for (const [name, type] of vars) assert.equal(flatVars.get(name), type, name);
+    assert.equal(flatVars.get('runqueues'), 'rq', 'vmlinux variables are there too');
+    const path = join(dir, 'standalone');
+    writeFileSync(path, writeBtf(flat));
+    assert.equal(requireOk(this, parseWithLibbpf(path)), `ok ${flat.nextId - 1}`);
+    assert.equal(requireOk(this, loadIntoKernel(path)), `ok ${flat.nextId - 1}`);
+  });
+
+  it('the kernel refuses a broken standalone BTF (the load check can fail)', function () {
+    this.timeout(60_000);
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    const v = b.addVar('x', int, 1);
+    b.addDatasec('.data', 8);
+    b.addVarInfo(v, 4, 4);
+    b.addVarInfo(v, 0, 4); // unsorted entries: the kernel rejects them
+    const path = join(dir, 'broken');
+    writeFileSync(path, writeBtf(b.finish()));
+    const r = loadIntoKernel(path);
+    if (!r.ok && 'skipReason' in r) requireOk(this, r);
+    assert.equal(r.ok, false);
+    assert.ok(!r.ok && 'error' in r && /BPF_BTF_LOAD/.test(r.error), JSON.stringify(r));
+  });
+});
+
+describe('btf/merge: siblings', () => {
+  let dir: string;
+  before(() => { dir = mkdtempSync(join(tmpdir(), 'btf-siblings-')); });
+  after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+  function fixtureModules(vm: Btf): Btf[] {
+    return FIXTURE_MODULES.map((m) => parseBtf(readFileSync(fixture('kernel/btf', m)), { base: vm, source: m }));
+  }
+
+  it('merges the fixture modules (one given as module+extras) into one standalone BTF, base ids unchanged', function () {
+    this.timeout(120_000);
+    const vm = vmlinux();
+    const mods = fixtureModules(vm);
+    const loopIdx = FIXTURE_MODULES.indexOf('loop');
+    const { extras } = extrasChain(mods[loopIdx]!);
+    const siblings = mods.map((m, i) => (i === loopIdx ? extras : m));
+    const merged = mergeSiblings(vm, siblings);
+    assert.equal(merged.base, undefined);
+    // vmlinux's records keep their ids
+    for (let id = 1; id < vm.nextId; id++) assert.equal(merged.type(id).kind, vm.type(id).kind, `[${id}]`);
+    assert.equal(merged.nameOf(vm.findByName('task_struct', KIND.STRUCT)[0]!), 'task_struct');
+    // every named struct, func and var of every sibling is there
+    for (const m of [...mods, extras]) {
+      for (let id = m.startId; id < m.nextId; id++) {
+        const t = m.type(id);
+        if ((t.kind === KIND.STRUCT || t.kind === KIND.FUNC || t.kind === KIND.VAR) && t.nameOff !== 0) {
+          assert.ok(merged.findByName(m.nameOf(id), t.kind).length > 0, `${m.source}: ${m.describe(id)}`);
+        }
+      }
+    }
+    const sum = mods.reduce((n, m) => n + m.types.length, 0) + extras.types.length;
+    assert.ok(merged.nextId - vm.nextId < sum, 'cross-module duplicates are gone');
+    assert.deepEqual(validateBtf(merged), []);
+    const bytes = writeBtf(merged);
+    assert.deepEqual(writeBtf(mergeSiblings(vm, siblings)), bytes, 'deterministic');
+    const path = join(dir, 'merged');
+    writeFileSync(path, bytes);
+    assert.equal(requireOk(this, loadIntoKernel(path)), `ok ${merged.nextId - 1}`);
+  });
+
+  it('collapses a module given twice to one copy', () => {
+    const vm = vmlinux();
+    const [a] = fixtureModules(vm);
+    const once = mergeSiblings(vm, [a!]);
+    const twice = mergeSiblings(vm, [a!, a!]);
+    const funcs = (b: Btf): number => b.types.filter((t) => t.kind !== KIND.VAR && t.kind !== KIND.DATASEC).length;
+    assert.equal(funcs(twice), funcs(once));
+  });
+
+  it('refuses siblings on another base and references past a sibling\'s end', () => {
+    const vm = vmlinux();
+    const other = new BtfBuilder().finish();
+    const stray = new BtfBuilder({ base: new BtfBuilder().finish() }).finish();
+    expectBtfError(() => combineSiblings(vm, [stray]), 'bad-chain');
+    expectBtfError(() => mergeSiblings(other, [loopModule(vm)]), 'bad-chain');
+    const b = new BtfBuilder({ base: vm });
+    b.addPtr(vm.nextId + 5);
+    expectBtfError(() => combineSiblings(vm, [b.finish()]), 'bad-type-id');
+  });
+});
+
+describe('btf/merge: vmlinux + all 1121 shared modules', () => {
+  it('merges into one standalone BTF that validates and loads into the kernel', function () {
+    requireShared(this);
+    this.timeout(600_000);
+    const dir = mkdtempSync(join(tmpdir(), 'btf-all-'));
+    try {
+      const vmPath = join(kernelDir, 'btf/vmlinux');
+      const vm = readBtfFile(vmPath);
+      const names = readdirSync(join(kernelDir, 'btf/modules')).sort();
+      assert.equal(names.length, 1121);
+      const mods = names.map((n) => readBtfFile(join(kernelDir, 'btf/modules', n), { base: vm }));
+      const t0 = performance.now();
+      const merged = mergeSiblings(vm, mods);
+      const ms = performance.now() - t0;
+      const bytes = writeBtf(merged);
+      const sum = statSync(vmPath).size + names.reduce((n, m) => n + statSync(join(kernelDir, 'btf/modules', m)).size, 0);
+      process.stderr.write(`    merged vmlinux + ${names.length} modules: ${merged.nextId - 1} types, ${bytes.length} bytes `
+        + `(${(100 * bytes.length / sum).toFixed(1)}% of the ${sum} bytes of the parts), ${ms.toFixed(0)} ms\n`);
+      assert.ok(bytes.length < sum * 0.8, 'much smaller than the sum of the parts');
+      assert.deepEqual(validateBtf(merged).slice(0, 5), []);
+      const path = join(dir, 'kernel');
+      writeFileSync(path, bytes);
+      assert.equal(requireOk(this, loadIntoKernel(path)), `ok ${merged.nextId - 1}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
