@@ -3,12 +3,16 @@ import { processIo, UsageError, type CliIo, type Command } from './command.js';
 import { varsCommand } from './commands/vars.js';
 import { encodeCommand } from './commands/encode.js';
 import { mergeCommand } from './commands/merge.js';
+import { statusCommand } from './commands/status.js';
+import { regenCommand } from './commands/regen.js';
 
 /** Every subcommand, in the order `--help` lists them. */
 const commands: readonly Command[] = [
   varsCommand,
   encodeCommand,
   mergeCommand,
+  statusCommand,
+  regenCommand,
 ];
 
 function help(io: CliIo): void {
