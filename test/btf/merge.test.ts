@@ -211,6 +211,9 @@ describe('btf/merge: siblings', () => {
     const b = new BtfBuilder({ base: vm });
     b.addPtr(vm.nextId + 5);
     expectBtfError(() => combineSiblings(vm, [b.finish()]), 'bad-type-id');
+    const b2 = new BtfBuilder({ base: vm });
+    b2.addType({ kind: KIND.FWD, nameOff: vm.strings.end + 1000, kflag: false });
+    expectBtfError(() => combineSiblings(vm, [b2.finish()]), 'bad-string-offset');
   });
 });
 
