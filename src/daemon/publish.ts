@@ -134,22 +134,20 @@ export class Publisher {
     writeFileAtomic(this.layout.statusFile, `${JSON.stringify(status, null, 2)}\n`);
   }
 
-  /** Remove files left by an earlier run for objects that are not published now (and temp files). */
-  sweep(): number {
+  /**
+   * Remove files left by an earlier run (or temp files) that belong to no object in `loaded`.
+   * Files of loaded objects stay until their republication replaces them: readers see no gap.
+   */
+  sweep(loaded: ReadonlySet<string>): number {
     let removed = 0;
     const { btfDir, mergedDir } = this.layout;
-    const keep = (dir: string, n: string): boolean => {
-      if (dir === mergedDir && n === 'kernel') return true;
-      const base = dir === btfDir && n.endsWith(EXTRA_SUFFIX) ? n.slice(0, -EXTRA_SUFFIX.length) : n;
-      const e = this.entries.get(base);
-      if (!e) return false;
-      return (dir === btfDir && base === n) || e.extras !== undefined;
-    };
     for (const dir of [btfDir, mergedDir]) {
       let names: string[];
       try { names = readdirSync(dir); } catch { continue; }
       for (const n of names) {
-        if (keep(dir, n)) continue;
+        if (dir === mergedDir && n === 'kernel') continue;
+        const base = n.endsWith(EXTRA_SUFFIX) ? n.slice(0, -EXTRA_SUFFIX.length) : n;
+        if (!n.startsWith('.') && (loaded.has(base) || this.entries.has(base))) continue;
         rmSync(join(dir, n), { force: true });
         removed++;
       }

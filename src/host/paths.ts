@@ -29,6 +29,8 @@ export interface HostPaths {
   /** /usr/lib/debug/.build-id/xx/rest.debug under one debug root. */
   buildIdDebug(debugRoot: string, buildId: string): string;
   moduleTree(release: string): string;
+  /** /etc/os-release (distro id for install hints). */
+  readonly osReleaseFile: string;
   readonly configDir: string;
   readonly defaultConfigFile: string;
   readonly defaultRuntimeDir: string;
@@ -71,6 +73,7 @@ export function hostPaths(rootDir = '/'): HostPaths {
     moduleDebugDir: (d, rel) => join(under(d), 'lib/modules', rel),
     buildIdDebug: (d, id) => join(under(d), '.build-id', id.slice(0, 2), `${id.slice(2)}.debug`),
     moduleTree: (rel) => p('lib/modules', rel),
+    osReleaseFile: p('etc/os-release'),
     configDir: p('etc/btf-extra'),
     defaultConfigFile: under(HOST_DEFAULTS.configFile),
     defaultRuntimeDir: under(HOST_DEFAULTS.runtimeDir),

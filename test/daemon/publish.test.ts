@@ -98,14 +98,15 @@ describe('daemon/publish', () => {
     assert.deepEqual(JSON.parse(read(join(dir, 'run/status.json'))), status);
   });
 
-  it('sweep removes files of an earlier run for objects not published now', () => {
+  it('sweep removes files of an earlier run for objects not loaded now, and temp files', () => {
     const r = join(dir, 'run');
     mkdirSync(join(r, 'btf'), { recursive: true });
     mkdirSync(join(r, 'merged'), { recursive: true });
     for (const f of ['btf/gone', 'btf/gone-btf-extra', 'merged/gone', 'btf/.x.tmp-1']) writeFileSync(join(r, f), 'x');
+    writeFileSync(join(r, 'btf/loop-btf-extra'), 'old run');
     pub.put('vmlinux', b('V'), b('VX'));
-    assert.equal(pub.sweep(), 4);
-    assert.deepEqual(readdirSync(join(r, 'btf')).sort(), ['vmlinux', 'vmlinux-btf-extra']);
+    assert.equal(pub.sweep(new Set(['vmlinux', 'loop'])), 4);
+    assert.deepEqual(readdirSync(join(r, 'btf')).sort(), ['loop-btf-extra', 'vmlinux', 'vmlinux-btf-extra'], 'a loaded object keeps its old files until republished');
   });
 
   it('refuses names that are not plain file names', () => {

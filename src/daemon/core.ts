@@ -1,0 +1,697 @@
+/**
+ * The daemon core: keeps an in-memory record per loaded object, turns host observations into
+ * steps with plan(), and executes them through narrow edges (host reader, encoder, cache,
+ * publisher, debuginfo finder, logger, notifier, clock). It implements the control handlers.
+ * All I/O edges are passed in; the entry point (src/cli/btf-extrad.ts) builds the real ones.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import type { HostReader } from '../host/reader.js';
+import type { ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
+import type { BtfOps } from './btf-ops.js';
+import { ExtrasCache, sha256Hex, type CacheKey } from './cache.js';
+import { policyFor, type DaemonConfig, type LoadedConfig, type Policy } from './config.js';
+import { ControlError } from './control/protocol.js';
+import { DebuginfoFinder, type DebuginfodLookup } from './debuginfo.js';
+import { EncodeFailed, type ExtrasEncoder } from './encoder.js';
+import type { FileWatch, FileWatchFactory } from './fswatch.js';
+import type { DaemonLogger } from './logger.js';
+import { nullNotifier, type Notifier } from './notify.js';
+import { COMPANION_SUFFIX, isCompanionModule, plan, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
+import { Publisher } from './publish.js';
+import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
+
+/** A published object's chain, for lookups: vmlinux first, then the object's BTF, then its extras. */
+export interface PublishedChain {
+  readonly name: string;
+  readonly objectBtf: Uint8Array;
+  readonly vmlinux: Uint8Array;
+  readonly extras: Uint8Array | undefined;
+}
+
+export interface VariableFinder {
+  find(variable: string, chains: readonly PublishedChain[]): Promise<LookupHit[]> | LookupHit[];
+}
+
+export interface DaemonDeps {
+  readonly host: HostReader;
+  readonly loaded: LoadedConfig;
+  /** Re-read the config (SIGHUP, file change, control reload); throws ConfigError when invalid. */
+  readonly loadConfig: () => Promise<LoadedConfig>;
+  readonly encoder: ExtrasEncoder;
+  readonly btf: BtfOps;
+  readonly logger: DaemonLogger;
+  readonly notifier?: Notifier;
+  readonly now?: () => number;
+  readonly version: string;
+  readonly encoderVersion: string;
+  readonly readBuildId: (file: string) => Promise<string | undefined>;
+  /** Module watchers in preference order for a config (e.g. uevents, then the poller). */
+  readonly watchers: (config: DaemonConfig, host: HostReader) => ModuleWatcher[];
+  /** modprobe a companion (`loop-btf-extra`); undefined: companions are never loaded. */
+  readonly modprobe?: ((module: string) => Promise<void>) | undefined;
+  readonly debuginfod?: ((config: DaemonConfig, cacheDir: string) => DebuginfodLookup | undefined) | undefined;
+  readonly fileWatch?: FileWatchFactory | undefined;
+  readonly variableFinder?: VariableFinder | undefined;
+  /** Quiet time before merged/kernel is rebuilt after a change. */
+  readonly kernelRebuildDelayMs?: number;
+}
+
+interface Rec extends ObjectRecord {
+  reason?: string | undefined;
+  hint?: string | undefined;
+  source?: ExtrasSource | undefined;
+  debuginfo?: string | undefined;
+  vars?: number | undefined;
+  bytes?: number | undefined;
+  timings?: Record<string, number> | undefined;
+  since: string;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+interface Job {
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+}
+
+/** Counting semaphore for encoder slots. */
+class Slots {
+  private waiters: (() => void)[] = [];
+  constructor(private free: number) {}
+  setSize(n: number, old: number): void { this.free += n - old; this.drain(); }
+  acquire(signal: AbortSignal): Promise<void> {
+    if (this.free > 0) { this.free--; return Promise.resolve(); }
+    return new Promise((resolve, reject) => {
+      const w = (): void => { signal.removeEventListener('abort', onAbort); resolve(); };
+      const onAbort = (): void => { this.waiters = this.waiters.filter((x) => x !== w); reject(new EncodeFailed('aborted while queued', 'aborted')); };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(w);
+    });
+  }
+  release(): void { this.free++; this.drain(); }
+  private drain(): void {
+    while (this.free > 0 && this.waiters.length > 0) { this.free--; this.waiters.shift()?.(); }
+  }
+}
+
+const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export class Daemon implements ControlHandlers {
+  private config: DaemonConfig;
+  private configFile: string | undefined;
+  private release = '';
+  private readonly records = new Map<string, Rec>();
+  private readonly requested = new Set<string>();
+  private forced = new Set<string>();
+  private retry = new Set<string>();
+  private softdepsWritten = '';
+  private readonly buildIds = new Map<string, string | undefined>();
+  private readonly jobs = new Map<string, Job>();
+  private slots: Slots;
+  private cache!: ExtrasCache;
+  private publisher!: Publisher;
+  private finder!: DebuginfoFinder;
+  private watcher: ModuleWatcher | undefined;
+  private fileWatches: FileWatch[] = [];
+  private loaded = new Set<string>();
+  private reconciling: Promise<void> | undefined;
+  private reconcileAgain = false;
+  private kernelTimer: NodeJS.Timeout | undefined;
+  private kernelDirtySince = 0;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private debugTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly startedAt: string;
+  private readonly now: () => number;
+  private readonly notifier: Notifier;
+  readonly runtimeDir: string;
+  readonly cacheDir: string;
+  /** Counters for tests and benchmarks. */
+  readonly stats = { encodes: 0, cacheHits: 0, cacheCorrupt: 0, reconciles: 0, kernelRebuilds: 0 };
+
+  constructor(private readonly deps: DaemonDeps) {
+    this.config = deps.loaded.config;
+    this.configFile = deps.loaded.file;
+    this.now = deps.now ?? Date.now;
+    this.notifier = deps.notifier ?? nullNotifier;
+    this.startedAt = new Date(this.now()).toISOString();
+    this.slots = new Slots(this.config.jobs.concurrency);
+    this.runtimeDir = deps.host.paths.under(this.config.runtimeDir);
+    this.cacheDir = deps.host.paths.under(this.config.cacheDir);
+  }
+
+  get log(): DaemonLogger { return this.deps.logger; }
+  get controlSocket(): string { return this.publisher.layout.controlSocket; }
+  get currentConfig(): DaemonConfig { return this.config; }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    const { host } = this.deps;
+    this.release = await host.kernelRelease();
+    mkdirSync(this.runtimeDir, { recursive: true });
+    this.cache = new ExtrasCache(join(this.cacheDir, 'extras'));
+    this.publisher = new Publisher(this.runtimeDir, this.deps.btf, (m) => this.log.warn(m));
+    this.finder = await this.makeFinder();
+    this.cleanTemp();
+    // Monitor first, then list, then reconcile: no load between the two can be missed.
+    await this.startWatcher();
+    this.log.info(`btf-extrad ${this.deps.version}: kernel ${this.release}, root ${host.paths.root}, runtime ${this.runtimeDir}, config ${this.configFile ?? '(built-in defaults)'}, watching modules by ${this.watcher?.kind ?? 'nothing'}`);
+    this.loaded = new Set(await host.loadedModules());
+    const swept = this.publisher.sweep(new Set(['vmlinux', ...this.loaded]));
+    if (swept > 0) this.log.info(`removed ${swept} published file(s) of objects no longer loaded`);
+    await this.reconcile();
+    this.watchFiles();
+    this.writeStatusNow();
+    this.notifier.ready(this.statusLine());
+  }
+
+  /** Stop watchers, abandon jobs (children killed, temp files removed); published files stay whole. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.notifier.stopping();
+    this.notifier.stop();
+    for (const t of [this.kernelTimer, this.statusTimer, this.debugTimer]) if (t) clearTimeout(t);
+    await this.watcher?.stop();
+    await Promise.all(this.fileWatches.map((w) => w.close()));
+    this.fileWatches = [];
+    for (const job of this.jobs.values()) job.abort.abort();
+    await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
+    if (this.reconciling) await this.reconciling.catch(() => {});
+    this.cleanTemp();
+    try { this.writeStatusNow(); } catch { /* runtime dir gone */ }
+  }
+
+  private cleanTemp(): void {
+    rmSync(join(this.cacheDir, 'tmp'), { recursive: true, force: true });
+  }
+
+  private async makeFinder(): Promise<DebuginfoFinder> {
+    return new DebuginfoFinder({
+      paths: this.deps.host.paths,
+      release: this.release,
+      debugDirs: this.config.debuginfo.paths,
+      readBuildId: this.deps.readBuildId,
+      debuginfod: this.deps.debuginfod?.(this.config, join(this.cacheDir, 'debuginfod')),
+      os: await this.deps.host.osRelease(),
+    });
+  }
+
+  private async startWatcher(): Promise<void> {
+    for (const w of this.deps.watchers(this.config, this.deps.host)) {
+      try {
+        await w.start((e) => this.onModuleEvent(e), (err) => this.onWatcherError(w, err));
+        this.watcher = w;
+        return;
+      } catch (e) {
+        this.log.warn(`module watcher ${w.kind} unavailable: ${errText(e)}; trying the next one`);
+        await w.stop().catch(() => {});
+      }
+    }
+    this.log.error('no module watcher could start: loads and unloads are only seen on reload');
+  }
+
+  private onWatcherError(w: ModuleWatcher, err: Error): void {
+    if (this.stopping || this.watcher !== w) return;
+    this.log.warn(`module watcher ${w.kind} failed: ${err.message}; falling back`);
+    this.watcher = undefined;
+    void w.stop().then(async () => {
+      const rest = this.deps.watchers(this.config, this.deps.host).filter((x) => x.kind !== w.kind);
+      for (const next of rest) {
+        try { await next.start((e) => this.onModuleEvent(e), (e2) => this.onWatcherError(next, e2)); this.watcher = next; break; } catch { /* next */ }
+      }
+      this.requestReconcile();
+    });
+  }
+
+  private onModuleEvent(e: ModuleEvent): void {
+    if (isCompanionModule(e.name)) {
+      // Our own companion: only its base object's record cares (companion-loaded or not).
+      this.requestReconcile();
+      return;
+    }
+    this.log.debug(`uevent ${e.action} ${e.name}`);
+    this.buildIds.delete(e.name);
+    if (e.action === 'remove') this.loaded.delete(e.name); else this.loaded.add(e.name);
+    this.requestReconcile();
+  }
+
+  private watchFiles(): void {
+    const fw = this.deps.fileWatch;
+    if (!fw) return;
+    if (this.config.debuginfo.watch) {
+      this.fileWatches.push(fw(this.finder.watchDirs(), () => this.onDebuginfoChange()));
+    }
+    const cfg = this.configFile ?? this.deps.host.paths.defaultConfigFile;
+    this.fileWatches.push(fw([cfg], () => { void this.reload().catch(() => { /* logged in reload */ }); }, { depth: 0 }));
+  }
+
+  /** New or changed debuginfo: forget the index and retry objects that lacked it (debounced). */
+  private onDebuginfoChange(): void {
+    if (this.debugTimer) return;
+    this.debugTimer = setTimeout(() => {
+      this.debugTimer = undefined;
+      this.finder.invalidate();
+      for (const r of this.records.values()) if (r.state === 'no-debuginfo' || r.state === 'failed') this.retry.add(r.name);
+      if (this.retry.size > 0) this.log.info(`debuginfo changed: retrying ${[...this.retry].join(', ')}`);
+      this.requestReconcile();
+    }, 300);
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  /** Coalesce: many events in a burst cause one reconcile (plus one more if events arrive during it). */
+  requestReconcile(): void {
+    if (this.stopping) return;
+    if (this.reconciling) { this.reconcileAgain = true; return; }
+    void this.reconcile();
+  }
+
+  /** One observe -> plan -> execute pass (serialised). Resolves when steps ran (not when jobs end). */
+  reconcile(): Promise<void> {
+    if (this.reconciling) { this.reconcileAgain = true; return this.reconciling; }
+    this.reconciling = (async () => {
+      try {
+        do {
+          this.reconcileAgain = false;
+          await this.reconcileOnce();
+        } while (this.reconcileAgain && !this.stopping);
+      } catch (e) {
+        this.log.error(`reconcile failed: ${errText(e)}`);
+      } finally {
+        this.reconciling = undefined;
+      }
+    })();
+    return this.reconciling;
+  }
+
+  private async observe(): Promise<Observation> {
+    const { host } = this.deps;
+    const modules = await host.loadedModules();
+    this.loaded = new Set(modules);
+    const tree = host.companionModules(this.release);
+    const objects = new Map<string, ObservedObject>();
+    for (const name of ['vmlinux', ...modules]) {
+      if (isCompanionModule(name)) continue;
+      if (!this.buildIds.has(name)) this.buildIds.set(name, await host.buildId(name));
+      objects.set(name, {
+        name,
+        buildId: this.buildIds.get(name),
+        hasBtf: host.hasBtf(name),
+        kernelExtras: host.kernelExtras(name),
+        companionModule: name === 'vmlinux' ? undefined : tree.get(name),
+        companionLoaded: this.loaded.has(`${name}${COMPANION_SUFFIX}`),
+      });
+    }
+    for (const n of [...this.buildIds.keys()]) if (!objects.has(n)) this.buildIds.delete(n);
+    return { objects };
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    this.stats.reconciles++;
+    const observation = await this.observe();
+    const steps = plan({
+      observation, records: this.records, requested: this.requested,
+      forced: this.forced, retry: this.retry, softdepsWritten: this.softdepsWritten,
+    }, this.config);
+    this.forced = new Set();
+    this.retry = new Set();
+    for (const n of [...this.requested]) if (!observation.objects.has(n)) this.requested.delete(n);
+    // Mirror every object with BTF (objects with a step get theirs from the step).
+    const stepped = new Set(steps.map((s) => ('name' in s ? s.name : '')));
+    for (const o of observation.objects.values()) {
+      if (o.hasBtf && !stepped.has(o.name) && !this.publisher.has(o.name)) {
+        const btf = this.deps.host.readBtf(o.name);
+        if (btf) this.publisher.put(o.name, btf, undefined);
+      }
+    }
+    for (const step of steps) {
+      try {
+        await this.execute(step);
+      } catch (e) {
+        const name = 'name' in step ? step.name : 'softdeps';
+        this.log.error(`${name}: ${step.kind} failed: ${errText(e)}`);
+        if ('name' in step && step.kind !== 'forget') this.setRecord(step.name, { state: 'failed', reason: errText(e) });
+      }
+    }
+    if (this.publisher.kernelStale) this.scheduleKernel();
+    this.scheduleStatus();
+  }
+
+  private setRecord(name: string, patch: Partial<Mutable<Rec>>): Rec {
+    const prev = this.records.get(name);
+    const changed = prev === undefined || (patch.state !== undefined && patch.state !== prev.state);
+    const base: Rec = prev ?? { name, state: 'queued', policy: policyFor(this.config, name), buildId: undefined, companionTried: false, since: '' };
+    const next: Rec = { ...base, ...patch, since: changed ? new Date(this.now()).toISOString() : base.since };
+    this.records.set(name, next);
+    this.scheduleStatus();
+    return next;
+  }
+
+  private async execute(step: Step): Promise<void> {
+    const t0 = this.now();
+    switch (step.kind) {
+      case 'forget': {
+        this.jobs.get(step.name)?.abort.abort();
+        this.records.delete(step.name);
+        this.requested.delete(step.name);
+        this.publisher.remove(step.name);
+        this.log.decision({ object: step.name, action: 'unpublish', reason: 'unloaded', ms: this.now() - t0 });
+        return;
+      }
+      case 'write-softdeps': {
+        const file = this.deps.host.paths.softdepFile;
+        if (step.content === '') rmSync(file, { force: true }); else writeFileAtomic(file, step.content);
+        this.softdepsWritten = step.content;
+        this.log.decision({ object: 'modprobe.d', action: step.content === '' ? 'remove softdeps' : 'write softdeps', reason: this.deps.host.paths.hostView(file) });
+        return;
+      }
+      case 'skip': {
+        this.jobs.get(step.name)?.abort.abort();
+        const btf = this.deps.host.readBtf(step.name);
+        if (btf) this.publisher.put(step.name, btf, undefined); else this.publisher.remove(step.name);
+        this.records.delete(step.name);
+        this.setRecord(step.name, { state: 'skipped', policy: step.policy, reason: step.reason, buildId: step.buildId });
+        this.log.decision({ object: step.name, action: 'skip', reason: step.reason });
+        return;
+      }
+      case 'use-kernel': {
+        const btf = this.deps.host.readBtf(step.name);
+        const extras = readFileSync(step.path);
+        if (btf) this.publisher.put(step.name, btf, extras);
+        this.records.delete(step.name);
+        this.setRecord(step.name, { state: 'kernel-provided', policy: step.policy, buildId: step.buildId, source: 'kernel', bytes: extras.length, vars: this.countVars(step.name, extras, btf), reason: undefined });
+        this.log.decision({ object: step.name, action: 'use kernel-provided extras', reason: this.deps.host.paths.hostView(step.path), ms: this.now() - t0 });
+        return;
+      }
+      case 'companion-present': {
+        this.companionPresent(step.name, step.policy, step.buildId, t0, false);
+        return;
+      }
+      case 'load-companion': {
+        this.setRecord(step.name, { state: 'queued', policy: step.policy, buildId: step.buildId, companionTried: true });
+        let err: string | undefined;
+        if (!this.deps.modprobe) err = 'modprobe disabled';
+        else {
+          try { await this.deps.modprobe(`${step.name}-btf-extra`); } catch (e) { err = errText(e); }
+        }
+        if (err === undefined) {
+          const now = new Set(await this.deps.host.loadedModules());
+          if (now.has(`${step.name}${COMPANION_SUFFIX}`)) { this.companionPresent(step.name, step.policy, step.buildId, t0, true); return; }
+          err = `modprobe ${step.name}-btf-extra succeeded but ${step.name}${COMPANION_SUFFIX} did not appear`;
+        }
+        this.log.decision({ object: step.name, action: 'companion not loaded, generating instead', reason: err, ms: this.now() - t0 });
+        this.startGenerate(step.name, step.policy, step.buildId, false);
+        return;
+      }
+      case 'generate': {
+        this.startGenerate(step.name, step.policy, step.buildId, step.bypassCache);
+        return;
+      }
+    }
+  }
+
+  private companionPresent(name: string, policy: Policy, buildId: string | undefined, t0: number, byUs: boolean): void {
+    const btf = this.deps.host.readBtf(name);
+    const extras = this.deps.host.readBtf(`${name}${COMPANION_SUFFIX}`);
+    if (btf) this.publisher.put(name, btf, extras);
+    const prev = this.records.get(name);
+    this.setRecord(name, {
+      state: 'companion-loaded', policy, buildId, source: 'companion-module', reason: undefined,
+      companionTried: byUs || (prev?.companionTried ?? false), bytes: extras?.length, vars: extras ? this.countVars(name, extras, btf) : undefined,
+    });
+    this.log.decision({ object: name, action: byUs ? 'loaded companion module' : 'companion module present', reason: `${name}-btf-extra`, ms: this.now() - t0 });
+  }
+
+  private countVars(name: string, extras: Uint8Array, btf: Uint8Array | undefined): number | undefined {
+    try {
+      const vm = name === 'vmlinux' ? btf : this.deps.host.readBtf('vmlinux');
+      if (!vm || !btf) return undefined;
+      return this.deps.btf.inspect(extras, name === 'vmlinux' ? [vm] : [vm, btf]).vars;
+    } catch { return undefined; }
+  }
+
+  // ---------------------------------------------------------------- generation
+
+  private startGenerate(name: string, policy: Policy, buildId: string | undefined, bypassCache: boolean): void {
+    this.jobs.get(name)?.abort.abort();
+    const abort = new AbortController();
+    this.setRecord(name, { state: 'queued', policy, buildId, reason: undefined, hint: undefined });
+    const done = this.generate(name, buildId, bypassCache, abort.signal)
+      .catch((e: unknown) => {
+        if (abort.signal.aborted) return;
+        this.setRecord(name, { state: 'failed', reason: errText(e) });
+        this.log.decision({ object: name, action: 'failed', reason: errText(e) });
+      })
+      .finally(() => {
+        if (this.jobs.get(name)?.abort === abort) this.jobs.delete(name);
+        if (this.publisher.kernelStale) this.scheduleKernel();
+        this.scheduleStatus();
+      });
+    this.jobs.set(name, { abort, done });
+  }
+
+  private async generate(name: string, buildId: string | undefined, bypassCache: boolean, signal: AbortSignal): Promise<void> {
+    const { host, btf: ops } = this.deps;
+    const timings: Record<string, number> = {};
+    let t = this.now();
+    const lap = (k: string): void => { const n = this.now(); timings[k] = (timings[k] ?? 0) + (n - t); t = n; };
+    const start = t;
+    const objectBtf = host.readBtf(name);
+    const vmlinux = name === 'vmlinux' ? objectBtf : host.readBtf('vmlinux');
+    if (!objectBtf || !vmlinux) throw new Error(`BTF of ${objectBtf ? 'vmlinux' : name} is not readable`);
+    const chain = name === 'vmlinux' ? [vmlinux] : [vmlinux, objectBtf];
+    const key: CacheKey = { release: this.release, name, buildId: buildId ?? 'no-build-id', baseDigest: sha256Hex(...chain), encoderVersion: `${this.deps.encoderVersion}-vars-${this.config.vars}` };
+    lap('read');
+
+    if (!bypassCache) {
+      const hit = this.cache.get(key);
+      if (hit.kind === 'hit') {
+        let vars: number | undefined;
+        let bad: string | undefined;
+        try { vars = ops.inspect(hit.bytes, chain).vars; } catch (e) { bad = `payload does not parse: ${errText(e)}`; }
+        if (bad === undefined) {
+          lap('cache');
+          this.publisher.put(name, objectBtf, hit.bytes);
+          lap('publish');
+          this.stats.cacheHits++;
+          this.setRecord(name, { state: 'published', source: 'cache', vars, bytes: hit.bytes.length, debuginfo: hit.meta.debuginfo, timings, reason: undefined, hint: undefined });
+          this.log.decision({ object: name, action: 'publish', reason: 'cache hit', ms: this.now() - start });
+          return;
+        }
+        this.cache.remove(key);
+        this.stats.cacheCorrupt++;
+        this.log.decision({ object: name, action: 'discard cache entry', reason: bad });
+      } else if (hit.kind === 'corrupt') {
+        this.stats.cacheCorrupt++;
+        this.log.decision({ object: name, action: 'discard cache entry', reason: hit.reason });
+      }
+      lap('cache');
+    }
+
+    const found = await this.finder.find(name, buildId);
+    lap('find');
+    if (signal.aborted) return;
+    if (found.kind === 'missing') {
+      this.publisher.put(name, objectBtf, undefined);
+      this.setRecord(name, { state: 'no-debuginfo', reason: found.reason, hint: found.hint, timings, source: undefined, vars: undefined, bytes: undefined });
+      this.log.decision({ object: name, action: 'no debuginfo', reason: `${found.reason}; ${found.hint}`, ms: this.now() - start });
+      return;
+    }
+
+    await this.slots.acquire(signal);
+    let bytes: Uint8Array;
+    const tmpDir = join(this.cacheDir, 'tmp');
+    const out = join(tmpDir, `${name}.${process.pid}.${randomBytes(4).toString('hex')}.btf`);
+    try {
+      if (signal.aborted) return;
+      lap('queue');
+      this.setRecord(name, { state: 'generating', debuginfo: found.path });
+      mkdirSync(tmpDir, { recursive: true });
+      this.stats.encodes++;
+      await this.deps.encoder.encode({
+        debugFile: found.path,
+        bases: name === 'vmlinux' ? [host.paths.sysBtf('vmlinux')] : [host.paths.sysBtf('vmlinux'), host.paths.sysBtf(name)],
+        vars: this.config.vars, out,
+        timeoutMs: this.config.jobs.timeoutSeconds * 1000, memoryMB: this.config.jobs.memoryMB, signal,
+      });
+      bytes = readFileSync(out);
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    } finally {
+      rmSync(out, { force: true });
+      this.slots.release();
+    }
+    lap('encode');
+    if (signal.aborted) return;
+    let vars: number;
+    try { vars = ops.inspect(bytes, chain).vars; } catch (e) { throw new Error(`encoder output is not valid BTF: ${errText(e)}`); }
+    this.cache.put(key, bytes, { vars, debuginfo: found.path });
+    this.cache.prune(key);
+    lap('cache');
+    this.publisher.put(name, objectBtf, bytes);
+    lap('publish');
+    this.setRecord(name, { state: 'published', source: 'encoder', vars, bytes: bytes.length, debuginfo: found.path, timings, reason: undefined, hint: undefined });
+    this.log.decision({ object: name, action: 'publish', reason: `encoded from ${host.paths.hostView(found.path)}${found.via === 'local' ? '' : ` (via ${found.via})`}, ${vars} vars`, ms: this.now() - start });
+  }
+
+  // ---------------------------------------------------------------- merged/kernel and status
+
+  private scheduleKernel(): void {
+    if (this.stopping) return;
+    if (this.kernelDirtySince === 0) this.kernelDirtySince = this.now();
+    if (this.kernelTimer) clearTimeout(this.kernelTimer);
+    this.kernelTimer = setTimeout(() => {
+      this.kernelTimer = undefined;
+      const busy = [...this.records.values()].some((r) => r.state === 'generating' || r.state === 'queued');
+      // Rebuild when quiet, but never leave it stale for more than 10 s of continuous activity.
+      if (busy && this.now() - this.kernelDirtySince < 10_000) { this.scheduleKernel(); return; }
+      this.rebuildKernelNow();
+    }, this.deps.kernelRebuildDelayMs ?? 500);
+  }
+
+  /** Rebuild merged/kernel now (tests, benchmarks, and the debounced timer). */
+  rebuildKernelNow(): void {
+    this.kernelDirtySince = 0;
+    const t0 = this.now();
+    const size = this.publisher.rebuildKernel();
+    this.stats.kernelRebuilds++;
+    if (size !== undefined) this.log.decision({ object: 'kernel', action: 'merged view rebuilt', reason: `${this.publisher.names.length} objects, ${size} bytes`, ms: this.now() - t0 });
+    this.scheduleStatus();
+  }
+
+  private scheduleStatus(): void {
+    if (this.statusTimer || this.stopping) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = undefined;
+      try { this.writeStatusNow(); } catch (e) { this.log.warn(`status.json not written: ${errText(e)}`); }
+    }, 20);
+  }
+
+  private writeStatusNow(): void {
+    this.publisher.writeStatus(this.status());
+    this.notifier.status(this.statusLine());
+  }
+
+  statusLine(): string {
+    const counts = new Map<ObjectState, number>();
+    for (const r of this.records.values()) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+    return [...counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([s, n]) => `${n} ${s}`).join(', ') || 'no objects';
+  }
+
+  // ---------------------------------------------------------------- control handlers
+
+  status(): DaemonStatus {
+    const objects: ObjectStatus[] = [...this.records.values()]
+      .sort((a, b) => (a.name === 'vmlinux' ? -1 : b.name === 'vmlinux' ? 1 : a.name < b.name ? -1 : 1))
+      .map((r) => {
+        const o: Mutable<ObjectStatus> = { name: r.name, state: r.state, policy: r.policy, since: r.since };
+        if (r.reason !== undefined) o.reason = r.reason;
+        if (r.hint !== undefined) o.hint = r.hint;
+        if (r.source !== undefined) o.source = r.source;
+        if (r.buildId !== undefined) o.buildId = r.buildId;
+        if (r.debuginfo !== undefined) o.debuginfo = this.deps.host.paths.hostView(r.debuginfo);
+        if (r.vars !== undefined) o.vars = r.vars;
+        if (r.bytes !== undefined) o.bytes = r.bytes;
+        if (r.timings !== undefined) o.timings = r.timings;
+        return o;
+      });
+    const l = this.publisher.layout;
+    return {
+      version: this.deps.version,
+      pid: process.pid,
+      root: this.deps.host.paths.root,
+      kernelRelease: this.release,
+      startedAt: this.startedAt,
+      updatedAt: new Date(this.now()).toISOString(),
+      published: {
+        runtimeDir: l.runtimeDir, btf: l.btfDir, merged: l.mergedDir,
+        kernel: join(l.mergedDir, 'kernel'), status: l.statusFile, controlSocket: l.controlSocket,
+      },
+      objects,
+    };
+  }
+
+  /** Resolves when every job of `names` (or all jobs) has ended. */
+  async settle(names?: readonly string[]): Promise<void> {
+    for (;;) {
+      if (this.reconciling) await this.reconciling;
+      const pending = [...this.jobs].filter(([n]) => names === undefined || names.includes(n)).map(([, j]) => j.done);
+      if (pending.length === 0 && !this.reconciling) return;
+      await Promise.allSettled(pending);
+    }
+  }
+
+  async regen(target: { readonly names: readonly string[] } | { readonly all: true }): Promise<readonly ObjectStatus[]> {
+    const loaded = new Set(['vmlinux', ...this.loaded].filter((n) => !isCompanionModule(n)));
+    let names: string[];
+    if ('all' in target) {
+      names = [...loaded].filter((n) => policyFor(this.config, n) !== 'never');
+    } else {
+      const unknown = target.names.filter((n) => !loaded.has(n.replace(/-/g, '_')) && !loaded.has(n));
+      if (unknown.length > 0) throw new ControlError('bad-request', `not loaded: ${unknown.join(', ')}`);
+      names = target.names.map((n) => (loaded.has(n) ? n : n.replace(/-/g, '_')));
+      const never = names.filter((n) => policyFor(this.config, n) === 'never');
+      if (never.length > 0) throw new ControlError('bad-request', `policy never for ${never.join(', ')} (change the config to regenerate)`);
+    }
+    for (const n of names) {
+      this.forced.add(n);
+      if (policyFor(this.config, n) === 'on-demand') this.requested.add(n);
+    }
+    this.log.info(`regen requested: ${names.join(', ') || '(nothing)'}`);
+    await this.reconcile();
+    await this.settle(names);
+    const wanted = new Set(names);
+    return this.status().objects.filter((o) => wanted.has(o.name));
+  }
+
+  async lookup(variable: string): Promise<readonly LookupHit[]> {
+    // On-demand objects are generated first so the whole merged view is searched.
+    let asked = false;
+    for (const n of ['vmlinux', ...this.loaded]) {
+      if (!isCompanionModule(n) && policyFor(this.config, n) === 'on-demand' && !this.requested.has(n)) { this.requested.add(n); asked = true; }
+    }
+    if (asked) { await this.reconcile(); await this.settle(); }
+    const finder = this.deps.variableFinder;
+    if (!finder) throw new ControlError('internal', 'lookup is not available in this build');
+    const vmlinux = this.deps.host.readBtf('vmlinux');
+    if (!vmlinux) return [];
+    const chains: PublishedChain[] = [];
+    for (const name of this.publisher.names) {
+      const objectBtf = this.deps.host.readBtf(name);
+      if (objectBtf) chains.push({ name, objectBtf, vmlinux, extras: this.publisher.extrasOf(name) });
+    }
+    return finder.find(variable, chains);
+  }
+
+  async reload(): Promise<void> {
+    let next: LoadedConfig;
+    try {
+      next = await this.deps.loadConfig();
+    } catch (e) {
+      this.log.error(`config not reloaded, keeping the previous one: ${errText(e)}`);
+      throw new ControlError('reload-failed', errText(e));
+    }
+    const old = this.config;
+    if (next.config.runtimeDir !== old.runtimeDir || next.config.cacheDir !== old.cacheDir) {
+      this.log.warn('runtimeDir/cacheDir changes take effect on restart');
+    }
+    this.config = { ...next.config, runtimeDir: old.runtimeDir, cacheDir: old.cacheDir };
+    this.configFile = next.file;
+    this.slots.setSize(this.config.jobs.concurrency, old.jobs.concurrency);
+    if (JSON.stringify(old.debuginfo) !== JSON.stringify(this.config.debuginfo)) {
+      this.finder = await this.makeFinder();
+      for (const r of this.records.values()) if (r.state === 'no-debuginfo') this.retry.add(r.name);
+    }
+    if (old.vars !== this.config.vars) {
+      for (const r of this.records.values()) if (r.state === 'published' && r.source !== 'kernel') this.forced.add(r.name);
+    }
+    this.log.info(`config reloaded from ${next.file ?? '(built-in defaults)'}`);
+    await this.reconcile();
+  }
+}

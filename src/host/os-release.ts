@@ -1,0 +1,20 @@
+/** Distribution id from /etc/os-release (ID and ID_LIKE), for "what to install" hints. */
+import { readFile } from 'node:fs/promises';
+
+export interface OsRelease {
+  readonly id: string | undefined;
+  readonly idLike: readonly string[];
+}
+
+export function parseOsRelease(text: string): OsRelease {
+  const vars = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m && m[1] !== undefined && m[2] !== undefined) vars.set(m[1], m[2].replace(/^["']|["']$/g, ''));
+  }
+  return { id: vars.get('ID'), idLike: (vars.get('ID_LIKE') ?? '').split(/\s+/).filter((x) => x !== '') };
+}
+
+export async function readOsRelease(file: string): Promise<OsRelease> {
+  try { return parseOsRelease(await readFile(file, 'utf8')); } catch { return { id: undefined, idLike: [] }; }
+}
