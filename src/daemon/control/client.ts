@@ -27,6 +27,8 @@ export function controlRequest(
     const fail = (e: ControlError): void => { if (!settled) { settled = true; clearTimeout(timer); req.destroy(); reject(e); } };
     const req = request({
       socketPath, method, path,
+      // One connection per request: a pooled keep-alive socket outlives a daemon restart (EPIPE on reuse).
+      agent: false,
       headers: {
         Host: 'btf-extrad',
         ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}),

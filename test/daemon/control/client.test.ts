@@ -55,6 +55,14 @@ describe('control client', () => {
     });
   });
 
+  it('works across a daemon restart (no stale pooled connection)', async () => {
+    let server = await startControlServer(sock, fakeHandlers().handlers);
+    await fetchStatus(sock);
+    await server.close();
+    await assert.rejects(fetchStatus(sock), isCode('not-running'));
+    server = await startControlServer(sock, fakeHandlers().handlers);
+    try { assert.deepEqual(await fetchStatus(sock), fakeStatus); } finally { await server.close(); }
+  });
   it('no socket file -> not-running with the path', async () => {
     await assert.rejects(fetchStatus(sock), isCode('not-running', `btf-extrad is not running (no socket at ${sock})`));
   });
