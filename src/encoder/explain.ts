@@ -5,6 +5,7 @@
  * encodeElf, so the two cannot disagree.
  */
 import type { Btf } from '../btf/btf.js';
+import type { Dwarf } from '../dwarf/dwarf.js';
 import type { StaticVariable } from '../dwarf/variables.js';
 import type { ElfFile } from '../elf/index.js';
 import { varsOfLevel } from './encode.js';
@@ -12,6 +13,7 @@ import {
   selectVariables, type ExclusionReason, type SelectedVariable, type VariableCandidate, type VarsPolicy,
 } from './select.js';
 import { elfSelectionContext } from './walk.js';
+import { ProtoGraph } from './proto.js';
 
 export interface VariableDecision {
   readonly variable: StaticVariable;
@@ -20,8 +22,8 @@ export interface VariableDecision {
   readonly detail?: string | undefined;
 }
 
-/** Adapts one collector record to the selector's input. */
-export function candidateOf(v: StaticVariable): VariableCandidate {
+/** Adapts one collector record to the selector's input (`size` overrides the collector's). */
+export function candidateOf(v: StaticVariable, size: number | undefined = v.size): VariableCandidate {
   const hasAddress = !v.implicitValue && v.sectionIndex !== undefined;
   return {
     name: v.name === '' ? undefined : v.name,
@@ -31,22 +33,26 @@ export function candidateOf(v: StaticVariable): VariableCandidate {
     declaration: false,
     artificial: v.artificial,
     address: hasAddress ? { sectionIndex: v.sectionIndex!, offset: v.offset } : undefined,
-    size: v.size === undefined ? undefined : BigInt(v.size),
+    size: size === undefined ? undefined : BigInt(size),
     voidType: v.typeOffset === undefined,
   };
 }
 
 /**
  * Decision per variable, in the input order. `base` is the chain the output would be split on
- * (its top level's VARs count as "already described" in extras mode).
+ * (its top level's VARs count as "already described" in extras mode). Sizes are computed from
+ * the type DIEs exactly as the encoder computes them (BTF type sizes).
  */
 export function explainVariables(
-  elf: ElfFile, variables: readonly StaticVariable[],
+  elf: ElfFile, dwarf: Dwarf, variables: readonly StaticVariable[],
   opts: { base?: Btf | undefined; mode?: 'extras' | 'full'; vars?: VarsPolicy } = {},
 ): VariableDecision[] {
   const mode = opts.mode ?? 'extras';
   const vars = opts.vars ?? (mode === 'extras' ? 'all' : 'percpu');
-  const candidates = variables.map(candidateOf);
+  const graph = new ProtoGraph(dwarf);
+  const refs = variables.map((v) => graph.ref(v.typeOffset));
+  graph.drain();
+  const candidates = variables.map((v, i) => candidateOf(v, refs[i] === 0 ? undefined : graph.byteSize(refs[i]!)));
   const ctx = elfSelectionContext(elf, opts.base ? varsOfLevel(opts.base) : undefined);
   const sel = selectVariables(candidates, ctx, { vars, skipInBase: mode === 'extras' });
   const out = new Map<VariableCandidate, { reason: ExclusionReason | undefined; detail?: string | undefined }>();

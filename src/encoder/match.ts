@@ -177,7 +177,13 @@ export class ChainMatcher {
   private equiv(ref: ProtoRef, c: number, depth: number): boolean {
     if (ref === 0 || c === 0) return ref === 0 && c === 0;
     const known = this.resolved[ref - 1];
-    if (known !== undefined) return known === c;
+    if (known !== undefined) {
+      if (known >= 0) return known === c;
+      // "Missing as a root" is final for named types (every same-named chain type was tried);
+      // not for FWDs and anonymous types, which can still match inside a larger graph.
+      const k = this.graph.proto(ref);
+      if (k.nameOff !== 0 && k.kind !== KIND.FWD) return false;
+    }
     const h = this.hypot.get(ref);
     if (h !== undefined) return h === c;
     if (depth > 4000) return false;
@@ -189,6 +195,14 @@ export class ChainMatcher {
       if (p.kind === KIND.FWD && (t.kind === KIND.STRUCT || t.kind === KIND.UNION)
         && p.kflag === (t.kind === KIND.UNION) && this.nameEq(p.nameOff, t.nameOff)) {
         this.hypot.set(ref, c);
+        return true;
+      }
+      // A full struct where the chain only has a FWD: the chain's graph is the same type seen
+      // from a CU that lacked the definition (libbpf maps the FWD to the struct for everything
+      // above the base). Matching here keeps the chain's outer types; a variable that needs the
+      // struct itself still gets it, as a root with no same-named chain struct.
+      if (t.kind === KIND.FWD && (p.kind === KIND.STRUCT || p.kind === KIND.UNION)
+        && t.kflag === (p.kind === KIND.UNION) && this.nameEq(p.nameOff, t.nameOff)) {
         return true;
       }
       return false;
