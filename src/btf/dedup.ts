@@ -68,8 +68,20 @@ export function dedupBtf(btf: Btf, opts: DedupOptions = {}): Btf {
 
 /** As dedupBtf, also returning where every old id went. */
 export function dedupLevel(btf: Btf, opts: DedupOptions = {}): DedupResult {
+  return runDedup(btf, opts, true);
+}
+
+/**
+ * As dedupLevel, but the passes rewrite `btf`'s own type records in place instead of copies:
+ * for callers that built `btf` themselves and drop it afterwards (saves a copy of every record).
+ */
+export function dedupLevelInPlace(btf: Btf, opts: DedupOptions = {}): DedupResult {
+  return runDedup(btf, opts, false);
+}
+
+function runDedup(btf: Btf, opts: DedupOptions, copy: boolean): DedupResult {
   const legacy = opts.legacyTypedefs === true;
-  const d = new DedupContext(btf, legacy);
+  const d = new DedupContext(btf, legacy, copy);
   d.checkIds();
   d.dedupStrings();
   d.dedupPrimitives();
@@ -282,13 +294,13 @@ class DedupContext {
   readonly strings: StringTable;
   private newIds: Int32Array | undefined;
 
-  constructor(btf: Btf, legacyTypedefs: boolean) {
+  constructor(btf: Btf, legacyTypedefs: boolean, copy: boolean) {
     this.src = btf;
     this.startId = btf.startId;
     this.nextId = btf.nextId;
     this.ancestors = btf.base ? ancestorIndex(btf.base, legacyTypedefs) : undefined;
     this.types = this.ancestors ? this.ancestors.types.slice() : [undefined];
-    for (const t of btf.types) this.types.push(cloneType(t));
+    for (const t of btf.types) this.types.push(copy ? cloneType(t) : t);
     this.map = new Int32Array(this.nextId).fill(UNPROCESSED);
     this.hypot = new Int32Array(this.nextId).fill(UNPROCESSED);
     this.map[0] = 0;

@@ -12,7 +12,7 @@
  * change, so vmlinux type ids stay valid in the merged file) and flattened.
  */
 import { Btf } from './btf.js';
-import { dedupBtf } from './dedup.js';
+import { dedupBtf, dedupLevelInPlace } from './dedup.js';
 import { BtfError } from './errors.js';
 import { cloneType, mapStrOffs, mapTypeIds } from './kinds.js';
 import { StringTable } from './strings.js';
@@ -35,7 +35,8 @@ function levelsAbove(top: Btf, onto: Btf | undefined): Btf[] {
   return levels.reverse();
 }
 
-function concatLevels(levels: readonly Btf[], base: Btf | undefined, source: string | undefined): Btf {
+/** `fresh`: levels whose records nobody else holds (made here), moved instead of copied. */
+function concatLevels(levels: readonly Btf[], base: Btf | undefined, source: string | undefined, fresh: ReadonlySet<Btf> = new Set()): Btf {
   const first = levels[0]!;
   let strLen = 0;
   for (const l of levels) strLen += l.strings.length;
@@ -43,7 +44,10 @@ function concatLevels(levels: readonly Btf[], base: Btf | undefined, source: str
   let at = 0;
   for (const l of levels) { bytes.set(l.strings.bytes(), at); at += l.strings.length; }
   const types: BtfType[] = [];
-  for (const l of levels) for (const t of l.types) types.push(cloneType(t));
+  for (const l of levels) {
+    if (fresh.has(l)) for (const t of l.types) types.push(t);
+    else for (const t of l.types) types.push(cloneType(t));
+  }
   return new Btf({ base, source, types, strings: new StringTable(first.startStrOff, bytes) });
 }
 
@@ -77,9 +81,9 @@ export interface MergeOptions {
  */
 export function mergeSiblings(base: Btf, levels: readonly Btf[], opts: MergeOptions = {}): Btf {
   const combined = combineSiblings(base, levels);
-  const deduped = dedupBtf(combined);
-  const flat = flattenStandalone(deduped);
-  return opts.dedupBase ? dedupBtf(flat) : flat;
+  const deduped = dedupLevelInPlace(combined).btf;
+  const flat = concatLevels(levelsAbove(deduped, undefined), undefined, 'merged', new Set([deduped]));
+  return opts.dedupBase ? dedupLevelInPlace(flat).btf : flat;
 }
 
 /** The siblings as one (not yet deduplicated) level on `base`: each shifted past the previous ones. */
