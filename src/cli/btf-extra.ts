@@ -5,6 +5,7 @@ import { encodeCommand } from './commands/encode.js';
 import { mergeCommand } from './commands/merge.js';
 import { statusCommand } from './commands/status.js';
 import { regenCommand } from './commands/regen.js';
+import { doctorCommand } from './commands/doctor.js';
 
 /** Every subcommand, in the order `--help` lists them. */
 const commands: readonly Command[] = [
@@ -13,6 +14,7 @@ const commands: readonly Command[] = [
   mergeCommand,
   statusCommand,
   regenCommand,
+  doctorCommand,
 ];
 
 function help(io: CliIo): void {
