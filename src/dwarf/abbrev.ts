@@ -16,14 +16,14 @@ export interface Abbrev {
   /** This abbreviation's attributes are entries [first, first + count) of the shared arrays below. */
   readonly first: number;
   readonly count: number;
-  /** Attribute names (shared by the whole table). */
-  readonly attrs: Uint16Array;
+  /** Attribute names (one array shared by the whole table; small integers, so V8 keeps them unboxed). */
+  readonly attrs: readonly number[];
   /** Forms (shared). */
-  readonly forms: Uint16Array;
+  readonly forms: readonly number[];
   /** Fixed size of each attribute, or VARIABLE (-1) (shared). */
-  readonly sizes: Int8Array;
+  readonly sizes: readonly number[];
   /** Offset of each attribute from the DIE's attribute data while all before it are fixed-size, else -1 (shared). */
-  readonly fixedOffsets: Int32Array;
+  readonly fixedOffsets: readonly number[];
   /** Total attribute bytes when every attribute is fixed-size, else -1. */
   readonly fixedTotal: number;
   /** Index (relative to `first`) of DW_AT_sibling, or -1. */
@@ -59,21 +59,6 @@ export class AbbrevTable {
   }
 }
 
-function uleb(sec: DwarfSection, state: { pos: number }): number {
-  const b = sec.bytes;
-  let result = 0;
-  let mul = 1;
-  const start = state.pos;
-  for (;;) {
-    if (state.pos >= b.length) throw sec.error('truncated', start, 'ULEB128 runs past the end of the section');
-    const byte = b[state.pos++]!;
-    result += (byte & 0x7f) * mul;
-    if ((byte & 0x80) === 0) return result;
-    mul *= 128;
-    if (mul > 2 ** 56) throw sec.error('bad-abbrev', start, 'ULEB128 too long');
-  }
-}
-
 function sleb(sec: DwarfSection, state: { pos: number }): bigint {
   const b = sec.bytes;
   let result = 0n;
@@ -97,58 +82,66 @@ export function parseAbbrevTable(sec: DwarfSection, offset: number, enc: UnitEnc
     throw sec.error('bad-abbrev', offset, `abbreviation table offset 0x${offset.toString(16)} is outside ${sec.name} (0x${sec.length.toString(16)} bytes)`);
   }
   const table = new AbbrevTable(offset);
-  const st = { pos: offset };
-  const allAttrs: number[] = [];
-  const allForms: number[] = [];
-  const allSizes: number[] = [];
-  const allFixed: number[] = [];
-  const headers: { code: number; tag: number; children: number; first: number; count: number;
-    fixedTotal: number; siblingIndex: number; consts: (bigint | undefined)[] | undefined; at: number }[] = [];
+  const b = sec.bytes;
+  const len = b.length;
+  let pos = offset;
+  // Inline ULEB128 reader over `pos` (abbreviation tables are read for every unit: keep it lean).
+  const uleb = (): number => {
+    const start = pos;
+    let result = 0;
+    let mul = 1;
+    for (;;) {
+      if (pos >= len) throw sec.error('truncated', start, 'ULEB128 runs past the end of the section');
+      const byte = b[pos++]!;
+      result += (byte & 0x7f) * mul;
+      if ((byte & 0x80) === 0) return result;
+      mul *= 128;
+      if (mul > 2 ** 56) throw sec.error('bad-abbrev', start, 'ULEB128 too long');
+    }
+  };
+  const attrs: number[] = [];
+  const forms: number[] = [];
+  const sizes: number[] = [];
+  const fixedOffsets: number[] = [];
   for (;;) {
-    const entryAt = st.pos;
-    const code = uleb(sec, st);
+    const entryAt = pos;
+    const code = uleb();
     if (code === 0) break;
-    const tag = uleb(sec, st);
-    if (st.pos >= sec.length) throw sec.error('truncated', st.pos, 'abbreviation children flag runs past the end of the section');
-    const children = sec.bytes[st.pos++]!;
-    if (children > 1) throw sec.error('bad-abbrev', st.pos - 1, `children flag ${children} is neither 0 nor 1`);
-    const first = allAttrs.length;
+    const tag = uleb();
+    if (pos >= len) throw sec.error('truncated', pos, 'abbreviation children flag runs past the end of the section');
+    const children = b[pos++]!;
+    if (children > 1) throw sec.error('bad-abbrev', pos - 1, `children flag ${children} is neither 0 nor 1`);
+    const first = attrs.length;
     let consts: (bigint | undefined)[] | undefined;
     let running = 0;
     let siblingIndex = -1;
     for (;;) {
-      const specAt = st.pos;
-      const at = uleb(sec, st);
-      const form = uleb(sec, st);
+      const specAt = pos;
+      const at = uleb();
+      const form = uleb();
       if (at === 0 && form === 0) break;
       if (at > 0xffff || form > 0xffff) throw sec.error('bad-abbrev', specAt, `attribute 0x${at.toString(16)} / form 0x${form.toString(16)} out of range`);
       const size = formSize(form, enc);
       if (size === UNKNOWN) throw sec.error('unknown-form', specAt, `unknown ${formName(form)} in abbreviation ${code}`);
-      const rel = allAttrs.length - first;
+      const rel = attrs.length - first;
       if (form === DW_FORM.implicit_const) {
+        const st = { pos };
         consts ??= [];
         consts[rel] = sleb(sec, st);
+        pos = st.pos;
       }
       if (at === DW_AT.sibling) siblingIndex = rel;
-      allAttrs.push(at);
-      allForms.push(form);
-      allSizes.push(size);
-      allFixed.push(running);
+      attrs.push(at);
+      forms.push(form);
+      sizes.push(size);
+      fixedOffsets.push(running);
       if (running >= 0) running = size === VARIABLE ? -1 : running + size;
     }
-    headers.push({ code, tag, children, first, count: allAttrs.length - first, fixedTotal: running, siblingIndex, consts, at: entryAt });
-  }
-  const attrs = Uint16Array.from(allAttrs);
-  const forms = Uint16Array.from(allForms);
-  const sizes = Int8Array.from(allSizes);
-  const fixedOffsets = Int32Array.from(allFixed);
-  for (const h of headers) {
     const a: Abbrev = {
-      code: h.code, tag: h.tag, hasChildren: h.children === 1, first: h.first, count: h.count,
-      attrs, forms, sizes, fixedOffsets, fixedTotal: h.fixedTotal, siblingIndex: h.siblingIndex,
-      implicitConsts: h.consts,
+      code, tag, hasChildren: children === 1, first, count: attrs.length - first,
+      attrs, forms, sizes, fixedOffsets, fixedTotal: running, siblingIndex, implicitConsts: consts,
     };
-    if (!table.set(a)) throw sec.error('bad-abbrev', h.at, `abbreviation code ${h.code} defined twice`);
+    if (!table.set(a)) throw sec.error('bad-abbrev', entryAt, `abbreviation code ${code} defined twice`);
   }
   return table;
 }

@@ -647,6 +647,29 @@ export class DieCursor {
     }
   }
 
+  /**
+   * Position in .debug_info of a block/exprloc value's first byte, or -1 when the attribute is
+   * absent or not a block; its length is left in `blockLength`. No allocation (hot path).
+   */
+  blockPos(at: number): number {
+    if (!this.locate(at)) return -1;
+    const s = this.sec;
+    let pos = this.lPos;
+    let len: number;
+    switch (this.lForm) {
+      case DW_FORM.exprloc: case DW_FORM.block: len = this.ulebAt(pos); pos = this.lebEnd; break;
+      case DW_FORM.block1: len = s.u8(pos); pos += 1; break;
+      case DW_FORM.block2: len = s.u16(pos); pos += 2; break;
+      case DW_FORM.block4: len = s.u32(pos); pos += 4; break;
+      default: return -1;
+    }
+    if (pos + len > this.unit.end) throw s.error('truncated-unit', pos, `block of ${len} bytes runs past the end of the unit`);
+    this.blockLength = len;
+    return pos;
+  }
+  /** Length of the block found by the last blockPos(). */
+  blockLength = 0;
+
   /** A block or exprloc value: its bytes (a view) and their .debug_info offset (for relocations). */
   block(at: number): { offset: number; bytes: Uint8Array } | undefined {
     if (!this.locate(at)) return undefined;

@@ -43,9 +43,12 @@ export function staticLocation(die: DieCursor): DwarfAddress | undefined {
  * elfutils-style counts of "function statics" include these.
  */
 export function locationAddress(die: DieCursor): { address: DwarfAddress; implicitValue: boolean } | undefined {
-  const block = die.block(DW_AT.location);
-  if (block === undefined || block.bytes.length === 0) return undefined;
-  const { bytes, offset } = block;
+  const offset = die.blockPos(DW_AT.location);
+  if (offset < 0 || die.blockLength === 0) return undefined;
+  const first = die.unit.dwarf.info.bytes[offset];
+  // cheap reject before making a view: most locals live in registers or on the stack
+  if (first !== DW_OP.addr && first !== DW_OP.addrx && first !== DW_OP.GNU_addr_index) return undefined;
+  const bytes = die.unit.dwarf.info.bytes.subarray(offset, offset + die.blockLength);
   const unit = die.unit;
   let addr: DwarfAddress;
   let pos: number;
@@ -74,8 +77,8 @@ export function locationAddress(die: DieCursor): { address: DwarfAddress; implic
 
 /** Whether the location starts with a static-address operator (cheap check, no decoding). */
 export function hasStaticLocation(die: DieCursor): boolean {
-  const block = die.block(DW_AT.location);
-  if (block === undefined || block.bytes.length === 0) return false;
-  const op = block.bytes[0];
+  const offset = die.blockPos(DW_AT.location);
+  if (offset < 0 || die.blockLength === 0) return false;
+  const op = die.unit.dwarf.info.bytes[offset];
   return op === DW_OP.addr || op === DW_OP.addrx || op === DW_OP.GNU_addr_index;
 }

@@ -19,6 +19,11 @@ export type DwarfAddress = bigint | SectionAddress;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
+/** UTF-8 (invalid bytes replaced). */
+function decodeString(b: Uint8Array, start: number, end: number): string {
+  return utf8.decode(b.subarray(start, end));
+}
+
 export class DwarfSection {
   readonly name: string;
   /** ELF section index (-1 for sections built in memory). */
@@ -126,6 +131,6 @@ export class DwarfSection {
     }
     const end = b.indexOf(0, off);
     if (end < 0) throw this.error('bad-string', off, 'string has no NUL terminator');
-    return utf8.decode(b.subarray(off, end));
+    return decodeString(b, off, end);
   }
 }

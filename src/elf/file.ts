@@ -45,7 +45,9 @@ export class ElfFile {
     } catch (e) {
       throw new ElfError('io', `cannot read: ${(e as Error).message}`, { file: path });
     }
-    return new ElfFile(buf, path);
+    // A plain Uint8Array view of the same memory: subarray() on a Buffer builds a Buffer
+    // (much slower), and every section view is made from these bytes.
+    return new ElfFile(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
   }
 
   static fromBytes(bytes: Uint8Array, name = '<memory>'): ElfFile { return new ElfFile(bytes, name); }
