@@ -1,0 +1,479 @@
+/**
+ * C declarations from BTF, in the manner of libbpf's btf_dump (what `bpftool btf dump ... format c`
+ * prints): types in dependency order with forward declarations where a pointer allows them,
+ * anonymous structs/unions/enums inline, duplicate names disambiguated with `___N`, explicit
+ * padding and `__attribute__((packed))` where natural layout would differ. Unlike bpftool, the
+ * variables (VAR) follow as `extern` declarations grouped by DATASEC, so the dump of an extras
+ * level shows what it adds. Also `cTypeName`: the C spelling of one type for status output.
+ */
+import type { Btf } from './btf.js';
+import { KIND, type Kind } from './kinds.js';
+import type { BtfType, Enum64Type, EnumType, RefType, StructType, TypeId } from './types.js';
+
+const QUALIFIER: Partial<Record<Kind, string>> = { [KIND.CONST]: 'const', [KIND.VOLATILE]: 'volatile', [KIND.RESTRICT]: 'restrict' };
+
+/** Wraps a declarator in parentheses when a suffix ([], ()) would otherwise bind to a pointer. */
+function wrap(inner: string): string {
+  return inner.startsWith('*') ? `(${inner})` : inner;
+}
+/**
+ * Base type + declarator, spaced as libbpf does: "char *p", "char (*p)[4]", "const char *(*)[4]",
+ * and function declarators always after a space ("struct dentry * (*mount)(...)": the
+ * FUNC_PROTO case already put that space at the front of `inner`).
+ */
+function join(base: string, inner: string): string {
+  if (inner === '' || inner.startsWith(' ')) return `${base}${inner}`;
+  return base.endsWith('*') ? `${base}${inner}` : `${base} ${inner}`;
+}
+const QUALIFIED = /^(const|volatile|restrict)\b/;
+
+/** C spelling of type `id` ("struct foo *", "const char *[4]", "int (*)(int)"); "void" for 0. */
+export function cTypeName(btf: Btf, id: TypeId): string {
+  return new CWriter(btf, false).decl(id, '', 0);
+}
+
+/** The whole C dump of `btf`'s own level (and every ancestor type it needs). */
+export function dumpC(btf: Btf): string {
+  return new CWriter(btf, true).dump();
+}
+
+const ORDERING = 1;
+const ORDERED = 2;
+const EMITTING = 1;
+const EMITTED = 2;
+
+class CWriter {
+  private readonly btf: Btf;
+  private readonly dedupNames: boolean;
+  private out: string[] = [];
+  private readonly orderState: Uint8Array;
+  private readonly emitState: Uint8Array;
+  private readonly fwdEmitted: Uint8Array;
+  private readonly referenced: Uint8Array;
+  private readonly queue: TypeId[] = [];
+  /** Resolved (possibly ___N-suffixed) names: tags (struct/union/enum/fwd) and identifiers (typedefs, enumerators). */
+  private readonly tagName = new Map<TypeId, string>();
+  private readonly identName = new Map<TypeId, string>();
+  private readonly enumeratorName = new Map<string, string>();
+  private readonly tagCount = new Map<string, number>();
+  private readonly identCount = new Map<string, number>();
+
+  constructor(btf: Btf, dedupNames: boolean) {
+    this.btf = btf;
+    this.dedupNames = dedupNames;
+    const n = btf.nextId;
+    this.orderState = new Uint8Array(n);
+    this.emitState = new Uint8Array(n);
+    this.fwdEmitted = new Uint8Array(n);
+    this.referenced = new Uint8Array(n);
+  }
+
+  private t(id: TypeId): BtfType | undefined { return id === 0 ? undefined : this.btf.tryType(id); }
+  private name(t: BtfType): string { return t.nameOff === 0 ? '' : this.btf.tryStr(t.nameOff) ?? ''; }
+
+  dump(): string {
+    const btf = this.btf;
+    for (const level of btf.chain()) {
+      for (let i = 0; i < level.types.length; i++) {
+        const t = level.types[i]!;
+        const mark = (id: TypeId): void => { if (id > 0 && id < this.referenced.length) this.referenced[id] = 1; };
+        switch (t.kind) {
+          case KIND.PTR: case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT: case KIND.TYPE_TAG:
+          case KIND.FUNC: case KIND.VAR: case KIND.DECL_TAG:
+            mark(t.type); break;
+          case KIND.ARRAY: mark(t.elemType); mark(t.indexType); break;
+          case KIND.STRUCT: case KIND.UNION: for (const m of t.members) mark(m.type); break;
+          case KIND.FUNC_PROTO: mark(t.returnType); for (const p of t.params) mark(p.type); break;
+          case KIND.DATASEC: for (const v of t.vars) mark(v.type); break;
+          default: break;
+        }
+      }
+    }
+    const vars: { sec: string; id: TypeId }[] = [];
+    const inSec = new Set<TypeId>();
+    for (let i = 0; i < btf.types.length; i++) {
+      const t = btf.types[i]!;
+      if (t.kind === KIND.DATASEC) for (const v of t.vars) { vars.push({ sec: this.name(t), id: v.type }); inSec.add(v.type); }
+    }
+    for (let i = 0; i < btf.types.length; i++) {
+      const id = btf.startId + i;
+      const t = btf.types[i]!;
+      if (t.kind === KIND.VAR && !inSec.has(id)) vars.push({ sec: '', id });
+    }
+    this.out.push('#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n',
+      '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n');
+    for (let i = 0; i < btf.types.length; i++) this.dumpType(btf.startId + i);
+    for (const v of vars) {
+      const vt = this.t(v.id);
+      if (vt?.kind === KIND.VAR) this.dumpType(vt.type);
+    }
+    if (vars.length > 0) this.emitVars(vars);
+    this.out.push('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n#endif /* __VMLINUX_H__ */\n');
+    return this.out.join('');
+  }
+
+  private emitVars(vars: { sec: string; id: TypeId }[]): void {
+    let sec: string | undefined;
+    for (const v of vars) {
+      const t = this.t(v.id);
+      if (t?.kind !== KIND.VAR) continue;
+      if (v.sec !== sec) {
+        sec = v.sec;
+        this.out.push(sec === '' ? '/* variables outside any DATASEC */\n' : `/* DATASEC ${sec.replace(/\*\//g, '* /')} */\n`);
+      }
+      const name = this.name(t);
+      const decl = `extern ${this.decl(t.type, name, 0)};`;
+      // A VAR named like a typedef or enumerator would not compile: keep it, commented out.
+      const clash = !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || this.identCount.has(name);
+      this.out.push(clash ? `/* ${decl.replace(/\*\//g, '* /')} (name clashes or is not a C identifier) */\n` : `${decl}\n`);
+    }
+    this.out.push('\n');
+  }
+
+  private dumpType(id: TypeId): void {
+    if (id === 0) return;
+    this.queue.length = 0;
+    if (this.order(id, false) < 0) return;
+    for (const q of [...this.queue]) this.emit(q, 0);
+  }
+
+  // ---- ordering (libbpf btf_dump_order_type): which named types go out, in what order ------
+
+  /** Returns 1 for a "strong" (named, emitted) type, 0 for weak, -1 on a loop. */
+  private order(id: TypeId, throughPtr: boolean): number {
+    if (id === 0 || id >= this.orderState.length) return 0;
+    if (this.orderState[id] === ORDERED) return 1;
+    const t = this.t(id);
+    if (t === undefined) return 0;
+    if (this.orderState[id] === ORDERING) {
+      // A loop is fine only through a pointer to a named struct/union (a forward declaration breaks it).
+      if ((t.kind === KIND.STRUCT || t.kind === KIND.UNION) && throughPtr && t.nameOff !== 0) return 0;
+      return -1;
+    }
+    switch (t.kind) {
+      case KIND.INT: case KIND.FLOAT:
+        this.orderState[id] = ORDERED;
+        return 0;
+      case KIND.PTR:
+        return this.order(t.type, true);
+      case KIND.ARRAY:
+        return this.order(t.elemType, throughPtr);
+      case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+        return this.order(t.type, throughPtr);
+      case KIND.STRUCT: case KIND.UNION: {
+        // A pointer needs only a forward declaration of a named struct.
+        if (throughPtr && t.nameOff !== 0) return 0;
+        this.orderState[id] = ORDERING;
+        for (const m of t.members) if (this.order(m.type, false) < 0) return -1;
+        if (t.nameOff !== 0) this.queue.push(id);
+        this.orderState[id] = ORDERED;
+        return 1;
+      }
+      case KIND.ENUM: case KIND.ENUM64: case KIND.FWD:
+        if (t.nameOff !== 0 || this.referenced[id] === 0) this.queue.push(id);
+        this.orderState[id] = ORDERED;
+        return 1;
+      case KIND.TYPEDEF: {
+        const strong = this.order(t.type, throughPtr);
+        if (strong < 0) return -1;
+        // Like a struct: through a pointer, a typedef of something weak needs no definition yet.
+        if (throughPtr && strong === 0) return 0;
+        this.queue.push(id);
+        this.orderState[id] = ORDERED;
+        return 1;
+      }
+      case KIND.FUNC_PROTO: {
+        if (this.order(t.returnType, throughPtr) < 0) return -1;
+        for (const p of t.params) if (this.order(p.type, throughPtr) < 0) return -1;
+        return 0;
+      }
+      default:
+        this.orderState[id] = ORDERED;
+        return 0;
+    }
+  }
+
+  // ---- emission (libbpf btf_dump_emit_type) ------------------------------------------------
+
+  private emit(id: TypeId, contId: TypeId): void {
+    if (id === 0 || id >= this.emitState.length || this.emitState[id] === EMITTED) return;
+    const t = this.t(id);
+    if (t === undefined) return;
+    const topLevel = contId === 0;
+    if (this.emitState[id] === EMITTING) {
+      if (this.fwdEmitted[id]) return;
+      if ((t.kind === KIND.STRUCT || t.kind === KIND.UNION) && id !== contId && t.nameOff !== 0) {
+        this.out.push(`${this.structKeyword(t)} ${this.tag(id)};\n\n`);
+        this.fwdEmitted[id] = 1;
+      } else if (t.kind === KIND.TYPEDEF && !this.blacklisted(t)) {
+        this.out.push(`${this.typedefDef(id, t)};\n\n`);
+        this.fwdEmitted[id] = 1;
+      }
+      return;
+    }
+    switch (t.kind) {
+      case KIND.INT: case KIND.FLOAT:
+        this.emitState[id] = EMITTED;
+        return;
+      case KIND.ENUM: case KIND.ENUM64:
+        if (topLevel) this.out.push(`${this.enumDef(id, t, 0)};\n\n`);
+        this.emitState[id] = EMITTED;
+        return;
+      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+        this.emit(t.type, contId);
+        return;
+      case KIND.ARRAY:
+        this.emit(t.elemType, contId);
+        return;
+      case KIND.FWD:
+        this.out.push(`${t.kflag ? 'union' : 'struct'} ${this.tag(id)};\n\n`);
+        this.emitState[id] = EMITTED;
+        return;
+      case KIND.TYPEDEF:
+        this.emitState[id] = EMITTING;
+        this.emit(t.type, id);
+        if (!this.fwdEmitted[id] && !this.blacklisted(t)) this.out.push(`${this.typedefDef(id, t)};\n\n`);
+        this.emitState[id] = EMITTED;
+        return;
+      case KIND.STRUCT: case KIND.UNION:
+        this.emitState[id] = EMITTING;
+        if (topLevel || t.nameOff === 0) {
+          const cont = t.nameOff === 0 ? contId : id;
+          for (const m of t.members) this.emit(m.type, cont);
+        } else if (!this.fwdEmitted[id] && id !== contId) {
+          this.out.push(`${this.structKeyword(t)} ${this.tag(id)};\n\n`);
+          this.fwdEmitted[id] = 1;
+        }
+        if (topLevel) {
+          this.out.push(`${this.structDef(id, t, 0)};\n\n`);
+          this.emitState[id] = EMITTED;
+        } else {
+          this.emitState[id] = 0;
+        }
+        return;
+      case KIND.FUNC_PROTO:
+        this.emit(t.returnType, contId);
+        for (const p of t.params) this.emit(p.type, contId);
+        return;
+      default:
+        this.emitState[id] = EMITTED;
+        return;
+    }
+  }
+
+  private blacklisted(t: BtfType): boolean { return this.name(t) === '__builtin_va_list'; }
+  private structKeyword(t: BtfType): string { return t.kind === KIND.UNION ? 'union' : 'struct'; }
+
+  // ---- names -------------------------------------------------------------------------------
+
+  private uniq(counts: Map<string, number>, name: string): string {
+    const n = (counts.get(name) ?? 0) + 1;
+    counts.set(name, n);
+    return n > 1 ? `${name}___${n}` : name;
+  }
+
+  /** Struct/union/enum/fwd tag, deduplicated across the dump (libbpf's type_names). */
+  private tag(id: TypeId): string {
+    const t = this.t(id);
+    if (t === undefined) return '';
+    const base = this.name(t);
+    if (!this.dedupNames || base === '') return base;
+    let n = this.tagName.get(id);
+    if (n === undefined) { n = this.uniq(this.tagCount, base); this.tagName.set(id, n); }
+    return n;
+  }
+
+  /** Typedef name (libbpf's ident_names, shared with enumerators). */
+  private ident(id: TypeId): string {
+    const t = this.t(id);
+    if (t === undefined) return '';
+    const base = this.name(t);
+    if (!this.dedupNames || base === '') return base;
+    let n = this.identName.get(id);
+    if (n === undefined) { n = this.uniq(this.identCount, base); this.identName.set(id, n); }
+    return n;
+  }
+
+  // ---- declarations ------------------------------------------------------------------------
+
+  /** `T inner` in C declarator syntax; anonymous structs/unions/enums are defined inline at `lvl`. */
+  decl(id: TypeId, inner: string, lvl: number): string {
+    for (let guard = 0; guard < 256; guard++) {
+      const t = this.t(id);
+      if (t === undefined) return join(id === 0 ? 'void' : `void /* missing type ${id} */`, inner);
+      switch (t.kind) {
+        case KIND.INT: case KIND.FLOAT:
+          return join(this.name(t) || 'int', inner);
+        case KIND.STRUCT: case KIND.UNION:
+          if (t.nameOff === 0) return join(this.dedupNames ? this.structDef(id, t, lvl) : `${this.structKeyword(t)} {...}`, inner);
+          return join(`${this.structKeyword(t)} ${this.tag(id)}`, inner);
+        case KIND.ENUM: case KIND.ENUM64:
+          if (t.nameOff === 0) return join(this.dedupNames ? this.enumDef(id, t, lvl) : 'enum {...}', inner);
+          return join(`enum ${this.tag(id)}`, inner);
+        case KIND.FWD:
+          return join(`${t.kflag ? 'union' : 'struct'} ${this.tag(id)}`, inner);
+        case KIND.TYPEDEF:
+          return join(this.ident(id), inner);
+        case KIND.TYPE_TAG:
+          id = t.type;
+          continue;
+        case KIND.PTR:
+          inner = QUALIFIED.test(inner) ? `* ${inner}` : `*${inner}`;
+          id = t.type;
+          continue;
+        case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: {
+          const q = QUALIFIER[t.kind]!;
+          const target = this.t(t.type);
+          if (target?.kind === KIND.PTR) { inner = inner === '' ? q : `${q} ${inner}`; id = t.type; continue; }
+          if (target?.kind === KIND.FUNC_PROTO) { id = t.type; continue; } // qualified function types mean nothing in C
+          return `${q} ${this.decl(t.type, inner, lvl)}`;
+        }
+        case KIND.ARRAY:
+          inner = `${wrap(inner)}[${t.nelems}]`;
+          id = t.elemType;
+          continue;
+        case KIND.FUNC_PROTO: {
+          const params = t.params.map((p, i) => (p.type === 0 && i === t.params.length - 1)
+            ? '...'
+            : this.decl(p.type, this.dedupNames && p.nameOff !== 0 ? this.btf.tryStr(p.nameOff) ?? '' : '', lvl));
+          const list = `(${params.length === 0 ? 'void' : params.join(', ')})`;
+          inner = inner.startsWith('*') || inner.startsWith(' ') ? ` (${inner.trimStart()})${list}` : `${inner}${list}`;
+          id = t.returnType;
+          continue;
+        }
+        case KIND.FUNC:
+          id = t.type;
+          continue;
+        case KIND.VAR:
+          id = t.type;
+          continue;
+        case KIND.DATASEC: case KIND.DECL_TAG:
+          return join('void', inner);
+      }
+    }
+    return join('void /* type chain too long */', inner);
+  }
+
+  private typedefDef(id: TypeId, t: RefType): string {
+    return `typedef ${this.decl(t.type, this.ident(id), 0)}`;
+  }
+
+  private enumDef(id: TypeId, t: EnumType | Enum64Type, lvl: number): string {
+    const head = t.nameOff === 0 ? 'enum' : `enum ${this.tag(id)}`;
+    if (t.values.length === 0) return head;
+    const ind = '\t'.repeat(lvl + 1);
+    const values: readonly { nameOff: number; value: number | bigint }[] = t.values;
+    const lines = values.map((v) => {
+      const raw = this.btf.tryStr(v.nameOff) ?? '';
+      let name = this.enumeratorName.get(`${id}:${v.nameOff}`);
+      if (name === undefined) { name = this.dedupNames ? this.uniq(this.identCount, raw) : raw; this.enumeratorName.set(`${id}:${v.nameOff}`, name); }
+      let val: string;
+      if (typeof v.value === 'bigint') val = t.kflag ? `${BigInt.asIntN(64, v.value)}LL` : `${BigInt.asUintN(64, v.value)}ULL`;
+      else val = t.kflag ? String((v.value as number) | 0) : String((v.value as number) >>> 0);
+      return `${ind}${name} = ${val},\n`;
+    });
+    return `${head} {\n${lines.join('')}${'\t'.repeat(lvl)}}`;
+  }
+
+  // ---- struct layout -----------------------------------------------------------------------
+
+  /** Natural alignment in bytes (libbpf btf__align_of). */
+  private alignOf(id: TypeId, depth = 0): number {
+    const t = this.t(id);
+    if (t === undefined || depth > 64) return 1;
+    switch (t.kind) {
+      case KIND.INT: case KIND.ENUM: case KIND.ENUM64: case KIND.FLOAT:
+        return Math.max(1, Math.min(t.size, 8));
+      case KIND.PTR: return 8;
+      case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT: case KIND.TYPE_TAG:
+        return this.alignOf(t.type, depth + 1);
+      case KIND.ARRAY: return this.alignOf(t.elemType, depth + 1);
+      case KIND.STRUCT: case KIND.UNION: {
+        if (this.isPacked(id, t, depth)) return 1;
+        let a = 1;
+        for (const m of t.members) a = Math.max(a, this.alignOf(m.type, depth + 1));
+        return a;
+      }
+      default: return 1;
+    }
+  }
+
+  private isPacked(_id: TypeId, t: StructType, depth = 0): boolean {
+    let maxAlign = 1;
+    for (const m of t.members) {
+      const bitOff = t.kflag ? m.offset & 0xffffff : m.offset;
+      const bitSize = t.kflag ? m.offset >>> 24 : 0;
+      const a = this.alignOf(m.type, depth + 1);
+      maxAlign = Math.max(maxAlign, a);
+      if (bitSize === 0 && bitOff % (a * 8) !== 0) return true;
+    }
+    return t.size % maxAlign !== 0;
+  }
+
+  private sizeOf(id: TypeId, depth = 0): number {
+    const t = this.t(id);
+    if (t === undefined || depth > 64) return 0;
+    switch (t.kind) {
+      case KIND.INT: case KIND.ENUM: case KIND.ENUM64: case KIND.FLOAT: case KIND.STRUCT: case KIND.UNION: case KIND.DATASEC:
+        return t.size;
+      case KIND.PTR: return 8;
+      case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT: case KIND.TYPE_TAG:
+        return this.sizeOf(t.type, depth + 1);
+      case KIND.ARRAY: return t.nelems * this.sizeOf(t.elemType, depth + 1);
+      default: return 0;
+    }
+  }
+
+  /**
+   * Unnamed bitfields covering `bits` of padding from bit position `from`: sub-byte remainder
+   * first, then the widest unit aligned at the current position, so no unit straddles its own
+   * alignment (where the compiler would move it).
+   */
+  private padding(from: number, bits: number, ind: string): string {
+    let s = '';
+    let pos = from;
+    let left = bits;
+    if (pos % 8 !== 0 && left > 0) {
+      const n = Math.min(left, 8 - (pos % 8));
+      s += `${ind}unsigned char: ${n};\n`;
+      pos += n; left -= n;
+    }
+    const units: readonly [number, string][] = [[64, 'long'], [32, 'int'], [16, 'short'], [8, 'char']];
+    while (left >= 8) {
+      const [w, name] = units.find(([w]) => pos % w === 0 && left >= w)!;
+      s += `${ind}${name}: ${w};\n`;
+      pos += w; left -= w;
+    }
+    if (left > 0) s += `${ind}unsigned char: ${left};\n`;
+    return s;
+  }
+
+  private structDef(id: TypeId, t: StructType, lvl: number): string {
+    const head = t.nameOff === 0 ? this.structKeyword(t) : `${this.structKeyword(t)} ${this.tag(id)}`;
+    const ind = '\t'.repeat(lvl + 1);
+    const packed = this.isPacked(id, t);
+    const isUnion = t.kind === KIND.UNION;
+    let body = '';
+    let cur = 0;
+    for (const m of t.members) {
+      const bitOff = t.kflag ? m.offset & 0xffffff : m.offset;
+      const bitSize = t.kflag ? m.offset >>> 24 : 0;
+      if (!isUnion) {
+        const align = packed ? 1 : this.alignOf(m.type);
+        const natural = bitSize !== 0 ? cur : Math.ceil(cur / (align * 8)) * align * 8;
+        if (bitOff > natural || (bitSize === 0 && bitOff > cur && packed)) body += this.padding(cur, bitOff - cur, ind);
+      }
+      const mname = this.btf.tryStr(m.nameOff) ?? '';
+      body += `${ind}${this.decl(m.type, mname, lvl + 1)}${bitSize !== 0 ? `: ${bitSize}` : ''};\n`;
+      const end = bitOff + (bitSize !== 0 ? bitSize : this.sizeOf(m.type) * 8);
+      cur = isUnion ? Math.max(cur, end) : end;
+    }
+    if (!isUnion) {
+      const align = packed ? 1 : this.alignOf(id);
+      const naturalEnd = Math.ceil(cur / (align * 8)) * align * 8;
+      if (t.size * 8 > naturalEnd) body += this.padding(cur, t.size * 8 - cur, ind);
+    }
+    if (body === '') return `${head} {}`;
+    return `${head} {\n${body}${'\t'.repeat(lvl)}}${packed ? ' __attribute__((packed))' : ''}`;
+  }
+}
