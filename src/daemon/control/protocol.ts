@@ -20,6 +20,8 @@ export const CONTROL_LIMITS = {
   maxRegenNames: 4096,
   /** Time a client gets to send its headers / whole request (not the time a regen may take). */
   headersTimeoutMs: 5_000,
+  /** Concurrent client connections; more are dropped (a CLI uses one at a time). */
+  maxConnections: 64,
   requestTimeoutMs: 10_000,
 } as const;
 

@@ -56,6 +56,7 @@ export async function startControlServer(
   });
   server.headersTimeout = CONTROL_LIMITS.headersTimeoutMs;
   server.requestTimeout = CONTROL_LIMITS.requestTimeoutMs;
+  server.maxConnections = CONTROL_LIMITS.maxConnections;
 
   // Bind under a temporary name, set mode/owner, then rename into place: the socket never shows
   // at its real path with the wrong permissions, and libuv (which unlinks the path it bound when the

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startControlServer, resolveGroupId, type ControlServer } from '../../../src/daemon/control/server.js';
 import { ControlError, CONTROL_LIMITS } from '../../../src/daemon/control/protocol.js';
@@ -169,6 +169,19 @@ describe('control server', () => {
       await closed;
       assert.ok(sent < 64 * 1024 * 1024, 'server must hang up long before 64 MiB');
       assert.match(received, /^HTTP\/1\.1 413 /);
+    });
+    it('drops connections beyond maxConnections, and serves again once they close', async () => {
+      const held: Socket[] = [];
+      for (let i = 0; i < CONTROL_LIMITS.maxConnections; i++) {
+        const s = connect(sock);
+        await new Promise((r) => s.once('connect', r));
+        held.push(s);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      await assert.rejects(raw(sock, 'GET', '/v1/status'), (e: unknown) => ['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? ''));
+      for (const s of held) s.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await raw(sock, 'GET', '/v1/status')).status, 200);
     });
     it('a second server on the same live socket is refused with socket-in-use', async () => {
       await assert.rejects(startControlServer(sock, fakeHandlers().handlers),
