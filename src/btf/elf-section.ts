@@ -1,8 +1,8 @@
 /**
- * Finds the `.BTF` section of an ELF64 little-endian file with a minimal section-header walk.
- * Stop-gap until src/elf lands; only what readBtfFile needs (no relocations, no compression:
- * .BTF is never compressed or relocated).
+ * The `.BTF` section of an ELF file, through src/elf's reader; ELF errors become BtfError
+ * 'bad-elf' so BTF callers handle one error type.
  */
+import { ElfError, ElfFile } from '../elf/index.js';
 import { BtfError } from './errors.js';
 
 export function isElf(bytes: Uint8Array): boolean {
@@ -11,41 +11,15 @@ export function isElf(bytes: Uint8Array): boolean {
 
 /** A view of the named section's bytes (default `.BTF`); 'bad-elf' when unreadable or absent. */
 export function elfSection(bytes: Uint8Array, file: string | undefined, name = '.BTF'): Uint8Array {
-  const fail = (what: string, offset?: number): never => {
-    throw new BtfError('bad-elf', what, { file, section: 'ELF', offset });
-  };
-  if (bytes.length < 64) fail('ELF header truncated', 0);
-  if (bytes[4] !== 2) fail('not ELF64 (only 64-bit ELF is supported)', 4);
-  if (bytes[5] !== 1) fail('not little-endian ELF', 5);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const shoff = Number(dv.getBigUint64(0x28, true));
-  const shentsize = dv.getUint16(0x3a, true);
-  const shnum = dv.getUint16(0x3c, true);
-  const shstrndx = dv.getUint16(0x3e, true);
-  if (shnum === 0) fail('no section headers', 0x3c);
-  if (shentsize < 64) fail(`section header size ${shentsize} < 64`, 0x3a);
-  if (shoff > bytes.length || shoff + shnum * shentsize > bytes.length) fail('section headers past the end of the file', 0x28);
-  const header = (i: number): { name: number; offset: number; size: number; type: number; at: number } => {
-    const at = shoff + i * shentsize;
-    return {
-      at, name: dv.getUint32(at, true), type: dv.getUint32(at + 4, true),
-      offset: Number(dv.getBigUint64(at + 24, true)), size: Number(dv.getBigUint64(at + 32, true)),
-    };
-  };
-  if (shstrndx >= shnum) fail(`section name table index ${shstrndx} out of range`, 0x3e);
-  const strtab = header(shstrndx);
-  if (strtab.offset + strtab.size > bytes.length) fail('section name table past the end of the file', strtab.at);
-  const names = bytes.subarray(strtab.offset, strtab.offset + strtab.size);
-  const want = new TextEncoder().encode(name);
-  for (let i = 0; i < shnum; i++) {
-    const sh = header(i);
-    if (sh.name + want.length >= names.length) continue;
-    let match = names[sh.name + want.length] === 0;
-    for (let k = 0; match && k < want.length; k++) match = names[sh.name + k] === want[k];
-    if (!match) continue;
-    if (sh.type === 8 /* SHT_NOBITS */) fail(`${name} has no bytes (NOBITS)`, sh.at);
-    if (sh.offset + sh.size > bytes.length) fail(`${name} section past the end of the file`, sh.at);
-    return bytes.subarray(sh.offset, sh.offset + sh.size);
+  try {
+    const elf = ElfFile.fromBytes(bytes, file ?? '<memory>');
+    const sec = elf.section(name);
+    if (sec === undefined) throw new BtfError('bad-elf', `no ${name} section`, { file, section: 'ELF' });
+    if (sec.type === 8 /* SHT_NOBITS */) throw new BtfError('bad-elf', `${name} has no bytes (NOBITS)`, { file, section: name });
+    return elf.sectionData(sec);
+  } catch (e) {
+    // The ELF message already names the file and offset.
+    if (e instanceof ElfError) throw new BtfError('bad-elf', e.message, {}, { file, elfCode: e.code });
+    throw e;
   }
-  return fail(`no ${name} section`);
 }
