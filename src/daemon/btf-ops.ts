@@ -3,12 +3,16 @@
  * extras file and count its variables, and the merged views) goes through `BtfOps`, so the core
  * and the publisher are tested with fakes and the library can change underneath.
  *
- * The merge operations (src/btf/merge.ts) are wired here; until they exist, `libraryBtfOps`
- * reports them unavailable and the publisher skips the merged views.
+ * `canMerge` lets a build without merge support publish the chain alone (the publisher then
+ * skips the merged views).
  */
 import { KIND } from '../btf/kinds.js';
 import { parseBtf } from '../btf/parse.js';
 import type { Btf } from '../btf/btf.js';
+import { flattenOnto, flattenStandalone, mergeSiblings } from '../btf/merge.js';
+import { writeBtf } from '../btf/write.js';
+import type { LookupHit } from './api.js';
+import { lookupVariable } from './lookup.js';
 
 export interface BtfOps {
   /** Parse `extras` split on `chain` (raw BTF, root first); VAR count. Throws on invalid BTF. */
@@ -23,12 +27,18 @@ export interface BtfOps {
   mergeSiblings(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[]): Uint8Array;
 }
 
-export class BtfOpsUnavailable extends Error {
-  constructor(what: string) {
-    super(`${what} is not available yet (src/btf/merge.ts missing)`);
-    this.name = 'BtfOpsUnavailable';
-  }
+/** A published object's chain, for lookups: vmlinux first, then the object's BTF, then its extras. */
+export interface PublishedChain {
+  readonly name: string;
+  readonly objectBtf: Uint8Array;
+  readonly vmlinux: Uint8Array;
+  readonly extras: Uint8Array | undefined;
 }
+
+export interface VariableFinder {
+  find(variable: string, chains: readonly PublishedChain[]): Promise<LookupHit[]> | LookupHit[];
+}
+
 
 /** Parsed levels are memoised by the identity of their bytes (vmlinux is parsed once, not per module). */
 const parsed = new WeakMap<Uint8Array, WeakMap<Btf | object, Btf>>();
@@ -49,6 +59,12 @@ function parseChain(chain: readonly Uint8Array[]): Btf | undefined {
   return base;
 }
 
+function top(chain: readonly Uint8Array[]): Btf {
+  const t = parseChain(chain);
+  if (!t) throw new Error('empty BTF chain');
+  return t;
+}
+
 export const libraryBtfOps: BtfOps = {
   inspect(extras, chain) {
     const level = parseBtf(extras, { base: parseChain(chain) });
@@ -56,8 +72,40 @@ export const libraryBtfOps: BtfOps = {
     for (const t of level.types) if (t.kind === KIND.VAR) vars++;
     return { vars };
   },
-  canMerge: false,
-  flattenOnto() { throw new BtfOpsUnavailable('flattenOnto'); },
-  flattenStandalone() { throw new BtfOpsUnavailable('flattenStandalone'); },
-  mergeSiblings() { throw new BtfOpsUnavailable('mergeSiblings'); },
+  canMerge: true,
+  flattenOnto(chain) {
+    const root = top(chain.slice(0, 1));
+    return writeBtf(flattenOnto(top(chain), root));
+  },
+  flattenStandalone(chain) {
+    return writeBtf(flattenStandalone(top(chain)));
+  },
+  mergeSiblings(base, siblings) {
+    const [vmlinux, ...baseExtras] = base;
+    if (!vmlinux) throw new Error('empty base chain');
+    const root = top([vmlinux]);
+    // vmlinux's own extras are split on vmlinux exactly like a module: one more sibling.
+    const levels = [
+      ...(baseExtras.length > 0 ? [top(base)] : []),
+      ...siblings.map((s) => top([vmlinux, ...s])),
+    ];
+    return writeBtf(mergeSiblings(root, levels));
+  },
+};
+
+/** `btf-extra lookup` over the published chains, through the lookup module's search. */
+export const libraryVariableFinder: VariableFinder = {
+  find(variable, chains) {
+    const hits: LookupHit[] = [];
+    for (const c of chains) {
+      const chain = c.name === 'vmlinux' ? [c.vmlinux] : [c.vmlinux, c.objectBtf];
+      if (c.extras) chain.push(c.extras);
+      const t = top(chain);
+      const vmEnd = top([c.vmlinux]).nextId;
+      const found = lookupVariable(t, variable, (id) => (id < vmEnd ? 'vmlinux' : c.name));
+      // vmlinux's own variables are reported once, from the vmlinux chain.
+      hits.push(...(c.name === 'vmlinux' ? found : found.filter((h) => h.btfId >= vmEnd)));
+    }
+    return hits;
+  },
 };

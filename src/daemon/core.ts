@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { HostReader } from '../host/reader.js';
 import type { ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
-import type { BtfOps } from './btf-ops.js';
+import type { BtfOps, PublishedChain, VariableFinder } from './btf-ops.js';
 import { ExtrasCache, sha256Hex, type CacheKey } from './cache.js';
 import { policyFor, type DaemonConfig, type LoadedConfig, type Policy } from './config.js';
 import { ControlError } from './control/protocol.js';
@@ -22,18 +22,6 @@ import { nullNotifier, type Notifier } from './notify.js';
 import { COMPANION_SUFFIX, isCompanionModule, plan, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
 import { Publisher } from './publish.js';
 import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
-
-/** A published object's chain, for lookups: vmlinux first, then the object's BTF, then its extras. */
-export interface PublishedChain {
-  readonly name: string;
-  readonly objectBtf: Uint8Array;
-  readonly vmlinux: Uint8Array;
-  readonly extras: Uint8Array | undefined;
-}
-
-export interface VariableFinder {
-  find(variable: string, chains: readonly PublishedChain[]): Promise<LookupHit[]> | LookupHit[];
-}
 
 export interface DaemonDeps {
   readonly host: HostReader;
@@ -198,6 +186,7 @@ export class Daemon implements ControlHandlers {
       readBuildId: this.deps.readBuildId,
       debuginfod: this.deps.debuginfod?.(this.config, join(this.cacheDir, 'debuginfod')),
       os: await this.deps.host.osRelease(),
+      modulePath: (name) => this.deps.host.modulePaths(this.release).get(name),
     });
   }
 

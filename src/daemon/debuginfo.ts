@@ -26,6 +26,8 @@ export interface DebuginfoFinderOptions {
   readonly readBuildId: (file: string) => Promise<string | undefined>;
   readonly debuginfod?: DebuginfodLookup | undefined;
   readonly os: OsRelease;
+  /** Module name -> path under /lib/modules/<rel>/ (modules.dep), for direct layout lookups. */
+  readonly modulePath?: ((name: string) => string | undefined) | undefined;
 }
 
 /** What to install for the kernel's debug info on this distribution. */
@@ -81,12 +83,18 @@ export class DebuginfoFinder {
   private localCandidates(name: string): string[] {
     if (name === 'vmlinux') return this.o.debugDirs.flatMap((d) => this.o.paths.vmlinuxDebugCandidates(d, this.o.release));
     const key = normalizeModuleName(name);
+    // modules.dep names the shipped path: the debug file sits at the same path under each debug root.
+    const rel = this.o.modulePath?.(key)?.replace(/\.(xz|zst|gz)$/, '');
+    const direct = rel === undefined ? [] : this.o.debugDirs.flatMap((d) => {
+      const f = join(this.o.paths.moduleDebugDir(d, this.o.release), rel);
+      return [f, `${f}.debug`];
+    }).filter((f) => existsSync(f));
     // A miss on an index older than 200 ms rebuilds it: files may have arrived unwatched.
     if (this.index === undefined || (!this.index.has(key) && Date.now() - this.indexedAt > 200)) {
       this.index = this.buildIndex();
       this.indexedAt = Date.now();
     }
-    return this.index.get(key) ?? [];
+    return [...new Set([...direct, ...(this.index.get(key) ?? [])])];
   }
 
   async find(name: string, buildId: string | undefined): Promise<DebuginfoResult> {

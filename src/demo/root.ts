@@ -153,6 +153,7 @@ export class InjectedRoot {
     writeFileSync(note, encodeBuildIdNote(opts.buildId ?? m.buildId));
     if ((opts.debug ?? m.debugFile !== undefined) && m.debugFile) this.installDebug(name, opts.debugPath);
     if (!this.loaded.includes(name)) this.loaded.push(name);
+    this.writeModulesDep();
     this.writeProcModules();
     return this.feed('add', name);
   }
@@ -182,6 +183,14 @@ export class InjectedRoot {
     if (!this.loaded.includes(comp)) this.loaded.push(comp);
     this.writeProcModules();
     this.feed('add', comp);
+  }
+
+  /** modules.dep lists every fixture module (as a real module tree lists every shipped module). */
+  private writeModulesDep(): void {
+    const file = join(this.paths.moduleTree(this.fixtures.release), 'modules.dep');
+    if (existsSync(file)) return;
+    const lines = [...this.fixtures.modules.values()].map((m) => `kernel/${m.relPath}:\n`);
+    writeFileSync(file, lines.join(''));
   }
 
   private writeProcModules(): void {

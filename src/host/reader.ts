@@ -2,7 +2,7 @@
  * Everything the daemon reads from the host, under the injected root: loaded modules, build ids,
  * kernel BTF, kernel-provided extras, companion modules in the module tree, the distro.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readLoadedModules } from './modules.js';
@@ -24,11 +24,27 @@ export interface HostReader {
   /** `<name>-btf-extra.ko*` companions in /lib/modules/<rel>/ (extra/, updates/): base name -> path. */
   companionModules(release: string): Map<string, string>;
   osRelease(): Promise<OsRelease>;
+  /** Module name -> path under /lib/modules/<rel>/ from modules.dep (compression suffix kept). */
+  modulePaths(release: string): ReadonlyMap<string, string>;
+}
+
+/** modules.dep: "kernel/drivers/block/loop.ko.xz: dep dep" per line; names fold '-' to '_'. */
+export function parseModulesDep(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const path = line.slice(0, colon).trim();
+    const m = /([^/]+)\.ko(\.(xz|zst|gz))?$/.exec(path);
+    if (m && m[1] !== undefined) out.set(m[1].replace(/-/g, '_'), path);
+  }
+  return out;
 }
 
 const COMPANION_FILE = /^(.+?)[-_]btf[-_]extra\.ko(\.(xz|zst|gz))?$/;
 
 export function fsHostReader(paths: HostPaths): HostReader {
+  let depCache: { file: string; mtimeMs: number; size: number; map: Map<string, string> } | undefined;
   return {
     paths,
     kernelRelease: () => readKernelRelease(paths.osRelease),
@@ -67,5 +83,16 @@ export function fsHostReader(paths: HostPaths): HostReader {
       return out;
     },
     osRelease: () => readOsRelease(paths.osReleaseFile),
+    modulePaths(release) {
+      const file = join(paths.moduleTree(release), 'modules.dep');
+      let st;
+      try { st = statSync(file); } catch { return new Map(); }
+      if (!depCache || depCache.file !== file || depCache.mtimeMs !== st.mtimeMs || depCache.size !== st.size) {
+        let map = new Map<string, string>();
+        try { map = parseModulesDep(readFileSync(file, 'utf8')); } catch { /* unreadable: empty */ }
+        depCache = { file, mtimeMs: st.mtimeMs, size: st.size, map };
+      }
+      return depCache.map;
+    },
   };
 }

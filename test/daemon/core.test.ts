@@ -214,7 +214,6 @@ describe('daemon/core (injected root, fake encoder)', function () {
     const s = h.daemon.status().objects.find((o) => o.name === 'tcp_bbr');
     assert.equal(s?.state, 'failed');
     assert.equal(s?.reason, 'encoder exited 1: tcp_bbr.ko: bad DWARF');
-    await new Promise((r) => setTimeout(r, 250)); // unwatched debug files are indexed on a miss after 200 ms
     root.load('loop');
     await waitFor('loop', () => stateOf(h.daemon, 'loop') === 'published').catch((e: unknown) => { throw new Error(`${String(e)}\n${h.logLines.join('\n')}`); });
     assert.equal(enc.calls.filter((c) => c.debugFile.endsWith('tcp_bbr.ko')).length, 1);
