@@ -79,13 +79,13 @@ export class DwarfSection {
    */
   offsetAt(pos: number, size: number): number {
     if (this.relocs !== undefined) {
-      const r = this.relocs.get(pos);
-      if (r !== undefined && r.type !== 0) {
-        this.checkWidth(pos, size, r.type);
-        const v = r.symbol.value + r.addend;
-        if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw this.error('bad-relocation', pos, `relocated offset ${v} is out of range`);
+      const type = this.relocs.typeAt(pos);
+      if (type > 0) {
+        this.checkWidth(pos, size, type);
+        const v = this.relocs.numberAt(pos)!;
+        if (v < 0 || !Number.isSafeInteger(v)) throw this.error('bad-relocation', pos, `relocated offset ${v} is out of range`);
         this.need(pos, size, 'offset');
-        return Number(v);
+        return v;
       }
     }
     return size === 4 ? this.u32(pos) : this.u64n(pos);

@@ -261,40 +261,59 @@ export class ElfFile {
     if (!targetSec) throw this.error('bad-section-index', relSecs[0]!.name, undefined, `sh_info ${index} names no section`);
     const targetSize = this.dataSize(targetSec);
     const symbols = this.symbols;
-    const relocs = new Relocations(index);
+    let total = 0;
+    for (const rs of relSecs) total += Math.floor(this.dataSize(rs) / (rs.type === SHT.RELA ? RELA_SIZE : REL_SIZE));
+    const arrays = {
+      offsets: new Float64Array(total), types: new Uint32Array(total),
+      symbols: new Uint32Array(total), addends: new Float64Array(total),
+    };
+    // where each entry came from, for error messages
+    const origin: { sec: ElfSection; first: number; entSize: number }[] = [];
+    let k = 0;
     for (const rs of relSecs) {
       const isRela = rs.type === SHT.RELA;
       const entSize = isRela ? RELA_SIZE : REL_SIZE;
       const data = this.sectionData(rs);
-      const c = this.cursor(data, rs.name);
+      const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
       const n = Math.floor(data.length / entSize);
-      const targetData = isRela ? undefined : this.cursor(this.sectionData(targetSec), targetSec.name);
-      for (let i = 0; i < n; i++) {
+      origin.push({ sec: rs, first: k, entSize });
+      const targetData = isRela ? undefined : this.sectionData(targetSec);
+      const tv = targetData ? new DataView(targetData.buffer, targetData.byteOffset, targetData.byteLength) : undefined;
+      for (let i = 0; i < n; i++, k++) {
         const at = i * entSize;
-        c.seek(at);
-        const offset = c.u64();
-        const info = c.u64();
-        const symIndex = Number(info >> 32n);
-        const type = Number(info & 0xffffffffn);
+        const offset = dv.getUint32(at, true) + dv.getUint32(at + 4, true) * 0x100000000;
+        const type = dv.getUint32(at + 8, true);
+        const symIndex = dv.getUint32(at + 12, true);
         const width = RELOC_FIELD_SIZE[type];
         if (width === undefined) throw this.error('unsupported-relocation', rs.name, at, `relocation type ${type} is not supported`);
-        if (offset + BigInt(width) > BigInt(targetSize)) {
+        if (offset + width > targetSize) {
           throw this.error('relocation-out-of-section', rs.name, at,
             `relocation at 0x${offset.toString(16)} (${width} bytes) is outside ${safeName(targetSec.name)} (0x${targetSize.toString(16)} bytes)`);
         }
-        const symbol = symbols[symIndex];
-        if (!symbol) throw this.error('bad-symbol-index', rs.name, at, `symbol index ${symIndex} is past the symbol table (${symbols.length})`);
-        let addend: bigint;
-        if (isRela) addend = c.i64();
-        else {
-          targetData!.seek(Number(offset));
-          addend = width === 8 ? targetData!.i64() : width === 4 ? BigInt(targetData!.i32()) : 0n;
-        }
-        if (!relocs.add(Number(offset), type, symbol, addend)) {
-          throw this.error('duplicate-relocation', rs.name, at, `second relocation for offset 0x${offset.toString(16)} of ${safeName(targetSec.name)}`);
-        }
+        if (symIndex >= symbols.length) throw this.error('bad-symbol-index', rs.name, at, `symbol index ${symIndex} is past the symbol table (${symbols.length})`);
+        let addend: number;
+        if (isRela) addend = dv.getInt32(at + 20, true) * 0x100000000 + dv.getUint32(at + 16, true);
+        else addend = width === 8 ? tv!.getInt32(offset + 4, true) * 0x100000000 + tv!.getUint32(offset, true) : width === 4 ? tv!.getInt32(offset, true) : 0;
+        arrays.offsets[k] = offset;
+        arrays.types[k] = type;
+        arrays.symbols[k] = symIndex;
+        arrays.addends[k] = addend;
       }
     }
+    const relocs = new Relocations(index, arrays, symbols, (offset) => {
+      // report the second entry (in file order) that patches `offset`
+      let seen = 0;
+      for (const o of origin) {
+        const end = o === origin[origin.length - 1] ? total : origin[origin.indexOf(o) + 1]!.first;
+        for (let j = o.first; j < end; j++) {
+          if (arrays.offsets[j] === offset && ++seen === 2) {
+            throw this.error('duplicate-relocation', o.sec.name, (j - o.first) * o.entSize,
+              `second relocation for offset 0x${offset.toString(16)} of ${safeName(targetSec.name)}`);
+          }
+        }
+      }
+      throw this.error('duplicate-relocation', relSecs[0]!.name, 0, `two relocations for offset 0x${offset.toString(16)} of ${safeName(targetSec.name)}`);
+    });
     this.relocCache.set(index, relocs);
     return relocs;
   }
