@@ -123,11 +123,20 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
       for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]!);
     }
   };
-  if (mode === 'full') {
-    for (const off of walk.typeDies) visit(graph.ref(off));
-    for (const f of fnList) visit(f.proto);
+  const visitAll = (): void => {
+    if (mode === 'full') {
+      for (const off of walk.typeDies) visit(graph.ref(off));
+      for (const f of fnList) visit(f.proto);
+    }
+    for (const sec of selection.sections) for (const v of sec.vars) visit(refOfCandidate.get(v.candidate)!);
+  };
+  // A later match can resolve a proto visited earlier (its graph matched inside a bigger one):
+  // walk again until nothing changes, so no emitted type is one the chain has or nobody uses.
+  for (let previous = -1; order.length !== previous;) {
+    previous = order.length;
+    newId.clear(); order.length = 0; reused = 0;
+    visitAll();
   }
-  for (const sec of selection.sections) for (const v of sec.vars) visit(refOfCandidate.get(v.candidate)!);
 
   let next = level.startId;
   for (const r of order) newId.set(r, next++);
@@ -162,7 +171,8 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     level.addType({ kind: KIND.DATASEC, nameOff: level.addStr(sec.name), kflag: false, size: sec.size, vars: infos });
   }
 
-  const out = opts.dedup === false ? level : dedupBtf(level);
+  let out = opts.dedup === false ? level : dedupBtf(level);
+  if (mode === 'extras') out = pruneUnreachable(out);
   if (out.nextId - 1 > BTF_MAX_TYPE) {
     throw new EncoderError('too-many-types', `output needs type ids up to ${out.nextId - 1}, over the kernel's ${BTF_MAX_TYPE}`, { file: elf.name });
   }
@@ -170,6 +180,38 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     btf: out, selection, warnings,
     stats: { candidates: candidates.length, variables, functions, newTypes: out.types.length - variables - functions - selection.sections.length, reusedFromChain: reused },
   };
+}
+
+/**
+ * Drops own types no VAR/DATASEC/FUNC reaches (what dedup leaves behind when it merges a parent
+ * into a chain type but keeps a child copy), renumbering the rest in order.
+ */
+export function pruneUnreachable(btf: Btf): Btf {
+  const first = btf.startId;
+  const keep = new Uint8Array(btf.types.length);
+  const stack: number[] = [];
+  btf.types.forEach((t, i) => {
+    if (t.kind === KIND.VAR || t.kind === KIND.DATASEC || t.kind === KIND.FUNC) { keep[i] = 1; stack.push(first + i); }
+  });
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    forEachTypeId(btf.types[id - first]!, (ref) => {
+      if (ref >= first && keep[ref - first] === 0) { keep[ref - first] = 1; stack.push(ref); }
+    });
+  }
+  if (keep.every((k) => k === 1)) return btf;
+  const newId = new Int32Array(btf.types.length);
+  let next = first;
+  keep.forEach((k, i) => { if (k) newId[i] = next++; });
+  const out = new Btf({ base: btf.base, source: btf.source });
+  btf.types.forEach((t, i) => {
+    if (!keep[i]) return;
+    const c = cloneType(t);
+    mapTypeIds(c, (ref) => (ref >= first ? newId[ref - first]! : ref));
+    mapStrOffs(c, (off) => out.addStr(btf.str(off)));
+    out.addType(c);
+  });
+  return out;
 }
 
 /** VAR names per DATASEC name in `btf`'s own level ("already described" for extras). */

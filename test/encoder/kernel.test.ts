@@ -52,7 +52,11 @@ function checkExtras(ctx: Mocha.Context, c: Case, oracles: boolean): string[] {
     const module = btf.base!;
     const alone = requireOk(ctx, dedupWithLibbpf(tmpFile(`${c.name}.mod`, new Uint8Array()), c.bases[1]!, [f.root]));
     const moduleMerged = module.nextId - 1 - Number(alone.split(' ')[1]);
-    assert.equal(btf.nextId - 1 - Number(res.split(' ')[1]), moduleMerged, `${c.name}: libbpf dedup finds no duplicate of a chain type in the extras`);
+    const extraMerged = btf.nextId - 1 - Number(res.split(' ')[1]) - moduleMerged;
+    // Exactly none when the module's own BTF is clean; where it has duplicates of its own (kvm: two
+    // copies of a btf_trace_* typedef), a type of ours pointing at one copy can pair with the module's
+    // type pointing at the other once libbpf merges them: at most one such pair per module duplicate.
+    assert.ok(extraMerged >= 0 && extraMerged <= moduleMerged, `${c.name}: libbpf dedup finds ${extraMerged} duplicates of chain types in the extras (module alone: ${moduleMerged})`);
     requireOk(ctx, bpftoolDump(f.flat, f.root));
     requireOk(ctx, loadIntoKernel(f.standalone));
   }
