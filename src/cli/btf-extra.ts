@@ -6,6 +6,8 @@ import { mergeCommand } from './commands/merge.js';
 import { statusCommand } from './commands/status.js';
 import { regenCommand } from './commands/regen.js';
 import { doctorCommand } from './commands/doctor.js';
+import { dumpCommand } from './commands/dump.js';
+import { validateCommand } from './commands/validate.js';
 
 /** Every subcommand, in the order `--help` lists them. */
 const commands: readonly Command[] = [
@@ -15,6 +17,8 @@ const commands: readonly Command[] = [
   statusCommand,
   regenCommand,
   doctorCommand,
+  dumpCommand,
+  validateCommand,
 ];
 
 function help(io: CliIo): void {
