@@ -6,6 +6,7 @@ import { mergeCommand } from './commands/merge.js';
 import { statusCommand } from './commands/status.js';
 import { regenCommand } from './commands/regen.js';
 import { doctorCommand } from './commands/doctor.js';
+import { lookupCommand } from './commands/lookup.js';
 import { dumpCommand } from './commands/dump.js';
 import { validateCommand } from './commands/validate.js';
 
@@ -17,6 +18,7 @@ const commands: readonly Command[] = [
   statusCommand,
   regenCommand,
   doctorCommand,
+  lookupCommand,
   dumpCommand,
   validateCommand,
 ];
