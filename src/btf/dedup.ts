@@ -58,7 +58,7 @@ export interface DedupResult {
   /** The deduplicated level, on the same base as the input. */
   readonly btf: Btf;
   /** Old absolute id -> new absolute id, for every id of the input chain (ancestors map to themselves). */
-  readonly idMap: Int32Array;
+  readonly mapId: (id: TypeId) => TypeId;
 }
 
 /** Deduplicates `btf`'s own level against its base chain (or as a standalone BTF); returns a new level. */
@@ -82,17 +82,21 @@ export function dedupLevelInPlace(btf: Btf, opts: DedupOptions = {}): DedupResul
 function runDedup(btf: Btf, opts: DedupOptions, copy: boolean): DedupResult {
   const legacy = opts.legacyTypedefs === true;
   const d = new DedupContext(btf, legacy, copy);
-  d.checkIds();
-  d.dedupStrings();
-  d.dedupPrimitives();
-  d.dedupStructs();
-  if (!legacy) d.dedupTypedefs();
-  d.resolveFwds();
-  d.dedupRefTypes();
-  const kept = d.compact();
-  d.remap(kept);
-  const out = new Btf({ base: btf.base, source: btf.source, types: kept, strings: d.strings });
-  return { btf: out, idMap: d.idMap() };
+  try {
+    d.checkIds();
+    d.dedupStrings();
+    d.dedupPrimitives();
+    d.dedupStructs();
+    if (!legacy) d.dedupTypedefs();
+    d.resolveFwds();
+    d.dedupRefTypes();
+    const kept = d.compact();
+    d.remap(kept);
+    const out = new Btf({ base: btf.base, source: btf.source, types: kept, strings: d.strings });
+    return { btf: out, mapId: (id) => d.mapId(id) };
+  } finally {
+    d.release();
+  }
 }
 
 const UNPROCESSED = -1;
@@ -241,6 +245,11 @@ interface AncestorIndex {
   readonly table: Map<number, number[]>;
   /** struct/union name offset -> its id, or 0 when several share the name. */
   readonly compositeNames: Map<number, number>;
+  /**
+   * Scratch hypothetical map for ancestor ids, shared by every dedup on this base (one runs at a
+   * time: dedup is synchronous). All UNPROCESSED between runs; each run resets what it touched.
+   */
+  readonly hypot: Int32Array;
 }
 
 const ancestorCaches = [new WeakMap<Btf, AncestorIndex>(), new WeakMap<Btf, AncestorIndex>()] as const;
@@ -271,7 +280,7 @@ function ancestorIndex(base: Btf, legacyTypedefs: boolean): AncestorIndex {
       compositeNames.set(t.nameOff, compositeNames.has(t.nameOff) ? 0 : id);
     }
   }
-  const idx: AncestorIndex = { nextId: limit, types, table, compositeNames };
+  const idx: AncestorIndex = { nextId: limit, types, table, compositeNames, hypot: new Int32Array(limit).fill(UNPROCESSED) };
   ancestorCache.set(base, idx);
   return idx;
 }
@@ -282,16 +291,23 @@ class DedupContext {
   readonly src: Btf;
   readonly startId: number;
   readonly nextId: number;
-  /** Every type of the chain by id: ancestors by reference, own types cloned (passes rewrite them). */
-  readonly types: (BtfType | undefined)[];
-  readonly map: Int32Array;
-  private readonly hypot: Int32Array;
+  /** Ancestor types by id (by reference; index 0 = void). */
+  private readonly anc: readonly (BtfType | undefined)[];
+  /** Own types by id - startId (copies unless deduplicating in place: the passes rewrite them). */
+  private readonly own: BtfType[];
+  /** Own ids: canonical representative, or UNPROCESSED / IN_PROGRESS. */
+  private readonly ownMap: Int32Array;
+  /** Ancestors map to themselves, except the few FWDs / enum forwards redirected to own types. */
+  private readonly ancMap = new Map<number, number>();
+  private readonly ownHypot: Int32Array;
+  private readonly ancHypot: Int32Array;
   private readonly hypotList: number[] = [];
   private adjustCanon = false;
   private readonly ancestors: AncestorIndex | undefined;
   /** hash -> own canonical ids, in the order they became canonical. */
   private readonly table = new Map<number, number[]>();
   readonly strings: StringTable;
+  /** Own id - startId -> final id (after compaction). */
   private newIds: Int32Array | undefined;
 
   constructor(btf: Btf, legacyTypedefs: boolean, copy: boolean) {
@@ -299,21 +315,42 @@ class DedupContext {
     this.startId = btf.startId;
     this.nextId = btf.nextId;
     this.ancestors = btf.base ? ancestorIndex(btf.base, legacyTypedefs) : undefined;
-    this.types = this.ancestors ? this.ancestors.types.slice() : [undefined];
-    for (const t of btf.types) this.types.push(copy ? cloneType(t) : t);
-    this.map = new Int32Array(this.nextId).fill(UNPROCESSED);
-    this.hypot = new Int32Array(this.nextId).fill(UNPROCESSED);
-    this.map[0] = 0;
-    for (let id = 1; id < this.startId; id++) this.map[id] = id;
-    for (let id = this.startId; id < this.nextId; id++) {
-      const k = this.types[id]!.kind;
-      if (k === KIND.VAR || k === KIND.DATASEC) this.map[id] = id;
+    this.anc = this.ancestors ? this.ancestors.types : [undefined];
+    this.own = copy ? btf.types.map(cloneType) : btf.types;
+    const n = this.own.length;
+    this.ownMap = new Int32Array(n).fill(UNPROCESSED);
+    this.ownHypot = new Int32Array(n).fill(UNPROCESSED);
+    this.ancHypot = this.ancestors ? this.ancestors.hypot : new Int32Array(1).fill(UNPROCESSED);
+    for (let i = 0; i < n; i++) {
+      const k = this.own[i]!.kind;
+      if (k === KIND.VAR || k === KIND.DATASEC) this.ownMap[i] = this.startId + i;
     }
     this.strings = StringTable.empty(btf.startStrOff);
   }
 
-  private t(id: TypeId): BtfType { return this.types[id]!; }
-  private kindOf(id: TypeId): number { return id === 0 ? KIND.UNKN : this.types[id]!.kind; }
+  /** Leaves the shared ancestor scratch as found (also after an error). */
+  release(): void { this.clearHypot(); }
+
+  private t(id: TypeId): BtfType {
+    return id < this.startId ? this.anc[id]! : this.own[id - this.startId]!;
+  }
+  private kindOf(id: TypeId): number { return id === 0 ? KIND.UNKN : this.t(id).kind; }
+
+  private mapOf(id: TypeId): number {
+    if (id < this.startId) return this.ancMap.size === 0 ? id : (this.ancMap.get(id) ?? id);
+    return this.ownMap[id - this.startId]!;
+  }
+  private setMap(id: TypeId, to: number): void {
+    if (id >= this.startId) this.ownMap[id - this.startId] = to;
+    else if (to === id) this.ancMap.delete(id);
+    else this.ancMap.set(id, to);
+  }
+  private hypotOf(id: TypeId): number {
+    return id < this.startId ? this.ancHypot[id]! : this.ownHypot[id - this.startId]!;
+  }
+  private setHypot(id: TypeId, to: number): void {
+    if (id < this.startId) this.ancHypot[id] = to; else this.ownHypot[id - this.startId] = to;
+  }
 
   /** Own types may only refer to ids of the chain. */
   checkIds(): void {
@@ -345,9 +382,8 @@ class DedupContext {
   }
 
   private resolve(id: TypeId): TypeId {
-    const map = this.map;
-    let m = map[id]!;
-    while (m >= 0 && m !== id) { id = m; m = map[id]!; }
+    let m = this.mapOf(id);
+    while (m >= 0 && m !== id) { id = m; m = this.mapOf(id); }
     return id;
   }
 
@@ -401,7 +437,7 @@ class DedupContext {
             if (equalEnum(t, ct)) return true;
             if (compatEnum(t, ct)) {
               if (fwd) return true;
-              this.map[c] = id; // an earlier canonical enum forward now resolves to this full enum
+              this.setMap(c, id); // an earlier canonical enum forward now resolves to this full enum
             }
             return false;
           });
@@ -411,7 +447,7 @@ class DedupContext {
           continue;
       }
       const newId = found >= 0 ? found : id;
-      this.map[id] = newId;
+      this.setMap(id, newId);
       if (newId === id) this.addCandidate(h, id);
     }
   }
@@ -420,7 +456,7 @@ class DedupContext {
 
   dedupStructs(): void {
     for (let id = this.startId; id < this.nextId; id++) {
-      if (this.map[id]! >= 0) continue;
+      if (this.mapOf(id) >= 0) continue;
       const t = this.t(id);
       if (t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) continue;
       const h = hashStruct(t);
@@ -431,7 +467,7 @@ class DedupContext {
 
   dedupTypedefs(): void {
     for (let id = this.startId; id < this.nextId; id++) {
-      if (this.map[id]! >= 0) continue;
+      if (this.mapOf(id) >= 0) continue;
       const t = this.t(id);
       if (t.kind !== KIND.TYPEDEF) continue;
       const h = hashTypedef(t);
@@ -448,12 +484,12 @@ class DedupContext {
       return !this.adjustCanon; // needs an ancestor changed: not really equivalent
     });
     const newId = found >= 0 ? found : id;
-    this.map[id] = newId;
+    this.setMap(id, newId);
     if (newId === id) this.addCandidate(h, id);
   }
 
   private clearHypot(): void {
-    for (const c of this.hypotList) this.hypot[c] = UNPROCESSED;
+    for (const c of this.hypotList) this.setHypot(c, UNPROCESSED);
     this.hypotList.length = 0;
     this.adjustCanon = false;
   }
@@ -470,14 +506,14 @@ class DedupContext {
       const candId = stack.pop()!;
       if (this.resolve(candId) === this.resolve(canonId)) continue;
       canonId = this.resolveFwd(canonId);
-      const prior = this.hypot[canonId]!;
+      const prior = this.hypotOf(canonId);
       if (prior >= 0) {
         if (prior === candId) continue;
         // Compilers sometimes emit identical duplicates inside one unit; accept them.
         if (this.identical(prior, candId, IDENTICAL_DEPTH)) continue;
         return false;
       }
-      this.hypot[canonId] = candId;
+      this.setHypot(canonId, candId);
       this.hypotList.push(canonId);
       if (candId === 0 || canonId === 0) return false; // void pairs only with void (caught by resolve above)
       const cand = this.t(candId), canon = this.t(canonId);
@@ -588,37 +624,39 @@ class DedupContext {
   /** Makes a successful hypothetical map permanent where that is safe (libbpf's merge_hypot_map). */
   private mergeHypot(): void {
     for (const canonOrig of this.hypotList) {
-      const t = this.resolve(this.hypot[canonOrig]!);
+      const t = this.resolve(this.hypotOf(canonOrig));
       const c = this.resolve(canonOrig);
       const tk = this.kindOf(t), ck = this.kindOf(c);
       // A FWD on the canonical side now stands for the struct (even an ancestor FWD: only its
       // map entry changes, so own references to it resolve to the full type).
-      if (tk !== KIND.FWD && ck === KIND.FWD) this.map[c] = t;
+      if (tk !== KIND.FWD && ck === KIND.FWD) this.setMap(c, t);
       if (this.adjustCanon) continue;
-      if (tk === KIND.FWD && ck !== KIND.FWD) this.map[t] = c;
+      if (tk === KIND.FWD && ck !== KIND.FWD) this.setMap(t, c);
       // Speed-up: a struct of the candidate graph whose counterpart is already canonical.
-      if ((tk === KIND.STRUCT || tk === KIND.UNION) && ck !== KIND.FWD && this.map[c]! >= 0 && this.map[t]! < 0) this.map[t] = c;
+      if ((tk === KIND.STRUCT || tk === KIND.UNION) && ck !== KIND.FWD && this.mapOf(c) >= 0 && this.mapOf(t) < 0) this.setMap(t, c);
     }
   }
 
   // ----- pass 4: forward declarations -----
 
   resolveFwds(): void {
-    // Unique canonical struct/union per name over the whole chain; 0 = ambiguous.
-    const names = new Map<number, number>(this.ancestors?.compositeNames ?? []);
+    // Unique canonical struct/union per name over the whole chain; 0 = ambiguous. Own names
+    // overlay the ancestors' (cached) table instead of copying it.
+    const anc = this.ancestors?.compositeNames;
+    const names = new Map<number, number>();
     for (let id = this.startId; id < this.nextId; id++) {
       const t = this.t(id);
-      if ((t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) || this.map[id] !== id) continue;
-      names.set(t.nameOff, names.has(t.nameOff) ? 0 : id);
+      if ((t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) || this.mapOf(id) !== id) continue;
+      names.set(t.nameOff, names.has(t.nameOff) || anc?.has(t.nameOff) === true ? 0 : id);
     }
     for (let id = this.startId; id < this.nextId; id++) {
       const t = this.t(id);
-      if (t.kind !== KIND.FWD || this.map[id] !== id) continue;
-      const cand = names.get(t.nameOff);
+      if (t.kind !== KIND.FWD || this.mapOf(id) !== id) continue;
+      const cand = names.get(t.nameOff) ?? anc?.get(t.nameOff);
       if (cand === undefined || cand === 0) continue;
       const want = t.kflag ? KIND.UNION : KIND.STRUCT;
       if (this.kindOf(cand) !== want) continue;
-      this.map[id] = cand;
+      this.setMap(id, cand);
     }
   }
 
@@ -635,11 +673,10 @@ class DedupContext {
 
   /** First referenced id not yet deduplicated (it must be a reference type), or -1. */
   private pendingRef(t: BtfType): TypeId {
-    const map = this.map;
     let pending = -1;
     const visit = (c: number): number => {
       if (pending < 0) {
-        const m = map[c]!;
+        const m = this.mapOf(c);
         if (m === IN_PROGRESS) throw this.loopError(c);
         if (m === UNPROCESSED) pending = c;
       }
@@ -650,15 +687,15 @@ class DedupContext {
   }
 
   private dedupRef(root: TypeId): void {
-    if (this.map[root] !== UNPROCESSED) return;
+    if (this.mapOf(root) !== UNPROCESSED) return;
     const stack: number[] = [root];
-    this.map[root] = IN_PROGRESS;
+    this.setMap(root, IN_PROGRESS);
     while (stack.length > 0) {
       const id = stack[stack.length - 1]!;
       const t = this.t(id);
       const pending = this.pendingRef(t);
       if (pending >= 0) {
-        this.map[pending] = IN_PROGRESS;
+        this.setMap(pending, IN_PROGRESS);
         stack.push(pending);
         continue;
       }
@@ -689,7 +726,7 @@ class DedupContext {
           throw new BtfError('bad-type-id', `${this.src.describe(id)} was left unresolved by deduplication`, { file: this.src.source }, { id });
       }
       const newId = found >= 0 ? found : id;
-      this.map[id] = newId;
+      this.setMap(id, newId);
       if (newId === id) this.addCandidate(h, id);
     }
   }
@@ -698,21 +735,21 @@ class DedupContext {
 
   /** Canonical own types in their original order; fills the old -> new id table. */
   compact(): BtfType[] {
-    const newIds = new Int32Array(this.nextId).fill(UNPROCESSED);
-    for (let id = 0; id < this.startId; id++) newIds[id] = id;
+    const newIds = new Int32Array(this.own.length).fill(UNPROCESSED);
     const kept: BtfType[] = [];
     let next = this.startId;
-    for (let id = this.startId; id < this.nextId; id++) {
-      if (this.map[id] !== id) continue;
-      newIds[id] = next++;
-      kept.push(this.t(id));
+    for (let i = 0; i < this.own.length; i++) {
+      if (this.ownMap[i] !== this.startId + i) continue;
+      newIds[i] = next++;
+      kept.push(this.own[i]!);
     }
     this.newIds = newIds;
     return kept;
   }
 
   private finalId(id: TypeId): TypeId {
-    const n = this.newIds![this.resolve(id)]!;
+    const r = this.resolve(id);
+    const n = r < this.startId ? r : this.newIds![r - this.startId]!;
     if (n < 0) throw new BtfError('bad-type-id', `type id ${id} has no canonical representative after deduplication`, { file: this.src.source }, { id });
     return n;
   }
@@ -721,10 +758,9 @@ class DedupContext {
     for (const t of kept) mapTypeIds(t, (c) => this.finalId(c));
   }
 
-  idMap(): Int32Array {
-    const out = new Int32Array(this.nextId);
-    for (let id = 0; id < this.startId; id++) out[id] = id;
-    for (let id = this.startId; id < this.nextId; id++) out[id] = this.finalId(id);
-    return out;
+  /** Where an old id went: ancestors stay (even a redirected ancestor FWD is still a valid id). */
+  mapId(id: TypeId): TypeId {
+    if (!Number.isInteger(id) || id < 0 || id >= this.nextId) throw new BtfError('bad-type-id', `type id ${id} is not in the deduplicated chain`, { file: this.src.source }, { id });
+    return id < this.startId ? id : this.finalId(id);
   }
 }

@@ -65,10 +65,10 @@ describe('btf/dedup: standalone', () => {
     }
     const input = b.finish();
     assert.equal(input.types.length, 12);
-    const { btf: out, idMap } = dedupLevel(input);
+    const { btf: out, mapId } = dedupLevel(input);
     assert.deepEqual(shape(out), ['INT int', 'STRUCT node', 'PTR ', 'STRUCT list', 'PTR ', 'VAR v0', 'VAR v1']);
     // Every id of the second copy maps onto the first copy's.
-    for (let i = 1; i <= 5; i++) assert.equal(idMap[i + 6], idMap[i]);
+    for (let i = 1; i <= 5; i++) assert.equal(mapId(i + 6), mapId(i));
     const node = struct(out, 2);
     assert.deepEqual(node.members.map((m) => m.type), [1, 3, 5]);
     assert.equal(target(out.type(6)), 5);
@@ -103,14 +103,14 @@ describe('btf/dedup: standalone', () => {
     b.addVar('via_lone', pl, 1);
     // a union forward must not resolve to the struct
     const ufwd = b.addFwd('inner', 'union');
-    const { btf: out, idMap } = dedupLevel(b.finish());
-    assert.equal(idMap[fwd], idMap[inner], 'FWD resolved to the struct');
-    assert.equal(idMap[p1], idMap[p2]);
-    assert.equal(idMap[outer1], idMap[outer1 + 3]);
-    assert.equal(idMap[lone], idMap[inner]);
-    assert.equal(idMap[pl], idMap[p1]);
-    assert.notEqual(idMap[ufwd], idMap[inner], 'a union forward stays');
-    assert.equal(out.type(idMap[ufwd]!).kind, KIND.FWD);
+    const { btf: out, mapId } = dedupLevel(b.finish());
+    assert.equal(mapId(fwd), mapId(inner), 'FWD resolved to the struct');
+    assert.equal(mapId(p1), mapId(p2));
+    assert.equal(mapId(outer1), mapId(outer1 + 3));
+    assert.equal(mapId(lone), mapId(inner));
+    assert.equal(mapId(pl), mapId(p1));
+    assert.notEqual(mapId(ufwd), mapId(inner), 'a union forward stays');
+    assert.equal(out.type(mapId(ufwd)).kind, KIND.FWD);
     assert.deepEqual(shape(out), ['INT int', 'PTR ', 'STRUCT outer', 'STRUCT inner', 'VAR via_lone', 'FWD inner']);
   });
 
@@ -123,10 +123,10 @@ describe('btf/dedup: standalone', () => {
     const twin1 = b.addArray(int, int, 4);
     const twin2 = b.addArray(int, int, 4);
     const dup = b.addStruct('s', 32); b.addField('a', twin1, 0); b.addField('b', twin2, 128);
-    const { btf: out, idMap } = dedupLevel(b.finish());
-    assert.equal(idMap[dup], idMap[canon]);
-    assert.equal(idMap[twin1], idMap[arr]);
-    assert.equal(idMap[twin2], idMap[arr]);
+    const { btf: out, mapId } = dedupLevel(b.finish());
+    assert.equal(mapId(dup), mapId(canon));
+    assert.equal(mapId(twin1), mapId(arr));
+    assert.equal(mapId(twin2), mapId(arr));
     assert.deepEqual(shape(out), ['INT int', 'ARRAY ', 'STRUCT s']);
   });
 
@@ -137,8 +137,8 @@ describe('btf/dedup: standalone', () => {
     b.addStruct('dup', 4); b.addField('a', int, 0);
     b.addStruct('dup', 1); b.addField('a', ch, 0);
     const f = b.addFwd('dup', 'struct');
-    const { btf: out, idMap } = dedupLevel(b.finish());
-    assert.equal(out.type(idMap[f]!).kind, KIND.FWD);
+    const { btf: out, mapId } = dedupLevel(b.finish());
+    assert.equal(out.type(mapId(f)).kind, KIND.FWD);
     assert.equal(out.types.length, 5);
   });
 
@@ -150,11 +150,11 @@ describe('btf/dedup: standalone', () => {
     const wide = b.addEnum64('wide', 8); b.addEnum64Value('W', 1n << 40n); // ... then the full ENUM64
     const dupFull = b.addEnum('mode', 4); b.addEnumValue('A', 0); b.addEnumValue('B', 1);
     const other = b.addEnum('mode', 4); b.addEnumValue('A', 0); b.addEnumValue('C', 1);
-    const { btf: out, idMap } = dedupLevel(b.finish());
-    assert.equal(idMap[fwd], idMap[full]);
-    assert.equal(idMap[dupFull], idMap[full]);
-    assert.notEqual(idMap[other], idMap[full]);
-    assert.equal(idMap[fwd64], idMap[wide], 'the canonical forward was redirected to the later full ENUM64');
+    const { btf: out, mapId } = dedupLevel(b.finish());
+    assert.equal(mapId(fwd), mapId(full));
+    assert.equal(mapId(dupFull), mapId(full));
+    assert.notEqual(mapId(other), mapId(full));
+    assert.equal(mapId(fwd64), mapId(wide), 'the canonical forward was redirected to the later full ENUM64');
     assert.deepEqual(shape(out), ['ENUM mode', 'ENUM64 wide', 'ENUM mode']);
   });
 
@@ -254,11 +254,11 @@ describe('btf/dedup: split levels against immutable ancestors', () => {
     const n = b.addStruct('new_one', 8); b.addField('t', pt, 0);
     b.addVar('v', n, 1);
     const level = b.finish();
-    const { btf: out, idMap } = dedupLevel(level);
+    const { btf: out, mapId } = dedupLevel(level);
     assert.equal(out.base, base);
-    assert.equal(idMap[int], 1);
-    assert.equal(idMap[t], 5);
-    assert.equal(idMap[pt], 6, 'the PTR to the base struct is the base PTR');
+    assert.equal(mapId(int), 1);
+    assert.equal(mapId(t), 5);
+    assert.equal(mapId(pt), 6, 'the PTR to the base struct is the base PTR');
     assert.deepEqual(shape(out), ['STRUCT new_one', 'VAR v']);
     assert.equal(out.startId, base.nextId);
     assert.deepEqual(struct(out, out.startId).members.map((m) => m.type), [6]);
@@ -276,14 +276,14 @@ describe('btf/dedup: split levels against immutable ancestors', () => {
     const px = b.addPtr(x);
     const s = b.addStruct('S', 8); b.addField('x', px, 0);
     const useBaseFwd = b.addVar('via_base_fwd', 3, 1); // PTR -> base FWD X
-    const { btf: out, idMap } = dedupLevel(b.finish());
-    assert.ok(idMap[s]! >= base.nextId, 'S stays on the top level: matching base S would change base FWD X');
-    assert.ok(idMap[x]! >= base.nextId);
+    const { btf: out, mapId } = dedupLevel(b.finish());
+    assert.ok(mapId(s) >= base.nextId, 'S stays on the top level: matching base S would change base FWD X');
+    assert.ok(mapId(x) >= base.nextId);
     assert.deepEqual(shape(out), ['STRUCT X', 'PTR ', 'STRUCT S', 'VAR via_base_fwd']);
     // the base is untouched
     assert.equal(base.type(2).kind, KIND.FWD);
     assert.equal(target(base.type(3)), 2);
-    assert.equal(target(own(out, idMap[useBaseFwd]!)), 3);
+    assert.equal(target(own(out, mapId(useBaseFwd))), 3);
   });
 
   it('matches an ancestor struct when the top level only has a FWD where the ancestor has the struct', () => {
@@ -297,10 +297,10 @@ describe('btf/dedup: split levels against immutable ancestors', () => {
     const fx = b.addFwd('X', 'struct');
     const pfx = b.addPtr(fx);
     const s = b.addStruct('S', 8); b.addField('x', pfx, 0);
-    const { btf: out, idMap } = dedupLevel(b.finish());
-    assert.equal(idMap[s], 4);
-    assert.equal(idMap[fx], 2);
-    assert.equal(idMap[pfx], 3);
+    const { btf: out, mapId } = dedupLevel(b.finish());
+    assert.equal(mapId(s), 4);
+    assert.equal(mapId(fx), 2);
+    assert.equal(mapId(pfx), 3);
     assert.equal(out.types.length, 0);
   });
 
@@ -316,9 +316,9 @@ describe('btf/dedup: split levels against immutable ancestors', () => {
     const ms2 = b2.addStruct('mod_s', 4); b2.addField('a', int2, 0);
     const v = b2.addVar('x', ms2, 1);
     b2.addDatasec('.bss', 4); b2.addVarInfo(v, 0, 4);
-    const { btf: out, idMap } = dedupLevel(b2.finish());
-    assert.equal(idMap[int2], int);
-    assert.equal(idMap[ms2], ms);
+    const { btf: out, mapId } = dedupLevel(b2.finish());
+    assert.equal(mapId(int2), int);
+    assert.equal(mapId(ms2), ms);
     assert.deepEqual(shape(out), ['VAR x', 'DATASEC .bss']);
     assert.equal(out.startId, mod.nextId);
     assert.equal(out.startStrOff, mod.strings.end);
