@@ -72,14 +72,10 @@ export class CTypePrinter {
   /** Element counts of an array DIE's subranges (undefined for an unknown bound). */
   private dimensions(array: DieCursor): (number | undefined)[] {
     const out: (number | undefined)[] = [];
-    if (!array.hasChildren) return out;
-    const c = array.unit.dieAt(array.offset);
-    while (c.next()) {
-      if (c.depth !== 1) continue;
+    array.eachChild((c) => {
       if (c.tag === DW_TAG.subrange_type || c.tag === DW_TAG.generic_subrange) out.push(subrangeCount(c));
       else if (c.tag === DW_TAG.enumeration_type) out.push(undefined);
-      c.skipChildren();
-    }
+    });
     return out;
   }
 
@@ -135,15 +131,10 @@ export class CTypePrinter {
   private parameters(fn: DieCursor, depth: number): string {
     const types: number[] = [];
     let varargs = false;
-    if (fn.hasChildren) {
-      const c = fn.unit.dieAt(fn.offset);
-      while (c.next()) {
-        if (c.depth !== 1) continue;
-        if (c.tag === DW_TAG.formal_parameter) types.push(c.ref(DW_AT.type) ?? -1);
-        else if (c.tag === DW_TAG.unspecified_parameters) varargs = true;
-        c.skipChildren();
-      }
-    }
+    fn.eachChild((c) => {
+      if (c.tag === DW_TAG.formal_parameter) types.push(c.ref(DW_AT.type) ?? -1);
+      else if (c.tag === DW_TAG.unspecified_parameters) varargs = true;
+    });
     const parts = types.map((t) => (t < 0 ? 'void' : this.declare(t, '', '', depth + 1)));
     if (varargs) parts.push('...');
     if (parts.length === 0) return fn.flag(DW_AT.prototyped) ? 'void' : '';

@@ -458,6 +458,19 @@ export class DieCursor {
     this.siblingPos = pos;
   }
 
+  /**
+   * Call `fn` with a cursor on each direct child of the current DIE, in order. `fn` may read
+   * the child (and open other cursors) but must not advance the cursor it is given.
+   */
+  eachChild(fn: (child: DieCursor) => void): void {
+    if (!this.hasChildren || this.abbrev === undefined) return;
+    const c = this.unit.dieAt(this.offset);
+    while (c.next()) {
+      fn(c);
+      c.skipChildren();
+    }
+  }
+
   /** Offset just past this DIE's attributes. */
   get attributesEnd(): number {
     if (this.abbrev === undefined) return this.pos;

@@ -74,6 +74,15 @@ describe('DWARF units and the DIE cursor', () => {
     expectDwarfError(() => d.unitByOffset(0).dieAt(u2 + 1), 'bad-reference');
   });
 
+  it('visits direct children with eachChild', () => {
+    const seen: string[] = [];
+    d.dieAt(a.at('u1.f')).eachChild((c) => { seen.push(`${c.tag}:${c.str(NAME) ?? ''}`); });
+    assert.deepEqual(seen, [`${DW_TAG.variable}:a`, `${DW_TAG.lexical_block}:`]);
+    const none: number[] = [];
+    d.dieAt(a.at('u1.s')).eachChild((c) => { none.push(c.offset); });
+    assert.equal(none.length, 1);
+  });
+
   it('works on sections built in memory too', () => {
     const mem = new Dwarf('mem', { info: new DwarfSection('.debug_info', info, 'mem'), abbrev: new DwarfSection('.debug_abbrev', abbrevTable(ABBREVS), 'mem') });
     assert.equal(walkAll(mem), 16);
