@@ -94,6 +94,21 @@ describe('btf-extra doctor', () => {
     assert.equal(check(r, 'distro')?.message, 'fedora');
   });
 
+  it('finds Fedora-layout debug files (vmlinux and .ko.debug under lib/modules/<rel>)', async () => {
+    writeFileSync(root.paths.osReleaseFile, 'NAME="Fedora Linux"\nID=fedora\n');
+    root.load('loop', { debugPath: `usr/lib/debug/lib/modules/${REL}/kernel/drivers/block/loop.ko.debug` });
+    root.load('crc7', { debug: false });
+    root.installDebug('cordic', `usr/lib/debug/lib/modules/${REL}/vmlinux`);
+    writeFileSync(root.paths.kernelNotes, encodeBuildIdNote(idOf('cordic')));
+    const r = await doctor();
+    assert.deepEqual(r.objects.map((o) => [o.name, o.debuginfo]), [
+      ['vmlinux', `/usr/lib/debug/lib/modules/${REL}/vmlinux`],
+      ['loop', `/usr/lib/debug/lib/modules/${REL}/kernel/drivers/block/loop.ko.debug`],
+      ['crc7', null],
+    ]);
+    assert.equal(check(r, 'debuginfo')?.hint, `dnf debuginfo-install kernel-${REL}, or set debuginfo.debuginfodUrls`);
+  });
+
   it('no os-release -> generic hint and a distro warning', async () => {
     rmSync(root.paths.osReleaseFile);
     const r = await doctor();

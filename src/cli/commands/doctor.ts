@@ -141,8 +141,10 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
   }
   const objects: ObjectDebuginfo[] = [];
   if (release !== null) {
+    const modulePaths = host.modulePaths(release);
     const finder = new DebuginfoFinder({
       paths, release, debugDirs: opts.config.debuginfo.paths, readBuildId: readElfBuildId, os: family,
+      modulePath: (name) => modulePaths.get(name),
     });
     for (const name of ['vmlinux', ...modules]) {
       const buildId = await host.buildId(name);
