@@ -11,7 +11,7 @@ import { DwarfError } from '../dwarf/errors.js';
 import { ElfError, ElfFile } from '../elf/index.js';
 import { EncoderError, type EncoderWarning } from './errors.js';
 import { ChainMatcher } from './match.js';
-import { ProtoGraph, type ProtoRef } from './proto.js';
+import { ProtoGraph, UnitIndex, type ProtoRef } from './proto.js';
 import { selectVariables, type Selection, type VariableCandidate, type VarsPolicy } from './select.js';
 import { elfSelectionContext, walkUnits, type RawFunction, type RawVariable } from './walk.js';
 import { mcountFunctions } from './functions.js';
@@ -74,7 +74,7 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   const base = opts.base;
   const dwarf = Dwarf.fromElf(elf);
   const walk = walkUnits(dwarf, elf, { full: mode === 'full' });
-  const graph = new ProtoGraph(dwarf);
+  const graph = new ProtoGraph(dwarf, new UnitIndex(dwarf, walk.units));
   const warnings: EncoderWarning[] = [...walk.warnings];
 
   // Types of every variable that has an address (the rest are excluded whatever their type).

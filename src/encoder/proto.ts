@@ -27,8 +27,33 @@ export type ProtoRef = number;
 
 const SANITIZED_INT = '__SANITIZED_FAKE_INT__';
 
+/**
+ * DIE lookup over a known list of good units: Dwarf.dieAt re-reads the whole unit list, which
+ * fails forever once one unit header is bad; the walk keeps the units before it usable.
+ */
+export class UnitIndex {
+  private readonly dwarf: Dwarf;
+  private readonly starts: readonly number[] | undefined;
+  constructor(dwarf: Dwarf, starts?: readonly number[]) { this.dwarf = dwarf; this.starts = starts; }
+
+  dieAt(offset: number): DieCursor {
+    const starts = this.starts;
+    if (starts === undefined) return this.dwarf.dieAt(offset);
+    let lo = 0;
+    let hi = starts.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (starts[mid]! <= offset) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    if (found < 0) throw this.dwarf.info.error('bad-reference', offset, `offset 0x${offset.toString(16)} is in no readable unit`);
+    return this.dwarf.unitByOffset(starts[found]!).dieAt(offset);
+  }
+}
+
 export class ProtoGraph {
   readonly dwarf: Dwarf;
+  private readonly units: UnitIndex;
   /** protos[ref - 1]; type fields hold ProtoRefs, nameOff indexes `strings`. */
   readonly protos: BtfType[] = [];
   /** DIE offset the proto came from (-1 for synthetic ones). */
@@ -40,7 +65,7 @@ export class ProtoGraph {
   private readonly queue: number[] = [];
   private intRef: ProtoRef = 0;
 
-  constructor(dwarf: Dwarf) { this.dwarf = dwarf; }
+  constructor(dwarf: Dwarf, units?: UnitIndex) { this.dwarf = dwarf; this.units = units ?? new UnitIndex(dwarf); }
 
   get size(): number { return this.protos.length; }
   proto(ref: ProtoRef): BtfType { return this.protos[ref - 1]!; }
@@ -65,7 +90,7 @@ export class ProtoGraph {
     for (let hops = 0; hops < 64; hops++) {
       let c: DieCursor;
       try {
-        c = this.dwarf.dieAt(off);
+        c = this.units.dieAt(off);
       } catch (e) {
         if (!(e instanceof DwarfError)) throw e;
         this.warn(offset, `dangling type reference 0x${off.toString(16)}: ${e.message}; using void`);
@@ -103,7 +128,7 @@ export class ProtoGraph {
       const r = this.queue.pop()!;
       const off = this.dieOf[r - 1]!;
       try {
-        this.protos[r - 1] = this.decode(this.dwarf.dieAt(off), r);
+        this.protos[r - 1] = this.decode(this.units.dieAt(off), r);
       } catch (e) {
         if (!(e instanceof DwarfError)) throw e;
         this.warn(off, `cannot decode type DIE (${e.message}); using an empty ${'struct'}`);
@@ -190,7 +215,7 @@ export class ProtoGraph {
     const members: Member[] = [];
     const bitfields: number[] = [];
     if (c.hasChildren) {
-      const k = this.dwarf.dieAt(c.offset);
+      const k = this.units.dieAt(c.offset);
       while (k.next()) {
         if (k.depth !== 1) { continue; }
         if (k.tag === DW_TAG.member) {
@@ -227,7 +252,7 @@ export class ProtoGraph {
   /** DW_AT_byte_size of a type DIE, following typedefs and modifiers (for DWARF 4 bitfields). */
   private dieByteSize(offset: number | undefined): number | undefined {
     for (let hops = 0; hops < 32 && offset !== undefined; hops++) {
-      const c = this.dwarf.dieAt(offset);
+      const c = this.units.dieAt(offset);
       const s = c.udata(DW_AT.byte_size);
       if (s !== undefined) return s;
       offset = c.ref(DW_AT.type);
@@ -242,7 +267,7 @@ export class ProtoGraph {
     const raw: { nameOff: number; value: bigint }[] = [];
     let negative = false;
     if (c.hasChildren) {
-      const k = this.dwarf.dieAt(c.offset);
+      const k = this.units.dieAt(c.offset);
       while (k.next()) {
         if (k.depth === 1 && k.tag === DW_TAG.enumerator) {
           const v = k.constant(DW_AT.const_value) ?? 0n;
@@ -269,7 +294,7 @@ export class ProtoGraph {
     if (offset === undefined) return false;
     try {
       for (let hops = 0; hops < 16 && offset !== undefined; hops++) {
-        const c = this.dwarf.dieAt(offset);
+        const c = this.units.dieAt(offset);
         if (c.tag === DW_TAG.base_type) {
           const e = c.udata(DW_AT.encoding);
           return e === DW_ATE.signed || e === DW_ATE.signed_char;
@@ -287,7 +312,7 @@ export class ProtoGraph {
     let nelems = 1;
     let dims = 0;
     if (c.hasChildren) {
-      const k = this.dwarf.dieAt(c.offset);
+      const k = this.units.dieAt(c.offset);
       while (k.next()) {
         if (k.depth === 1 && (k.tag === DW_TAG.subrange_type || k.tag === DW_TAG.generic_subrange)) {
           dims++;
@@ -308,7 +333,7 @@ export class ProtoGraph {
     const returnType = this.ref(c.ref(DW_AT.type));
     const params: Param[] = [];
     if (c.hasChildren) {
-      const k = this.dwarf.dieAt(c.offset);
+      const k = this.units.dieAt(c.offset);
       while (k.next()) {
         if (k.depth === 1) {
           if (k.tag === DW_TAG.formal_parameter) {

@@ -36,6 +36,8 @@ export interface WalkOptions {
 }
 
 export interface WalkResult {
+  /** Offsets of the units that could be read (for DIE lookups that must not re-read the list). */
+  readonly units: number[];
   readonly variables: RawVariable[];
   readonly typeDies: number[];
   readonly functions: RawFunction[];
@@ -49,7 +51,7 @@ const TYPE_TAGS: ReadonlySet<number> = new Set<number>([
 ]);
 
 export function walkUnits(dwarf: Dwarf, elf: ElfFile, opts: WalkOptions): WalkResult {
-  const out: WalkResult = { variables: [], typeDies: [], functions: [], warnings: [] };
+  const out: WalkResult = { units: [], variables: [], typeDies: [], functions: [], warnings: [] };
   let offsets: readonly number[];
   try {
     offsets = dwarf.unitOffsets();
@@ -60,6 +62,7 @@ export function walkUnits(dwarf: Dwarf, elf: ElfFile, opts: WalkOptions): WalkRe
     offsets = unitsBefore(dwarf, e);
   }
   for (const off of offsets) {
+    out.units.push(off);
     try {
       walkUnit(dwarf.unitByOffset(off), elf, opts, out);
     } catch (e) {
@@ -124,7 +127,7 @@ function readVariable(c: DieCursor, unit: Unit, elf: ElfFile): RawVariable {
   const artificial = c.flag(DW_AT.artificial);
   const spec = c.ref(DW_AT.specification) ?? c.ref(DW_AT.abstract_origin);
   if (spec !== undefined) {
-    const s = unit.dwarf.dieAt(spec);
+    const s = spec >= unit.offset && spec < unit.end ? unit.dieAt(spec) : unit.dwarf.dieAt(spec);
     name ??= s.str(DW_AT.name);
     typeDie ??= s.ref(DW_AT.type);
     external ||= s.flag(DW_AT.external);
@@ -139,7 +142,7 @@ function readFunction(c: DieCursor, unit: Unit, elf: ElfFile): RawFunction | und
   let protoDie = c.offset;
   const origin = c.ref(DW_AT.abstract_origin) ?? c.ref(DW_AT.specification);
   if (origin !== undefined) {
-    const o = unit.dwarf.dieAt(origin);
+    const o = origin >= unit.offset && origin < unit.end ? unit.dieAt(origin) : unit.dwarf.dieAt(origin);
     name ??= o.str(DW_AT.name);
     protoDie = origin;
   }

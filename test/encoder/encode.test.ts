@@ -7,6 +7,8 @@ import { validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
 import { encodeObject } from '../../src/encoder/encode.js';
 import { EncoderError } from '../../src/encoder/errors.js';
+import { Dwarf } from '../../src/dwarf/index.js';
+import { ElfFile } from '../../src/elf/index.js';
 import { fixture } from '../support/paths.js';
 import { bpftoolDump, dedupWithLibbpf, loadIntoKernel, requireOk } from '../support/kernel-load.js';
 import { chainOf, oracleFiles, tmpFile, typeCount, varEntries } from './support.js';
@@ -135,6 +137,30 @@ describe('encoder/encode on the C fixtures', function () {
     assert.throws(() => encodeObject('x.o', {}, new Uint8Array([1, 2, 3])), (e: unknown) => e instanceof EncoderError && e.code === 'bad-object');
     const stripped = readFileSync(fixture('kernel/btf/cordic')); // raw BTF, not ELF
     assert.throws(() => encodeObject('cordic.btf', {}, stripped), (e: unknown) => e instanceof EncoderError && e.code === 'bad-object' && /cordic\.btf/.test(e.message));
+  });
+
+  it('bad DWARF: a truncated unit list or an undecodable unit is skipped with a warning, the rest encoded', () => {
+    const bytes = new Uint8Array(readFileSync(v5));
+    const elf = ElfFile.fromBytes(bytes, 'v5');
+    const info = elf.section('.debug_info')!;
+    const second = Dwarf.fromElf(elf).unitOffsets()[1]!;
+    // 1. the second unit's length runs past the section
+    const truncated = bytes.slice();
+    new DataView(truncated.buffer).setUint32(info.offset + second, 0x7ffffff0, true);
+    const r1 = encodeObject('truncated.o', {}, truncated);
+    assert.ok(r1.warnings.some((w) => /unit list ends early/.test(w.message)), 'warned');
+    assert.ok(varEntries(r1.btf).includes('.data	ops_a'), 'unit 1 (vars_a.c) still encoded');
+    assert.ok(!varEntries(r1.btf).includes('.bss	ops_b'), 'unit 2 (vars_b.c) dropped');
+    assert.deepEqual(validateBtf(r1.btf), []);
+    // 2. the second unit's root DIE has an abbreviation code that does not exist
+    const badAbbrev = bytes.slice();
+    badAbbrev[info.offset + second + 12] = 0x7f;
+    const r2 = encodeObject('abbrev.o', {}, badAbbrev);
+    const w = r2.warnings.find((x) => /compile unit skipped/.test(x.message));
+    assert.ok(w, 'warned');
+    assert.equal(w.dieOffset, second, 'the warning names the unit offset');
+    assert.ok(varEntries(r2.btf).includes('.data	ops_a'));
+    assert.deepEqual(validateBtf(r2.btf), []);
   });
 
   it('round-trips through the BTF reader', () => {
