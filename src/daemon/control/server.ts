@@ -63,17 +63,19 @@ export async function startControlServer(
   // server closes) can never remove a newer daemon's socket. The umask covers the moment between
   // bind and chmod (it cannot be changed in worker threads; chmod alone then has to do).
   const bindPath = join(dirname(socketPath), `.ctl-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-  let oldUmask: number | undefined;
-  try { oldUmask = process.umask(0o177); } catch { /* worker thread */ }
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: NodeJS.ErrnoException): void => { reject(new ControlError('io', `${socketPath}: cannot listen: ${e.message}`)); };
-      server.once('error', onError);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => { reject(new ControlError('io', `${socketPath}: cannot listen: ${e.message}`)); };
+    server.once('error', onError);
+    // bind() happens synchronously inside listen() for unix sockets: restore the umask right
+    // after, so files the rest of the daemon writes meanwhile keep their normal modes.
+    let oldUmask: number | undefined;
+    try { oldUmask = process.umask(0o177); } catch { /* worker thread */ }
+    try {
       server.listen(bindPath, () => { server.off('error', onError); resolve(); });
-    });
-  } finally {
-    if (oldUmask !== undefined) process.umask(oldUmask);
-  }
+    } finally {
+      if (oldUmask !== undefined) process.umask(oldUmask);
+    }
+  });
   try {
     if (gid !== undefined) chownSync(bindPath, -1, gid);
     chmodSync(bindPath, mode);

@@ -224,6 +224,12 @@ describe('control server', () => {
       assert.ok(st.isSocket());
       assert.equal(st.mode & 0o777, 0o600);
     });
+    it('leaves the process umask as it was (files written afterwards keep their modes)', async () => {
+      server = await startControlServer(sock, fakeHandlers().handlers);
+      const f = join(tmp.dir, 'after');
+      writeFileSync(f, 'x', { mode: 0o644 });
+      assert.equal(statSync(f).mode & 0o777, 0o644 & ~0o022);
+    });
     it('is 0660 and owned by the group when one is configured (name or gid)', async () => {
       const groupFile = join(tmp.dir, 'group');
       writeFileSync(groupFile, 'root:x:0:\nbtfx:x:4321:alice\n');
