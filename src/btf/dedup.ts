@@ -107,6 +107,12 @@ const IDENTICAL_DEPTH = 16;
 // ---------------------------------------------------------------------------------------------
 // Hashes and shallow comparisons (what libbpf calls hash/equal/compat per kind).
 
+function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 function mix(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x9e3779b1);
   return h ^ (h >>> 15);
@@ -202,9 +208,11 @@ function compatEnum(a: BtfType, b: BtfType): boolean {
   return a.nameOff === b.nameOff && isAnyEnum(a) && isAnyEnum(b);
 }
 function shallowEqualStruct(a: BtfType, b: BtfType): boolean {
-  if ((a.kind !== KIND.STRUCT && a.kind !== KIND.UNION) || !equalCommon(a, b)) return false;
+  // equalCommon spelled out for the hottest comparison: name, kind, kind_flag, vlen, size
+  if ((a.kind !== KIND.STRUCT && a.kind !== KIND.UNION) || a.kind !== b.kind) return false;
   const bm = (b as StructType).members;
   const am = a.members;
+  if (a.nameOff !== b.nameOff || a.kflag !== b.kflag || a.size !== (b as StructType).size || am.length !== bm.length) return false;
   for (let i = 0; i < am.length; i++) {
     if (am[i]!.nameOff !== bm[i]!.nameOff || am[i]!.offset !== bm[i]!.offset) return false;
   }
@@ -301,7 +309,11 @@ class DedupContext {
   private readonly ancMap = new Map<number, number>();
   private readonly ownHypot: Int32Array;
   private readonly ancHypot: Int32Array;
-  private readonly hypotList: number[] = [];
+  /** Canonical ids with a hypothetical pairing, in the order they were paired: [0, hypotCount). */
+  private hypotList = new Int32Array(64);
+  private hypotCount = 0;
+  /** isEquiv's pair stack, reused across calls. */
+  private pairStack = new Int32Array(256);
   private adjustCanon = false;
   private readonly ancestors: AncestorIndex | undefined;
   /** hash -> own canonical ids, in the order they became canonical. */
@@ -489,8 +501,8 @@ class DedupContext {
   }
 
   private clearHypot(): void {
-    for (const c of this.hypotList) this.setHypot(c, UNPROCESSED);
-    this.hypotList.length = 0;
+    for (let i = 0; i < this.hypotCount; i++) this.setHypot(this.hypotList[i]!, UNPROCESSED);
+    this.hypotCount = 0;
     this.adjustCanon = false;
   }
 
@@ -500,10 +512,16 @@ class DedupContext {
    * overflow the JS stack). Records canonical -> candidate pairs in `hypot`.
    */
   private isEquiv(candRoot: TypeId, canonRoot: TypeId): boolean {
-    const stack: number[] = [candRoot, canonRoot];
-    while (stack.length > 0) {
-      let canonId = stack.pop()!;
-      const candId = stack.pop()!;
+    let stack = this.pairStack;
+    let sp = 0;
+    const push = (cand: number, canon: number): void => {
+      if (sp + 2 > stack.length) { stack = grow(stack); this.pairStack = stack; }
+      stack[sp++] = cand; stack[sp++] = canon;
+    };
+    push(candRoot, canonRoot);
+    while (sp > 0) {
+      let canonId = stack[--sp]!;
+      const candId = stack[--sp]!;
       if (this.resolve(candId) === this.resolve(canonId)) continue;
       canonId = this.resolveFwd(canonId);
       const prior = this.hypotOf(canonId);
@@ -514,7 +532,8 @@ class DedupContext {
         return false;
       }
       this.setHypot(canonId, candId);
-      this.hypotList.push(canonId);
+      if (this.hypotCount === this.hypotList.length) this.hypotList = grow(this.hypotList);
+      this.hypotList[this.hypotCount++] = canonId;
       if (candId === 0 || canonId === 0) return false; // void pairs only with void (caught by resolve above)
       const cand = this.t(candId), canon = this.t(canonId);
       if (cand.nameOff !== canon.nameOff) return false;
@@ -544,25 +563,25 @@ class DedupContext {
         case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.PTR: case KIND.TYPEDEF:
         case KIND.FUNC: case KIND.TYPE_TAG:
           if (infoOf(cand) !== infoOf(canon)) return false;
-          stack.push(cand.type, (canon as { type: number }).type);
+          push(cand.type, (canon as { type: number }).type);
           break;
         case KIND.ARRAY: {
           if (!compatArray(cand, canon)) return false;
           const k = canon as typeof cand;
-          stack.push(cand.elemType, k.elemType, cand.indexType, k.indexType); // index checked first
+          push(cand.elemType, k.elemType); push(cand.indexType, k.indexType); // index checked first
           break;
         }
         case KIND.STRUCT: case KIND.UNION: {
           if (!shallowEqualStruct(cand, canon)) return false;
           const km = (canon as StructType).members;
-          for (let i = cand.members.length - 1; i >= 0; i--) stack.push(cand.members[i]!.type, km[i]!.type);
+          for (let i = cand.members.length - 1; i >= 0; i--) push(cand.members[i]!.type, km[i]!.type);
           break;
         }
         case KIND.FUNC_PROTO: {
           if (!compatFnProto(cand, canon)) return false;
           const k = canon as typeof cand;
-          for (let i = cand.params.length - 1; i >= 0; i--) stack.push(cand.params[i]!.type, k.params[i]!.type);
-          stack.push(cand.returnType, k.returnType); // return type checked first
+          for (let i = cand.params.length - 1; i >= 0; i--) push(cand.params[i]!.type, k.params[i]!.type);
+          push(cand.returnType, k.returnType); // return type checked first
           break;
         }
         default:
@@ -623,7 +642,8 @@ class DedupContext {
 
   /** Makes a successful hypothetical map permanent where that is safe (libbpf's merge_hypot_map). */
   private mergeHypot(): void {
-    for (const canonOrig of this.hypotList) {
+    for (let i = 0; i < this.hypotCount; i++) {
+      const canonOrig = this.hypotList[i]!;
       const t = this.resolve(this.hypotOf(canonOrig));
       const c = this.resolve(canonOrig);
       const tk = this.kindOf(t), ck = this.kindOf(c);
@@ -673,17 +693,28 @@ class DedupContext {
 
   /** First referenced id not yet deduplicated (it must be a reference type), or -1. */
   private pendingRef(t: BtfType): TypeId {
-    let pending = -1;
-    const visit = (c: number): number => {
-      if (pending < 0) {
-        const m = this.mapOf(c);
-        if (m === IN_PROGRESS) throw this.loopError(c);
-        if (m === UNPROCESSED) pending = c;
+    switch (t.kind) {
+      case KIND.ARRAY:
+        return this.pendingOf(t.elemType) ?? this.pendingOf(t.indexType) ?? -1;
+      case KIND.FUNC_PROTO: {
+        const r = this.pendingOf(t.returnType);
+        if (r !== undefined) return r;
+        for (const p of t.params) { const q = this.pendingOf(p.type); if (q !== undefined) return q; }
+        return -1;
       }
-      return c;
-    };
-    mapTypeIds(t, visit);
-    return pending;
+      case KIND.PTR: case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT:
+      case KIND.FUNC: case KIND.DECL_TAG: case KIND.TYPE_TAG:
+        return this.pendingOf(t.type) ?? -1;
+      default:
+        return -1; // other kinds were settled by earlier passes
+    }
+  }
+
+  /** `c` when it still needs deduplicating; a reference back into the current chain is a loop. */
+  private pendingOf(c: TypeId): TypeId | undefined {
+    const m = this.mapOf(c);
+    if (m === IN_PROGRESS) throw this.loopError(c);
+    return m === UNPROCESSED ? c : undefined;
   }
 
   private dedupRef(root: TypeId): void {

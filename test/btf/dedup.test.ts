@@ -4,7 +4,7 @@
  * btf__dedup as an oracle (byte for byte, in libbpf-1.1-compatible mode).
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Btf } from '../../src/btf/btf.js';
@@ -13,12 +13,12 @@ import { dedupBtf, dedupLevel } from '../../src/btf/dedup.js';
 import { BtfError } from '../../src/btf/errors.js';
 import { KIND, KIND_NAME } from '../../src/btf/kinds.js';
 import { combineSiblings } from '../../src/btf/merge.js';
-import { parseBtf } from '../../src/btf/parse.js';
+import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
 import type { BtfType, StructType } from '../../src/btf/types.js';
 import { validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
 import { dedupWithLibbpf, requireOk } from '../support/kernel-load.js';
-import { fixture } from '../support/paths.js';
+import { fixture, kernelDir, requireShared } from '../support/paths.js';
 import { FIXTURE_MODULES, vmlinux, vmlinuxBytes } from './sample.js';
 
 /** "KIND name" of each own type, in order. */
@@ -218,6 +218,26 @@ describe('btf/dedup: standalone', () => {
     expectBtfError(() => dedupBtf(b2.finish()), 'bad-type-id');
   });
 
+  it('handles type graphs far deeper than the JS stack (explicit stacks, no recursion)', () => {
+    const N = 20_000;
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    for (let copy = 0; copy < 2; copy++) {
+      // s0 -> const ptr -> s1 -> const ptr -> ... -> s(N-1): each struct holds a pointer to the next
+      const first = b.nextId;
+      for (let i = 0; i < N; i++) {
+        const s = first + 3 * i;
+        b.addStruct(`s${i}`, 16); b.addField('v', int, 0); b.addField('next', i + 1 < N ? s + 2 : int, 64);
+        b.addPtr(i + 1 < N ? s + 3 : int);
+        b.addConst(s + 1);
+      }
+    }
+    const input = b.finish();
+    const { btf: out, mapId } = dedupLevel(input);
+    assert.equal(out.types.length, 1 + 3 * N);
+    assert.equal(mapId(2 + 3 * N), 2, 'the second chain maps onto the first');
+  });
+
   it('is deterministic and idempotent', () => {
     const b = new BtfBuilder();
     const int = b.addInt('int', 4, 1);
@@ -359,6 +379,22 @@ describe('btf/dedup: libbpf btf__dedup as an oracle', () => {
     assert.equal(Buffer.compare(Buffer.from(mine), theirs), 0, `dedup differs from libbpf (${mine.length} vs ${theirs.length} bytes)`);
     // The default (typedef graph equivalence) keeps the same types here.
     assert.equal(dedupBtf(combined).types.length, parseBtf(theirs, { base: vm }).types.length);
+  });
+
+  it('gives libbpf\'s exact bytes for all 1121 shared modules combined into one level on vmlinux', function () {
+    requireShared(this);
+    this.timeout(300_000);
+    const vmPath = join(kernelDir, 'btf/vmlinux');
+    const vm = readBtfFile(vmPath);
+    const dirMods = join(kernelDir, 'btf/modules');
+    const mods = readdirSync(dirMods).sort().map((m) => readBtfFile(join(dirMods, m), { base: vm }));
+    const combined = combineSiblings(vm, mods);
+    const inPath = join(dir, 'all-combined');
+    writeFileSync(inPath, writeBtf(combined));
+    requireOk(this, dedupWithLibbpf(join(dir, 'all.out'), inPath, [vmPath]));
+    const theirs = readFileSync(join(dir, 'all.out'));
+    const mine = writeBtf(dedupBtf(combined, { legacyTypedefs: true }));
+    assert.equal(Buffer.compare(Buffer.from(mine), theirs), 0, `dedup differs from libbpf (${mine.length} vs ${theirs.length} bytes)`);
   });
 
   it('gives libbpf\'s exact bytes for a standalone dedup of hand-built BTF with duplicates', function () {
