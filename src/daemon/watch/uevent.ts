@@ -64,11 +64,14 @@ export class UeventParser {
 export interface UeventStreamSource {
   /** Start the source; the stream's first output (or `readyAfterMs`) means it listens. */
   open(): { stream: Readable; child?: ChildProcess };
+  /** The stream belongs to the source (destroy it on stop) or to the caller (only detach). */
+  readonly owned: boolean;
 }
 
 /** Runs a command (udevadm by default) and parses its stdout. */
 export function commandSource(argv: readonly string[] = UDEVADM_MONITOR): UeventStreamSource {
   return {
+    owned: true,
     open() {
       const [cmd, ...args] = argv;
       if (cmd === undefined) throw new Error('empty uevent command');
@@ -81,7 +84,7 @@ export function commandSource(argv: readonly string[] = UDEVADM_MONITOR): Uevent
 
 /** An already-open stream (tests, demo). */
 export function streamSource(stream: Readable): UeventStreamSource {
-  return { open: () => ({ stream }) };
+  return { owned: false, open: () => ({ stream }) };
 }
 
 export class UeventWatcher implements ModuleWatcher {
@@ -89,6 +92,7 @@ export class UeventWatcher implements ModuleWatcher {
   private child: ChildProcess | undefined;
   private stream: Readable | undefined;
   private stopped = false;
+  private detach: (() => void) | undefined;
 
   /** `readyAfterMs`: how long to wait for the monitor's banner before assuming it listens. */
   constructor(private readonly source: UeventStreamSource, private readonly readyAfterMs = 1000) {}
@@ -106,16 +110,22 @@ export class UeventWatcher implements ModuleWatcher {
       this.child = opened.child;
       this.stream = opened.stream;
       const parser = new UeventParser();
-      opened.stream.setEncoding('utf8');
-      opened.stream.on('data', (chunk: string) => {
+      const s = opened.stream;
+      s.setEncoding('utf8');
+      const onData = (chunk: string): void => {
         ready();
         for (const ev of parser.push(chunk)) onEvent(ev);
-      });
-      opened.stream.on('end', () => {
+      };
+      const onEnd = (): void => {
         for (const ev of parser.end()) onEvent(ev);
         fail(new Error('uevent monitor ended'));
-      });
-      opened.stream.on('error', (e) => fail(e));
+      };
+      const onErr = (e: Error): void => fail(e);
+      s.on('data', onData);
+      s.on('end', onEnd);
+      s.on('error', onErr);
+      s.resume(); // a stream paused by an earlier watcher's detach does not resume on 'data' alone
+      this.detach = () => { s.off('data', onData); s.off('end', onEnd); s.off('error', onErr); s.pause(); };
       this.child?.on('error', (e) => fail(e));
       this.child?.on('exit', (code, sig) => { if (!this.stopped) fail(new Error(`uevent monitor exited (${code ?? sig})`)); });
     });
@@ -130,6 +140,7 @@ export class UeventWatcher implements ModuleWatcher {
       await Promise.race([gone, new Promise((r) => setTimeout(r, 1000).unref())]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-    this.stream?.destroy();
+    this.detach?.();
+    if (this.source.owned) this.stream?.destroy();
   }
 }

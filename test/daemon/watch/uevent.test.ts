@@ -46,6 +46,21 @@ describe('daemon/watch/uevent', () => {
     await w.stop();
   });
 
+  it('a caller-owned stream survives a watcher stop and feeds the next watcher (daemon restart)', async () => {
+    const s = new PassThrough();
+    const w1 = new UeventWatcher(streamSource(s), 10);
+    await w1.start(() => {}, () => {});
+    await w1.stop();
+    assert.ok(!s.destroyed);
+    const w2 = new UeventWatcher(streamSource(s), 10);
+    const got: ModuleEvent[] = [];
+    await w2.start((e) => got.push(e), () => {});
+    s.write(block('remove', 'xfs', 9));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(got.map((e) => `${e.action} ${e.name}`), ['remove xfs']);
+    await w2.stop();
+  });
+
   it('watches a child process that prints blocks (fake udevadm), ready after its banner', async () => {
     const script = `printf '${banner.replace(/\n/g, '\\n')}'; sleep 0.2; printf '${block('add', 'crc7', 7).replace(/\n/g, '\\n')}'; sleep 30`;
     const w = new UeventWatcher(commandSource(['sh', '-c', script]), 5000);
