@@ -16,14 +16,14 @@ export interface Abbrev {
   /** This abbreviation's attributes are entries [first, first + count) of the shared arrays below. */
   readonly first: number;
   readonly count: number;
-  /** Attribute names (one array shared by the whole table; small integers, so V8 keeps them unboxed). */
-  readonly attrs: readonly number[];
+  /** Attribute names (one exact-size array shared by the whole table). */
+  readonly attrs: Uint16Array;
   /** Forms (shared). */
-  readonly forms: readonly number[];
+  readonly forms: Uint16Array;
   /** Fixed size of each attribute, or VARIABLE (-1) (shared). */
-  readonly sizes: readonly number[];
+  readonly sizes: Int8Array;
   /** Offset of each attribute from the DIE's attribute data while all before it are fixed-size, else -1 (shared). */
-  readonly fixedOffsets: readonly number[];
+  readonly fixedOffsets: Int32Array;
   /** Total attribute bytes when every attribute is fixed-size, else -1. */
   readonly fixedTotal: number;
   /** Index (relative to `first`) of DW_AT_sibling, or -1. */
@@ -59,6 +59,45 @@ export class AbbrevTable {
   }
 }
 
+/** Form sizes for forms 0..0x2c under one encoding (cached: 3 encodings at most in practice). */
+const sizeTables = new Map<string, Int8Array>();
+function sizeTable(enc: UnitEncoding): Int8Array {
+  const key = `${enc.version <= 2 ? 2 : 3}:${enc.addressSize}:${enc.offsetSize}`;
+  let t = sizeTables.get(key);
+  if (!t) {
+    t = new Int8Array(0x2d);
+    for (let f = 0; f < t.length; f++) t[f] = formSize(f, enc);
+    sizeTables.set(key, t);
+  }
+  return t;
+}
+
+let ulebEnd = 0;
+
+const scratch = { attrs: new Uint16Array(4096), forms: new Uint16Array(4096), sizes: new Int8Array(4096), fixed: new Int32Array(4096) };
+function growScratch(): void {
+  const grow = <T extends Uint16Array | Int8Array | Int32Array>(a: T, make: (n: number) => T): T => { const b = make(a.length * 2); b.set(a); return b; };
+  scratch.attrs = grow(scratch.attrs, (k) => new Uint16Array(k));
+  scratch.forms = grow(scratch.forms, (k) => new Uint16Array(k));
+  scratch.sizes = grow(scratch.sizes, (k) => new Int8Array(k));
+  scratch.fixed = grow(scratch.fixed, (k) => new Int32Array(k));
+}
+/** Multi-byte ULEB128 at `pos` (end left in ulebEnd). */
+function slowUleb(sec: DwarfSection, pos: number): number {
+  const b = sec.bytes;
+  const start = pos;
+  let result = 0;
+  let mul = 1;
+  for (;;) {
+    if (pos >= b.length) throw sec.error('truncated', start, 'ULEB128 runs past the end of the section');
+    const byte = b[pos++]!;
+    result += (byte & 0x7f) * mul;
+    if ((byte & 0x80) === 0) { ulebEnd = pos; return result; }
+    mul *= 128;
+    if (mul > 2 ** 56) throw sec.error('bad-abbrev', start, 'ULEB128 too long');
+  }
+}
+
 function sleb(sec: DwarfSection, state: { pos: number }): bigint {
   const b = sec.bytes;
   let result = 0n;
@@ -84,46 +123,44 @@ export function parseAbbrevTable(sec: DwarfSection, offset: number, enc: UnitEnc
   const table = new AbbrevTable(offset);
   const b = sec.bytes;
   const len = b.length;
+  const sizeOf = sizeTable(enc);
   let pos = offset;
-  // Inline ULEB128 reader over `pos` (abbreviation tables are read for every unit: keep it lean).
-  const uleb = (): number => {
-    const start = pos;
-    let result = 0;
-    let mul = 1;
-    for (;;) {
-      if (pos >= len) throw sec.error('truncated', start, 'ULEB128 runs past the end of the section');
-      const byte = b[pos++]!;
-      result += (byte & 0x7f) * mul;
-      if ((byte & 0x80) === 0) return result;
-      mul *= 128;
-      if (mul > 2 ** 56) throw sec.error('bad-abbrev', start, 'ULEB128 too long');
-    }
-  };
-  const attrs: number[] = [];
-  const forms: number[] = [];
-  const sizes: number[] = [];
-  const fixedOffsets: number[] = [];
+  // Specs go to module-level scratch arrays (grown rarely), then are copied out once at the
+  // exact size: no per-table array growth, so little garbage for a 2000-unit vmlinux.
+  let n = 0;
+  // Per-abbreviation header fields, 7 numbers each, kept flat until the arrays are final.
+  const heads: number[] = [];
+  let constsByEntry: Map<number, (bigint | undefined)[]> | undefined;
   for (;;) {
     const entryAt = pos;
-    const code = uleb();
+    // ULEB128s inline with a one-byte fast path: this runs for every unit's table.
+    if (pos >= len) throw sec.error('truncated', pos, 'abbreviation table runs past the end of the section');
+    let code = b[pos++]!;
+    if (code & 0x80) { pos--; code = slowUleb(sec, pos); pos = ulebEnd; }
     if (code === 0) break;
-    const tag = uleb();
+    if (pos >= len) throw sec.error('truncated', pos, 'abbreviation tag runs past the end of the section');
+    let tag = b[pos++]!;
+    if (tag & 0x80) { pos--; tag = slowUleb(sec, pos); pos = ulebEnd; }
     if (pos >= len) throw sec.error('truncated', pos, 'abbreviation children flag runs past the end of the section');
     const children = b[pos++]!;
     if (children > 1) throw sec.error('bad-abbrev', pos - 1, `children flag ${children} is neither 0 nor 1`);
-    const first = attrs.length;
+    const first = n;
     let consts: (bigint | undefined)[] | undefined;
     let running = 0;
     let siblingIndex = -1;
     for (;;) {
       const specAt = pos;
-      const at = uleb();
-      const form = uleb();
+      if (pos + 1 >= len) throw sec.error('truncated', pos, 'attribute specification runs past the end of the section');
+      let at = b[pos++]!;
+      if (at & 0x80) { pos--; at = slowUleb(sec, pos); pos = ulebEnd; }
+      if (pos >= len) throw sec.error('truncated', pos, 'attribute form runs past the end of the section');
+      let form = b[pos++]!;
+      if (form & 0x80) { pos--; form = slowUleb(sec, pos); pos = ulebEnd; }
       if (at === 0 && form === 0) break;
       if (at > 0xffff || form > 0xffff) throw sec.error('bad-abbrev', specAt, `attribute 0x${at.toString(16)} / form 0x${form.toString(16)} out of range`);
-      const size = formSize(form, enc);
+      const size = form < sizeOf.length ? sizeOf[form]! : formSize(form, enc);
       if (size === UNKNOWN) throw sec.error('unknown-form', specAt, `unknown ${formName(form)} in abbreviation ${code}`);
-      const rel = attrs.length - first;
+      const rel = n - first;
       if (form === DW_FORM.implicit_const) {
         const st = { pos };
         consts ??= [];
@@ -131,17 +168,30 @@ export function parseAbbrevTable(sec: DwarfSection, offset: number, enc: UnitEnc
         pos = st.pos;
       }
       if (at === DW_AT.sibling) siblingIndex = rel;
-      attrs.push(at);
-      forms.push(form);
-      sizes.push(size);
-      fixedOffsets.push(running);
+      if (n === scratch.attrs.length) growScratch();
+      scratch.attrs[n] = at;
+      scratch.forms[n] = form;
+      scratch.sizes[n] = size;
+      scratch.fixed[n] = running;
+      n++;
       if (running >= 0) running = size === VARIABLE ? -1 : running + size;
     }
+    heads.push(code, tag, children, first, n - first, running, siblingIndex, entryAt);
+    if (consts) (constsByEntry ??= new Map()).set(entryAt, consts);
+  }
+  const attrs = scratch.attrs.slice(0, n);
+  const forms = scratch.forms.slice(0, n);
+  const sizes = scratch.sizes.slice(0, n);
+  const fixedOffsets = scratch.fixed.slice(0, n);
+  for (let h = 0; h < heads.length; h += 8) {
+    const code = heads[h]!;
+    const at = heads[h + 7]!;
     const a: Abbrev = {
-      code, tag, hasChildren: children === 1, first, count: attrs.length - first,
-      attrs, forms, sizes, fixedOffsets, fixedTotal: running, siblingIndex, implicitConsts: consts,
+      code, tag: heads[h + 1]!, hasChildren: heads[h + 2] === 1, first: heads[h + 3]!, count: heads[h + 4]!,
+      attrs, forms, sizes, fixedOffsets, fixedTotal: heads[h + 5]!, siblingIndex: heads[h + 6]!,
+      implicitConsts: constsByEntry?.get(at),
     };
-    if (!table.set(a)) throw sec.error('bad-abbrev', entryAt, `abbreviation code ${code} defined twice`);
+    if (!table.set(a)) throw sec.error('bad-abbrev', at, `abbreviation code ${code} defined twice`);
   }
   return table;
 }

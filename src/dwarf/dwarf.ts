@@ -512,10 +512,10 @@ export class DieCursor {
     return pos;
   }
 
-  /** Result of the last locate(): form (indirect followed), value position, attribute index. */
-  private lForm = 0;
-  private lPos = 0;
-  private lIndex = 0;
+  /** Result of the last locate(): form (indirect followed), value position, attribute index (reused, never escapes). */
+  private readonly loc = { form: 0, pos: 0, index: 0 };
+  private get lForm(): number { return this.loc.form; }
+  private get lPos(): number { return this.loc.pos; }
 
   /** Locate attribute `at` into lForm/lPos/lIndex; false when absent. */
   private locate(at: number): boolean {
@@ -527,9 +527,10 @@ export class DieCursor {
       form = this.ulebAt(pos);
       pos = this.lebEnd;
     }
-    this.lForm = form;
-    this.lPos = pos;
-    this.lIndex = i;
+    const loc = this.loc;
+    loc.form = form;
+    loc.pos = pos;
+    loc.index = i;
     return true;
   }
 
@@ -539,7 +540,7 @@ export class DieCursor {
    */
   udata(at: number): number | undefined {
     if (!this.locate(at)) return undefined;
-    const l = { form: this.lForm, pos: this.lPos, index: this.lIndex };
+    const l = this.loc;
     const s = this.sec;
     switch (l.form) {
       case DW_FORM.data1: return s.u8(l.pos);
@@ -556,7 +557,7 @@ export class DieCursor {
   /** A constant as bigint; dataN are zero-extended unless `signed`. */
   constant(at: number, signed = false): bigint | undefined {
     if (!this.locate(at)) return undefined;
-    const l = { form: this.lForm, pos: this.lPos, index: this.lIndex };
+    const l = this.loc;
     const s = this.sec;
     switch (l.form) {
       case DW_FORM.data1: return signed ? BigInt.asIntN(8, BigInt(s.u8(l.pos))) : BigInt(s.u8(l.pos));
@@ -573,7 +574,7 @@ export class DieCursor {
   /** DW_FORM_flag / flag_present; false when absent. */
   flag(at: number): boolean {
     if (!this.locate(at)) return false;
-    const l = { form: this.lForm, pos: this.lPos, index: this.lIndex };
+    const l = this.loc;
     if (l.form === DW_FORM.flag_present) return true;
     if (l.form === DW_FORM.flag) return this.sec.u8(l.pos) !== 0;
     return false;
@@ -582,7 +583,7 @@ export class DieCursor {
   /** A reference resolved to an absolute .debug_info offset (checked to lie inside .debug_info). */
   ref(at: number): number | undefined {
     if (!this.locate(at)) return undefined;
-    const l = { form: this.lForm, pos: this.lPos, index: this.lIndex };
+    const l = this.loc;
     const s = this.sec;
     let target: number;
     switch (l.form) {
@@ -608,7 +609,7 @@ export class DieCursor {
   /** A string attribute resolved (string, strp, line_strp, strx*, GNU_str_index). */
   str(at: number): string | undefined {
     if (!this.locate(at)) return undefined;
-    const l = { form: this.lForm, pos: this.lPos, index: this.lIndex };
+    const l = this.loc;
     const s = this.sec;
     const u = this.unit;
     switch (l.form) {
@@ -633,7 +634,7 @@ export class DieCursor {
   /** An address attribute (addr, addrx*, GNU_addr_index), relocated. */
   address(at: number): DwarfAddress | undefined {
     if (!this.locate(at)) return undefined;
-    const l = { form: this.lForm, pos: this.lPos, index: this.lIndex };
+    const l = this.loc;
     const s = this.sec;
     const u = this.unit;
     switch (l.form) {
@@ -650,7 +651,7 @@ export class DieCursor {
   /** An offset into another section (sec_offset; data4/data8 in DWARF 2/3), relocated. */
   sectionOffset(at: number): number | undefined {
     if (!this.locate(at)) return undefined;
-    const l = { form: this.lForm, pos: this.lPos, index: this.lIndex };
+    const l = this.loc;
     const u = this.unit;
     switch (l.form) {
       case DW_FORM.sec_offset: return this.sec.offsetAt(l.pos, u.offsetSize);
@@ -686,7 +687,7 @@ export class DieCursor {
   /** A block or exprloc value: its bytes (a view) and their .debug_info offset (for relocations). */
   block(at: number): { offset: number; bytes: Uint8Array } | undefined {
     if (!this.locate(at)) return undefined;
-    const l = { form: this.lForm, pos: this.lPos, index: this.lIndex };
+    const l = this.loc;
     const r = this.blockAt(l.form, l.pos);
     return r ? { offset: r.offset, bytes: r.bytes } : undefined;
   }
