@@ -8,10 +8,17 @@
  * which is much cheaper than a TextDecoder call per name in dumps of 100k types.
  */
 import { BtfError } from './errors.js';
+import { KSYM_NAME_LEN } from './kinds.js';
 import type { StrOff } from './types.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const utf8Enc = new TextEncoder();
+
+/** nameClass bits. */
+export const NAME_EMPTY = 1;
+export const NAME_IDENT = 2;
+export const NAME_DOTTED = 4;
+const NAME_COMPUTED = 0x80;
 
 export class StringTable {
   /** Absolute offset of this table's first byte. */
@@ -23,6 +30,7 @@ export class StringTable {
   private asciiChecked = false;
   private index: Map<string, StrOff> | undefined;
   private starts: Uint8Array | undefined;
+  private classes: Uint8Array | undefined;
 
   /** `initial` is used as is (not copied) until the first `add`. */
   constructor(start: number, initial: Uint8Array = new Uint8Array(0)) {
@@ -73,6 +81,36 @@ export class StringTable {
       this.starts = s;
     }
     return this.starts[rel] === 1;
+  }
+
+  /**
+   * Classifies the string at absolute `off` straight from the bytes (no JS string made), cached
+   * per offset: NAME_EMPTY, NAME_IDENT (kernel identifier), NAME_DOTTED (identifier that may
+   * contain dots). Shorter than KSYM_NAME_LEN as the kernel requires. 0 for anything else.
+   */
+  nameClass(off: StrOff): number {
+    const rel = off - this.start;
+    if (rel < 0 || rel >= this.len) return 0;
+    if (this.classes === undefined || this.classes.length !== this.len) this.classes = new Uint8Array(this.len);
+    const cached = this.classes[rel]!;
+    if (cached !== 0) return cached & ~NAME_COMPUTED;
+    const b = this.buf;
+    let ident = true;
+    let dotted = true;
+    let i = rel;
+    for (; i < this.len; i++) {
+      const c = b[i]!;
+      if (c === 0) break;
+      const alpha = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f;
+      const digit = c >= 0x30 && c <= 0x39 && i > rel;
+      if (!alpha && !digit) { ident = false; if (c !== 0x2e) dotted = false; }
+      if (i - rel >= KSYM_NAME_LEN - 1) { ident = false; dotted = false; }
+    }
+    let cls = 0;
+    if (i === rel) cls = NAME_EMPTY;
+    else cls = (ident ? NAME_IDENT | NAME_DOTTED : 0) | (dotted ? NAME_DOTTED : 0);
+    this.classes[rel] = cls | NAME_COMPUTED;
+    return cls;
   }
 
   /** Offset of the first occurrence of `s` as a whole string in this table. */

@@ -10,7 +10,8 @@
  */
 import type { Btf } from './btf.js';
 import { BTF_MAX_NAME_OFFSET, BTF_MAX_TYPE, KIND, KIND_NAME, KSYM_NAME_LEN, type Kind } from './kinds.js';
-import type { BtfType, Member, StrOff, StructType, TypeId } from './types.js';
+import { NAME_DOTTED, NAME_EMPTY, NAME_IDENT } from './strings.js';
+import type { BtfType, DatasecType, Member, StrOff, StructType, TypeId } from './types.js';
 
 export interface BtfProblem {
   id?: TypeId;
@@ -95,6 +96,8 @@ export function isValidBtfName(s: string, dotOk: boolean): boolean {
   return true;
 }
 
+const lbl = (what: string, idx: number): string => (idx >= 0 ? `${what} #${idx}` : what);
+
 /** "[id] KIND 'name': rule: message" for the CLI. */
 export function formatProblem(p: BtfProblem): string {
   const where = p.id !== undefined ? `[${p.id}]${p.kind ? ` ${p.kind}` : ''}: ` : '';
@@ -173,27 +176,33 @@ class Validator {
   }
 
   // ---- names -----------------------------------------------------------------------------
+  // Names are classified from the string bytes (StringTable.nameClass, cached per offset), so
+  // validating 100k types makes no JS strings; messages are built only for problems.
 
-  /** Checks the offset (exists, string start); returns the string or undefined after reporting. */
-  private nameAt(id: TypeId, off: StrOff, what: string): string | undefined {
-    const s = this.safeStr(off);
-    if (s === undefined) {
-      this.report(id, 'name-offset', `${what} offset ${off} is outside the chain's strings (end ${this.btf.strings.end})`);
-      return undefined;
+  /** Name class of `off` once it is known to exist and start a string; -1 after reporting. */
+  private nameCls(id: TypeId, off: StrOff, what: string, idx: number): number {
+    if (off === 0) return NAME_EMPTY;
+    if (off < 0 || off >= this.btf.strings.end) {
+      this.report(id, 'name-offset', `${lbl(what, idx)} offset ${off} is outside the chain's strings (end ${this.btf.strings.end})`);
+      return -1;
     }
-    if (off !== 0 && !this.btf.levelOfStr(off).strings.isStart(off)) {
-      this.report(id, 'name-not-string-start', `${what} offset ${off} points inside a string`);
-      return undefined;
+    const strings = this.btf.levelOfStr(off).strings;
+    if (!strings.isStart(off)) {
+      this.report(id, 'name-not-string-start', `${lbl(what, idx)} offset ${off} points inside a string`);
+      return -1;
     }
-    return s;
+    return strings.nameClass(off);
   }
 
-  private requireIdent(id: TypeId, off: StrOff, what: string, opts: { optional?: boolean; dotOk?: boolean } = {}): void {
-    const s = this.nameAt(id, off, what);
-    if (s === undefined) return;
-    if (s === '' && opts.optional) return;
-    if (!isValidBtfName(s, opts.dotOk ?? false)) {
-      this.report(id, 'name', `${what} ${s === '' ? 'is missing' : `'${JSON.stringify(s).slice(1, -1)}' is not a valid identifier`}`);
+  private requireIdent(id: TypeId, off: StrOff, what: string, idx: number, optional: boolean, dotOk: boolean): void {
+    const cls = this.nameCls(id, off, what, idx);
+    if (cls < 0) return;
+    if (cls & NAME_EMPTY) {
+      if (!optional) this.report(id, 'name', `${lbl(what, idx)} is missing`);
+      return;
+    }
+    if ((cls & (dotOk ? NAME_DOTTED : NAME_IDENT)) === 0) {
+      this.report(id, 'name', `${lbl(what, idx)} '${JSON.stringify(this.safeStr(off) ?? '').slice(1, -1)}' is not a valid identifier`);
     }
   }
 
@@ -202,21 +211,20 @@ class Validator {
   }
 
   private requireValue(id: TypeId, off: StrOff, rule: ValidationRule, what: string): void {
-    const s = this.nameAt(id, off, what);
-    if (s === '') this.report(id, rule, `${what} is empty`);
+    if (this.nameCls(id, off, what, -1) === NAME_EMPTY) this.report(id, rule, `${what} is empty`);
   }
 
   private noKflag(id: TypeId, t: BtfType): void {
     if (t.kflag) this.report(id, 'kind-flag', `kind_flag set on ${KIND_NAME[t.kind]}`);
   }
 
-  private refExists(id: TypeId, ref: TypeId, what: string, allowVoid: boolean): boolean {
+  private refExists(id: TypeId, ref: TypeId, what: string, idx: number, allowVoid: boolean): boolean {
     if (ref === 0) {
-      if (!allowVoid) { this.report(id, 'void-ref', `${what} is void`); return false; }
+      if (!allowVoid) { this.report(id, 'void-ref', `${lbl(what, idx)} is void`); return false; }
       return true;
     }
-    if (!this.btf.hasType(ref)) {
-      this.report(id, 'type-id', `${what} ${ref} does not exist (last id ${this.btf.nextId - 1})`);
+    if (ref >= this.btf.nextId) {
+      this.report(id, 'type-id', `${lbl(what, idx)} ${ref} does not exist (last id ${this.btf.nextId - 1})`);
       return false;
     }
     return true;
@@ -227,7 +235,7 @@ class Validator {
   private checkMeta(id: TypeId, t: BtfType): void {
     switch (t.kind) {
       case KIND.INT: {
-        this.nameAt(id, t.nameOff, 'name');
+        this.nameCls(id, t.nameOff, 'name', -1);
         this.noKflag(id, t);
         const enc = t.encoding;
         if (enc !== 0 && enc !== 1 && enc !== 2 && enc !== 4) this.report(id, 'int-encoding', `encoding 0x${enc.toString(16)}`);
@@ -239,48 +247,48 @@ class Validator {
       case KIND.PTR: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT:
         this.noKflag(id, t);
         this.forbidName(id, t);
-        this.refExists(id, t.type, 'referenced type', true);
+        this.refExists(id, t.type, 'referenced type', -1, true);
         return;
       case KIND.TYPEDEF:
         this.noKflag(id, t);
-        this.requireIdent(id, t.nameOff, 'name');
-        this.refExists(id, t.type, 'referenced type', true);
+        this.requireIdent(id, t.nameOff, 'name', -1, false, false);
+        this.refExists(id, t.type, 'referenced type', -1, true);
         return;
       case KIND.TYPE_TAG:
         this.noKflag(id, t);
         this.requireValue(id, t.nameOff, 'name', 'tag value');
-        this.refExists(id, t.type, 'referenced type', true);
+        this.refExists(id, t.type, 'referenced type', -1, true);
         return;
       case KIND.ARRAY:
         this.noKflag(id, t);
         this.forbidName(id, t);
-        this.refExists(id, t.elemType, 'element type', false);
-        this.refExists(id, t.indexType, 'index type', false);
+        this.refExists(id, t.elemType, 'element type', -1, false);
+        this.refExists(id, t.indexType, 'index type', -1, false);
         return;
       case KIND.STRUCT: case KIND.UNION:
-        this.requireIdent(id, t.nameOff, 'name', { optional: true });
+        this.requireIdent(id, t.nameOff, 'name', -1, true, false);
         this.checkMembersMeta(id, t);
         return;
       case KIND.ENUM: case KIND.ENUM64:
         if (t.size > 8 || t.size === 0 || (t.size & (t.size - 1)) !== 0) this.report(id, 'enum-size', `size ${t.size}`);
-        this.requireIdent(id, t.nameOff, 'name', { optional: true });
-        for (let i = 0; i < t.values.length; i++) this.requireIdent(id, t.values[i]!.nameOff, `enumerator #${i}`);
+        this.requireIdent(id, t.nameOff, 'name', -1, true, false);
+        for (let i = 0; i < t.values.length; i++) this.requireIdent(id, t.values[i]!.nameOff, 'enumerator', i, false, false);
         return;
       case KIND.FWD:
-        this.requireIdent(id, t.nameOff, 'name');
+        this.requireIdent(id, t.nameOff, 'name', -1, false, false);
         return;
       case KIND.FUNC:
-        this.requireIdent(id, t.nameOff, 'name');
+        this.requireIdent(id, t.nameOff, 'name', -1, false, false);
         if (t.linkage > 1) this.report(id, 'func-linkage', `linkage ${t.linkage} (the kernel accepts static 0 and global 1)`);
         this.noKflag(id, t);
-        if (this.refExists(id, t.type, 'prototype', false) && this.btf.type(t.type).kind !== KIND.FUNC_PROTO) {
+        if (this.refExists(id, t.type, 'prototype', -1, false) && this.btf.type(t.type).kind !== KIND.FUNC_PROTO) {
           this.report(id, 'func-proto', `type ${this.btf.describe(t.type)} is not a FUNC_PROTO`);
         }
         return;
       case KIND.FUNC_PROTO: {
         this.forbidName(id, t);
         this.noKflag(id, t);
-        this.refExists(id, t.returnType, 'return type', true);
+        this.refExists(id, t.returnType, 'return type', -1, true);
         const n = t.params.length;
         for (let i = 0; i < n; i++) {
           const p = t.params[i]!;
@@ -289,23 +297,23 @@ class Validator {
             else if (p.nameOff !== 0) this.report(id, 'proto-arg', `varargs marker #${i + 1} has a name`);
             continue;
           }
-          this.refExists(id, p.type, `parameter #${i + 1} type`, false);
-          const s = this.nameAt(id, p.nameOff, `parameter #${i + 1} name`);
-          if (s !== undefined && s !== '' && !isValidBtfName(s, false)) this.report(id, 'proto-arg', `parameter #${i + 1} name '${s}' is not an identifier`);
+          this.refExists(id, p.type, 'type of parameter', i + 1, false);
+          const cls = this.nameCls(id, p.nameOff, 'name of parameter', i + 1);
+          if (cls > 0 && (cls & (NAME_EMPTY | NAME_IDENT)) === 0) this.report(id, 'proto-arg', `parameter #${i + 1} name '${this.safeStr(p.nameOff) ?? ''}' is not an identifier`);
         }
         return;
       }
       case KIND.VAR:
         this.noKflag(id, t);
-        this.requireIdent(id, t.nameOff, 'name', { dotOk: true });
-        this.refExists(id, t.type, 'variable type', false);
+        this.requireIdent(id, t.nameOff, 'name', -1, false, true);
+        this.refExists(id, t.type, 'variable type', -1, false);
         if (t.linkage !== 0 && t.linkage !== 1) this.report(id, 'var-linkage', `linkage ${t.linkage} (the kernel accepts static 0 and global-allocated 1)`);
         return;
       case KIND.DATASEC:
         this.checkDatasecMeta(id, t);
         return;
       case KIND.FLOAT:
-        this.nameAt(id, t.nameOff, 'name');
+        this.nameCls(id, t.nameOff, 'name', -1);
         this.noKflag(id, t);
         if (![2, 4, 8, 12, 16].includes(t.size)) this.report(id, 'float-size', `size ${t.size}`);
         return;
@@ -313,7 +321,7 @@ class Validator {
         this.requireValue(id, t.nameOff, 'decl-tag-value', 'tag value');
         this.noKflag(id, t);
         if (t.componentIdx < -1) this.report(id, 'decl-tag-component', `component index ${t.componentIdx} < -1`);
-        this.refExists(id, t.type, 'tagged type', false);
+        this.refExists(id, t.type, 'tagged type', -1, false);
         return;
     }
   }
@@ -321,33 +329,37 @@ class Validator {
   private checkMembersMeta(id: TypeId, t: StructType): void {
     let last = 0;
     const isUnion = t.kind === KIND.UNION;
-    for (let i = 0; i < t.members.length; i++) {
-      const m = t.members[i]!;
-      const what = `member #${i}`;
-      this.requireIdent(id, m.nameOff, `${what} name`, { optional: true });
-      this.refExists(id, m.type, `${what} type`, false);
+    const members = t.members;
+    for (let i = 0; i < members.length; i++) {
+      const m = members[i]!;
+      this.requireIdent(id, m.nameOff, 'name of member', i, true, false);
+      this.refExists(id, m.type, 'type of member', i, false);
       const off = t.kflag ? m.offset & 0xffffff : m.offset;
-      if (isUnion && off !== 0) this.report(id, 'member-offset', `${what} of a union at bit offset ${off}, not 0`);
-      else if (off < last) this.report(id, 'member-offset', `${what} at bit offset ${off} comes before the previous member (${last})`);
-      else if (Math.ceil(off / 8) > t.size) this.report(id, 'member-offset', `${what} at bit offset ${off} is past the struct size ${t.size}`);
+      if (isUnion && off !== 0) this.report(id, 'member-offset', `member #${i} of a union at bit offset ${off}, not 0`);
+      else if (off < last) this.report(id, 'member-offset', `member #${i} at bit offset ${off} comes before the previous member (${last})`);
+      else if (Math.ceil(off / 8) > t.size) this.report(id, 'member-offset', `member #${i} at bit offset ${off} is past the struct size ${t.size}`);
       last = off;
     }
   }
 
-  private checkDatasecMeta(id: TypeId, t: Extract<BtfType, { kind: typeof KIND.DATASEC }>): void {
+  private entryLabel(t: DatasecType, i: number): string {
+    const v = t.vars[i]!;
+    return `entry #${i} (${this.btf.describe(v.type)}, offset ${v.offset}, size ${v.size})`;
+  }
+
+  private checkDatasecMeta(id: TypeId, t: DatasecType): void {
     if (t.size === 0) this.report(id, 'datasec-size', 'size 0');
     this.noKflag(id, t);
-    this.requireIdent(id, t.nameOff, 'name', { dotOk: true });
+    this.requireIdent(id, t.nameOff, 'name', -1, false, true);
     let lastEnd = 0;
     let sum = 0;
     for (let i = 0; i < t.vars.length; i++) {
       const v = t.vars[i]!;
-      const what = `entry #${i} (${this.btf.describe(v.type)}, offset ${v.offset}, size ${v.size})`;
-      this.refExists(id, v.type, `${what} variable`, false);
-      if (v.offset < lastEnd) this.report(id, 'datasec-overlap', `${what} starts before the previous entry ends (${lastEnd})`);
-      else if (v.offset >= t.size && t.size !== 0) this.report(id, 'datasec-bounds', `${what} starts past the section size ${t.size}`);
-      if (v.size === 0 || v.size > t.size) this.report(id, 'datasec-bounds', `${what} has size ${v.size} (section size ${t.size})`);
-      else if (v.offset + v.size > t.size) this.report(id, 'datasec-bounds', `${what} ends at ${v.offset + v.size}, past the section size ${t.size}`);
+      if (v.type === 0 || v.type >= this.btf.nextId) this.refExists(id, v.type, `variable of ${this.entryLabel(t, i)}`, -1, false);
+      if (v.offset < lastEnd) this.report(id, 'datasec-overlap', `${this.entryLabel(t, i)} starts before the previous entry ends (${lastEnd})`);
+      else if (v.offset >= t.size && t.size !== 0) this.report(id, 'datasec-bounds', `${this.entryLabel(t, i)} starts past the section size ${t.size}`);
+      if (v.size === 0 || v.size > t.size) this.report(id, 'datasec-bounds', `${this.entryLabel(t, i)} has size ${v.size} (section size ${t.size})`);
+      else if (v.offset + v.size > t.size) this.report(id, 'datasec-bounds', `${this.entryLabel(t, i)} ends at ${v.offset + v.size}, past the section size ${t.size}`);
       lastEnd = Math.max(lastEnd, v.offset + v.size);
       sum += v.size;
     }
@@ -451,13 +463,15 @@ class Validator {
 
   /** Kernel check_member / check_kflag_member on the member's resolved (modifier-free) type. */
   private checkMember(id: TypeId, s: StructType, i: number, m: Member, memberSize: number): boolean {
-    const what = `member #${i} '${this.safeStr(m.nameOff) ?? '?'}'`;
     const rid = this.skipModifiers(m.type);
     const rt = this.btf.tryType(rid);
     if (rt === undefined) return false;
     const bitfield = s.kflag ? m.offset >>> 24 : 0;
     const off = s.kflag ? m.offset & 0xffffff : m.offset;
-    const fail = (rule: ValidationRule, msg: string): boolean => { this.report(id, rule, `${what}: ${msg}`); return false; };
+    const fail = (rule: ValidationRule, msg: string): boolean => {
+      this.report(id, rule, `member #${i} '${this.safeStr(m.nameOff) ?? '?'}': ${msg}`);
+      return false;
+    };
     if (rt.kind === KIND.INT) {
       if (s.kflag) {
         if (!isRegularInt(rt)) return fail('member-bitfield', `base type ${this.btf.describe(rid)} is not a regular INT`);
@@ -533,9 +547,10 @@ class Validator {
       case KIND.FUNC: {
         const proto = this.btf.tryType(t.type);
         if (proto === undefined || proto.kind !== KIND.FUNC_PROTO) return;
-        proto.params.forEach((p, i) => {
+        for (let i = 0; i < proto.params.length; i++) {
+          const p = proto.params[i]!;
           if (p.nameOff === 0 && p.type !== 0) this.report(id, 'func-arg-name', `parameter #${i + 1} of ${this.btf.describe(t.type)} has no name`);
-        });
+        }
         return;
       }
       case KIND.FUNC_PROTO: {
@@ -543,11 +558,12 @@ class Validator {
           const rt = this.btf.type(t.returnType);
           if (isSourceOnly(rt.kind) || this.resolve(t.returnType, 0) === NOSIZE) this.report(id, 'proto-return', `return type ${this.btf.describe(t.returnType)} has no size`);
         }
-        t.params.forEach((p, i) => {
-          if (p.type === 0 || !this.btf.hasType(p.type)) return;
+        for (let i = 0; i < t.params.length; i++) {
+          const p = t.params[i]!;
+          if (p.type === 0 || !this.btf.hasType(p.type)) continue;
           const at = this.btf.type(p.type);
           if (isSourceOnly(at.kind) || this.resolve(p.type, 0) === NOSIZE) this.report(id, 'proto-arg', `parameter #${i + 1} type ${this.btf.describe(p.type)} has no size`);
-        });
+        }
         return;
       }
       case KIND.DECL_TAG: {
@@ -576,17 +592,25 @@ class Validator {
 
   /** A PTR/modifier chain from a PTR must end (kernel: loop detected in RESOLVE_PTR mode). */
   private checkPtrChain(start: TypeId): void {
-    const seen = new Set<TypeId>();
+    // Walk at most as many steps as there are types; a longer walk has revisited something.
     let id = start;
-    for (;;) {
-      if (id === 0 || this.chainOk[id] === 1) break;
-      if (seen.has(id)) { this.report(start, 'loop', `pointer chain loops back to ${this.btf.describe(id)}`); return; }
-      seen.add(id);
+    let steps = 0;
+    const limit = this.btf.nextId;
+    while (id !== 0 && id < limit && this.chainOk[id] !== 1) {
       const t = this.btf.tryType(id);
       if (t === undefined || (t.kind !== KIND.PTR && !isModifier(t.kind))) break;
+      if (++steps > 64 || (steps > 1 && id === start)) {
+        this.report(start, 'loop', `pointer chain loops back to ${this.btf.describe(id)}`);
+        return;
+      }
       id = (t as { type: TypeId }).type;
     }
-    for (const s of seen) this.chainOk[s] = 1;
+    for (let i = start, n = 0; n < steps; n++) {
+      this.chainOk[i] = 1;
+      const t = this.btf.tryType(i);
+      if (t === undefined) break;
+      i = (t as { type: TypeId }).type;
+    }
   }
 
   /** Kernel btf_check_type_tags: chains of modifiers at most 32 long, TYPE_TAGs first. */
