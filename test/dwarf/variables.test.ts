@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ElfFile, STT, type ElfSymbol } from '../../src/elf/index.js';
 import { collectVariables, Dwarf, type StaticVariable, type VariableScan } from '../../src/dwarf/index.js';
@@ -46,7 +46,8 @@ function crossCheckSymbols(elf: ElfFile, vars: readonly StaticVariable[]): numbe
     const match = syms.find((sym) => sym.shndx === v.sectionIndex && offsetOf(sym) === v.offset);
     assert.ok(match, `${v.name}: ${v.sectionName}+0x${v.offset.toString(16)} is not where any same-named symbol is (${
       syms.map((sym) => `${elf.sections[sym.shndx]?.name}+0x${offsetOf(sym).toString(16)}`).join(', ')})`);
-    if (syms.length === 1 && v.size !== undefined && match.size !== 0n) assert.equal(BigInt(v.size), match.size, `${v.name}: size`);
+    // a flexible array member's initialiser makes the symbol larger than the type (init_struct_pid)
+    if (syms.length === 1 && v.size !== undefined && match.size !== 0n) assert.ok(BigInt(v.size) <= match.size, `${v.name}: size ${v.size} > ${match.size}`);
     checked++;
   }
   return checked;
@@ -160,4 +161,29 @@ describe('collectVariables: all 11 shared debug modules (needs ../shared)', func
       assert.ok(checked >= fileVars * 0.8, `checked ${checked} of ${fileVars} against symbols`);
     });
   }
+});
+
+describe('collectVariables: slim vmlinux (set BTF_EXTRA_VMLINUX_DEBUG to the decompressed vmlinux.debug)', function () {
+  const path = process.env['BTF_EXTRA_VMLINUX_DEBUG'];
+  before(function () {
+    if (path === undefined || !existsSync(path)) {
+      process.stderr.write('skipping vmlinux variable counts: BTF_EXTRA_VMLINUX_DEBUG not set to an existing file\n');
+      this.skip();
+    }
+  });
+  it('3,900 external + 30,925 static file-level definitions, 8,825 function statics; symbols agree', () => {
+    const elf = ElfFile.open(path!);
+    const scan = collectVariables(Dwarf.fromElf(elf));
+    const c = countsOf(scan);
+    assert.deepEqual([c.cus, c.cu_def_ext, c.cu_def_static, c.fn_static], [2172, 3900, 30925, 8825]);
+    // Variables in sections the link discarded (.discard.addressable, .exit.call, built-in
+    // .modinfo: __UNIQUE_ID_*, __exitcall_*) keep address 0, which in vmlinux lies in
+    // .data..percpu (linked at 0). No symbol exists for them; consumers filter them (pahole's rule).
+    const objects = new Set(elf.symbols.filter((s) => s.type === STT.OBJECT).map((s) => s.name));
+    const noSymbol = scan.variables.filter((v) => v.scope === 'file' && !objects.has(v.name));
+    const odd = noSymbol.filter((v) => !(v.address === 0n && v.sectionName === '.data..percpu'));
+    assert.deepEqual(odd.map((v) => v.name), [], 'only variables at address 0 lack a symbol');
+    const checked = crossCheckSymbols(elf, scan.variables);
+    assert.equal(checked, c.cu_def_ext + c.cu_def_static - noSymbol.length, 'every other file-level variable sits where its symbol is');
+  });
 });
