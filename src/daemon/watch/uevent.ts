@@ -75,7 +75,8 @@ export function commandSource(argv: readonly string[] = UDEVADM_MONITOR): Uevent
     open() {
       const [cmd, ...args] = argv;
       if (cmd === undefined) throw new Error('empty uevent command');
-      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+      // Own process group, so stop() ends the monitor and anything it started (wrapper scripts).
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
       if (!child.stdout) throw new Error('no stdout from uevent command');
       return { stream: child.stdout, child };
     },
@@ -136,9 +137,12 @@ export class UeventWatcher implements ModuleWatcher {
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       const gone = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
+      const signal = (sig: NodeJS.Signals): void => {
+        try { if (child.pid !== undefined) process.kill(-child.pid, sig); } catch { child.kill(sig); }
+      };
+      signal('SIGTERM');
       await Promise.race([gone, new Promise((r) => setTimeout(r, 1000).unref())]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) signal('SIGKILL');
     }
     this.detach?.();
     if (this.source.owned) this.stream?.destroy();
