@@ -179,4 +179,23 @@ describe('DWARF forms (DWARF 5 section 7.5.6)', () => {
     assert.equal(c.ref(0x49), a.at('t'));
     assert.equal(d.dieAt(a.at('t')).str(0x03), 'long');
   });
+
+  it('reads 64-bit DWARF units (offset-sized fields are 8 bytes) and partial units', () => {
+    const abbrev = abbrevTable([
+      [1, DW_TAG.partial_unit, true, [[0x03, F.strp]]],
+      [2, DW_TAG.variable, false, [[0x49, F.ref_addr], [0x03, F.strp]]],
+    ]);
+    const a = new Asm();
+    a.u32(0xffffffff).diff('end', 'len', 8).label('len').u16(5).u8(3).u8(8).u64(0);
+    a.uleb(1).u64(1);
+    a.label('v').uleb(2).ref('v', 8).u64(4);
+    a.uleb(0).label('end');
+    const d = dwarfOf({ info: a.bytes(), abbrev, str: Uint8Array.from(Buffer.from('\0pu\0var\0')) });
+    const u = d.unitByOffset(0);
+    assert.deepEqual([u.offsetSize, u.unitType, u.firstDieOffset], [8, 3, 12 + 2 + 1 + 1 + 8]);
+    assert.equal(u.root().str(0x03), 'pu');
+    const v = d.dieAt(a.at('v'));
+    assert.equal(v.str(0x03), 'var');
+    assert.equal(v.ref(0x49), a.at('v'));
+  });
 });
