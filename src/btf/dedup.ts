@@ -645,7 +645,25 @@ class DedupContext {
 
   /** Exactly the same structure down to `depth` levels (libbpf's btf_dedup_identical_types). */
   private identical(id1: TypeId, id2: TypeId, depth: number): boolean {
-    for (;;) {
+    return this.identicalAt(id1, id2, depth, new Map());
+  }
+
+  /**
+   * `memo` (per top-level question) bounds the work by the number of distinct (pair, depth)
+   * questions: without it, hostile wide DAGs of look-alike types would take members^depth steps.
+   * Every step, through modifiers too, uses up depth, so a cycle of modifiers cannot spin.
+   */
+  private identicalAt(id1: TypeId, id2: TypeId, depth: number, memo: Map<string, boolean>): boolean {
+    const key = `${id1},${id2},${depth}`;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    const r = this.identicalStep(id1, id2, depth, memo);
+    memo.set(key, r);
+    return r;
+  }
+
+  private identicalStep(id1: TypeId, id2: TypeId, depth: number, memo: Map<string, boolean>): boolean {
+    for (;; depth--) {
       if (depth <= 0) return false;
       if (id1 === id2) return true;
       if (id1 === 0 || id2 === 0) return false;
@@ -663,8 +681,8 @@ class DedupContext {
         case KIND.ARRAY: {
           if (!compatArray(a, b)) return false;
           const bb = b as typeof a;
-          if (a.indexType !== bb.indexType && !this.identical(a.indexType, bb.indexType, depth - 1)) return false;
-          if (a.elemType !== bb.elemType && !this.identical(a.elemType, bb.elemType, depth - 1)) return false;
+          if (a.indexType !== bb.indexType && !this.identicalAt(a.indexType, bb.indexType, depth - 1, memo)) return false;
+          if (a.elemType !== bb.elemType && !this.identicalAt(a.elemType, bb.elemType, depth - 1, memo)) return false;
           return true;
         }
         case KIND.STRUCT: case KIND.UNION: {
@@ -672,17 +690,17 @@ class DedupContext {
           const bm = (b as StructType).members;
           for (let i = 0; i < a.members.length; i++) {
             const x = a.members[i]!.type, y = bm[i]!.type;
-            if (x !== y && !this.identical(x, y, depth - 1)) return false;
+            if (x !== y && !this.identicalAt(x, y, depth - 1, memo)) return false;
           }
           return true;
         }
         case KIND.FUNC_PROTO: {
           if (!compatFnProto(a, b)) return false;
           const bb = b as typeof a;
-          if (a.returnType !== bb.returnType && !this.identical(a.returnType, bb.returnType, depth - 1)) return false;
+          if (a.returnType !== bb.returnType && !this.identicalAt(a.returnType, bb.returnType, depth - 1, memo)) return false;
           for (let i = 0; i < a.params.length; i++) {
             const x = a.params[i]!.type, y = bb.params[i]!.type;
-            if (x !== y && !this.identical(x, y, depth - 1)) return false;
+            if (x !== y && !this.identicalAt(x, y, depth - 1, memo)) return false;
           }
           return true;
         }

@@ -130,6 +130,34 @@ describe('btf/dedup: standalone', () => {
     assert.deepEqual(shape(out), ['INT int', 'ARRAY ', 'STRUCT s']);
   });
 
+  it('answers the identical-twins question on wide look-alike DAGs without exponential work', function () {
+    this.timeout(20_000);
+    const LEVELS = 12, WIDTH = 6; // without memoisation: WIDTH^LEVELS ~ 2e9 comparisons
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    const chain = (): number => { // returns the top struct of a fresh copy; every level embeds WIDTH copies of the next
+      let next = b.addStruct('n0', 4); b.addField('v', int, 0);
+      for (let l = 1; l < LEVELS; l++) {
+        const s = b.addStruct(`n${l}`, 4 * WIDTH);
+        for (let f = 0; f < WIDTH; f++) b.addField(`f${f}`, next, 32 * f);
+        next = s;
+      }
+      return next;
+    };
+    const x = chain();
+    const s = b.addStruct('pair', 8); b.addField('a', x, 0); b.addField('b', x, 32);
+    // the duplicate's two fields use two distinct (but identical) copies, defined after it
+    const dup = b.addStruct('pair', 8);
+    const y1Top = b.nextId + LEVELS - 1;
+    const y2Top = y1Top + LEVELS;
+    b.addField('a', y1Top, 0); b.addField('b', y2Top, 32);
+    assert.equal(chain(), y1Top);
+    assert.equal(chain(), y2Top);
+    const { btf: out, mapId } = dedupLevel(b.finish());
+    assert.equal(mapId(dup), mapId(s));
+    assert.equal(out.types.length, 1 + LEVELS + 1);
+  });
+
   it('leaves a FWD alone when several structs share its name', () => {
     const b = new BtfBuilder();
     const int = b.addInt('int', 4, 1);
