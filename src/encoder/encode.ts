@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 /**
  * encodeObject: ELF + DWARF object -> one BTF level split on a base chain (see index.ts for the design).
  */
@@ -73,7 +74,9 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   const vars = opts.vars ?? (mode === 'extras' ? 'all' : 'percpu');
   const base = opts.base;
   const dwarf = Dwarf.fromElf(elf);
+  const T0 = performance.now();
   const walk = walkUnits(dwarf, elf, { full: mode === 'full' });
+  const T1 = performance.now();
   const graph = new ProtoGraph(dwarf, new UnitIndex(dwarf, walk.units));
   const warnings: EncoderWarning[] = [...walk.warnings];
 
@@ -87,6 +90,12 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     fnList = fnList.filter((f) => f.proto !== 0);
   }
   graph.drain();
+  // One proto per distinct type: every later step (matching, emission) works on representatives.
+  const rep = graph.canonicalize();
+  for (const [v, r] of typeOf) typeOf.set(v, rep[r] ?? r);
+  fnList = fnList.map((f) => ({ fn: f.fn, proto: rep[f.proto] ?? f.proto }));
+  const typeRoots = mode === 'full' ? [...new Set(walk.typeDies.map((off) => rep[graph.ref(off)] ?? 0))] : [];
+  const T2 = performance.now();
   warnings.push(...graph.warnings);
 
   const candidates: VariableCandidate[] = walk.variables.map((v) => {
@@ -125,7 +134,7 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   };
   const visitAll = (): void => {
     if (mode === 'full') {
-      for (const off of walk.typeDies) visit(graph.ref(off));
+      for (const r of typeRoots) visit(r);
       for (const f of fnList) visit(f.proto);
     }
     for (const sec of selection.sections) for (const v of sec.vars) visit(refOfCandidate.get(v.candidate)!);
@@ -138,6 +147,7 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     visitAll();
   }
 
+  const T3 = performance.now();
   let next = level.startId;
   for (const r of order) newId.set(r, next++);
   const mapRef = (r: ProtoRef): number => (r === 0 ? 0 : newId.get(r) ?? matcher.resolve(r) ?? 0);
@@ -171,7 +181,11 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     level.addType({ kind: KIND.DATASEC, nameOff: level.addStr(sec.name), kflag: false, size: sec.size, vars: infos });
   }
 
-  let out = opts.dedup === false ? level : dedupBtf(level);
+  const T4 = performance.now();
+  const hasTypes = level.types.some((t) => t.kind !== KIND.VAR && t.kind !== KIND.DATASEC);
+  let out = opts.dedup === false || !hasTypes ? level : dedupBtf(level);
+  const T5 = performance.now();
+  if (process.env['ENC_TIMING']) process.stderr.write(`walk ${(T1 - T0) | 0} protos ${(T2 - T1) | 0} (${graph.size}) match ${(T3 - T2) | 0} emit ${(T4 - T3) | 0} dedup ${(T5 - T4) | 0}\n`);
   if (mode === 'extras') out = pruneUnreachable(out);
   if (out.nextId - 1 > BTF_MAX_TYPE) {
     throw new EncoderError('too-many-types', `output needs type ids up to ${out.nextId - 1}, over the kernel's ${BTF_MAX_TYPE}`, { file: elf.name });

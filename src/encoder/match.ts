@@ -14,6 +14,17 @@ import { KIND } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
 import type { ProtoGraph, ProtoRef } from './proto.js';
 
+interface ChainIndex {
+  /** CSR: chain ids anchored on id a are ids[starts[a] .. starts[a+1]). */
+  readonly starts: Int32Array;
+  readonly ids: Int32Array;
+  readonly aggregates: Map<number, number[]>;
+}
+
+function aggregateKey(kind: number, size: number, vlen: number): number {
+  return (size * 65536 + vlen) * 2 + (kind === KIND.UNION ? 1 : 0);
+}
+
 /** Result per proto: a chain id, or undefined when the chain lacks it. */
 export class ChainMatcher {
   readonly chain: Btf | undefined;
@@ -23,7 +34,7 @@ export class ChainMatcher {
   private hypot = new Map<ProtoRef, number>();
   /** Chain string offset -> proto string index (or -1 when the graph lacks the string). */
   private strMap = new Map<number, number>();
-  private refIndex: Map<string, number> | undefined;
+  private idx: ChainIndex | undefined;
   private readonly inProgress = new Set<ProtoRef>();
 
   constructor(chain: Btf | undefined, graph: ProtoGraph) {
@@ -83,75 +94,112 @@ export class ChainMatcher {
     }
   }
 
-  /** Anonymous types: resolve what they point at, then look the shape up in the chain's index. */
+  /** Anonymous types: resolve what they point at, then compare with the chain types anchored there. */
   private findAnon(ref: ProtoRef, p: BtfType): number | undefined {
-    const key = this.shapeKey(p);
-    if (key === undefined) return undefined;
-    const c = this.index().get(key);
-    if (c === undefined) return undefined;
-    if (p.kind === KIND.STRUCT || p.kind === KIND.UNION) return this.tryEquiv(ref, c) ? c : undefined;
-    return c;
+    const idx = this.index();
+    if (p.kind === KIND.STRUCT || p.kind === KIND.UNION) {
+      const list = idx.aggregates.get(aggregateKey(p.kind, p.size, p.members.length));
+      if (list === undefined) return undefined;
+      for (const c of list) if (this.shallowAggregate(p, c) && this.tryEquiv(ref, c)) return c;
+      return undefined;
+    }
+    const anchor = this.anchorOf(p);
+    if (anchor === undefined) return undefined;
+    const { starts, ids } = idx;
+    if (anchor >= starts.length - 1) return undefined;
+    const chain = this.chain!;
+    for (let i = starts[anchor]!; i < starts[anchor + 1]!; i++) {
+      const c = ids[i]!;
+      if (this.sameResolved(p, chain.type(c))) return c;
+    }
+    return undefined;
   }
 
-  /** Index key of an anonymous proto with its targets resolved to chain ids; undefined if a target is missing. */
-  private shapeKey(p: BtfType): string | undefined {
-    const r = (x: ProtoRef): number | undefined => this.resolve(x);
+  /** The chain id an anonymous proto's lookup starts from (resolving its targets); undefined if one is missing. */
+  private anchorOf(p: BtfType): number | undefined {
     switch (p.kind) {
-      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: {
-        const t = r(p.type);
-        return t === undefined ? undefined : `${p.kind}:${t}`;
-      }
-      case KIND.ARRAY: {
-        const e = r(p.elemType); const i = r(p.indexType);
-        return e === undefined || i === undefined ? undefined : `a:${e}:${i}:${p.nelems}`;
-      }
-      case KIND.FUNC_PROTO: {
-        const parts = [`f:${r(p.returnType) ?? 'x'}`];
-        for (const q of p.params) {
-          const t = r(q.type);
-          if (t === undefined) return undefined;
-          parts.push(`${this.graph.strings[q.nameOff]}:${t}`);
-        }
-        return parts[0] === 'f:x' ? undefined : parts.join(',');
-      }
-      case KIND.STRUCT: case KIND.UNION: {
-        // Anonymous aggregates: shallow shape only; tryEquiv does the real comparison.
-        const names = p.members.map((m) => `${this.graph.strings[m.nameOff]}@${m.offset}`).join(',');
-        return `s${p.kind}:${p.size}:${p.kflag ? 1 : 0}:${names}`;
-      }
+      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+        return this.resolve(p.type);
+      case KIND.ARRAY: return this.resolve(p.elemType);
+      case KIND.FUNC_PROTO: return this.resolve(p.returnType !== 0 || p.params.length === 0 ? p.returnType : p.params[0]!.type);
       default: return undefined;
     }
   }
 
-  private index(): Map<string, number> {
-    if (this.refIndex) return this.refIndex;
-    const idx = new Map<string, number>();
+  /** Exact equality of an anonymous proto (targets resolved to chain ids) and chain type `t`. */
+  private sameResolved(p: BtfType, t: BtfType): boolean {
+    if (p.kind !== t.kind || p.kflag !== t.kflag || t.nameOff !== 0) return false;
+    switch (p.kind) {
+      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+        return this.resolve(p.type) === (t as { type: number }).type;
+      case KIND.ARRAY:
+        return t.kind === KIND.ARRAY && p.nelems === t.nelems && this.resolve(p.elemType) === t.elemType && this.resolve(p.indexType) === t.indexType;
+      case KIND.FUNC_PROTO: {
+        if (t.kind !== KIND.FUNC_PROTO || p.params.length !== t.params.length) return false;
+        if (this.resolve(p.returnType) !== t.returnType) return false;
+        for (let i = 0; i < p.params.length; i++) {
+          const a = p.params[i]!; const b = t.params[i]!;
+          if (!this.nameEq(a.nameOff, b.nameOff) || this.resolve(a.type) !== b.type) return false;
+        }
+        return true;
+      }
+      default: return false;
+    }
+  }
+
+  private shallowAggregate(p: BtfType & { members: { nameOff: number; offset: number }[] }, c: number): boolean {
+    const t = this.chain!.type(c);
+    if ((t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) || t.kflag !== p.kflag || t.nameOff !== 0) return false;
+    for (let i = 0; i < p.members.length; i++) {
+      if (p.members[i]!.offset !== t.members[i]!.offset || !this.nameEq(p.members[i]!.nameOff, t.members[i]!.nameOff)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Reverse index of the chain's anonymous types, built once with typed arrays (CSR): for each
+   * anchor id, the PTR/modifier/ARRAY/FUNC_PROTO types anchored on it; anonymous structs/unions
+   * by (kind, size, vlen).
+   */
+  private index(): ChainIndex {
+    if (this.idx) return this.idx;
     const chain = this.chain!;
+    const n = chain.nextId;
+    const anchors = new Int32Array(n).fill(-1);
+    const counts = new Int32Array(n + 1);
+    const aggregates = new Map<number, number[]>();
     for (const level of chain.chain()) {
       const types = level.types;
       for (let i = 0; i < types.length; i++) {
         const t = types[i]!;
         const id = level.startId + i;
-        let key: string | undefined;
+        let a = -1;
         switch (t.kind) {
-          case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
-            key = `${t.kind}:${t.type}`; break;
-          case KIND.ARRAY: key = `a:${t.elemType}:${t.indexType}:${t.nelems}`; break;
-          case KIND.FUNC_PROTO:
-            key = [`f:${t.returnType}`, ...t.params.map((q) => `${chain.str(q.nameOff)}:${q.type}`)].join(','); break;
+          case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = t.type; break;
+          case KIND.ARRAY: a = t.elemType; break;
+          case KIND.FUNC_PROTO: a = t.returnType !== 0 || t.params.length === 0 ? t.returnType : t.params[0]!.type; break;
           case KIND.STRUCT: case KIND.UNION:
-            if (t.nameOff === 0) key = `s${t.kind}:${t.size}:${t.kflag ? 1 : 0}:${t.members.map((m) => `${chain.str(m.nameOff)}@${m.offset}`).join(',')}`;
-            break;
-          case KIND.INT: case KIND.ENUM: case KIND.ENUM64: case KIND.FLOAT: case KIND.TYPEDEF:
-            if (t.nameOff === 0) key = undefined;
+            if (t.nameOff === 0) {
+              const k = aggregateKey(t.kind, t.size, t.members.length);
+              const l = aggregates.get(k);
+              if (l) l.push(id); else aggregates.set(k, [id]);
+            }
             break;
           default: break;
         }
-        if (key !== undefined && !idx.has(key)) idx.set(key, id);
+        if (a >= 0 && a < n) { anchors[id] = a; counts[a + 1]!++; }
       }
     }
-    this.refIndex = idx;
-    return idx;
+    for (let i = 1; i <= n; i++) counts[i]! += counts[i - 1]!;
+    const starts = counts.slice();
+    const fill = counts.slice();
+    const ids = new Int32Array(starts[n]!);
+    for (let id = 1; id < n; id++) {
+      const a = anchors[id]!;
+      if (a >= 0) ids[fill[a]!++] = id;
+    }
+    this.idx = { starts, ids, aggregates };
+    return this.idx;
   }
 
   /** Graph equivalence of proto `ref` and chain type `c`; commits the hypothetical map on success. */

@@ -18,7 +18,7 @@
 import type { Dwarf, DieCursor } from '../dwarf/dwarf.js';
 import { DwarfError } from '../dwarf/errors.js';
 import { DW_AT, DW_ATE, DW_TAG } from '../dwarf/constants.js';
-import { INT_ENC, KIND } from '../btf/kinds.js';
+import { INT_ENC, KIND, mapTypeIds } from '../btf/kinds.js';
 import type { BtfType, Member, Param } from '../btf/types.js';
 import type { EncoderWarning } from './errors.js';
 
@@ -62,6 +62,7 @@ export class ProtoGraph {
   readonly warnings: EncoderWarning[] = [];
   private readonly stringIndex = new Map<string, number>([['', 0]]);
   private readonly byDie = new Map<number, ProtoRef>();
+  private readonly byIdentity = new Map<string, ProtoRef>();
   private readonly queue: number[] = [];
   private intRef: ProtoRef = 0;
 
@@ -111,7 +112,24 @@ export class ProtoGraph {
         this.byDie.set(offset, 0);
         return 0;
       }
+      // The same header type repeated in another CU: same tag, name, size and declaration
+      // line/column means the same definition; reuse its proto without decoding the subtree again.
+      let identity: string | undefined;
+      if (IDENTIFIED.has(c.tag) && !c.flag(DW_AT.declaration)) {
+        const name = c.str(DW_AT.name);
+        const line = c.udata(DW_AT.decl_line);
+        if (name !== undefined && line !== undefined) {
+          identity = `${c.tag}:${name}:${c.udata(DW_AT.byte_size) ?? ''}:${line}:${c.udata(DECL_COLUMN) ?? ''}`;
+          const same = this.byIdentity.get(identity);
+          if (same !== undefined) {
+            this.byDie.set(off, same);
+            if (off !== offset) this.byDie.set(offset, same);
+            return same;
+          }
+        }
+      }
       const r = this.alloc({ kind: KIND.INT, nameOff: 0, kflag: false, size: 0, encoding: 0, bitOffset: 0, bits: 0 }, off);
+      if (identity !== undefined) this.byIdentity.set(identity, r);
       this.byDie.set(off, r);
       if (off !== offset) this.byDie.set(offset, r);
       this.queue.push(r);
@@ -153,6 +171,72 @@ export class ProtoGraph {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Collapses protos that describe the same type (GCC repeats every header type in every CU that
+   * includes it). Signature: the type's full content, where a pointer to a named struct/union
+   * (or its FWD) or typedef contributes only that name; so a signature never needs the pointee's
+   * graph and cycles (which in C always pass through such pointers) end there. Every proto's
+   * refs are rewritten to the first proto with its signature; returns that representative per
+   * proto (index ref-1) so callers can rewrite their own refs.
+   */
+  canonicalize(): Int32Array {
+    const n = this.protos.length;
+    const sigOf = new Int32Array(n + 1).fill(-1);
+    const sigIds = new Map<string, number>();
+    const repOfSig: number[] = [];
+    const rep = new Int32Array(n + 1);
+    const inProgress = new Uint8Array(n + 1);
+    const sig = (r: ProtoRef): number => {
+      if (r === 0) return 0;
+      const known = sigOf[r]!;
+      if (known >= 0) return known;
+      if (inProgress[r]) return -(r + 1); // a cycle not through a named pointee: keep it unique
+      inProgress[r] = 1;
+      const t = this.protos[r - 1]!;
+      let key: string;
+      switch (t.kind) {
+        case KIND.INT: key = `i${t.nameOff}:${t.size}:${t.encoding}:${t.bits}:${t.bitOffset}`; break;
+        case KIND.FLOAT: key = `f${t.nameOff}:${t.size}`; break;
+        case KIND.FWD: key = `w${t.nameOff}:${t.kflag ? 1 : 0}`; break;
+        case KIND.ENUM: key = `e${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`; break;
+        case KIND.ENUM64: key = `E${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`; break;
+        case KIND.STRUCT: case KIND.UNION:
+          key = `s${t.kind}:${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.members.map((m) => `${m.nameOff}@${m.offset}:${sig(m.type)}`).join(',')}`; break;
+        case KIND.PTR: key = `p${pointee(t.type)}`; break;
+        case KIND.TYPEDEF: key = `t${t.nameOff}:${sig(t.type)}`; break;
+        case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: key = `m${t.kind}:${sig(t.type)}`; break;
+        case KIND.ARRAY: key = `a${t.nelems}:${sig(t.elemType)}:${sig(t.indexType)}`; break;
+        case KIND.FUNC_PROTO: key = `F${sig(t.returnType)}:${t.params.map((q) => `${q.nameOff}:${sig(q.type)}`).join(',')}`; break;
+        default: key = `u${r}`;
+      }
+      inProgress[r] = 0;
+      let id = sigIds.get(key);
+      if (id === undefined) { id = sigIds.size + 1; sigIds.set(key, id); repOfSig[id] = r; } else if (t.kind === KIND.PTR) {
+        // Pointers to a struct and to its FWD share a signature: keep the one that knows the struct.
+        const cur = this.protos[repOfSig[id]! - 1] as { type: number };
+        if (cur.type !== 0 && this.protos[cur.type - 1]!.kind === KIND.FWD && t.type !== 0 && this.protos[t.type - 1]!.kind !== KIND.FWD) repOfSig[id] = r;
+      }
+      sigOf[r] = id;
+      return id;
+    };
+    const pointee = (r: ProtoRef): string => {
+      if (r === 0) return '0';
+      const t = this.protos[r - 1]!;
+      if (t.nameOff !== 0 && (t.kind === KIND.STRUCT || t.kind === KIND.UNION || t.kind === KIND.FWD)) {
+        const isUnion = t.kind === KIND.UNION || (t.kind === KIND.FWD && t.kflag);
+        return `N${isUnion ? 'u' : 's'}${t.nameOff}`;
+      }
+      if (t.nameOff !== 0 && t.kind === KIND.TYPEDEF) return `T${t.nameOff}`;
+      return `${sig(r)}`;
+    };
+    for (let r = 1; r <= n; r++) {
+      const id = sig(r);
+      rep[r] = id > 0 ? repOfSig[id]! : r;
+    }
+    for (let r = 1; r <= n; r++) if (rep[r] === r) mapTypeIds(this.protos[r - 1]!, (x) => (x === 0 ? 0 : rep[x]!));
+    return rep;
   }
 
   warn(dieOffset: number, message: string): void { this.warnings.push({ dieOffset, message }); }
@@ -348,6 +432,12 @@ export class ProtoGraph {
     return { kind: KIND.FUNC_PROTO, nameOff: 0, kflag: false, returnType, params };
   }
 }
+
+/** Named definitions recognised across CUs by their declaration coordinates. */
+const IDENTIFIED: ReadonlySet<number> = new Set<number>([
+  DW_TAG.structure_type, DW_TAG.class_type, DW_TAG.union_type, DW_TAG.enumeration_type, DW_TAG.typedef,
+]);
+const DECL_COLUMN = 0x39;
 
 const CONVERTIBLE: ReadonlySet<number> = new Set<number>([
   DW_TAG.base_type, DW_TAG.pointer_type, DW_TAG.reference_type, DW_TAG.rvalue_reference_type, DW_TAG.const_type,
