@@ -94,18 +94,19 @@ export class DwarfSection {
   /** An address-sized field at `pos`, relocated (section-relative for ET_REL section symbols). */
   addressAt(pos: number, size: number): DwarfAddress {
     if (this.relocs !== undefined) {
-      const r = this.relocs.get(pos);
-      if (r !== undefined && r.type !== 0) {
-        this.checkWidth(pos, size, r.type);
+      const type = this.relocs.typeAt(pos);
+      if (type > 0) {
+        this.checkWidth(pos, size, type);
         this.need(pos, size, 'address');
-        const v = r.symbol.value + r.addend;
-        if (this.elf !== undefined && this.elf.type === ET.REL && isSectionRelative(r.symbol)) {
-          const target = this.elf.sectionByIndex(r.symbol.shndx);
-          if (!target) throw this.error('bad-relocation', pos, `relocation symbol ${r.symbol.index} names section ${r.symbol.shndx}, which does not exist`);
+        const symbol = this.relocs.symbolAt(pos)!;
+        const v = symbol.value + BigInt(this.relocs.addendAt(pos));
+        if (this.elf !== undefined && this.elf.type === ET.REL && isSectionRelative(symbol)) {
+          const target = this.elf.sectionByIndex(symbol.shndx);
+          if (!target) throw this.error('bad-relocation', pos, `relocation symbol ${symbol.index} names section ${symbol.shndx}, which does not exist`);
           if (v < 0n || v > BigInt(target.size)) {
             throw this.error('relocation-out-of-section', pos, `relocated address ${target.name}+0x${v.toString(16)} is outside ${target.name} (0x${target.size.toString(16)} bytes)`);
           }
-          return { section: r.symbol.shndx, offset: v };
+          return { section: symbol.shndx, offset: v };
         }
         return BigInt.asUintN(size * 8, v);
       }

@@ -33,6 +33,15 @@ export const RELOC_FIELD_SIZE: Readonly<Record<number, number>> = {
   [R_X86_64.NONE]: 0, [R_X86_64._64]: 8, [R_X86_64.PC32]: 4, [R_X86_64.PLT32]: 4,
   [R_X86_64._32]: 4, [R_X86_64._32S]: 4, [R_X86_64.PC64]: 8,
 };
+/** Width of the field a relocation type patches, or -1 when the type is not supported (hot path: a switch). */
+export function relocFieldSize(type: number): number {
+  switch (type) {
+    case R_X86_64._64: case R_X86_64.PC64: return 8;
+    case R_X86_64._32: case R_X86_64._32S: case R_X86_64.PC32: case R_X86_64.PLT32: return 4;
+    case R_X86_64.NONE: return 0;
+    default: return -1;
+  }
+}
 /** PC-relative types subtract the place (P) from S + A. */
 export const RELOC_PC_RELATIVE: ReadonlySet<number> = new Set([R_X86_64.PC32, R_X86_64.PLT32, R_X86_64.PC64]);
 

@@ -16,7 +16,7 @@ import { ByteCursor, cstrAt } from '../util/cursor.js';
 import { safeName } from '../util/errors.js';
 import {
   CHDR_SIZE, EHDR_SIZE, ELF_MAGIC, ELFCLASS64, ELFCOMPRESS, ELFDATA2LSB, EM_X86_64, ET, NT_GNU_BUILD_ID,
-  REL_SIZE, RELA_SIZE, RELOC_FIELD_SIZE, SHDR_SIZE, SHF, SHN, SHT, SYM_SIZE,
+  REL_SIZE, RELA_SIZE, relocFieldSize, SHDR_SIZE, SHF, SHN, SHT, SYM_SIZE,
 } from './constants.js';
 import { ElfError, type ElfErrorCode } from './errors.js';
 import { Relocations } from './relocations.js';
@@ -284,8 +284,8 @@ export class ElfFile {
         const offset = dv.getUint32(at, true) + dv.getUint32(at + 4, true) * 0x100000000;
         const type = dv.getUint32(at + 8, true);
         const symIndex = dv.getUint32(at + 12, true);
-        const width = RELOC_FIELD_SIZE[type];
-        if (width === undefined) throw this.error('unsupported-relocation', rs.name, at, `relocation type ${type} is not supported`);
+        const width = relocFieldSize(type);
+        if (width < 0) throw this.error('unsupported-relocation', rs.name, at, `relocation type ${type} is not supported`);
         if (offset + width > targetSize) {
           throw this.error('relocation-out-of-section', rs.name, at,
             `relocation at 0x${offset.toString(16)} (${width} bytes) is outside ${safeName(targetSec.name)} (0x${targetSize.toString(16)} bytes)`);

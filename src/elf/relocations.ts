@@ -99,6 +99,12 @@ export class Relocations {
     return i < 0 ? undefined : this.symtab[this.symIndex[i]!];
   }
 
+  /** Addend of the relocation at `offset` (0 when none; exact below 2^53). */
+  addendAt(offset: number): number {
+    const i = this.find(offset);
+    return i < 0 ? 0 : this.addends[i]!;
+  }
+
   /** Relocation type at `offset`, or -1 when none. */
   typeAt(offset: number): number {
     const i = this.find(offset);
