@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { libraryBtfOps, libraryVariableFinder } from '../daemon/btf-ops.js';
 import { loadConfig, type DaemonConfig } from '../daemon/config.js';
 import { startControlServer, type ControlServer } from '../daemon/control/server.js';
+import { mergeSiblingsInWorker } from '../daemon/merge-worker.js';
 import { Daemon } from '../daemon/core.js';
 import type { DebuginfodLookup } from '../daemon/debuginfo.js';
 import { debuginfodUrls, queryDebuginfod } from '../daemon/debuginfod.js';
@@ -123,7 +124,7 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
     host, loaded,
     loadConfig: load,
     encoder: new ChildProcessEncoder(BUNDLED_CLI),
-    btf: libraryBtfOps,
+    btf: { ...libraryBtfOps, mergeSiblings: mergeSiblingsInWorker },
     variableFinder: libraryVariableFinder,
     logger: s.logger,
     notifier: systemdNotifier(env),
@@ -201,7 +202,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (opts.once) {
     await daemon.settle();
-    daemon.rebuildKernelNow();
+    await daemon.rebuildKernelNow();
     await daemon.stop();
     logger.info(`done: ${daemon.statusLine()}`);
     await logger.close();

@@ -23,8 +23,11 @@ export interface BtfOps {
   flattenOnto(chain: readonly Uint8Array[]): Uint8Array;
   /** merged/vmlinux: the whole chain as one standalone BTF. */
   flattenStandalone(chain: readonly Uint8Array[]): Uint8Array;
-  /** merged/kernel: `base` (vmlinux [+ extras]) and every sibling chain on it, one standalone deduplicated BTF. */
-  mergeSiblings(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[]): Uint8Array;
+  /**
+   * merged/kernel: `base` (vmlinux [+ extras]) and every sibling chain on it, one standalone
+   * deduplicated BTF. May run elsewhere (a worker thread: it takes seconds for hundreds of modules).
+   */
+  mergeSiblings(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[]): Uint8Array | Promise<Uint8Array>;
 }
 
 /** A published object's chain, for lookups: vmlinux first, then the object's BTF, then its extras. */

@@ -109,6 +109,7 @@ export class Daemon implements ControlHandlers {
   private reconcileAgain = false;
   private kernelTimer: NodeJS.Timeout | undefined;
   private kernelDirtySince = 0;
+  private kernelBuild: Promise<void> | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private debugTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -170,6 +171,8 @@ export class Daemon implements ControlHandlers {
     for (const job of this.jobs.values()) job.abort.abort();
     await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
     if (this.reconciling) await this.reconciling.catch(() => {});
+    // A merged/kernel rebuild in flight finishes (its file is written atomically either way).
+    if (this.kernelBuild) await this.kernelBuild.catch(() => {});
     this.cleanTemp();
     try { this.writeStatusNow(); } catch { /* runtime dir gone */ }
   }
@@ -540,17 +543,34 @@ export class Daemon implements ControlHandlers {
       const busy = [...this.records.values()].some((r) => r.state === 'generating' || r.state === 'queued');
       // Rebuild when quiet, but never leave it stale for more than 10 s of continuous activity.
       if (busy && this.now() - this.kernelDirtySince < 10_000) { this.scheduleKernel(); return; }
-      this.rebuildKernelNow();
+      void this.rebuildKernelNow();
     }, this.deps.kernelRebuildDelayMs ?? 500);
   }
 
-  /** Rebuild merged/kernel now (tests, benchmarks, and the debounced timer). */
-  rebuildKernelNow(): void {
+  /** Rebuild merged/kernel now (tests, benchmarks, and the debounced timer); one at a time. */
+  rebuildKernelNow(): Promise<void> {
+    if (this.kernelBuild) {
+      // One is running on an older snapshot: run once more after it.
+      this.kernelBuild = this.kernelBuild.then(() => this.rebuildKernelOnce());
+      return this.kernelBuild;
+    }
+    const p = this.rebuildKernelOnce().finally(() => { if (this.kernelBuild === p) this.kernelBuild = undefined; });
+    this.kernelBuild = p;
+    return p;
+  }
+
+  private async rebuildKernelOnce(): Promise<void> {
     this.kernelDirtySince = 0;
     const t0 = this.now();
-    const size = this.publisher.rebuildKernel();
-    this.stats.kernelRebuilds++;
-    if (size !== undefined) this.log.decision({ object: 'kernel', action: 'merged view rebuilt', reason: `${this.publisher.names.length} objects, ${size} bytes`, ms: this.now() - t0 });
+    const objects = this.publisher.names.length;
+    try {
+      const size = await this.publisher.rebuildKernel();
+      this.stats.kernelRebuilds++;
+      if (size !== undefined) this.log.decision({ object: 'kernel', action: 'merged view rebuilt', reason: `${objects} objects, ${size} bytes`, ms: this.now() - t0 });
+    } catch (e) {
+      this.log.warn(`merged/kernel not rebuilt: ${errText(e)}`);
+    }
+    if (this.publisher.kernelStale && !this.stopping) this.scheduleKernel();
     this.scheduleStatus();
   }
 

@@ -107,8 +107,11 @@ export class Publisher {
     this.kernelDirty = true;
   }
 
-  /** Rebuild merged/kernel from everything published. Returns its size, or undefined when not built. */
-  rebuildKernel(): number | undefined {
+  /**
+   * Rebuild merged/kernel from everything published now (a snapshot: changes meanwhile mark it
+   * stale again). Returns its size, or undefined when not built.
+   */
+  async rebuildKernel(): Promise<number | undefined> {
     this.kernelDirty = false;
     const file = join(this.layout.mergedDir, 'kernel');
     const vm = this.entries.get('vmlinux');
@@ -120,7 +123,7 @@ export class Publisher {
       siblings.push(e.extras ? [e.objectBtf, e.extras] : [e.objectBtf]);
     }
     try {
-      const bytes = this.ops.mergeSiblings(base, siblings);
+      const bytes = await this.ops.mergeSiblings(base, siblings);
       writeFileAtomic(file, bytes);
       return bytes.length;
     } catch (e) {

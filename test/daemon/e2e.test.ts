@@ -83,8 +83,8 @@ describe('daemon end to end (real encoder CLI, committed fixtures)', function ()
     assert.match(out, /\] VAR 'max_loop' type_id=\d+, linkage=static/);
   });
 
-  it('merged/vmlinux is absent (no vmlinux debuginfo), merged/kernel passes bpftool and loads into the kernel', function () {
-    daemon!.rebuildKernelNow();
+  it('merged/vmlinux is absent (no vmlinux debuginfo), merged/kernel passes bpftool and loads into the kernel', async function () {
+    await daemon!.rebuildKernelNow();
     const k = join(root.dir, RUN, 'merged/kernel');
     const out = requireOk(this, bpftoolDump(k));
     assert.match(out, /VAR 'max_loop'/);
@@ -105,7 +105,7 @@ describe('daemon end to end (real encoder CLI, committed fixtures)', function ()
     await waitFor('tcp_bbr forgotten', () => state(daemon!, 'tcp_bbr') === undefined);
     assert.ok(!readdirSync(join(root.dir, RUN, 'btf')).some((f) => f.startsWith('tcp_bbr')));
     assert.ok(!existsSync(join(root.dir, RUN, 'merged/tcp_bbr')));
-    daemon!.rebuildKernelNow();
+    await daemon!.rebuildKernelNow();
     const out = bpftoolDump(join(root.dir, RUN, 'merged/kernel'));
     if (out.ok) assert.doesNotMatch(out.output, /VAR 'bbr_/);
   });
@@ -191,9 +191,9 @@ describe('daemon end to end on the 11 real debug modules (shared)', function () 
     }
   });
 
-  it('merged/<m> passes bpftool -B vmlinux; merged/kernel passes bpftool and BPF_BTF_LOAD', function () {
+  it('merged/<m> passes bpftool -B vmlinux; merged/kernel passes bpftool and BPF_BTF_LOAD', async function () {
     for (const m of MODULES) requireOk(this, bpftoolDump(join(root.dir, RUN, 'merged', m), join(root.dir, RUN, 'btf/vmlinux')));
-    daemon!.rebuildKernelNow();
+    await daemon!.rebuildKernelNow();
     requireOk(this, bpftoolDump(join(root.dir, RUN, 'merged/kernel')));
     requireOk(this, loadIntoKernel(join(root.dir, RUN, 'merged/kernel')));
   });

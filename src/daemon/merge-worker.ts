@@ -1,0 +1,35 @@
+/**
+ * merged/kernel in a worker thread: merging hundreds of modules takes seconds of CPU, which must
+ * not stall module events and control requests on the daemon's event loop. One worker per
+ * rebuild (it parses its own copy of the chain and exits, returning its memory).
+ */
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { libraryBtfOps } from './btf-ops.js';
+
+interface MergeJob {
+  readonly base: readonly Uint8Array[];
+  readonly siblings: readonly (readonly Uint8Array[])[];
+}
+
+export function mergeSiblingsInWorker(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[]): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL(import.meta.url), { workerData: { base, siblings } satisfies MergeJob });
+    let done = false;
+    w.once('message', (m: { ok: true; bytes: Uint8Array } | { ok: false; error: string }) => {
+      done = true;
+      if (m.ok) resolve(m.bytes); else reject(new Error(m.error));
+    });
+    w.once('error', (e) => { done = true; reject(e); });
+    w.once('exit', (code) => { if (!done) reject(new Error(`merge worker exited ${code}`)); });
+  });
+}
+
+if (!isMainThread && parentPort) {
+  const job = workerData as MergeJob;
+  try {
+    const bytes = await libraryBtfOps.mergeSiblings(job.base, job.siblings);
+    parentPort.postMessage({ ok: true, bytes }, [bytes.buffer as ArrayBuffer]);
+  } catch (e) {
+    parentPort.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });
+  }
+}
