@@ -37,6 +37,9 @@ export function dumpC(btf: Btf): string {
   return new CWriter(btf, true).dump();
 }
 
+/** Recursion limits: valid BTF never comes close; corrupt BTF must not overflow the stack. */
+const MAX_DEPTH = 256;
+const MAX_NESTING = 64;
 const ORDERING = 1;
 const ORDERED = 2;
 const EMITTING = 1;
@@ -57,6 +60,7 @@ class CWriter {
   private readonly enumeratorName = new Map<string, string>();
   private readonly tagCount = new Map<string, number>();
   private readonly identCount = new Map<string, number>();
+  private padCount = 0;
 
   constructor(btf: Btf, dedupNames: boolean) {
     this.btf = btf;
@@ -140,8 +144,9 @@ class CWriter {
   // ---- ordering (libbpf btf_dump_order_type): which named types go out, in what order ------
 
   /** Returns 1 for a "strong" (named, emitted) type, 0 for weak, -1 on a loop. */
-  private order(id: TypeId, throughPtr: boolean): number {
+  private order(id: TypeId, throughPtr: boolean, depth = 0): number {
     if (id === 0 || id >= this.orderState.length) return 0;
+    if (depth > MAX_DEPTH) return -1; // a modifier loop (invalid BTF): give up on this root
     if (this.orderState[id] === ORDERED) return 1;
     const t = this.t(id);
     if (t === undefined) return 0;
@@ -155,16 +160,16 @@ class CWriter {
         this.orderState[id] = ORDERED;
         return 0;
       case KIND.PTR:
-        return this.order(t.type, true);
+        return this.order(t.type, true, depth + 1);
       case KIND.ARRAY:
-        return this.order(t.elemType, throughPtr);
+        return this.order(t.elemType, throughPtr, depth + 1);
       case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
-        return this.order(t.type, throughPtr);
+        return this.order(t.type, throughPtr, depth + 1);
       case KIND.STRUCT: case KIND.UNION: {
         // A pointer needs only a forward declaration of a named struct.
         if (throughPtr && t.nameOff !== 0) return 0;
         this.orderState[id] = ORDERING;
-        for (const m of t.members) if (this.order(m.type, false) < 0) return -1;
+        for (const m of t.members) if (this.order(m.type, false, depth + 1) < 0) return -1;
         if (t.nameOff !== 0) this.queue.push(id);
         this.orderState[id] = ORDERED;
         return 1;
@@ -174,7 +179,7 @@ class CWriter {
         this.orderState[id] = ORDERED;
         return 1;
       case KIND.TYPEDEF: {
-        const strong = this.order(t.type, throughPtr);
+        const strong = this.order(t.type, throughPtr, depth + 1);
         if (strong < 0) return -1;
         // Like a struct: through a pointer, a typedef of something weak needs no definition yet.
         if (throughPtr && strong === 0) return 0;
@@ -183,8 +188,8 @@ class CWriter {
         return 1;
       }
       case KIND.FUNC_PROTO: {
-        if (this.order(t.returnType, throughPtr) < 0) return -1;
-        for (const p of t.params) if (this.order(p.type, throughPtr) < 0) return -1;
+        if (this.order(t.returnType, throughPtr, depth + 1) < 0) return -1;
+        for (const p of t.params) if (this.order(p.type, throughPtr, depth + 1) < 0) return -1;
         return 0;
       }
       default:
@@ -195,8 +200,8 @@ class CWriter {
 
   // ---- emission (libbpf btf_dump_emit_type) ------------------------------------------------
 
-  private emit(id: TypeId, contId: TypeId): void {
-    if (id === 0 || id >= this.emitState.length || this.emitState[id] === EMITTED) return;
+  private emit(id: TypeId, contId: TypeId, depth = 0): void {
+    if (id === 0 || id >= this.emitState.length || this.emitState[id] === EMITTED || depth > MAX_DEPTH) return;
     const t = this.t(id);
     if (t === undefined) return;
     const topLevel = contId === 0;
@@ -220,10 +225,10 @@ class CWriter {
         this.emitState[id] = EMITTED;
         return;
       case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
-        this.emit(t.type, contId);
+        this.emit(t.type, contId, depth + 1);
         return;
       case KIND.ARRAY:
-        this.emit(t.elemType, contId);
+        this.emit(t.elemType, contId, depth + 1);
         return;
       case KIND.FWD:
         this.out.push(`${t.kflag ? 'union' : 'struct'} ${this.tag(id)};\n\n`);
@@ -231,7 +236,7 @@ class CWriter {
         return;
       case KIND.TYPEDEF:
         this.emitState[id] = EMITTING;
-        this.emit(t.type, id);
+        this.emit(t.type, id, depth + 1);
         if (!this.fwdEmitted[id] && !this.blacklisted(t)) this.out.push(`${this.typedefDef(id, t)};\n\n`);
         this.emitState[id] = EMITTED;
         return;
@@ -239,7 +244,7 @@ class CWriter {
         this.emitState[id] = EMITTING;
         if (topLevel || t.nameOff === 0) {
           const cont = t.nameOff === 0 ? contId : id;
-          for (const m of t.members) this.emit(m.type, cont);
+          for (const m of t.members) this.emit(m.type, cont, depth + 1);
         } else if (!this.fwdEmitted[id] && id !== contId) {
           this.out.push(`${this.structKeyword(t)} ${this.tag(id)};\n\n`);
           this.fwdEmitted[id] = 1;
@@ -252,8 +257,8 @@ class CWriter {
         }
         return;
       case KIND.FUNC_PROTO:
-        this.emit(t.returnType, contId);
-        for (const p of t.params) this.emit(p.type, contId);
+        this.emit(t.returnType, contId, depth + 1);
+        for (const p of t.params) this.emit(p.type, contId, depth + 1);
         return;
       default:
         this.emitState[id] = EMITTED;
@@ -297,8 +302,9 @@ class CWriter {
   // ---- declarations ------------------------------------------------------------------------
 
   /** `T inner` in C declarator syntax; anonymous structs/unions/enums are defined inline at `lvl`. */
-  decl(id: TypeId, inner: string, lvl: number): string {
-    for (let guard = 0; guard < 256; guard++) {
+  decl(id: TypeId, inner: string, lvl: number, depth = 0): string {
+    if (lvl > MAX_NESTING || depth > MAX_DEPTH) return join('void /* nesting too deep or looping */', inner);
+    for (let guard = 0; guard < 256; guard++, depth++) {
       const t = this.t(id);
       if (t === undefined) return join(id === 0 ? 'void' : `void /* missing type ${id} */`, inner);
       switch (t.kind) {
@@ -326,7 +332,7 @@ class CWriter {
           const target = this.t(t.type);
           if (target?.kind === KIND.PTR) { inner = inner === '' ? q : `${q} ${inner}`; id = t.type; continue; }
           if (target?.kind === KIND.FUNC_PROTO) { id = t.type; continue; } // qualified function types mean nothing in C
-          return `${q} ${this.decl(t.type, inner, lvl)}`;
+          return `${q} ${this.decl(t.type, inner, lvl, depth + 1)}`;
         }
         case KIND.ARRAY:
           inner = `${wrap(inner)}[${t.nelems}]`;
@@ -335,7 +341,7 @@ class CWriter {
         case KIND.FUNC_PROTO: {
           const params = t.params.map((p, i) => (p.type === 0 && i === t.params.length - 1)
             ? '...'
-            : this.decl(p.type, this.dedupNames && p.nameOff !== 0 ? this.btf.tryStr(p.nameOff) ?? '' : '', lvl));
+            : this.decl(p.type, this.dedupNames && p.nameOff !== 0 ? this.btf.tryStr(p.nameOff) ?? '' : '', lvl, depth + 1));
           const list = `(${params.length === 0 ? 'void' : params.join(', ')})`;
           inner = inner.startsWith('*') || inner.startsWith(' ') ? ` (${inner.trimStart()})${list}` : `${inner}${list}`;
           id = t.returnType;
@@ -437,6 +443,12 @@ class CWriter {
       const n = Math.min(left, 8 - (pos % 8));
       s += `${ind}unsigned char: ${n};\n`;
       pos += n; left -= n;
+    }
+    // Long gaps (and absurd sizes from corrupt BTF) as one byte array instead of thousands of lines.
+    if (left >= 16 * 64) {
+      const bytes = Math.floor(left / 8);
+      s += `${ind}char ___pad${this.padCount++}[${bytes}];\n`;
+      pos += bytes * 8; left -= bytes * 8;
     }
     const units: readonly [number, string][] = [[64, 'long'], [32, 'int'], [16, 'short'], [8, 'char']];
     while (left >= 8) {
