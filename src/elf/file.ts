@@ -187,10 +187,10 @@ export class ElfFile {
     const symtab = this.sections.find((s) => s.type === SHT.SYMTAB);
     if (!symtab) return [];
     if (symtab.entsize !== SYM_SIZE) {
-      throw this.error('bad-section-header', symtab.name, undefined, `sh_entsize ${symtab.entsize} is not ${SYM_SIZE}`);
+      throw this.error('bad-section-header', symtab.name, 0, `sh_entsize ${symtab.entsize} is not ${SYM_SIZE}`);
     }
     const strSec = this.sections[symtab.link];
-    if (!strSec) throw this.error('bad-section-index', symtab.name, undefined, `sh_link ${symtab.link} names no section`);
+    if (!strSec) throw this.error('bad-section-index', symtab.name, 0, `sh_link ${symtab.link} names no section`);
     const strs = this.sectionData(strSec);
     const shndxSec = this.sections.find((s) => s.type === SHT.SYMTAB_SHNDX && s.link === symtab.index);
     const shndxData = shndxSec ? this.cursor(this.sectionData(shndxSec), shndxSec.name) : undefined;
@@ -258,7 +258,7 @@ export class ElfFile {
     const relSecs = this.relocSectionsByTarget.get(index);
     if (!relSecs) { this.relocCache.set(index, null); return undefined; }
     const targetSec = this.sections[index];
-    if (!targetSec) throw this.error('bad-section-index', relSecs[0]!.name, undefined, `sh_info ${index} names no section`);
+    if (!targetSec) throw this.error('bad-section-index', relSecs[0]!.name, 0, `sh_info ${index} names no section`);
     const targetSize = this.dataSize(targetSec);
     const symbols = this.symbols;
     let total = 0;

@@ -78,6 +78,25 @@ describe('ElfFile: symbols, notes, compressed sections', () => {
     assert.equal(elf.symbols[0]!.name, '');
   });
 
+  it('refuses a symbol table with a bad entry size or a name outside .strtab', () => {
+    const good = buildElf({ sections: [{ name: '.data', data: new Uint8Array(4) }], symbols: [{ name: 'x', shndx: '.data' }] });
+    const elf = ElfFile.fromBytes(good, 's.o');
+    const symtab = elf.section('.symtab')!;
+    const shoff = Number(new DataView(good.buffer).getBigUint64(0x28, true));
+    const badEnt = new Uint8Array(good);
+    badEnt.set(le(16, 8), shoff + symtab.index * 64 + 56);
+    expectElfError(() => ElfFile.fromBytes(badEnt, 's.o').symbols, 'bad-section-header', 's.o');
+    const badName = new Uint8Array(good);
+    badName.set(le(0x7777, 4), symtab.offset + 24);
+    expectElfError(() => ElfFile.fromBytes(badName, 's.o').symbols, 'bad-string-offset', 's.o', 24);
+  });
+
+  it('a note whose descriptor runs past its section -> truncated', () => {
+    const note = cat(le(4, 4), le(64, 4), le(3, 4), Buffer.from('GNU\0'), [1, 2]);
+    const elf = ElfFile.fromBytes(buildElf({ sections: [{ name: '.note.gnu.build-id', type: SHT.NOTE, data: note }] }), 'n.o');
+    expectElfError(() => elf.buildId, 'truncated', 'n.o', 16);
+  });
+
   it('finds the GNU build id in notes', () => {
     const note = cat(le(4, 4), le(4, 4), le(3, 4), Buffer.from('GNU\0'), [0xde, 0xad, 0xbe, 0xef]);
     const elf = ElfFile.fromBytes(buildElf({ sections: [{ name: '.note.gnu.build-id', type: SHT.NOTE, data: note }] }), 'n.o');
