@@ -15,7 +15,7 @@ import { ChainMatcher } from './match.js';
 import { ProtoGraph, UnitIndex, type ProtoRef } from './proto.js';
 import { selectVariables, type Selection, type VariableCandidate, type VarsPolicy } from './select.js';
 import { elfSelectionContext, walkUnits, type RawFunction, type RawVariable } from './walk.js';
-import { mcountFunctions } from './functions.js';
+import { encodableFunctions } from './functions.js';
 
 export type EncodeMode = 'extras' | 'full';
 
@@ -86,7 +86,7 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   let fnList: { fn: RawFunction; proto: ProtoRef }[] = [];
   if (mode === 'full') {
     for (const off of walk.typeDies) graph.ref(off);
-    fnList = mcountFunctions(elf, walk.functions).map((fn) => ({ fn, proto: graph.ref(fn.protoDie) }));
+    fnList = encodableFunctions(elf, walk.functions).map((fn) => ({ fn, proto: graph.ref(fn.protoDie) }));
     fnList = fnList.filter((f) => f.proto !== 0);
   }
   graph.drain();
@@ -158,12 +158,9 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     mapStrOffs(t, strOf);
     level.addType(t);
   }
-  // Functions (full mode): one FUNC per name, linkage static as pahole 1.24 writes them.
-  const seenFn = new Set<string>();
+  // Functions (full mode): one FUNC per name (encodableFunctions), linkage static as pahole 1.24 writes them.
   let functions = 0;
   for (const f of fnList) {
-    if (seenFn.has(f.fn.name)) continue;
-    seenFn.add(f.fn.name);
     level.addType({ kind: KIND.FUNC, nameOff: level.addStr(f.fn.name), kflag: false, type: mapRef(f.proto), linkage: FUNC_LINKAGE.STATIC });
     functions++;
   }

@@ -1,12 +1,12 @@
 /**
- * Which functions full mode encodes: pahole 1.24 writes a FUNC only for functions ftrace can
- * attach to, i.e. whose entry address is in the `__mcount_loc` table. In relocatable objects
- * the table's entries are relocations (section symbol + addend); in executables they are
- * absolute addresses. Without a readable table (e.g. an --only-keep-debug vmlinux, where it is
- * NOBITS) every function with an address is kept.
+ * Which functions full mode encodes, as pahole 1.24 decides (btf_encoder.c, cu__encode_btf): a
+ * CU-level DW_TAG_subprogram that is not a declaration, whose parameters all have names, and whose
+ * name is an STT_FUNC symbol of the object (so `foo.isra.0` clones and inlined-only functions are
+ * out). (pahole 1.22 dropped the older
+ * __mcount_loc filter; `mcountAddresses` stays for callers that want the ftrace view.)
  */
 import type { ElfFile } from '../elf/index.js';
-import { ET, SHT } from '../elf/index.js';
+import { ET, SHT, STT } from '../elf/index.js';
 import type { RawFunction } from './walk.js';
 
 export function mcountAddresses(elf: ElfFile): Set<string> | undefined {
@@ -29,9 +29,13 @@ export function mcountAddresses(elf: ElfFile): Set<string> | undefined {
   return out;
 }
 
-/** The functions (one per definition DIE) pahole 1.24 would encode, in DIE order. */
-export function mcountFunctions(elf: ElfFile, functions: readonly RawFunction[]): RawFunction[] {
-  const mcount = mcountAddresses(elf);
-  return functions.filter((f) => f.address !== undefined
-    && (mcount === undefined || mcount.has(`${f.address.sectionIndex}:${f.address.offset}`)));
+/**
+ * The functions pahole 1.24 would encode, in DIE order: every qualifying DIE (the shipped BTF
+ * shows both copies of a __weak function and its override, and both of two same-named static
+ * functions); identical FUNCs (same name and prototype) are merged by the dedup afterwards.
+ */
+export function encodableFunctions(elf: ElfFile, functions: readonly RawFunction[]): RawFunction[] {
+  const names = new Set<string>();
+  for (const s of elf.symbols) if (s.type === STT.FUNC && s.name !== '') names.add(s.name);
+  return functions.filter((f) => f.argNames && names.has(f.name));
 }

@@ -28,6 +28,8 @@ export interface RawFunction {
   /** The DIE whose children are the parameters (the abstract origin/specification when this one has none). */
   readonly protoDie: number;
   readonly address: { readonly sectionIndex: number; readonly offset: bigint } | undefined;
+  /** Every formal parameter has a name (pahole's has_arg_names). */
+  readonly argNames: boolean;
 }
 
 export interface WalkOptions {
@@ -149,7 +151,24 @@ function readFunction(c: DieCursor, unit: Unit, elf: ElfFile): RawFunction | und
   if (name === undefined) return undefined;
   const low = c.address(DW_AT.low_pc);
   const address = low === undefined ? undefined : toSectionAddress(low, elf);
-  return { dieOffset: c.offset, name, protoDie, address };
+  return { dieOffset: c.offset, name, protoDie, address, argNames: paramsNamed(unit, protoDie) };
+}
+
+function paramsNamed(unit: Unit, offset: number): boolean {
+  const c = offset >= unit.offset && offset < unit.end ? unit.dieAt(offset) : unit.dwarf.dieAt(offset);
+  if (!c.hasChildren) return true;
+  while (c.next()) {
+    if (c.depth === 1 && c.tag === DW_TAG.formal_parameter) {
+      let named = c.str(DW_AT.name) !== undefined;
+      if (!named) {
+        const o = c.ref(DW_AT.abstract_origin);
+        if (o !== undefined) named = unit.dwarf.dieAt(o).str(DW_AT.name) !== undefined;
+      }
+      if (!named) return false;
+    }
+    if (c.depth >= 1) c.skipChildren();
+  }
+  return true;
 }
 
 /** DW_OP_addr/DW_OP_addrx [DW_OP_plus_uconst N] -> section-relative address; undefined for anything else. */

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { validateBtf } from '../../src/btf/validate.js';
+import { KIND_NAME } from '../../src/btf/kinds.js';
 import { writeBtf } from '../../src/btf/write.js';
 import { collectVariables, Dwarf } from '../../src/dwarf/index.js';
 import { ElfFile } from '../../src/elf/index.js';
@@ -93,6 +94,58 @@ describe('encoder on the 11 shared debug modules', function () {
       const listFile = resolve(kernelDir, `meta/pahole-1.31-global-vars/${c.name.replace(/-/g, '_')}.vars`);
       const missing = readFileSync(listFile, 'utf8').split('\n').filter((l) => l !== '' && !got.has(l));
       assert.deepEqual(missing, [], `${c.name}: every variable pahole 1.31 encodes is in the extras`);
+    });
+  }
+});
+
+/** Multiset of "KIND 'name' vlen size" over a level's own types (order-free fidelity key). */
+function typeSet(btf: import('../../src/btf/btf.js').Btf): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of btf.types) {
+    const vlen = 'members' in t ? t.members.length : 'values' in t ? t.values.length : 'params' in t ? t.params.length : 'vars' in t ? t.vars.length : 0;
+    const k = `${KIND_NAME[t.kind]} '${btf.str(t.nameOff)}' vlen=${vlen} size=${'size' in t ? t.size : ''}`;
+    out.set(k, (out.get(k) ?? 0) + 1);
+  }
+  return out;
+}
+function diff(a: Map<string, number>, b: Map<string, number>): string[] {
+  const out: string[] = [];
+  for (const [k, n] of a) if (n > (b.get(k) ?? 0)) out.push(`${n - (b.get(k) ?? 0)}x ${k}`);
+  return out;
+}
+
+describe('encoder --mode full vs the shipped module BTF (pahole 1.24)', function () {
+  this.timeout(600_000);
+
+  for (const m of ['cordic', 'crc7', 'tcp_bbr', 'loop']) {
+    it(`${m}: exactly the shipped set of types (committed fixtures)`, () => {
+      const base = chainOf([vmlinuxFixture])!;
+      const ours = encodeObject(fixture(`kernel/debug/${m}.ko`), { base, mode: 'full' }).btf;
+      assert.deepEqual(validateBtf(ours), []);
+      const shipped = chainOf([vmlinuxFixture, fixture(`kernel/btf/${m}`)])!;
+      assert.deepEqual(diff(typeSet(ours), typeSet(shipped)), [], 'nothing extra');
+      assert.deepEqual(diff(typeSet(shipped), typeSet(ours)), [], 'nothing missing');
+    });
+  }
+
+  for (const c of shared) {
+    it(`${c.name}: no type the shipped BTF lacks; what we lack are vmlinux duplicates`, function () {
+      if (!haveShared || !existsSync(c.ko)) this.skip();
+      const vmlinux = chainOf([c.bases[0]!])!;
+      const ours = encodeObject(c.ko, { base: vmlinux, mode: 'full' }).btf;
+      assert.deepEqual(validateBtf(ours).map((p) => p.message), []);
+      const shipped = chainOf(c.bases)!;
+      assert.deepEqual(diff(typeSet(ours), typeSet(shipped)), [], `${c.name}: nothing extra`);
+      // Known difference: pahole 1.24's libbpf keeps a module copy of a vmlinux struct when, deep in
+      // its graph, the module has a full struct where vmlinux only has a FWD; our matching maps it to
+      // vmlinux's. Every named type we lack must therefore exist in vmlinux, and there are few.
+      const missing = diff(typeSet(shipped), typeSet(ours));
+      assert.ok(missing.length <= 12, `${c.name}: ${missing.length} kinds of types missing: ${missing.join('; ')}`);
+      for (const line of missing) {
+        const m = /^\d+x (\w+) '([^']*)'/.exec(line)!;
+        if (m[2] === '' || m[1] === 'FUNC') continue;
+        assert.ok(vmlinux.findByName(m[2]!).length > 0, `${c.name}: missing ${line} is not a vmlinux type`);
+      }
     });
   }
 });
