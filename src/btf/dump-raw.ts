@@ -26,10 +26,12 @@ export function bpftoolName(btf: Btf, off: StrOff): string {
 
 /** Growable byte buffer with ASCII/number writers. */
 class Out {
-  buf = new Uint8Array(1 << 16);
+  buf: Uint8Array;
   len = 0;
 
-  private grow(n: number): void {
+  constructor(capacity: number) { this.buf = new Uint8Array(capacity); }
+
+  grow(n: number): void {
     if (this.len + n <= this.buf.length) return;
     const b = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
     b.set(this.buf.subarray(0, this.len));
@@ -47,24 +49,18 @@ class Out {
 
   /** Unsigned decimal of a non-negative safe integer. */
   num(v: number): void {
-    if (v < 0) { this.byte(0x2d); v = -v; }
-    if (v < 10) { this.byte(0x30 + v); return; }
-    this.grow(20);
+    this.grow(21);
     const b = this.buf;
-    let digits = 0;
-    for (let x = v; x > 0; x = Math.floor(x / 10)) digits++;
+    if (v < 0) { b[this.len++] = 0x2d; v = -v; }
+    if (v < 10) { b[this.len++] = 0x30 + v; return; }
+    let digits = 1;
+    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
     let p = this.len + digits;
     this.len = p;
     for (let x = v; x > 0; x = Math.floor(x / 10)) b[--p] = 0x30 + (x % 10);
   }
 
   byte(c: number): void { this.grow(1); this.buf[this.len++] = c; }
-
-  bytes(src: Uint8Array, from: number, to: number): void {
-    this.grow(to - from);
-    this.buf.set(src.subarray(from, to), this.len);
-    this.len += to - from;
-  }
 }
 
 /** Writes bpftool's btf_str(off) between quotes: the raw bytes of the string. */
@@ -74,11 +70,17 @@ function name(out: Out, btf: Btf, off: StrOff): void {
   else if (off < 0 || off >= btf.strings.end) out.ascii('(invalid)');
   else {
     const table = btf.levelOfStr(off).strings;
-    const bytes = table.bytes();
-    const rel = off - table.start;
-    let end = bytes.indexOf(0, rel);
-    if (end < 0) end = bytes.length;
-    out.bytes(bytes, rel, end);
+    const bytes = table.backing();
+    const limit = table.length;
+    let i = off - table.start;
+    out.grow(limit - i < 256 ? limit - i : 256);
+    // Copy up to the NUL (names are short: a byte loop beats indexOf + subarray + set).
+    for (; i < limit; i++) {
+      const c = bytes[i]!;
+      if (c === 0) break;
+      if (out.len === out.buf.length) out.grow(1);
+      out.buf[out.len++] = c;
+    }
   }
   out.byte(0x27);
 }
@@ -168,14 +170,14 @@ function dumpType(out: Out, btf: Btf, id: number, t: BtfType): void {
 
 /** The dump as bytes (what bpftool writes), for writing to a file or stdout without re-encoding. */
 export function dumpRawBytes(btf: Btf): Uint8Array {
-  const out = new Out();
+  const out = new Out(Math.max(256, btf.types.length * 96));
   for (let i = 0; i < btf.types.length; i++) dumpType(out, btf, btf.startId + i, btf.types[i]!);
   return out.buf.subarray(0, out.len);
 }
 
 /** One type's dump text (without the trailing newline). */
 export function dumpRawType(btf: Btf, id: number, t: BtfType): string {
-  const out = new Out();
+  const out = new Out(256);
   dumpType(out, btf, id, t);
   return utf8.decode(out.buf.subarray(0, out.len - 1));
 }

@@ -51,6 +51,12 @@ export class StringTable {
   /** True when `off` falls in this table. */
   has(off: StrOff): boolean { return off >= this.start && off < this.start + this.len; }
 
+  /**
+   * The backing buffer itself (no view is made; only [0, length) is the table): for hot loops
+   * that copy names byte by byte. Do not keep it across `add`.
+   */
+  backing(): Uint8Array { return this.buf; }
+
   /** The section bytes (a view; do not keep it across `add`). */
   bytes(): Uint8Array { return this.buf.subarray(0, this.len); }
 

@@ -108,22 +108,43 @@ export function validateBtf(btf: Btf): BtfProblem[] {
   return new Validator(btf).run();
 }
 
+/** Resolved sizes of trusted base levels, shared by every validation of a level on that base
+ * (validating 1121 modules on vmlinux resolves vmlinux types once, not 1121 times). */
+interface ResolveCache { size: Float64Array; state: Uint8Array }
+const baseCaches = new WeakMap<Btf, ResolveCache>();
+
 class Validator {
   private readonly problems: BtfProblem[] = [];
   private readonly btf: Btf;
   private readonly first: number;
-  private readonly size: Float64Array;
-  private readonly state: Uint8Array;
-  /** 1 = PTR/modifier chain from this id already walked without a loop. */
+  /** Own types, indexed by id - first. */
+  private readonly ownSize: Float64Array;
+  private readonly ownState: Uint8Array;
+  /** Base types (trusted), indexed by id. */
+  private readonly baseSize: Float64Array;
+  private readonly baseState: Uint8Array;
+  /** 1 = PTR/modifier chain from this own id already walked without a loop. */
   private readonly chainOk: Uint8Array;
   private current = 0;
 
   constructor(btf: Btf) {
     this.btf = btf;
     this.first = btf.startId;
-    this.size = new Float64Array(btf.nextId);
-    this.state = new Uint8Array(btf.nextId);
-    this.chainOk = new Uint8Array(btf.nextId);
+    const n = btf.types.length;
+    this.ownSize = new Float64Array(n);
+    this.ownState = new Uint8Array(n);
+    this.chainOk = new Uint8Array(n);
+    let cache: ResolveCache = { size: new Float64Array(0), state: new Uint8Array(0) };
+    if (btf.base !== undefined) {
+      const c = baseCaches.get(btf.base);
+      if (c !== undefined && c.size.length === btf.base.nextId) cache = c;
+      else {
+        cache = { size: new Float64Array(btf.base.nextId), state: new Uint8Array(btf.base.nextId) };
+        baseCaches.set(btf.base, cache);
+      }
+    }
+    this.baseSize = cache.size;
+    this.baseState = cache.state;
   }
 
   run(): BtfProblem[] {
@@ -140,7 +161,7 @@ class Validator {
       const t = btf.types[i]!;
       const before = this.problems.length;
       this.checkMeta(id, t);
-      if (this.problems.length !== before) { this.state[id] = 2; this.size[id] = INVALID; continue; }
+      if (this.problems.length !== before) { this.ownState[i] = 2; this.ownSize[i] = INVALID; continue; }
       this.resolve(id, 0);
       this.current = id;
       this.checkAfterResolve(id, t);
@@ -371,9 +392,13 @@ class Validator {
   /** Size of `id` (bytes), NOSIZE (void/FWD/FUNC/FUNC_PROTO/DECL_TAG), or INVALID (already reported or untrusted). */
   private resolve(id: TypeId, depth: number): number {
     if (id === 0) return NOSIZE;
-    if (id >= this.state.length) return INVALID;
-    const st = this.state[id]!;
-    if (st === 2) return this.size[id]!;
+    if (id >= this.btf.nextId) return INVALID;
+    const own = id >= this.first;
+    const sizes = own ? this.ownSize : this.baseSize;
+    const states = own ? this.ownState : this.baseState;
+    const idx = own ? id - this.first : id;
+    const st = states[idx]!;
+    if (st === 2) return sizes[idx]!;
     if (st === 1) {
       this.report(this.current >= this.first ? this.current : id, 'loop', `reference loop through ${this.btf.describe(id)}`);
       return INVALID;
@@ -384,10 +409,10 @@ class Validator {
     }
     const t = this.btf.tryType(id);
     if (t === undefined) return INVALID;
-    this.state[id] = 1;
+    states[idx] = 1;
     const r = this.compute(id, t, depth);
-    this.state[id] = 2;
-    this.size[id] = r;
+    states[idx] = 2;
+    sizes[idx] = r;
     return r;
   }
 
@@ -530,7 +555,7 @@ class Validator {
       case KIND.VAR: {
         if (!this.btf.hasType(t.type)) return;
         const target = this.btf.type(t.type);
-        const r = this.size[id]!;
+        const r = this.ownSize[id - this.first]!;
         if (isSourceOnly(target.kind) || (r === INVALID && this.resolve(t.type, 0) === NOSIZE)) this.report(id, 'var-type', `type ${this.btf.describe(t.type)} has no size`);
         return;
       }
@@ -596,7 +621,9 @@ class Validator {
     let id = start;
     let steps = 0;
     const limit = this.btf.nextId;
-    while (id !== 0 && id < limit && this.chainOk[id] !== 1) {
+    const first = this.first;
+    // Base types are trusted: a chain reaching them ends there.
+    while (id >= first && id < limit && this.chainOk[id - first] !== 1) {
       const t = this.btf.tryType(id);
       if (t === undefined || (t.kind !== KIND.PTR && !isModifier(t.kind))) break;
       if (++steps > 64 || (steps > 1 && id === start)) {
@@ -605,8 +632,8 @@ class Validator {
       }
       id = (t as { type: TypeId }).type;
     }
-    for (let i = start, n = 0; n < steps; n++) {
-      this.chainOk[i] = 1;
+    for (let i = start, n = 0; n < steps && i >= first; n++) {
+      this.chainOk[i - first] = 1;
       const t = this.btf.tryType(i);
       if (t === undefined) break;
       i = (t as { type: TypeId }).type;
