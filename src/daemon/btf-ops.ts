@@ -43,22 +43,24 @@ export interface VariableFinder {
 }
 
 
-/** Parsed levels are memoised by the identity of their bytes (vmlinux is parsed once, not per module). */
-const parsed = new WeakMap<Uint8Array, WeakMap<Btf | object, Btf>>();
-const ROOT = {};
+/**
+ * The root level (vmlinux, MBs) is parsed once per bytes object and kept; the levels above it
+ * (a module's BTF, extras: KBs) are parsed on each call and not retained, so memory does not grow
+ * with the number of loaded modules.
+ */
+const parsedRoots = new WeakMap<Uint8Array, Btf>();
 
 function parseChain(chain: readonly Uint8Array[]): Btf | undefined {
   let base: Btf | undefined;
-  for (const bytes of chain) {
-    let byBase = parsed.get(bytes);
-    if (!byBase) { byBase = new WeakMap(); parsed.set(bytes, byBase); }
-    let level = byBase.get(base ?? ROOT);
-    if (!level) {
-      level = parseBtf(bytes, { base });
-      byBase.set(base ?? ROOT, level);
+  chain.forEach((bytes, i) => {
+    if (i === 0) {
+      let root = parsedRoots.get(bytes);
+      if (!root) { root = parseBtf(bytes); parsedRoots.set(bytes, root); }
+      base = root;
+    } else {
+      base = parseBtf(bytes, { base });
     }
-    base = level;
-  }
+  });
   return base;
 }
 

@@ -14,7 +14,7 @@ export interface CacheKey {
   readonly release: string;
   readonly name: string;
   readonly buildId: string;
-  /** sha256 (hex) of the base chain bytes, root first (vmlinux, then the module's BTF). */
+  /** Digest of the base chain bytes, root first (vmlinux, then the module's BTF): see chainDigest. */
   readonly baseDigest: string;
   readonly encoderVersion: string;
 }
@@ -33,6 +33,33 @@ export type CacheResult =
   | { readonly kind: 'corrupt'; readonly reason: string; readonly file: string };
 
 const MAGIC = 'BTFXCACHE1\n';
+
+/**
+ * The key of one object's extras. The vars setting is part of the encoder version: the same
+ * encoder with another --vars produces other bytes.
+ */
+export function extrasCacheKey(o: {
+  readonly release: string; readonly name: string; readonly buildId: string | undefined;
+  readonly chain: readonly Uint8Array[]; readonly encoderVersion: string; readonly vars: string;
+}): CacheKey {
+  return {
+    release: o.release, name: o.name, buildId: o.buildId ?? 'no-build-id',
+    baseDigest: chainDigest(o.chain), encoderVersion: `${o.encoderVersion}-vars-${o.vars}`,
+  };
+}
+
+const levelDigests = new WeakMap<Uint8Array, string>();
+
+/** sha256 over the sha256 of each level, root first; a level's digest is memoised by its bytes object. */
+export function chainDigest(chain: readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const level of chain) {
+    let d = levelDigests.get(level);
+    if (d === undefined) { d = sha256Hex(level); levelDigests.set(level, d); }
+    h.update(d);
+  }
+  return h.digest('hex');
+}
 const SAFE = /^[A-Za-z0-9_.+-]{1,200}$/;
 
 export function sha256Hex(...parts: readonly Uint8Array[]): string {

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import type { HostReader } from '../host/reader.js';
 import type { ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
 import type { BtfOps, PublishedChain, VariableFinder } from './btf-ops.js';
-import { ExtrasCache, sha256Hex, type CacheKey } from './cache.js';
+import { ExtrasCache, extrasCacheKey, type CacheKey } from './cache.js';
 import { policyFor, type DaemonConfig, type LoadedConfig, type Policy } from './config.js';
 import { ControlError } from './control/protocol.js';
 import { DebuginfoFinder, type DebuginfodLookup } from './debuginfo.js';
@@ -110,6 +110,7 @@ export class Daemon implements ControlHandlers {
   private kernelTimer: NodeJS.Timeout | undefined;
   private kernelDirtySince = 0;
   private kernelBuild: Promise<void> | undefined;
+  private vmlinuxBtf: Uint8Array | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private debugTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -317,7 +318,7 @@ export class Daemon implements ControlHandlers {
     const stepped = new Set(steps.map((s) => ('name' in s ? s.name : '')));
     for (const o of observation.objects.values()) {
       if (o.hasBtf && !stepped.has(o.name) && !this.publisher.has(o.name)) {
-        const btf = this.deps.host.readBtf(o.name);
+        const btf = this.readBtf(o.name);
         if (btf) this.publisher.put(o.name, btf, undefined);
       }
     }
@@ -364,7 +365,7 @@ export class Daemon implements ControlHandlers {
       }
       case 'skip': {
         this.jobs.get(step.name)?.abort.abort();
-        const btf = this.deps.host.readBtf(step.name);
+        const btf = this.readBtf(step.name);
         if (btf) this.publisher.put(step.name, btf, undefined); else this.publisher.remove(step.name);
         this.records.delete(step.name);
         this.setRecord(step.name, { state: 'skipped', policy: step.policy, reason: step.reason, buildId: step.buildId });
@@ -372,7 +373,7 @@ export class Daemon implements ControlHandlers {
         return;
       }
       case 'use-kernel': {
-        const btf = this.deps.host.readBtf(step.name);
+        const btf = this.readBtf(step.name);
         const extras = readFileSync(step.path);
         if (btf) this.publisher.put(step.name, btf, extras);
         this.records.delete(step.name);
@@ -408,8 +409,8 @@ export class Daemon implements ControlHandlers {
   }
 
   private companionPresent(name: string, policy: Policy, buildId: string | undefined, t0: number, byUs: boolean): void {
-    const btf = this.deps.host.readBtf(name);
-    const extras = this.deps.host.readBtf(`${name}${COMPANION_SUFFIX}`);
+    const btf = this.readBtf(name);
+    const extras = this.readBtf(`${name}${COMPANION_SUFFIX}`);
     if (btf) this.publisher.put(name, btf, extras);
     const prev = this.records.get(name);
     this.setRecord(name, {
@@ -419,9 +420,19 @@ export class Daemon implements ControlHandlers {
     this.log.decision({ object: name, action: byUs ? 'loaded companion module' : 'companion module present', reason: `${name}-btf-extra`, ms: this.now() - t0 });
   }
 
+  /**
+   * BTF of a loaded object. vmlinux's (MBs, never changes while the kernel runs) is read once and
+   * the same bytes object is reused, so its parse and digest are memoised; modules are re-read.
+   */
+  private readBtf(name: string): Uint8Array | undefined {
+    if (name !== 'vmlinux') return this.deps.host.readBtf(name);
+    this.vmlinuxBtf ??= this.deps.host.readBtf('vmlinux');
+    return this.vmlinuxBtf;
+  }
+
   private countVars(name: string, extras: Uint8Array, btf: Uint8Array | undefined): number | undefined {
     try {
-      const vm = name === 'vmlinux' ? btf : this.deps.host.readBtf('vmlinux');
+      const vm = name === 'vmlinux' ? btf : this.readBtf('vmlinux');
       if (!vm || !btf) return undefined;
       return this.deps.btf.inspect(extras, name === 'vmlinux' ? [vm] : [vm, btf]).vars;
     } catch { return undefined; }
@@ -453,11 +464,11 @@ export class Daemon implements ControlHandlers {
     let t = this.now();
     const lap = (k: string): void => { const n = this.now(); timings[k] = (timings[k] ?? 0) + (n - t); t = n; };
     const start = t;
-    const objectBtf = host.readBtf(name);
-    const vmlinux = name === 'vmlinux' ? objectBtf : host.readBtf('vmlinux');
+    const objectBtf = this.readBtf(name);
+    const vmlinux = this.readBtf('vmlinux');
     if (!objectBtf || !vmlinux) throw new Error(`BTF of ${objectBtf ? 'vmlinux' : name} is not readable`);
     const chain = name === 'vmlinux' ? [vmlinux] : [vmlinux, objectBtf];
-    const key: CacheKey = { release: this.release, name, buildId: buildId ?? 'no-build-id', baseDigest: sha256Hex(...chain), encoderVersion: `${this.deps.encoderVersion}-vars-${this.config.vars}` };
+    const key: CacheKey = extrasCacheKey({ release: this.release, name, buildId, chain, encoderVersion: this.deps.encoderVersion, vars: this.config.vars });
     lap('read');
 
     if (!bypassCache) {
@@ -668,11 +679,11 @@ export class Daemon implements ControlHandlers {
     if (asked) { await this.reconcile(); await this.settle(); }
     const finder = this.deps.variableFinder;
     if (!finder) throw new ControlError('internal', 'lookup is not available in this build');
-    const vmlinux = this.deps.host.readBtf('vmlinux');
+    const vmlinux = this.readBtf('vmlinux');
     if (!vmlinux) return [];
     const chains: PublishedChain[] = [];
     for (const name of this.publisher.names) {
-      const objectBtf = this.deps.host.readBtf(name);
+      const objectBtf = this.readBtf(name);
       if (objectBtf) chains.push({ name, objectBtf, vmlinux, extras: this.publisher.extrasOf(name) });
     }
     return finder.find(variable, chains);

@@ -146,16 +146,21 @@ export class InjectedRoot {
   /** "Load" a module: kernel files, /proc/modules line, debug file; returns the uevent block fed. */
   load(name: string, opts: LoadOptions = {}): string {
     const m = this.module(name);
+    if ((opts.debug ?? m.debugFile !== undefined) && m.debugFile) this.installDebug(name, opts.debugPath);
+    this.writeModulesDep();
+    return this.loadRaw(name, readFileSync(m.btfFile), opts.buildId ?? m.buildId);
+  }
+
+  /** "Load" a module that is not a fixture (benchmarks: hundreds of modules) from its BTF bytes. */
+  loadRaw(name: string, btf: Uint8Array, buildId: string, opts: { feed?: boolean } = {}): string {
     const p = this.paths;
-    writeFileSync(p.sysBtf(name), readFileSync(m.btfFile));
+    writeFileSync(p.sysBtf(name), btf);
     const note = p.moduleBuildIdNote(name);
     mkdirSync(dirname(note), { recursive: true });
-    writeFileSync(note, encodeBuildIdNote(opts.buildId ?? m.buildId));
-    if ((opts.debug ?? m.debugFile !== undefined) && m.debugFile) this.installDebug(name, opts.debugPath);
+    writeFileSync(note, encodeBuildIdNote(buildId));
     if (!this.loaded.includes(name)) this.loaded.push(name);
-    this.writeModulesDep();
     this.writeProcModules();
-    return this.feed('add', name);
+    return opts.feed === false ? '' : this.feed('add', name);
   }
 
   unload(name: string): string {
@@ -198,7 +203,8 @@ export class InjectedRoot {
     writeFileSync(this.paths.procModules, lines.join(''));
   }
 
-  private feed(action: 'add' | 'remove', name: string): string {
+  /** The uevent block of a load or unload, also written to `uevents` (and returned for other transports). */
+  feed(action: 'add' | 'remove', name: string): string {
     const seq = ++this.seq;
     const block = `KERNEL[${(seq / 100).toFixed(6)}] ${action}      /module/${name} (module)\nACTION=${action}\nDEVPATH=/module/${name}\nSUBSYSTEM=module\nSEQNUM=${seq}\n\n`;
     this.uevents.write(block);
