@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Btf } from '../../src/btf/btf.js';
 import { BtfBuilder } from '../../src/btf/builder.js';
@@ -7,6 +8,8 @@ import { BTF_MAX_TYPE } from '../../src/btf/kinds.js';
 import { readBtfFile } from '../../src/btf/parse.js';
 import type { BtfType } from '../../src/btf/types.js';
 import { VALIDATION_RULES, formatProblem, isValidBtfName, validateBtf } from '../../src/btf/validate.js';
+import { writeBtf } from '../../src/btf/write.js';
+import { loadIntoKernel, requireOk } from '../support/kernel-load.js';
 import { fixture, kernelDir, requireShared } from '../support/paths.js';
 import { BROKEN_CASES } from './broken-cases.js';
 import { FIXTURE_MODULES, allKinds, threeLevels, vmlinux } from './sample.js';
@@ -38,6 +41,24 @@ describe('btf/validate', () => {
         }
       });
     }
+  });
+
+  it('the running kernel (BPF_BTF_LOAD) agrees: accepts the valid samples, refuses every broken case', function () {
+    this.timeout(120000);
+    const dir = mkdtempSync(join(tmpdir(), 'btfcore-kernel-'));
+    try {
+      const file = (name: string, btf: Parameters<typeof writeBtf>[0]): string => { const p = join(dir, name); writeFileSync(p, writeBtf(btf)); return p; };
+      requireOk(this, loadIntoKernel(file('all-kinds', allKinds())));
+      requireOk(this, loadIntoKernel(file('base', threeLevels().base)));
+      const disagreements: string[] = [];
+      BROKEN_CASES.forEach((c, i) => {
+        if (c.stricterThanKernel !== undefined) return;
+        const r = loadIntoKernel(file(`case${i}`, c.build()));
+        if (r.ok) disagreements.push(`${c.rule} (${c.what}): the kernel loaded it`);
+        else if ('skipReason' in r) requireOk(this, r);
+      });
+      assert.deepEqual(disagreements, []);
+    } finally { rmSync(dir, { recursive: true }); }
   });
 
   it('every rule has at least one broken case', () => {
