@@ -1,65 +1,113 @@
 /**
- * .debug_abbrev tables, parsed once per (offset, unit encoding) into compact arrays so the
- * DIE walker never allocates per attribute: for each abbreviation, parallel typed arrays of
- * attribute names, forms, fixed sizes, and the byte offset of each attribute from the start
- * of the DIE's attribute data while all earlier attributes are fixed-size.
+ * .debug_abbrev tables, parsed once per (offset, unit encoding) into flat typed arrays: one
+ * entry per abbreviation (code, tag, children flag, first spec, spec count, total fixed size,
+ * sibling spec) and one per attribute spec (name, form, fixed size, fixed offset). No object
+ * per abbreviation: a vmlinux has ~300,000 of them, and the DIE walker only needs indices.
+ * `get(code)` materialises an `Abbrev` view for callers that want one.
  */
-import { DW_AT, DW_FORM } from './constants.js';
+import { DW_AT, DW_FORM, formName } from './constants.js';
 import type { DwarfSection } from './section.js';
 import { formSize, UNKNOWN, VARIABLE, type UnitEncoding } from './forms.js';
-import { formName } from './constants.js';
 
+/** One abbreviation, as a view over its table's arrays. */
 export interface Abbrev {
   readonly code: number;
   readonly tag: number;
   readonly hasChildren: boolean;
-  /** This abbreviation's attributes are entries [first, first + count) of the shared arrays below. */
+  /** This abbreviation's attribute specs are entries [first, first + count) of the table's spec arrays. */
   readonly first: number;
   readonly count: number;
-  /** Attribute names (one exact-size array shared by the whole table). */
   readonly attrs: Uint16Array;
-  /** Forms (shared). */
   readonly forms: Uint16Array;
-  /** Fixed size of each attribute, or VARIABLE (-1) (shared). */
+  /** Fixed size of each spec's value, or VARIABLE (-1). */
   readonly sizes: Int8Array;
-  /** Offset of each attribute from the DIE's attribute data while all before it are fixed-size, else -1 (shared). */
+  /** Offset of each spec's value from the DIE's attribute data while all before it are fixed-size, else -1. */
   readonly fixedOffsets: Int32Array;
   /** Total attribute bytes when every attribute is fixed-size, else -1. */
   readonly fixedTotal: number;
   /** Index (relative to `first`) of DW_AT_sibling, or -1. */
   readonly siblingIndex: number;
-  /** DW_FORM_implicit_const values by relative attribute index (only when the abbrev has any). */
+  /** DW_FORM_implicit_const values by relative spec index (only when the abbrev has any). */
   readonly implicitConsts: readonly (bigint | undefined)[] | undefined;
 }
 
 export class AbbrevTable {
   readonly offset: number;
-  private readonly dense: (Abbrev | undefined)[] = [];
-  private readonly sparse = new Map<number, Abbrev>();
-
-  constructor(offset: number) { this.offset = offset; }
-
-  get(code: number): Abbrev | undefined {
-    return code < this.dense.length ? this.dense[code] : this.sparse.get(code);
-  }
+  /** Number of abbreviations. */
+  readonly length: number;
+  // per abbreviation (by index)
+  readonly codes: Float64Array;
+  readonly tags: Uint32Array;
+  readonly children: Uint8Array;
+  readonly firsts: Uint32Array;
+  readonly counts: Uint32Array;
+  readonly fixedTotals: Int32Array;
+  readonly siblings: Int32Array;
+  // per attribute spec
+  readonly attrs: Uint16Array;
+  readonly forms: Uint16Array;
+  readonly sizes: Int8Array;
+  readonly fixedOffsets: Int32Array;
+  private readonly consts: Map<number, bigint> | undefined;
+  private readonly dense: Int32Array;
+  private readonly sparse: Map<number, number> | undefined;
+  private views: Map<number, Abbrev> | undefined;
 
   /** Internal (parser). */
-  set(a: Abbrev): boolean {
-    if (this.get(a.code) !== undefined) return false;
-    if (a.code < 100000) {
-      while (this.dense.length <= a.code) this.dense.push(undefined);
-      this.dense[a.code] = a;
-    } else this.sparse.set(a.code, a);
-    return true;
+  constructor(offset: number, p: {
+    codes: Float64Array; tags: Uint32Array; children: Uint8Array; firsts: Uint32Array; counts: Uint32Array;
+    fixedTotals: Int32Array; siblings: Int32Array; attrs: Uint16Array; forms: Uint16Array; sizes: Int8Array;
+    fixedOffsets: Int32Array; consts: Map<number, bigint> | undefined; dense: Int32Array; sparse: Map<number, number> | undefined;
+  }) {
+    this.offset = offset;
+    this.length = p.codes.length;
+    this.codes = p.codes; this.tags = p.tags; this.children = p.children; this.firsts = p.firsts; this.counts = p.counts;
+    this.fixedTotals = p.fixedTotals; this.siblings = p.siblings; this.attrs = p.attrs; this.forms = p.forms;
+    this.sizes = p.sizes; this.fixedOffsets = p.fixedOffsets; this.consts = p.consts; this.dense = p.dense; this.sparse = p.sparse;
+  }
+
+  /** Index of the abbreviation with `code`, or -1. */
+  indexOf(code: number): number {
+    if (code < this.dense.length) return this.dense[code]! - 1;
+    return this.sparse?.get(code) ?? -1;
+  }
+
+  /** DW_FORM_implicit_const value of spec `spec` (absolute spec index). */
+  implicitConst(spec: number): bigint { return this.consts?.get(spec) ?? 0n; }
+
+  /** The abbreviation with `code` as an object view, or undefined. */
+  get(code: number): Abbrev | undefined {
+    const i = this.indexOf(code);
+    return i < 0 ? undefined : this.abbrevAt(i);
+  }
+
+  /** Object view of abbreviation index `i` (cached). */
+  abbrevAt(i: number): Abbrev {
+    this.views ??= new Map();
+    let a = this.views.get(i);
+    if (!a) {
+      const first = this.firsts[i]!;
+      const count = this.counts[i]!;
+      let implicitConsts: (bigint | undefined)[] | undefined;
+      for (let k = 0; k < count; k++) {
+        if (this.forms[first + k] === DW_FORM.implicit_const) (implicitConsts ??= [])[k] = this.implicitConst(first + k);
+      }
+      a = {
+        code: this.codes[i]!, tag: this.tags[i]!, hasChildren: this.children[i] === 1, first, count,
+        attrs: this.attrs, forms: this.forms, sizes: this.sizes, fixedOffsets: this.fixedOffsets,
+        fixedTotal: this.fixedTotals[i]!, siblingIndex: this.siblings[i]!, implicitConsts,
+      };
+      this.views.set(i, a);
+    }
+    return a;
   }
 
   *[Symbol.iterator](): IterableIterator<Abbrev> {
-    for (const a of this.dense) if (a) yield a;
-    yield* this.sparse.values();
+    for (let i = 0; i < this.length; i++) yield this.abbrevAt(i);
   }
 }
 
-/** Form sizes for forms 0..0x2c under one encoding (cached: 3 encodings at most in practice). */
+/** Form sizes for forms 0..0x2c under one encoding (cached: a few encodings at most). */
 const sizeTables = new Map<string, Int8Array>();
 function sizeTable(enc: UnitEncoding): Int8Array {
   const key = `${enc.version <= 2 ? 2 : 3}:${enc.addressSize}:${enc.offsetSize}`;
@@ -73,15 +121,6 @@ function sizeTable(enc: UnitEncoding): Int8Array {
 }
 
 let ulebEnd = 0;
-
-const scratch = { attrs: new Uint16Array(4096), forms: new Uint16Array(4096), sizes: new Int8Array(4096), fixed: new Int32Array(4096) };
-function growScratch(): void {
-  const grow = <T extends Uint16Array | Int8Array | Int32Array>(a: T, make: (n: number) => T): T => { const b = make(a.length * 2); b.set(a); return b; };
-  scratch.attrs = grow(scratch.attrs, (k) => new Uint16Array(k));
-  scratch.forms = grow(scratch.forms, (k) => new Uint16Array(k));
-  scratch.sizes = grow(scratch.sizes, (k) => new Int8Array(k));
-  scratch.fixed = grow(scratch.fixed, (k) => new Int32Array(k));
-}
 /** Multi-byte ULEB128 at `pos` (end left in ulebEnd). */
 function slowUleb(sec: DwarfSection, pos: number): number {
   const b = sec.bytes;
@@ -115,83 +154,98 @@ function sleb(sec: DwarfSection, state: { pos: number }): bigint {
   return result;
 }
 
+/** Growable scratch arrays reused by every parse (copied out at exact size). */
+const S = {
+  codes: new Float64Array(1024), tags: new Uint32Array(1024), children: new Uint8Array(1024), firsts: new Uint32Array(1024),
+  counts: new Uint32Array(1024), fixedTotals: new Int32Array(1024), siblings: new Int32Array(1024), entryAt: new Float64Array(1024),
+  attrs: new Uint16Array(4096), forms: new Uint16Array(4096), sizes: new Int8Array(4096), fixed: new Int32Array(4096),
+};
+function grown<T extends Float64Array | Uint32Array | Uint8Array | Int32Array | Uint16Array | Int8Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 /** Parse the abbreviation table at `offset` for a unit with encoding `enc`. */
 export function parseAbbrevTable(sec: DwarfSection, offset: number, enc: UnitEncoding): AbbrevTable {
   if (offset < 0 || offset >= sec.length) {
     throw sec.error('bad-abbrev', offset, `abbreviation table offset 0x${offset.toString(16)} is outside ${sec.name} (0x${sec.length.toString(16)} bytes)`);
   }
-  const table = new AbbrevTable(offset);
   const b = sec.bytes;
   const len = b.length;
   const sizeOf = sizeTable(enc);
   let pos = offset;
-  // Specs go to module-level scratch arrays (grown rarely), then are copied out once at the
-  // exact size: no per-table array growth, so little garbage for a 2000-unit vmlinux.
-  let n = 0;
-  // Per-abbreviation header fields, 7 numbers each, kept flat until the arrays are final.
-  const heads: number[] = [];
-  let constsByEntry: Map<number, (bigint | undefined)[]> | undefined;
+  let na = 0;
+  let ns = 0;
+  let maxCode = 0;
+  let consts: Map<number, bigint> | undefined;
   for (;;) {
     const entryAt = pos;
     // ULEB128s inline with a one-byte fast path: this runs for every unit's table.
     if (pos >= len) throw sec.error('truncated', pos, 'abbreviation table runs past the end of the section');
     let code = b[pos++]!;
-    if (code & 0x80) { pos--; code = slowUleb(sec, pos); pos = ulebEnd; }
+    if (code & 0x80) { code = slowUleb(sec, pos - 1); pos = ulebEnd; }
     if (code === 0) break;
     if (pos >= len) throw sec.error('truncated', pos, 'abbreviation tag runs past the end of the section');
     let tag = b[pos++]!;
-    if (tag & 0x80) { pos--; tag = slowUleb(sec, pos); pos = ulebEnd; }
+    if (tag & 0x80) { tag = slowUleb(sec, pos - 1); pos = ulebEnd; }
     if (pos >= len) throw sec.error('truncated', pos, 'abbreviation children flag runs past the end of the section');
     const children = b[pos++]!;
     if (children > 1) throw sec.error('bad-abbrev', pos - 1, `children flag ${children} is neither 0 nor 1`);
-    const first = n;
-    let consts: (bigint | undefined)[] | undefined;
+    if (tag > 0xffffffff) throw sec.error('bad-abbrev', entryAt, `tag 0x${tag.toString(16)} out of range`);
+    const first = ns;
     let running = 0;
     let siblingIndex = -1;
     for (;;) {
       const specAt = pos;
       if (pos + 1 >= len) throw sec.error('truncated', pos, 'attribute specification runs past the end of the section');
       let at = b[pos++]!;
-      if (at & 0x80) { pos--; at = slowUleb(sec, pos); pos = ulebEnd; }
+      if (at & 0x80) { at = slowUleb(sec, pos - 1); pos = ulebEnd; }
       if (pos >= len) throw sec.error('truncated', pos, 'attribute form runs past the end of the section');
       let form = b[pos++]!;
-      if (form & 0x80) { pos--; form = slowUleb(sec, pos); pos = ulebEnd; }
+      if (form & 0x80) { form = slowUleb(sec, pos - 1); pos = ulebEnd; }
       if (at === 0 && form === 0) break;
       if (at > 0xffff || form > 0xffff) throw sec.error('bad-abbrev', specAt, `attribute 0x${at.toString(16)} / form 0x${form.toString(16)} out of range`);
       const size = form < sizeOf.length ? sizeOf[form]! : formSize(form, enc);
       if (size === UNKNOWN) throw sec.error('unknown-form', specAt, `unknown ${formName(form)} in abbreviation ${code}`);
-      const rel = n - first;
       if (form === DW_FORM.implicit_const) {
         const st = { pos };
-        consts ??= [];
-        consts[rel] = sleb(sec, st);
+        (consts ??= new Map()).set(ns, sleb(sec, st));
         pos = st.pos;
       }
-      if (at === DW_AT.sibling) siblingIndex = rel;
-      if (n === scratch.attrs.length) growScratch();
-      scratch.attrs[n] = at;
-      scratch.forms[n] = form;
-      scratch.sizes[n] = size;
-      scratch.fixed[n] = running;
-      n++;
+      if (at === DW_AT.sibling) siblingIndex = ns - first;
+      if (ns === S.attrs.length) { S.attrs = grown(S.attrs); S.forms = grown(S.forms); S.sizes = grown(S.sizes); S.fixed = grown(S.fixed); }
+      S.attrs[ns] = at;
+      S.forms[ns] = form;
+      S.sizes[ns] = size;
+      S.fixed[ns] = running;
+      ns++;
       if (running >= 0) running = size === VARIABLE ? -1 : running + size;
     }
-    heads.push(code, tag, children, first, n - first, running, siblingIndex, entryAt);
-    if (consts) (constsByEntry ??= new Map()).set(entryAt, consts);
+    if (na === S.codes.length) {
+      S.codes = grown(S.codes); S.tags = grown(S.tags); S.children = grown(S.children); S.firsts = grown(S.firsts);
+      S.counts = grown(S.counts); S.fixedTotals = grown(S.fixedTotals); S.siblings = grown(S.siblings); S.entryAt = grown(S.entryAt);
+    }
+    S.codes[na] = code; S.tags[na] = tag; S.children[na] = children; S.firsts[na] = first; S.counts[na] = ns - first;
+    S.fixedTotals[na] = running; S.siblings[na] = siblingIndex; S.entryAt[na] = entryAt;
+    na++;
+    if (code > maxCode) maxCode = code;
   }
-  const attrs = scratch.attrs.slice(0, n);
-  const forms = scratch.forms.slice(0, n);
-  const sizes = scratch.sizes.slice(0, n);
-  const fixedOffsets = scratch.fixed.slice(0, n);
-  for (let h = 0; h < heads.length; h += 8) {
-    const code = heads[h]!;
-    const at = heads[h + 7]!;
-    const a: Abbrev = {
-      code, tag: heads[h + 1]!, hasChildren: heads[h + 2] === 1, first: heads[h + 3]!, count: heads[h + 4]!,
-      attrs, forms, sizes, fixedOffsets, fixedTotal: heads[h + 5]!, siblingIndex: heads[h + 6]!,
-      implicitConsts: constsByEntry?.get(at),
-    };
-    if (!table.set(a)) throw sec.error('bad-abbrev', at, `abbreviation code ${code} defined twice`);
+  // code -> index: dense when codes are compact (GCC numbers them 1..n), a Map otherwise
+  const denseSize = maxCode < 4 * na + 64 ? maxCode + 1 : Math.min(4 * na + 64, maxCode + 1);
+  const dense = new Int32Array(denseSize);
+  let sparse: Map<number, number> | undefined;
+  for (let i = 0; i < na; i++) {
+    const code = S.codes[i]!;
+    const taken = code < denseSize ? dense[code] !== 0 : sparse?.has(code) === true;
+    if (taken) throw sec.error('bad-abbrev', S.entryAt[i]!, `abbreviation code ${code} defined twice`);
+    if (code < denseSize) dense[code] = i + 1;
+    else (sparse ??= new Map()).set(code, i);
   }
-  return table;
+  return new AbbrevTable(offset, {
+    codes: S.codes.slice(0, na), tags: S.tags.slice(0, na), children: S.children.slice(0, na), firsts: S.firsts.slice(0, na),
+    counts: S.counts.slice(0, na), fixedTotals: S.fixedTotals.slice(0, na), siblings: S.siblings.slice(0, na),
+    attrs: S.attrs.slice(0, ns), forms: S.forms.slice(0, ns), sizes: S.sizes.slice(0, ns), fixedOffsets: S.fixed.slice(0, ns),
+    consts, dense, sparse,
+  });
 }

@@ -1,11 +1,12 @@
 /**
  * DWARF type -> C spelling ("struct tcp_congestion_ops", "const char *[4]",
  * "int (*)(void)", "char *const") and DWARF type -> byte size, both cached per type offset.
- * The declarator is built inside-out (pointers prefix, arrays/functions suffix, parentheses
+ * Each type DIE is read once into a small node (tag, name, type, size, bounds, parameters);
+ * the declarator is built inside-out (pointers prefix, arrays/functions suffix, parentheses
  * where a pointer meets an array or function), the way C reads it.
  */
 import { DW_AT, DW_TAG } from './constants.js';
-import type { Dwarf, DieCursor } from './dwarf.js';
+import type { Dwarf } from './dwarf.js';
 import { byteSize, subrangeCount } from './values.js';
 
 const MAX_DEPTH = 64;
@@ -15,8 +16,25 @@ const QUALIFIER: Readonly<Record<number, string>> = {
   [DW_TAG.atomic_type]: '_Atomic', [DW_TAG.immutable_type]: 'const',
 };
 
+/** What the printer needs from one type DIE. */
+interface TypeNode {
+  readonly tag: number;
+  readonly name: string | undefined;
+  readonly type: number | undefined;
+  readonly byteSize: number | undefined;
+  readonly declaration: boolean;
+  readonly prototyped: boolean;
+  readonly addressSize: number;
+  /** Array dimensions (undefined = unknown bound). */
+  readonly dims: readonly (number | undefined)[] | undefined;
+  /** Subroutine parameter types (-1 = missing type) and whether it is variadic. */
+  readonly params: readonly number[] | undefined;
+  readonly varargs: boolean;
+}
+
 export class CTypePrinter {
   private readonly dwarf: Dwarf;
+  private readonly nodes = new Map<number, TypeNode>();
   private readonly names = new Map<number, string>();
   private readonly sizes = new Map<number, number | undefined>();
 
@@ -35,53 +53,73 @@ export class CTypePrinter {
 
   /** Size in bytes of the type at `offset`, or undefined when incomplete/unknown. */
   size(offset: number | undefined): number | undefined {
-    if (offset === undefined) return undefined;
+    return offset === undefined ? undefined : this.sizeAt(offset, 0);
+  }
+
+  private node(offset: number): TypeNode {
+    let n = this.nodes.get(offset);
+    if (n !== undefined) return n;
+    const c = this.dwarf.dieAt(offset);
+    const tag = c.tag;
+    let dims: (number | undefined)[] | undefined;
+    let params: number[] | undefined;
+    let varargs = false;
+    if (tag === DW_TAG.array_type) {
+      const d: (number | undefined)[] = [];
+      c.eachChild((k) => {
+        if (k.tag === DW_TAG.subrange_type || k.tag === DW_TAG.generic_subrange) d.push(subrangeCount(k));
+        else if (k.tag === DW_TAG.enumeration_type) d.push(undefined);
+      });
+      dims = d;
+    } else if (tag === DW_TAG.subroutine_type) {
+      const p: number[] = [];
+      c.eachChild((k) => {
+        if (k.tag === DW_TAG.formal_parameter) p.push(k.ref(DW_AT.type) ?? -1);
+        else if (k.tag === DW_TAG.unspecified_parameters) varargs = true;
+      });
+      params = p;
+    }
+    n = {
+      tag, name: c.str(DW_AT.name), type: c.ref(DW_AT.type), byteSize: byteSize(c),
+      declaration: c.flag(DW_AT.declaration), prototyped: c.flag(DW_AT.prototyped),
+      addressSize: c.unit.addressSize, dims, params, varargs,
+    };
+    this.nodes.set(offset, n);
+    return n;
+  }
+
+  private sizeAt(offset: number, depth: number): number | undefined {
     if (this.sizes.has(offset)) return this.sizes.get(offset);
-    const s = this.computeSize(offset, 0);
+    const s = depth > MAX_DEPTH ? undefined : this.computeSize(offset, depth);
     this.sizes.set(offset, s);
     return s;
   }
 
   private computeSize(offset: number, depth: number): number | undefined {
-    if (depth > MAX_DEPTH) return undefined;
-    const c = this.dwarf.dieAt(offset);
-    const own = byteSize(c);
-    switch (c.tag) {
+    const n = this.node(offset);
+    switch (n.tag) {
       case DW_TAG.typedef: case DW_TAG.const_type: case DW_TAG.volatile_type: case DW_TAG.restrict_type:
-      case DW_TAG.atomic_type: case DW_TAG.immutable_type: {
-        const t = c.ref(DW_AT.type);
-        return t === undefined ? undefined : this.computeSize(t, depth + 1);
-      }
+      case DW_TAG.atomic_type: case DW_TAG.immutable_type:
+        return n.type === undefined ? undefined : this.sizeAt(n.type, depth + 1);
       case DW_TAG.pointer_type: case DW_TAG.reference_type: case DW_TAG.rvalue_reference_type:
-        return own ?? c.unit.addressSize;
+        return n.byteSize ?? n.addressSize;
       case DW_TAG.array_type: {
-        if (own !== undefined) return own;
-        const elem = c.ref(DW_AT.type);
-        const elemSize = elem === undefined ? undefined : this.computeSize(elem, depth + 1);
-        const counts = this.dimensions(c);
-        if (elemSize === undefined || counts.some((n) => n === undefined)) return undefined;
-        return counts.reduce<number>((acc, n) => acc * n!, elemSize);
+        if (n.byteSize !== undefined) return n.byteSize;
+        const elemSize = n.type === undefined ? undefined : this.sizeAt(n.type, depth + 1);
+        const dims = n.dims ?? [];
+        if (elemSize === undefined || dims.some((k) => k === undefined)) return undefined;
+        return dims.reduce<number>((acc, k) => acc * k!, elemSize);
       }
       case DW_TAG.structure_type: case DW_TAG.union_type: case DW_TAG.class_type:
-        return c.flag(DW_AT.declaration) ? undefined : own;
+        return n.declaration ? undefined : n.byteSize;
       default:
-        return own;
+        return n.byteSize;
     }
   }
 
-  /** Element counts of an array DIE's subranges (undefined for an unknown bound). */
-  private dimensions(array: DieCursor): (number | undefined)[] {
-    const out: (number | undefined)[] = [];
-    array.eachChild((c) => {
-      if (c.tag === DW_TAG.subrange_type || c.tag === DW_TAG.generic_subrange) out.push(subrangeCount(c));
-      else if (c.tag === DW_TAG.enumeration_type) out.push(undefined);
-    });
-    return out;
-  }
-
-  private base(c: DieCursor): string {
-    const name = c.str(DW_AT.name);
-    switch (c.tag) {
+  private base(n: TypeNode): string {
+    const name = n.name;
+    switch (n.tag) {
       case DW_TAG.structure_type: case DW_TAG.class_type: return name ? `struct ${name}` : 'struct {...}';
       case DW_TAG.union_type: return name ? `union ${name}` : 'union {...}';
       case DW_TAG.enumeration_type: return name ? `enum ${name}` : 'enum {...}';
@@ -95,49 +133,38 @@ export class CTypePrinter {
     const join = (base: string): string => `${quals ? `${quals} ` : ''}${base}${inner ? ` ${inner}` : ''}`;
     if (offset === undefined) return join('void');
     if (depth > MAX_DEPTH) return join('?');
-    const c = this.dwarf.dieAt(offset);
-    const target = c.ref(DW_AT.type);
-    const q = QUALIFIER[c.tag];
+    const n = this.node(offset);
+    const target = n.type;
+    const q = QUALIFIER[n.tag];
     if (q !== undefined) {
       // A qualified pointer reads "T *const"; otherwise the qualifier goes before the base.
-      const t = target === undefined ? undefined : this.dwarf.dieAt(target).tag;
+      const t = target === undefined ? undefined : this.node(target).tag;
       const merged = quals.split(' ').includes(q) ? quals : quals ? `${quals} ${q}` : q;
       if (t === DW_TAG.pointer_type || t === DW_TAG.reference_type || t === DW_TAG.rvalue_reference_type) {
         return this.declare(target, inner ? `${merged} ${inner}` : merged, '', depth + 1);
       }
       return this.declare(target, inner, merged, depth + 1);
     }
-    switch (c.tag) {
+    switch (n.tag) {
       case DW_TAG.pointer_type: case DW_TAG.reference_type: case DW_TAG.rvalue_reference_type: {
-        const star = c.tag === DW_TAG.pointer_type ? '*' : c.tag === DW_TAG.reference_type ? '&' : '&&';
+        const star = n.tag === DW_TAG.pointer_type ? '*' : n.tag === DW_TAG.reference_type ? '&' : '&&';
         const withQuals = quals ? `${quals}${inner ? ` ${inner}` : ''}` : inner;
         return this.declare(target, `${star}${withQuals}`, '', depth + 1);
       }
       case DW_TAG.array_type: {
-        const dims = this.dimensions(c).map((n) => `[${n ?? ''}]`).join('') || '[]';
+        const dims = (n.dims ?? []).map((k) => `[${k ?? ''}]`).join('') || '[]';
         const wrapped = /^[*&]/.test(inner) ? `(${inner})` : inner;
         return this.declare(target, `${wrapped}${dims}`, quals, depth + 1);
       }
       case DW_TAG.subroutine_type: {
-        const params = this.parameters(c, depth);
+        const parts = (n.params ?? []).map((t) => (t < 0 ? 'void' : this.declare(t, '', '', depth + 1)));
+        if (n.varargs) parts.push('...');
+        const params = parts.length === 0 ? (n.prototyped ? 'void' : '') : parts.join(', ');
         const wrapped = /^[*&]/.test(inner) ? `(${inner})` : inner;
         return this.declare(target, `${wrapped}(${params})`, quals, depth + 1);
       }
       default:
-        return join(this.base(c));
+        return join(this.base(n));
     }
-  }
-
-  private parameters(fn: DieCursor, depth: number): string {
-    const types: number[] = [];
-    let varargs = false;
-    fn.eachChild((c) => {
-      if (c.tag === DW_TAG.formal_parameter) types.push(c.ref(DW_AT.type) ?? -1);
-      else if (c.tag === DW_TAG.unspecified_parameters) varargs = true;
-    });
-    const parts = types.map((t) => (t < 0 ? 'void' : this.declare(t, '', '', depth + 1)));
-    if (varargs) parts.push('...');
-    if (parts.length === 0) return fn.flag(DW_AT.prototyped) ? 'void' : '';
-    return parts.join(', ');
   }
 }

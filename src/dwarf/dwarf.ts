@@ -333,7 +333,9 @@ export class DieCursor {
   depth = -1;
   tag = 0;
   hasChildren = false;
-  abbrev: Abbrev | undefined;
+  /** Index of the current DIE's abbreviation in the unit's table (-1 when none). */
+  private ai = -1;
+  private readonly tbl: AbbrevTable;
   /** Offset of the current DIE's first attribute byte. */
   private attrsPos = 0;
   /** Offset just past the current DIE's attributes (-1 until computed). */
@@ -351,7 +353,11 @@ export class DieCursor {
     this.pos = start;
     this.sec = unit.dwarf.info;
     this.bytes = this.sec.bytes;
+    this.tbl = unit.abbrevs;
   }
+
+  /** The current DIE's abbreviation (an object view; the walker itself works on indices). */
+  get abbrev(): Abbrev | undefined { return this.ai < 0 ? undefined : this.tbl.abbrevAt(this.ai); }
 
   /** Advance to the next DIE in depth-first order; false at the end of the unit. */
   next(): boolean {
@@ -360,20 +366,20 @@ export class DieCursor {
     let depth = this.depth;
     const started = this.started;
     this.started = true;
-    if (this.abbrev === undefined) {
+    if (this.ai < 0) {
       pos = this.pos;
       depth = 0;
     } else if (this.siblingPos >= 0) {
       pos = this.siblingPos;
     } else {
-      pos = this.endPos >= 0 ? this.endPos : this.skipAttrs(this.abbrev, this.attrsPos);
+      pos = this.endPos >= 0 ? this.endPos : this.skipAttrs(this.ai, this.attrsPos);
       if (this.hasChildren) depth++;
     }
     const b = this.bytes;
     for (;;) {
       if (pos >= unitEnd) {
         this.pos = pos;
-        this.abbrev = undefined;
+        this.ai = -1;
         this.offset = -1;
         this.depth = depth;
         return false;
@@ -400,16 +406,18 @@ export class DieCursor {
         continue;
       }
       if (started && depth <= 0) { pos = unitEnd; continue; }
-      const abbrev = this.unit.abbrevs.get(code);
-      if (abbrev === undefined) {
+      const tbl = this.tbl;
+      const ai = tbl.indexOf(code);
+      if (ai < 0) {
         throw this.sec.error('unknown-abbrev', dieAt, `abbreviation code ${code} is not in the table at .debug_abbrev+0x${this.unit.abbrevOffset.toString(16)}`);
       }
       this.offset = dieAt;
-      this.abbrev = abbrev;
-      this.tag = abbrev.tag;
-      this.hasChildren = abbrev.hasChildren;
+      this.ai = ai;
+      this.tag = tbl.tags[ai]!;
+      this.hasChildren = tbl.children[ai] === 1;
       this.attrsPos = pos;
-      this.endPos = abbrev.fixedTotal >= 0 ? pos + abbrev.fixedTotal : -1;
+      const fixedTotal = tbl.fixedTotals[ai]!;
+      this.endPos = fixedTotal >= 0 ? pos + fixedTotal : -1;
       if (this.endPos > unitEnd) throw this.sec.error('truncated-unit', dieAt, 'DIE attributes run past the end of the unit');
       this.siblingPos = -1;
       this.depth = depth;
@@ -422,16 +430,18 @@ export class DieCursor {
    * otherwise by walking the subtree (attributes skipped, never decoded).
    */
   skipChildren(): void {
-    const a = this.abbrev;
-    if (a === undefined || !a.hasChildren) return;
-    if (a.siblingIndex >= 0) {
-      const form = a.forms[a.first + a.siblingIndex]!;
+    const ai = this.ai;
+    if (ai < 0 || !this.hasChildren) return;
+    const tbl = this.tbl;
+    const sib = tbl.siblings[ai]!;
+    if (sib >= 0) {
+      const form = tbl.forms[tbl.firsts[ai]! + sib]!;
       // fast path: GCC emits DW_FORM_ref4 siblings
       const target = form === DW_FORM.ref4
-        ? this.unit.offset + this.sec.u32(this.attrPos(a.siblingIndex))
+        ? this.unit.offset + this.sec.u32(this.attrPos(sib))
         : this.ref(DW_AT.sibling);
       if (target !== undefined) {
-        const end = this.endPos >= 0 ? this.endPos : this.skipAttrs(a, this.attrsPos);
+        const end = this.endPos >= 0 ? this.endPos : this.skipAttrs(ai, this.attrsPos);
         if (target < end || target > this.unit.end) {
           throw this.sec.error('bad-reference', this.offset, `DW_AT_sibling 0x${target.toString(16)} does not follow the DIE`);
         }
@@ -441,7 +451,7 @@ export class DieCursor {
     }
     // Walk: skip every DIE of the subtree until its terminating null entry.
     const unitEnd = this.unit.end;
-    let pos = this.endPos >= 0 ? this.endPos : this.skipAttrs(a, this.attrsPos);
+    let pos = this.endPos >= 0 ? this.endPos : this.skipAttrs(ai, this.attrsPos);
     let level = 1;
     while (level > 0) {
       if (pos >= unitEnd) break; // unterminated children at unit end
@@ -449,10 +459,11 @@ export class DieCursor {
       const code = this.ulebAt(pos);
       pos = this.lebEnd;
       if (code === 0) { level--; continue; }
-      const child = this.unit.abbrevs.get(code);
-      if (child === undefined) throw this.sec.error('unknown-abbrev', dieAt, `abbreviation code ${code} is not in the table at .debug_abbrev+0x${this.unit.abbrevOffset.toString(16)}`);
-      pos = child.fixedTotal >= 0 ? pos + child.fixedTotal : this.skipAttrs(child, pos);
-      if (child.hasChildren) level++;
+      const ci = tbl.indexOf(code);
+      if (ci < 0) throw this.sec.error('unknown-abbrev', dieAt, `abbreviation code ${code} is not in the table at .debug_abbrev+0x${this.unit.abbrevOffset.toString(16)}`);
+      const fixedTotal = tbl.fixedTotals[ci]!;
+      pos = fixedTotal >= 0 ? pos + fixedTotal : this.skipAttrs(ci, pos);
+      if (tbl.children[ci] === 1) level++;
     }
     if (pos > unitEnd) throw this.sec.error('truncated-unit', this.offset, 'DIE subtree runs past the end of the unit');
     this.siblingPos = pos;
@@ -463,7 +474,7 @@ export class DieCursor {
    * the child (and open other cursors) but must not advance the cursor it is given.
    */
   eachChild(fn: (child: DieCursor) => void): void {
-    if (!this.hasChildren || this.abbrev === undefined) return;
+    if (!this.hasChildren || this.ai < 0) return;
     const c = this.unit.dieAt(this.offset);
     while (c.next()) {
       fn(c);
@@ -473,8 +484,8 @@ export class DieCursor {
 
   /** Offset just past this DIE's attributes. */
   get attributesEnd(): number {
-    if (this.abbrev === undefined) return this.pos;
-    if (this.endPos < 0) this.endPos = this.skipAttrs(this.abbrev, this.attrsPos);
+    if (this.ai < 0) return this.pos;
+    if (this.endPos < 0) this.endPos = this.skipAttrs(this.ai, this.attrsPos);
     return this.endPos;
   }
 
@@ -485,29 +496,30 @@ export class DieCursor {
   /** The form of attribute `at` (DW_FORM_indirect not followed), or undefined when absent. */
   formOf(at: number): number | undefined {
     const i = this.indexOf(at);
-    return i < 0 ? undefined : this.abbrev!.forms[this.abbrev!.first + i];
+    return i < 0 ? undefined : this.tbl.forms[this.tbl.firsts[this.ai]! + i];
   }
 
   private indexOf(at: number): number {
-    const a = this.abbrev;
-    if (a === undefined) return -1;
-    const attrs = a.attrs;
-    const first = a.first;
-    const n = a.count;
+    const ai = this.ai;
+    if (ai < 0) return -1;
+    const tbl = this.tbl;
+    const attrs = tbl.attrs;
+    const first = tbl.firsts[ai]!;
+    const n = tbl.counts[ai]!;
     for (let i = 0; i < n; i++) if (attrs[first + i] === at) return i;
     return -1;
   }
 
   /** Position of attribute i's value. */
   private attrPos(i: number): number {
-    const a = this.abbrev!;
-    const first = a.first;
-    const fixed = a.fixedOffsets[first + i]!;
+    const tbl = this.tbl;
+    const first = tbl.firsts[this.ai]!;
+    const fixed = tbl.fixedOffsets[first + i]!;
     if (fixed >= 0) return this.attrsPos + fixed;
     let pos = this.attrsPos;
     for (let j = first; j < first + i; j++) {
-      const size = a.sizes[j]!;
-      pos = size >= 0 ? pos + size : this.skipForm(a.forms[j]!, pos);
+      const size = tbl.sizes[j]!;
+      pos = size >= 0 ? pos + size : this.skipForm(tbl.forms[j]!, pos);
     }
     return pos;
   }
@@ -521,7 +533,7 @@ export class DieCursor {
   private locate(at: number): boolean {
     const i = this.indexOf(at);
     if (i < 0) return false;
-    let form = this.abbrev!.forms[this.abbrev!.first + i]!;
+    let form = this.tbl.forms[this.tbl.firsts[this.ai]! + i]!;
     let pos = this.attrPos(i);
     while (form === DW_FORM.indirect) {
       form = this.ulebAt(pos);
@@ -549,7 +561,7 @@ export class DieCursor {
       case DW_FORM.data8: return s.u64n(l.pos);
       case DW_FORM.udata: return this.ulebAt(l.pos);
       case DW_FORM.sdata: return Number(this.slebAt(l.pos));
-      case DW_FORM.implicit_const: return Number(this.abbrev!.implicitConsts?.[l.index] ?? 0n);
+      case DW_FORM.implicit_const: return Number(this.tbl.implicitConst(this.tbl.firsts[this.ai]! + l.index));
       default: return undefined;
     }
   }
@@ -566,7 +578,7 @@ export class DieCursor {
       case DW_FORM.data8: return signed ? BigInt.asIntN(64, s.u64(l.pos)) : s.u64(l.pos);
       case DW_FORM.udata: return this.ulebBigAt(l.pos);
       case DW_FORM.sdata: return this.slebAt(l.pos);
-      case DW_FORM.implicit_const: return this.abbrev!.implicitConsts?.[l.index] ?? 0n;
+      case DW_FORM.implicit_const: return this.tbl.implicitConst(this.tbl.firsts[this.ai]! + l.index);
       default: return undefined;
     }
   }
@@ -708,15 +720,17 @@ export class DieCursor {
 
   /** Every attribute of the current DIE with its raw (relocated, unresolved) value. */
   rawAttributes(): RawAttribute[] {
-    const a = this.abbrev;
-    if (!a) return [];
+    const ai = this.ai;
+    if (ai < 0) return [];
+    const tbl = this.tbl;
+    const first = tbl.firsts[ai]!;
     const out: RawAttribute[] = [];
     let pos = this.attrsPos;
-    for (let i = 0; i < a.count; i++) {
-      let form = a.forms[a.first + i]!;
+    for (let i = 0; i < tbl.counts[ai]!; i++) {
+      let form = tbl.forms[first + i]!;
       while (form === DW_FORM.indirect) { form = this.ulebAt(pos); pos = this.lebEnd; }
       const value = this.rawValue(form, pos, i);
-      out.push({ at: a.attrs[a.first + i]!, form, value });
+      out.push({ at: tbl.attrs[first + i]!, form, value });
       pos = this.skipForm(form, pos);
     }
     return out;
@@ -743,7 +757,7 @@ export class DieCursor {
       case DW_FORM.data8: return { kind: 'constant', value: s.u64(pos), signed: false, size: 8 };
       case DW_FORM.udata: return { kind: 'constant', value: this.ulebBigAt(pos), signed: false, size: 0 };
       case DW_FORM.sdata: return { kind: 'constant', value: this.slebAt(pos), signed: true, size: 0 };
-      case DW_FORM.implicit_const: return { kind: 'constant', value: this.abbrev!.implicitConsts?.[index] ?? 0n, signed: true, size: 0 };
+      case DW_FORM.implicit_const: return { kind: 'constant', value: this.tbl.implicitConst(this.tbl.firsts[this.ai]! + index), signed: true, size: 0 };
       case DW_FORM.data16: s.need(pos, 16, 'data16'); return { kind: 'data16', bytes: this.bytes.subarray(pos, pos + 16) };
       case DW_FORM.flag: return { kind: 'flag', value: s.u8(pos) !== 0 };
       case DW_FORM.flag_present: return { kind: 'flag', value: true };
@@ -780,12 +794,14 @@ export class DieCursor {
 
   // ---- low-level decoding --------------------------------------------------------------
 
-  /** Skip all attributes of a DIE with abbreviation `a` whose data starts at `pos`. */
-  private skipAttrs(a: Abbrev, pos: number): number {
-    const sizes = a.sizes;
-    const forms = a.forms;
-    const n = a.first + a.count;
-    for (let i = a.first; i < n; i++) {
+  /** Skip all attributes of a DIE with abbreviation index `ai` whose data starts at `pos`. */
+  private skipAttrs(ai: number, pos: number): number {
+    const tbl = this.tbl;
+    const sizes = tbl.sizes;
+    const forms = tbl.forms;
+    const first = tbl.firsts[ai]!;
+    const n = first + tbl.counts[ai]!;
+    for (let i = first; i < n; i++) {
       const size = sizes[i]!;
       pos = size >= 0 ? pos + size : this.skipForm(forms[i]!, pos);
     }
