@@ -22,7 +22,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const DAEMON = join(here, '../src/cli/btf-extrad.js');
 const CLI = join(here, '../src/cli/btf-extra.js');
 const MODULES = 200;
-const HIT_ROUNDS = 40;
+const HIT_ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 100);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -146,6 +146,7 @@ export async function run(): Promise<void> {
       root.load('loop');
       await whenTrue(btfDir, () => published('loop'));
       hits.push(performance.now() - t);
+      if (process.env['BENCH_TRACE']) process.stdout.write(`hit ${i} ${(performance.now() - t).toFixed(1)}\n`);
     }
     hits.sort((x, y) => x - y);
     const end = procStat(pid);
