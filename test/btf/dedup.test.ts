@@ -7,11 +7,11 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Btf } from '../../src/btf/btf.js';
+import { Btf } from '../../src/btf/btf.js';
 import { BtfBuilder } from '../../src/btf/builder.js';
 import { dedupBtf, dedupLevel } from '../../src/btf/dedup.js';
 import { BtfError } from '../../src/btf/errors.js';
-import { KIND, KIND_NAME } from '../../src/btf/kinds.js';
+import { KIND, KIND_NAME, cloneType, mapStrOffs, mapTypeIds } from '../../src/btf/kinds.js';
 import { combineSiblings } from '../../src/btf/merge.js';
 import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
 import type { BtfType, StructType } from '../../src/btf/types.js';
@@ -371,6 +371,39 @@ describe('btf/dedup: split levels against immutable ancestors', () => {
     assert.equal(out.startId, mod.nextId);
     assert.equal(out.startStrOff, mod.strings.end);
     assert.equal(out.str(out.types[0]!.nameOff), 'x');
+  });
+
+  it('throws nothing but a BtfError on randomly broken real module BTF (seeded mutations)', function () {
+    this.timeout(60_000);
+    const vm = vmlinux();
+    const mod = parseBtf(readFileSync(fixture('kernel/btf/virtio_net')), { base: vm, source: 'virtio_net' });
+    let seed = 12345;
+    const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    const codes = new Map<string, number>();
+    for (let it = 0; it < 400; it++) {
+      const types = mod.types.map(cloneType);
+      for (let k = 0; k < 1 + rnd(12); k++) {
+        const t = types[rnd(types.length)]!;
+        const pick = rnd(4);
+        let n = 0;
+        switch (rnd(4)) {
+          case 0: mapTypeIds(t, (id) => (n++ !== pick ? id : rnd(8) === 0 ? mod.nextId + rnd(5) : mod.startId + rnd(types.length))); break;
+          case 1: mapStrOffs(t, (o) => (n++ !== pick ? o : mod.startStrOff + rnd(mod.strings.length + 20))); break;
+          case 2: t.kflag = !t.kflag; break;
+          default: { const to = mod.startId + rnd(types.length); mapTypeIds(t, () => to); }
+        }
+      }
+      const level = new Btf({ base: vm, types, strings: mod.strings });
+      for (const run of [() => dedupBtf(level), () => dedupBtf(level, { legacyTypedefs: true }), () => combineSiblings(vm, [level, level])]) {
+        try { run(); } catch (e) {
+          assert.ok(e instanceof BtfError, `iteration ${it}: ${String(e)}`);
+          assert.ok(!e.message.includes('\n'));
+          codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
+        }
+      }
+    }
+    // the mutations do reach the error paths
+    assert.ok((codes.get('bad-type-id') ?? 0) > 0 && (codes.get('reference-loop') ?? 0) > 0, JSON.stringify([...codes]));
   });
 
   it('re-deduplicating a real module changes nothing it should not (each fixture module, split on vmlinux)', function () {
