@@ -145,6 +145,8 @@ export class Daemon implements ControlHandlers {
     mkdirSync(this.runtimeDir, { recursive: true });
     this.cache = new ExtrasCache(join(this.cacheDir, 'extras'));
     this.publisher = new Publisher(this.runtimeDir, this.deps.btf, (m) => this.log.warn(m));
+    const vmlinux = this.readBtf('vmlinux');
+    if (vmlinux) this.publisher.setVmlinux(vmlinux);
     this.finder = await this.makeFinder();
     this.cleanTemp();
     // Monitor first, then list, then reconcile: no load between the two can be missed.

@@ -49,10 +49,14 @@ export class Publisher {
   readonly layout: PublisherLayout;
   private readonly entries = new Map<string, Entry>();
   private kernelDirty = false;
+  /** vmlinux BTF, the base of every merged/<module> (known before vmlinux itself is published). */
+  private vmlinux: Uint8Array | undefined;
 
   constructor(runtimeDir: string, private readonly ops: BtfOps, private readonly warn: (msg: string) => void = () => {}) {
     this.layout = publisherLayout(runtimeDir);
   }
+
+  setVmlinux(bytes: Uint8Array): void { this.vmlinux = bytes; }
 
   get names(): string[] { return [...this.entries.keys()]; }
   has(name: string): boolean { return this.entries.has(name); }
@@ -66,7 +70,7 @@ export class Publisher {
     const prev = this.entries.get(name);
     const { btfDir, mergedDir } = this.layout;
     const written: string[] = [];
-    const vmlinux = name === 'vmlinux' ? objectBtf : this.entries.get('vmlinux')?.objectBtf;
+    const vmlinux = name === 'vmlinux' ? objectBtf : this.vmlinux ?? this.entries.get('vmlinux')?.objectBtf;
     if (prev?.objectBtf !== objectBtf && !(prev && Buffer.compare(prev.objectBtf, objectBtf) === 0)) {
       writeFileAtomic(join(btfDir, name), objectBtf);
       written.push(join(btfDir, name));

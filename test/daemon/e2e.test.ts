@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, copyFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, copyFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -208,6 +208,52 @@ describe('daemon end to end on the 11 real debug modules (shared)', function () 
     assert.deepEqual(readdirSync(join(root.dir, RUN, 'btf')), ['vmlinux']);
   });
 });
+
+describe('daemon end to end: vmlinux extras from the real vmlinux DWARF (shared)', function () {
+  this.timeout(600_000);
+  let root: InjectedRoot;
+  let daemon: Daemon | undefined;
+  before(async function () {
+    requireShared(this);
+    const debug = decompressedVmlinux();
+    root = InjectedRoot.create(mkdtempSync(join(tmpdir(), 'btfx-e2evm-')), sharedFixtures(kernelDir));
+    mkdirSync(join(root.dir, 'usr/lib/debug/boot'), { recursive: true });
+    symlinkSync(debug, join(root.dir, 'usr/lib/debug/boot/vmlinux-6.1.0-56-cloud-amd64'));
+    root.load('loop');
+    daemon = await realDaemon(root);
+  });
+  after(async () => { await daemon?.stop(); });
+
+  it('vmlinux-btf-extra is published, validates, and merged/vmlinux passes bpftool and BPF_BTF_LOAD', async function () {
+    const s = state(daemon!, 'vmlinux');
+    assert.equal(s?.state, 'published', s?.reason);
+    assert.ok((s?.vars ?? 0) > 20000, `vmlinux vars: ${s?.vars}`);
+    const btf = join(root.dir, RUN, 'btf');
+    assert.deepEqual(validateBtf(readBtfChain([join(btf, 'vmlinux'), join(btf, 'vmlinux-btf-extra')])).map(formatProblem), []);
+    requireOk(this, bpftoolDump(join(root.dir, RUN, 'merged/vmlinux')));
+    requireOk(this, loadIntoKernel(join(root.dir, RUN, 'merged/vmlinux')));
+    assert.ok(existsSync(join(root.dir, RUN, 'merged/loop')), 'module views do not wait for vmlinux');
+    await daemon!.rebuildKernelNow();
+    requireOk(this, loadIntoKernel(join(root.dir, RUN, 'merged/kernel')));
+  });
+});
+
+/** The shared vmlinux DWARF, decompressed once into the OS temp dir (checked against its sha256). */
+function decompressedVmlinux(): string {
+  const want = readFileSync(join(kernelDir, 'meta/vmlinux.debug.sha256'), 'utf8').trim().split(/\s+/)[0] ?? '';
+  const dir = join(tmpdir(), 'btf-extra-test');
+  const file = join(dir, `vmlinux-${want.slice(0, 16)}.debug`);
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    const r = spawnSync('sh', ['-c', `xz -dc "$0" > "$1"`, join(kernelDir, 'vmlinux.debug.xz'), tmp], { stdio: 'ignore' });
+    assert.equal(r.status, 0, 'xz -dc vmlinux.debug.xz');
+    const sum = spawnSync('sha256sum', [tmp], { encoding: 'utf8' }).stdout.split(' ')[0];
+    assert.equal(sum, want, 'decompressed vmlinux sha256');
+    renameSync(tmp, file);
+  }
+  return file;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

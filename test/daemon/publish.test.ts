@@ -39,6 +39,12 @@ describe('daemon/publish', () => {
     assert.ok(!pub.kernelStale);
   });
 
+  it('merged/<module> does not wait for vmlinux itself to be published (its extras may take long)', () => {
+    pub.setVmlinux(b('V'));
+    pub.put('loop', b('L'), b('LX'));
+    assert.equal(read(join(dir, 'run/merged/loop')), 'onto(V,L,LX)');
+  });
+
   it('unload removes the object entries and the next kernel view leaves it out', async () => {
     pub.put('vmlinux', b('V'), undefined);
     pub.put('loop', b('L'), b('LX'));
