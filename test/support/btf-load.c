@@ -4,7 +4,7 @@
  *   btf-load parse FILE [BASE]...   parse a chain (BASEs root first, FILE last) with btf__parse_split
  *   btf-load dedup OUT FILE [BASE]... run btf__dedup on FILE's level and write its raw bytes to OUT
  * Prints one line: "ok <type count>" or "error <errno> <what>" (plus libbpf's own log on stderr).
- * Exit codes: 0 ok, 1 error, 2 refused for lack of privilege (EPERM/EACCES), 3 usage.
+ * Exit codes: 0 ok, 1 error, 2 refused for lack of privilege or of bpf() (EPERM/EACCES/ENOSYS), 3 usage.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -26,7 +26,7 @@ static int fail(int err, const char *what)
 	if (err < 0)
 		err = -err;
 	printf("error %d %s: %s\n", err, what, strerror(err));
-	return (err == EPERM || err == EACCES) ? 2 : 1;
+	return (err == EPERM || err == EACCES || err == ENOSYS) ? 2 : 1;
 }
 
 /* argv[0] is the top file, argv[1..n-1] the bases root first. */

@@ -55,7 +55,7 @@ function runHelper(args: readonly string[]): OracleResult {
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status === 0) return { ok: true, output: line };
   const detail = `${line}${r.stderr.trim() ? ` | ${r.stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`;
-  if (r.status === 2) return { ok: false, skipReason: `the kernel refused for lack of privilege (${line}); run as root` };
+  if (r.status === 2) return { ok: false, skipReason: `the kernel refused for lack of privilege or bpf() support (${line}); run as root on a kernel with BPF` };
   return { ok: false, error: `btf-load ${args[0]}: ${detail}` };
 }
 
