@@ -17,18 +17,15 @@ export interface SectionAddress {
 /** An absolute address (ET_EXEC, or an ET_REL field no relocation patches), or a section-relative one. */
 export type DwarfAddress = bigint | SectionAddress;
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
 
-/** UTF-8 (invalid bytes replaced). */
-function decodeString(b: Uint8Array, start: number, end: number): string {
-  return utf8.decode(b.subarray(start, end));
-}
 
 export class DwarfSection {
   readonly name: string;
   /** ELF section index (-1 for sections built in memory). */
   readonly index: number;
   readonly bytes: Uint8Array;
+  /** The same bytes as a Buffer, for UTF-8 decoding (works on SharedArrayBuffer views; TextDecoder does not). */
+  private readonly text: Buffer;
   readonly relocs: Relocations | undefined;
   readonly file: string;
   private readonly elf: ElfFile | undefined;
@@ -36,6 +33,7 @@ export class DwarfSection {
   constructor(name: string, bytes: Uint8Array, file: string, index = -1, relocs?: Relocations, elf?: ElfFile) {
     this.name = name;
     this.bytes = bytes;
+    this.text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.file = file;
     this.index = index;
     this.relocs = relocs && relocs.size > 0 ? relocs : undefined;
@@ -132,6 +130,6 @@ export class DwarfSection {
     }
     const end = b.indexOf(0, off);
     if (end < 0) throw this.error('bad-string', off, 'string has no NUL terminator');
-    return decodeString(b, off, end);
+    return this.text.toString('utf8', off, end);
   }
 }

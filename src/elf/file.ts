@@ -10,9 +10,9 @@
  * .section(name), .sectionData(sec), .symbols, .buildId, .relocationsFor(sec),
  * .sectionContaining(addr). Errors: ElfError with a closed `code`.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
-import { ByteCursor, cstrAt } from '../util/cursor.js';
+import { ByteCursor } from '../util/cursor.js';
 import { safeName } from '../util/errors.js';
 import {
   CHDR_SIZE, EHDR_SIZE, ELF_MAGIC, ELFCLASS64, ELFCOMPRESS, ELFDATA2LSB, EM_X86_64, ET, NT_GNU_BUILD_ID,
@@ -23,6 +23,34 @@ import { Relocations } from './relocations.js';
 import type { ElfSection, ElfSymbol } from './types.js';
 
 export type { ElfSection, ElfSymbol } from './types.js';
+
+/** NUL-terminated string at `off` of a string table (undefined when out of range or unterminated). */
+function cstrAt(table: Buffer, off: number): string | undefined {
+  if (off < 0 || off >= table.length) return undefined;
+  const end = table.indexOf(0, off);
+  if (end < 0) return undefined;
+  return table.toString('utf8', off, end);
+}
+
+/** A Buffer over the same memory (Buffer decoding works on SharedArrayBuffer views; TextDecoder refuses them). */
+function asBuffer(b: Uint8Array): Buffer { return Buffer.from(b.buffer, b.byteOffset, b.byteLength); }
+
+function readShared(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const bytes = new Uint8Array(new SharedArrayBuffer(size));
+    let done = 0;
+    while (done < size) {
+      const n = readSync(fd, bytes, done, Math.min(size - done, 1 << 30), done);
+      if (n <= 0) throw new Error(`short read at ${done} of ${size} bytes`);
+      done += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export class ElfFile {
   /** Name used in error messages (usually the path). */
@@ -38,10 +66,15 @@ export class ElfFile {
   private symbolsCache: readonly ElfSymbol[] | undefined;
   private relocSectionsByTarget: Map<number, ElfSection[]> | undefined;
 
-  static open(path: string): ElfFile {
-    let buf: Buffer;
+  /**
+   * Read `path` once into memory. With `shared: true` the bytes live in a SharedArrayBuffer,
+   * so worker threads can be handed `elf.bytes` and call `ElfFile.fromBytes(bytes, name)`
+   * without copying the file again.
+   */
+  static open(path: string, options: { shared?: boolean } = {}): ElfFile {
+    let buf: Uint8Array;
     try {
-      buf = readFileSync(path);
+      buf = options.shared ? readShared(path) : readFileSync(path);
     } catch (e) {
       throw new ElfError('io', `cannot read: ${(e as Error).message}`, { file: path });
     }
@@ -118,8 +151,9 @@ export class ElfFile {
       if (!s) throw this.error('bad-section-index', 'ELF header', 0x3e, `e_shstrndx ${shstrndx} names no section (${shnum} sections)`);
       strtab = bytes.subarray(s.offset, s.offset + s.size);
     }
+    const strBuf = asBuffer(strtab);
     this.sections = raw.map((r, i) => {
-      const name = nameOffs[i] === 0 && r.type === SHT.NULL ? '' : cstrAt(strtab, nameOffs[i]!);
+      const name = nameOffs[i] === 0 && r.type === SHT.NULL ? '' : cstrAt(strBuf, nameOffs[i]!);
       if (name === undefined) {
         throw this.error('bad-string-offset', 'section headers', shoff + i * SHDR_SIZE, `section ${i} name offset ${nameOffs[i]} is outside .shstrtab`);
       }
@@ -191,7 +225,7 @@ export class ElfFile {
     }
     const strSec = this.sections[symtab.link];
     if (!strSec) throw this.error('bad-section-index', symtab.name, 0, `sh_link ${symtab.link} names no section`);
-    const strs = this.sectionData(strSec);
+    const strs = asBuffer(this.sectionData(strSec));
     const shndxSec = this.sections.find((s) => s.type === SHT.SYMTAB_SHNDX && s.link === symtab.index);
     const shndxData = shndxSec ? this.cursor(this.sectionData(shndxSec), shndxSec.name) : undefined;
     const data = this.sectionData(symtab);
