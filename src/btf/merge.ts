@@ -28,7 +28,8 @@ function levelsAbove(top: Btf, onto: Btf | undefined): Btf[] {
   const levels: Btf[] = [];
   for (let l: Btf | undefined = top; l !== onto; l = l.base) {
     if (l === undefined) {
-      throw new BtfError('bad-chain', `${onto?.source ?? 'the given base'} is not an ancestor of ${top.source ?? 'this BTF'}`, { file: top.source });
+      throw new BtfError('bad-chain', `${onto?.source ?? 'the given base'} is not an ancestor of ${top.source ?? 'this BTF'} `
+        + '(the very same base object is needed: re-parent a level read against a copy with rebaseLevel)', { file: top.source });
     }
     levels.push(l);
   }
@@ -84,6 +85,25 @@ export function mergeSiblings(base: Btf, levels: readonly Btf[], opts: MergeOpti
   const deduped = dedupLevelInPlace(combined).btf;
   const flat = concatLevels(levelsAbove(deduped, undefined), undefined, 'merged', new Set([deduped]));
   return opts.dedupBase ? dedupLevelInPlace(flat).btf : flat;
+}
+
+/**
+ * `level` (and the levels between it and its root) re-parented onto `base`, an equal copy of its
+ * own root-most part: e.g. a module parsed against another vmlinux object. Only the shape is
+ * checked (same next id and string end at the join); the records are copied.
+ */
+export function rebaseLevel(level: Btf, base: Btf): Btf {
+  const levels = level.chain();
+  const joinAt = levels.findIndex((l) => l.base !== undefined && l.base.nextId === base.nextId && l.base.strings.end === base.strings.end);
+  if (joinAt < 0) {
+    throw new BtfError('bad-chain', `${level.source ?? 'the level'} has no ancestor shaped like ${base.source ?? 'the new base'} `
+      + `(ids 1..${base.nextId - 1}, ${base.strings.end} string bytes)`, { file: level.source });
+  }
+  let out = base;
+  for (const l of levels.slice(joinAt)) {
+    out = new Btf({ base: out, source: l.source, types: l.types.map(cloneType), strings: new StringTable(l.startStrOff, l.strings.bytes().slice()) });
+  }
+  return out;
 }
 
 /** The siblings as one (not yet deduplicated) level on `base`: each shifted past the previous ones. */

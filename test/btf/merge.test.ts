@@ -12,7 +12,7 @@ import type { Btf } from '../../src/btf/btf.js';
 import { BtfBuilder } from '../../src/btf/builder.js';
 import { BtfError } from '../../src/btf/errors.js';
 import { KIND } from '../../src/btf/kinds.js';
-import { combineSiblings, flattenOnto, flattenStandalone, mergeSiblings } from '../../src/btf/merge.js';
+import { combineSiblings, flattenOnto, flattenStandalone, mergeSiblings, rebaseLevel } from '../../src/btf/merge.js';
 import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
 import { validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
@@ -200,6 +200,20 @@ describe('btf/merge: siblings', () => {
     const twice = mergeSiblings(vm, [a!, a!]);
     const funcs = (b: Btf): number => b.types.filter((t) => t.kind !== KIND.VAR && t.kind !== KIND.DATASEC).length;
     assert.equal(funcs(twice), funcs(once));
+  });
+
+  it('rebaseLevel re-parents a chain read against another copy of the base', () => {
+    const vm = vmlinux();
+    const otherVm = parseBtf(vmlinuxBytes(), { source: 'vmlinux copy' });
+    const { extras } = extrasChain(loopModule(otherVm));
+    expectBtfError(() => mergeSiblings(vm, [extras]), 'bad-chain');
+    const moved = rebaseLevel(extras, vm);
+    assert.equal(moved.base!.base, vm);
+    assert.equal(moved.startId, extras.startId);
+    assert.deepEqual(writeBtf(moved), writeBtf(extras));
+    assert.deepEqual(writeBtf(moved.base!), writeBtf(extras.base!));
+    assert.deepEqual(writeBtf(mergeSiblings(vm, [moved])), writeBtf(mergeSiblings(otherVm, [extras])));
+    expectBtfError(() => rebaseLevel(extras, new BtfBuilder().finish()), 'bad-chain');
   });
 
   it('refuses siblings on another base and references past a sibling\'s end', () => {
