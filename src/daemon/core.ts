@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { safeName } from '../util/errors.js';
 import type { HostReader } from '../host/reader.js';
 import type { ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
 import type { BtfOps, PublishedChain, VariableFinder } from './btf-ops.js';
@@ -85,6 +86,8 @@ class Slots {
   }
 }
 
+const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export class Daemon implements ControlHandlers {
@@ -111,6 +114,7 @@ export class Daemon implements ControlHandlers {
   private kernelDirtySince = 0;
   private kernelBuild: Promise<void> | undefined;
   private vmlinuxBtf: Uint8Array | undefined;
+  private readonly warnedNames = new Set<string>();
   private statusTimer: NodeJS.Timeout | undefined;
   private debugTimer: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -292,6 +296,11 @@ export class Daemon implements ControlHandlers {
     const objects = new Map<string, ObservedObject>();
     for (const name of ['vmlinux', ...modules]) {
       if (isCompanionModule(name)) continue;
+      // Kernel module names are [A-Za-z0-9_-]; anything else would be joined into host paths: ignore it.
+      if (!MODULE_NAME.test(name)) {
+        if (!this.warnedNames.has(name)) { this.warnedNames.add(name); this.log.warn(`ignoring a module with an impossible name: ${safeName(name)}`); }
+        continue;
+      }
       if (!this.buildIds.has(name)) this.buildIds.set(name, await host.buildId(name));
       objects.set(name, {
         name,

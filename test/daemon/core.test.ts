@@ -205,6 +205,15 @@ describe('daemon/core (injected root, fake encoder)', function () {
     assert.ok(!h.daemon.status().objects.some((o) => o.name === 'loop_btf_extra'), 'never reacts to its own companions');
   });
 
+  it('a hostile module name in /proc/modules is ignored with one warning, never joined into a path', async () => {
+    const root = newRoot();
+    root.load('loop');
+    writeFileSync(root.paths.procModules, `${readFileSync(root.paths.procModules, 'utf8')}../../etc 4096 0 - Live 0x0\n`);
+    const h = await start(root);
+    assert.deepEqual(h.daemon.status().objects.map((o) => o.name).sort(), ['loop', 'vmlinux']);
+    assert.equal(h.logLines.filter((l) => l.includes('ignoring a module with an impossible name: ../../etc')).length, 1);
+  });
+
   it('an encoder failure is state failed with the encoder\'s reason and is not retried in a loop', async () => {
     const root = newRoot();
     const enc = new FakeEncoder();
