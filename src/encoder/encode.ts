@@ -16,6 +16,7 @@ import { ProtoGraph, UnitIndex, type ProtoRef } from './proto.js';
 import { selectVariables, type Selection, type VariableCandidate, type VarsPolicy } from './select.js';
 import { elfSelectionContext, walkUnits, type RawFunction, type RawVariable } from './walk.js';
 import { encodableFunctions } from './functions.js';
+import { readObjectForEncoding } from './read.js';
 
 export type EncodeMode = 'extras' | 'full';
 
@@ -49,8 +50,11 @@ export interface EncodeResult {
 export function encodeObject(path: string, opts: EncodeOptions = {}, bytes?: Uint8Array): EncodeResult {
   let elf: ElfFile;
   try {
-    elf = bytes ? ElfFile.fromBytes(bytes, path) : ElfFile.open(path);
+    elf = ElfFile.fromBytes(bytes ?? readObjectForEncoding(path), path);
   } catch (e) {
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('E') && !(e instanceof ElfError)) {
+      throw new EncoderError('bad-object', `cannot read: ${e.message}`, { file: path });
+    }
     throw wrap(e, path);
   }
   if (!elf.section('.debug_info')) throw new EncoderError('no-debug-info', 'no .debug_info section (stripped or built without -g)', { file: path });

@@ -22,7 +22,7 @@ interface ChainIndex {
 }
 
 function aggregateKey(kind: number, size: number, vlen: number): number {
-  return (size * 65536 + vlen) * 2 + (kind === KIND.UNION ? 1 : 0);
+  return (size * 65536 + vlen) * 32 + kind;
 }
 
 /** Result per proto: a chain id, or undefined when the chain lacks it. */
@@ -97,6 +97,12 @@ export class ChainMatcher {
   /** Anonymous types: resolve what they point at, then compare with the chain types anchored there. */
   private findAnon(ref: ProtoRef, p: BtfType): number | undefined {
     const idx = this.index();
+    if (p.kind === KIND.ENUM || p.kind === KIND.ENUM64) {
+      const list = idx.aggregates.get(aggregateKey(p.kind, p.size, p.values.length));
+      if (list === undefined) return undefined;
+      for (const c of list) if (this.tryEquiv(ref, c)) return c;
+      return undefined;
+    }
     if (p.kind === KIND.STRUCT || p.kind === KIND.UNION) {
       const list = idx.aggregates.get(aggregateKey(p.kind, p.size, p.members.length));
       if (list === undefined) return undefined;
@@ -178,9 +184,9 @@ export class ChainMatcher {
           case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = t.type; break;
           case KIND.ARRAY: a = t.elemType; break;
           case KIND.FUNC_PROTO: a = t.returnType !== 0 || t.params.length === 0 ? t.returnType : t.params[0]!.type; break;
-          case KIND.STRUCT: case KIND.UNION:
+          case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
             if (t.nameOff === 0) {
-              const k = aggregateKey(t.kind, t.size, t.members.length);
+              const k = aggregateKey(t.kind, t.size, t.kind === KIND.ENUM || t.kind === KIND.ENUM64 ? t.values.length : t.members.length);
               const l = aggregates.get(k);
               if (l) l.push(id); else aggregates.set(k, [id]);
             }

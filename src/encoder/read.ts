@@ -1,0 +1,77 @@
+/**
+ * Reads an object for encoding without holding the parts the encoder never looks at in memory.
+ * For large files (a 226 MB vmlinux) the whole-file buffer ElfFile wants is allocated zeroed
+ * (the OS maps it lazily, so untouched pages cost no RSS) and only the ELF header, the section
+ * header table and the sections the encoder reads are filled in: DWARF (.debug_*), their
+ * relocations, the symbol table and string tables. Sections left out read as zeros; the
+ * encoder never asks for them. Small files are read whole.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
+/** Files below this size are read whole. */
+const SPARSE_THRESHOLD = 64 << 20;
+const SHT_NOBITS = 8;
+const SHT_SYMTAB = 2;
+const SHT_STRTAB = 3;
+const SHT_SYMTAB_SHNDX = 18;
+
+/** The file's bytes, with only what the encoder needs actually read when it is large. Throws on I/O errors. */
+export function readObjectForEncoding(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(size);
+    if (size < SPARSE_THRESHOLD) {
+      readRange(fd, buf, 0, size);
+      return buf;
+    }
+    readRange(fd, buf, 0, Math.min(size, 64));
+    // Only ELF64 little-endian is interpreted; anything else is read whole and refused by ElfFile.
+    if (buf[0] !== 0x7f || buf[1] !== 0x45 || buf[4] !== 2 || buf[5] !== 1) {
+      readRange(fd, buf, 0, size);
+      return buf;
+    }
+    const shoff = Number(buf.readBigUInt64LE(0x28));
+    const shentsize = buf.readUInt16LE(0x3a);
+    const shnum = buf.readUInt16LE(0x3c);
+    const shstrndx = buf.readUInt16LE(0x3e);
+    if (shentsize !== 64 || shnum === 0 || shoff + shnum * 64 > size || shstrndx >= shnum) {
+      readRange(fd, buf, 0, size);
+      return buf;
+    }
+    readRange(fd, buf, shoff, shnum * 64);
+    const sh = (i: number): { name: number; type: number; offset: number; size: number } => {
+      const p = shoff + i * 64;
+      return { name: buf.readUInt32LE(p), type: buf.readUInt32LE(p + 4), offset: Number(buf.readBigUInt64LE(p + 24)), size: Number(buf.readBigUInt64LE(p + 32)) };
+    };
+    const strtab = sh(shstrndx);
+    readRange(fd, buf, strtab.offset, strtab.size);
+    const nameOf = (off: number): string => {
+      const start = strtab.offset + off;
+      const end = buf.indexOf(0, start);
+      return buf.toString('latin1', start, end < 0 ? start : end);
+    };
+    for (let i = 1; i < shnum; i++) {
+      const s = sh(i);
+      if (s.type === SHT_NOBITS || s.size === 0) continue;
+      const name = nameOf(s.name);
+      const wanted = name.startsWith('.debug_') || name.startsWith('.rela.debug_') || name.startsWith('.rel.debug_')
+        || name === '__mcount_loc' || name === '.rela__mcount_loc' || name === '.BTF'
+        || s.type === SHT_SYMTAB || s.type === SHT_STRTAB || s.type === SHT_SYMTAB_SHNDX;
+      if (wanted) readRange(fd, buf, s.offset, s.size);
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readRange(fd: number, buf: Buffer, offset: number, length: number): void {
+  const end = Math.min(buf.length, offset + length);
+  let pos = offset;
+  while (pos < end) {
+    const n = readSync(fd, buf, pos, end - pos, pos);
+    if (n <= 0) break;
+    pos += n;
+  }
+}
