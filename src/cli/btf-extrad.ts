@@ -202,7 +202,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (opts.once) {
     await daemon.settle();
-    await daemon.rebuildKernelNow();
+    await daemon.flushKernel();
     await daemon.stop();
     logger.info(`done: ${daemon.statusLine()}`);
     await logger.close();

@@ -5,7 +5,7 @@
  * All I/O edges are passed in; the entry point (src/cli/btf-extrad.ts) builds the real ones.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { safeName } from '../util/errors.js';
@@ -579,6 +579,13 @@ export class Daemon implements ControlHandlers {
     const p = this.rebuildKernelOnce().finally(() => { if (this.kernelBuild === p) this.kernelBuild = undefined; });
     this.kernelBuild = p;
     return p;
+  }
+
+  /** Bring merged/kernel up to date: wait for a build in flight, rebuild only if still stale. */
+  async flushKernel(): Promise<void> {
+    if (this.kernelTimer) { clearTimeout(this.kernelTimer); this.kernelTimer = undefined; }
+    if (this.kernelBuild) await this.kernelBuild.catch(() => {});
+    if (this.publisher.kernelStale || !existsSync(join(this.publisher.layout.mergedDir, 'kernel'))) await this.rebuildKernelNow();
   }
 
   private async rebuildKernelOnce(): Promise<void> {

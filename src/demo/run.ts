@@ -56,7 +56,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   root.unload('crc7');
   await sleep(300);
   await daemon.settle();
-  await daemon.rebuildKernelNow();
+  await daemon.flushKernel();
 
   const cli = relative(process.cwd(), join(dirname(new URL(import.meta.url).pathname), '../cli/btf-extra.js')) || 'btf-extra';
   const relDir = relative(process.cwd(), o.dir);

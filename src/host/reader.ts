@@ -48,7 +48,13 @@ export function fsHostReader(paths: HostPaths): HostReader {
   return {
     paths,
     kernelRelease: () => readKernelRelease(paths.osRelease),
-    loadedModules: () => readLoadedModules(paths.procModules),
+    async loadedModules() {
+      try { return await readLoadedModules(paths.procModules); } catch (e) {
+        // A kernel built without loadable modules has no /proc/modules: only vmlinux then.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw e;
+      }
+    },
     async buildId(object) {
       const file = object === 'vmlinux' ? paths.kernelNotes : paths.moduleBuildIdNote(object);
       try { return buildIdFromNotes(await readFile(file), file); } catch { return undefined; }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fsHostReader, parseModulesDep } from '../../src/host/reader.js';
@@ -42,5 +42,11 @@ describe('host/reader', () => {
     ]);
     assert.equal(h.modulePaths('6.1.0-56-cloud-amd64').get('loop'), 'kernel/drivers/block/loop.ko');
     assert.equal((await h.osRelease()).id, 'debian');
+  });
+
+  it('a kernel without loadable modules (no /proc/modules) has no modules, not an error', async () => {
+    const root = InjectedRoot.create(mkdtempSync(join(tmpdir(), 'btfx-nomod-')), committedFixtures());
+    rmSync(root.paths.procModules);
+    assert.deepEqual(await fsHostReader(root.paths).loadedModules(), []);
   });
 });
