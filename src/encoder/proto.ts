@@ -64,6 +64,9 @@ export class ProtoGraph {
   private readonly byDie = new Map<number, ProtoRef>();
   private readonly byIdentity = new Map<string, ProtoRef>();
   private readonly queue: number[] = [];
+  private readonly cons = new Map<string, ProtoRef>();
+  /** Hash-cons anonymous types at first sight (on by default; off only to test canonicalize alone). */
+  hashCons = true;
   private intRef: ProtoRef = 0;
 
   constructor(dwarf: Dwarf, units?: UnitIndex) { this.dwarf = dwarf; this.units = units ?? new UnitIndex(dwarf); }
@@ -85,7 +88,12 @@ export class ProtoGraph {
   ref(offset: number | undefined): ProtoRef {
     if (offset === undefined) return 0;
     const known = this.byDie.get(offset);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      if (known !== PENDING) return known;
+      const r = this.alloc(placeholder(), offset);
+      this.byDie.set(offset, r);
+      return r;
+    }
     // Follow transparent DIEs now so nothing ever points at them.
     let off = offset;
     for (let hops = 0; hops < 64; hops++) {
@@ -128,7 +136,12 @@ export class ProtoGraph {
           }
         }
       }
-      const r = this.alloc({ kind: KIND.INT, nameOff: 0, kflag: false, size: 0, encoding: 0, bitOffset: 0, bits: 0 }, off);
+      if (identity === undefined && this.hashCons) {
+        const r = this.consed(c, off);
+        if (off !== offset) this.byDie.set(offset, r);
+        return r;
+      }
+      const r = this.alloc(placeholder(), off);
       if (identity !== undefined) this.byIdentity.set(identity, r);
       this.byDie.set(off, r);
       if (off !== offset) this.byDie.set(offset, r);
@@ -140,13 +153,39 @@ export class ProtoGraph {
     return 0;
   }
 
+  /**
+   * Anonymous types, base types and declarations are decoded at once and hash-consed on their
+   * shallow content (child refs included): the pointer, const and array DIEs that every CU
+   * repeats collapse to one proto each without waiting for canonicalize(). A cycle back into a
+   * DIE being decoded (impossible in C without a named type, which is queued instead) gets a
+   * plain proto.
+   */
+  private consed(c: DieCursor, off: number): ProtoRef {
+    this.byDie.set(off, PENDING);
+    let t: BtfType;
+    try {
+      t = this.decode(c);
+    } catch (e) {
+      if (!(e instanceof DwarfError)) throw e;
+      this.warn(off, `cannot decode type DIE (${e.message}); using an empty struct`);
+      t = { kind: KIND.STRUCT, nameOff: 0, kflag: false, size: 0, members: [] };
+    }
+    const already = this.byDie.get(off)!;
+    if (already !== PENDING) { this.protos[already - 1] = t; return already; }
+    const key = consKey(t);
+    let r = this.cons.get(key);
+    if (r === undefined) { r = this.alloc(t, off); this.cons.set(key, r); }
+    this.byDie.set(off, r);
+    return r;
+  }
+
   /** Decode every queued DIE (and whatever they reference). */
   drain(): void {
     while (this.queue.length > 0) {
       const r = this.queue.pop()!;
       const off = this.dieOf[r - 1]!;
       try {
-        this.protos[r - 1] = this.decode(this.units.dieAt(off), r);
+        this.protos[r - 1] = this.decode(this.units.dieAt(off));
       } catch (e) {
         if (!(e instanceof DwarfError)) throw e;
         this.warn(off, `cannot decode type DIE (${e.message}); using an empty ${'struct'}`);
@@ -255,7 +294,7 @@ export class ProtoGraph {
     return this.intRef;
   }
 
-  private decode(c: DieCursor, self: ProtoRef): BtfType {
+  private decode(c: DieCursor): BtfType {
     const name = (): number => this.intern(c.str(DW_AT.name) ?? '');
     switch (c.tag) {
       case DW_TAG.base_type: return this.baseType(c);
@@ -267,7 +306,7 @@ export class ProtoGraph {
       case DW_TAG.typedef: return { kind: KIND.TYPEDEF, nameOff: name(), kflag: false, type: this.ref(c.ref(DW_AT.type)) };
       case DW_TAG.structure_type: case DW_TAG.class_type: case DW_TAG.union_type: return this.structType(c);
       case DW_TAG.enumeration_type: return this.enumType(c);
-      case DW_TAG.array_type: return this.arrayType(c, self);
+      case DW_TAG.array_type: return this.arrayType(c);
       case DW_TAG.subroutine_type: case DW_TAG.subprogram: return this.funcProto(c);
       default:
         this.warn(c.offset, `unsupported type tag 0x${c.tag.toString(16)}`);
@@ -391,7 +430,7 @@ export class ProtoGraph {
     return false;
   }
 
-  private arrayType(c: DieCursor, self: ProtoRef): BtfType {
+  private arrayType(c: DieCursor): BtfType {
     const elemType = this.ref(c.ref(DW_AT.type));
     let nelems = 1;
     let dims = 0;
@@ -407,7 +446,7 @@ export class ProtoGraph {
     }
     if (dims === 0) nelems = 0;
     if (!Number.isSafeInteger(nelems) || nelems > 0xffffffff) {
-      this.warn(this.dieOf[self - 1]!, `array of ${nelems} elements does not fit BTF; using 0`);
+      this.warn(c.offset, `array of ${nelems} elements does not fit BTF; using 0`);
       nelems = 0;
     }
     return { kind: KIND.ARRAY, nameOff: 0, kflag: false, elemType, indexType: this.indexType(), nelems };
@@ -430,6 +469,32 @@ export class ProtoGraph {
       }
     }
     return { kind: KIND.FUNC_PROTO, nameOff: 0, kflag: false, returnType, params };
+  }
+}
+
+const PENDING = -1;
+let uniqueKeys = 0;
+
+function placeholder(): BtfType {
+  return { kind: KIND.INT, nameOff: 0, kflag: false, size: 0, encoding: 0, bitOffset: 0, bits: 0 };
+}
+
+/** Shallow content key of a decoded proto (names as string indexes, children as refs). */
+function consKey(t: BtfType): string {
+  switch (t.kind) {
+    case KIND.INT: return `i${t.nameOff}:${t.size}:${t.encoding}:${t.bits}:${t.bitOffset}`;
+    case KIND.FLOAT: return `f${t.nameOff}:${t.size}`;
+    case KIND.FWD: return `w${t.nameOff}:${t.kflag ? 1 : 0}`;
+    case KIND.ENUM: return `e${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`;
+    case KIND.ENUM64: return `E${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`;
+    case KIND.STRUCT: case KIND.UNION:
+      return `s${t.kind}:${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.members.map((m) => `${m.nameOff}@${m.offset}:${m.type}`).join(',')}`;
+    case KIND.ARRAY: return `a${t.elemType}:${t.indexType}:${t.nelems}`;
+    case KIND.FUNC_PROTO: return `F${t.returnType}:${t.params.map((q) => `${q.nameOff}:${q.type}`).join(',')}`;
+    case KIND.PTR: case KIND.TYPEDEF: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+    case KIND.FUNC: case KIND.VAR: case KIND.DECL_TAG:
+      return `r${t.kind}:${t.nameOff}:${t.type}`;
+    default: return `x${uniqueKeys++}`;
   }
 }
 
