@@ -41,6 +41,17 @@ describe('daemon/core (injected root, fake encoder)', function () {
     await waitFor('merged/kernel', () => exists(h, 'merged/kernel'));
   });
 
+  it('tells systemd READY with state counts, then STATUS updates', async () => {
+    const root = newRoot();
+    root.load('loop');
+    const calls: string[] = [];
+    const h = await start(root, { notifier: { ready: (st) => calls.push(`ready ${st}`), status: (st) => calls.push(`status ${st}`), stopping: () => calls.push('stopping'), stop: () => {} } });
+    assert.ok(calls.some((c) => /^ready (1 no-debuginfo, 1 (queued|generating|published)|1 no-debuginfo, 1 published)/.test(c)), calls.join('\n'));
+    await waitFor('status with published', () => calls.some((c) => c === 'status 1 no-debuginfo, 1 published'));
+    await h.daemon.stop();
+    assert.ok(calls.includes('stopping'));
+  });
+
   it('a load after start (uevent) is published; unload removes every entry and updates merged/kernel', async () => {
     const root = newRoot();
     const h = await start(root);
