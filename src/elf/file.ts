@@ -10,7 +10,7 @@
  * .section(name), .sectionData(sec), .symbols, .buildId, .relocationsFor(sec),
  * .sectionContaining(addr). Errors: ElfError with a closed `code`.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { ByteCursor } from '../util/cursor.js';
 import { safeName } from '../util/errors.js';
@@ -35,6 +35,69 @@ function cstrAt(table: Buffer, off: number): string | undefined {
 /** A Buffer over the same memory (Buffer decoding works on SharedArrayBuffer views; TextDecoder refuses them). */
 function asBuffer(b: Uint8Array): Buffer { return Buffer.from(b.buffer, b.byteOffset, b.byteLength); }
 
+/**
+ * Open `path` for lazy reading: a zero-filled file-sized array (not resident until written)
+ * with the ELF header, section header table and .shstrtab read in; `load` reads more ranges.
+ * Each load re-opens the file and checks that its size and mtime have not changed.
+ */
+function lazyFile(path: string): { bytes: Uint8Array; load: (offset: number, size: number) => void } {
+  const ioError = (what: string): ElfError => new ElfError('io', what, { file: path });
+  let stamp: { size: number; mtimeMs: number };
+  try {
+    const st = statSync(path);
+    stamp = { size: st.size, mtimeMs: st.mtimeMs };
+  } catch (e) {
+    throw ioError(`cannot read: ${(e as Error).message}`);
+  }
+  const size = stamp.size;
+  const bytes = new Uint8Array(size);
+  const load = (offset: number, length: number): void => {
+    const start = Math.max(0, Math.min(offset, size));
+    const end = Math.max(start, Math.min(offset + length, size));
+    if (end === start) return;
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      throw ioError(`cannot read: ${(e as Error).message}`);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (st.size !== stamp.size || st.mtimeMs !== stamp.mtimeMs) throw ioError('file changed while it was being read');
+      let done = start;
+      while (done < end) {
+        const n = readSync(fd, bytes, done, Math.min(end - done, 1 << 30), done);
+        if (n <= 0) throw ioError(`short read at 0x${done.toString(16)}`);
+        done += n;
+      }
+    } catch (e) {
+      if (e instanceof ElfError) throw e;
+      throw ioError(`cannot read: ${(e as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  // Header, section table and section-name table: what the constructor parses.
+  load(0, EHDR_SIZE);
+  const dv = new DataView(bytes.buffer);
+  if (size >= EHDR_SIZE && bytes[4] === ELFCLASS64 && bytes[5] === ELFDATA2LSB) {
+    const shoff = Number(dv.getBigUint64(0x28, true));
+    let shnum = dv.getUint16(0x3c, true);
+    let shstrndx = dv.getUint16(0x3e, true);
+    if (shoff > 0 && shoff < size) {
+      load(shoff, SHDR_SIZE);
+      if (shnum === 0 && shoff + SHDR_SIZE <= size) shnum = Number(dv.getBigUint64(shoff + 32, true));
+      if (shstrndx === SHN.XINDEX && shoff + SHDR_SIZE <= size) shstrndx = dv.getUint32(shoff + 40, true);
+      load(shoff, Math.min(shnum, (size - shoff) / SHDR_SIZE) * SHDR_SIZE);
+      const h = shoff + shstrndx * SHDR_SIZE;
+      if (shstrndx < shnum && h + SHDR_SIZE <= size) {
+        load(Number(dv.getBigUint64(h + 24, true)), Number(dv.getBigUint64(h + 32, true)));
+      }
+    }
+  }
+  return { bytes, load };
+}
+
 function readShared(path: string): Uint8Array {
   const fd = openSync(path, 'r');
   try {
@@ -55,7 +118,15 @@ function readShared(path: string): Uint8Array {
 export class ElfFile {
   /** Name used in error messages (usually the path). */
   readonly name: string;
+  /**
+   * The whole file. For `open(path)` (not shared) only the ELF header, the section table,
+   * .shstrtab and the sections asked for through `sectionData()` have been read; the rest
+   * reads as zeros and takes no memory (the zero-filled allocation is not resident).
+   */
   readonly bytes: Uint8Array;
+  /** Reads [offset, offset + size) of the file into `bytes` (lazy open), once per section. */
+  private readonly load: ((offset: number, size: number) => void) | undefined;
+  private readonly loaded = new Set<number>();
   /** e_type (ET.REL or ET.EXEC). */
   readonly type: number;
   readonly machine: number;
@@ -72,22 +143,26 @@ export class ElfFile {
    * without copying the file again.
    */
   static open(path: string, options: { shared?: boolean } = {}): ElfFile {
-    let buf: Uint8Array;
-    try {
-      buf = options.shared ? readShared(path) : readFileSync(path);
-    } catch (e) {
-      throw new ElfError('io', `cannot read: ${(e as Error).message}`, { file: path });
+    if (options.shared) {
+      let buf: Uint8Array;
+      try {
+        buf = readShared(path);
+      } catch (e) {
+        throw new ElfError('io', `cannot read: ${(e as Error).message}`, { file: path });
+      }
+      return new ElfFile(buf, path);
     }
-    // A plain Uint8Array view of the same memory: subarray() on a Buffer builds a Buffer
-    // (much slower), and every section view is made from these bytes.
-    return new ElfFile(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
+    const { bytes, load } = lazyFile(path);
+    return new ElfFile(bytes, path, load);
   }
 
+  /** An ELF file already in memory (every byte available). */
   static fromBytes(bytes: Uint8Array, name = '<memory>'): ElfFile { return new ElfFile(bytes, name); }
 
-  private constructor(bytes: Uint8Array, name: string) {
+  private constructor(bytes: Uint8Array, name: string, load?: (offset: number, size: number) => void) {
     this.name = name;
     this.bytes = bytes;
+    this.load = load;
     const c = this.cursor(bytes, 'ELF header');
     if (ELF_MAGIC.some((b, i) => bytes[i] !== b)) {
       throw this.error('bad-magic', 'ELF header', 0, 'not an ELF file (bad magic)');
@@ -180,6 +255,10 @@ export class ElfFile {
    */
   sectionData(sec: ElfSection): Uint8Array {
     if (sec.type === SHT.NOBITS || sec.type === SHT.NULL) return new Uint8Array(0);
+    if (this.load !== undefined && !this.loaded.has(sec.index)) {
+      this.load(sec.offset, sec.size);
+      this.loaded.add(sec.index);
+    }
     const raw = this.bytes.subarray(sec.offset, sec.offset + sec.size);
     if ((sec.flags & BigInt(SHF.COMPRESSED)) === 0n) return raw;
     const cached = this.dataCache.get(sec.index);

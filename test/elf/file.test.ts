@@ -1,8 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { deflateSync } from 'node:zlib';
 import { ElfError, ElfFile, ET, R_X86_64, SHF, SHT, STT, type ElfErrorCode } from '../../src/elf/index.js';
+import { collectVariables, Dwarf } from '../../src/dwarf/index.js';
 import { fixture } from '../support/paths.js';
 import { buildElf, cat, le, rel, rela } from './builder.js';
 
@@ -195,5 +199,68 @@ describe('ElfFile: real objects', () => {
     assert.ok((sec.flags & BigInt(SHF.COMPRESSED)) !== 0n);
     const plain = ElfFile.open(fixture('elf/vars-dwarf5.o'));
     assert.deepEqual(Buffer.from(elf.sectionData(sec)), Buffer.from(plain.sectionData(plain.section('.debug_info')!)));
+  });
+});
+
+const summary = (elf: ElfFile): string[] => collectVariables(Dwarf.fromElf(elf)).variables
+  .map((v) => `${v.name} ${v.sectionName} ${v.offset} ${v.size} ${v.cType}`);
+
+describe('ElfFile.open(path, { shared: true })', () => {
+  it('reads into a SharedArrayBuffer and decodes exactly as the plain read does', () => {
+    for (const f of ['kernel/debug/tcp_bbr.ko', 'elf/vars-gz.o', 'elf/vars-dwarf5.exec']) {
+      const shared = ElfFile.open(fixture(f), { shared: true });
+      assert.ok(shared.bytes.buffer instanceof SharedArrayBuffer);
+      const plain = ElfFile.open(fixture(f));
+      assert.deepEqual(summary(shared), summary(plain), f);
+      assert.equal(shared.buildId, plain.buildId);
+    }
+  });
+
+  it('hands the bytes to a worker thread without copying the file', async () => {
+    const elf = ElfFile.open(fixture('kernel/debug/loop.ko'), { shared: true });
+    const elfUrl = new URL('../../src/elf/index.js', import.meta.url).href;
+    const dwarfUrl = new URL('../../src/dwarf/index.js', import.meta.url).href;
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      (async () => {
+        const { ElfFile } = await import(workerData.elfUrl);
+        const { Dwarf, collectVariables } = await import(workerData.dwarfUrl);
+        workerData.bytes[0] = workerData.bytes[0]; // same memory, no copy
+        const n = collectVariables(Dwarf.fromElf(ElfFile.fromBytes(workerData.bytes, 'loop.ko'))).variables.length;
+        parentPort.postMessage(n);
+      })().catch((e) => parentPort.postMessage(String(e)));`;
+    const n = await new Promise<unknown>((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: { bytes: elf.bytes, elfUrl, dwarfUrl } });
+      w.once('message', (m) => { resolve(m); void w.terminate(); });
+      w.once('error', reject);
+    });
+    assert.equal(n, 1 + 46 + 7);
+  });
+});
+
+describe('ElfFile.open(path): lazy section loading', () => {
+  it('reads a section only when asked for it, and gives the same bytes as a full read', () => {
+    const path = fixture('kernel/debug/tcp_bbr.ko');
+    const elf = ElfFile.open(path);
+    const full = readFileSync(path);
+    const text = elf.section('.text')!;
+    const view = (): Buffer => Buffer.from(elf.bytes.subarray(text.offset, text.offset + text.size));
+    assert.ok(view().every((b) => b === 0), 'not read yet');
+    assert.deepEqual(Buffer.from(elf.sectionData(text)), full.subarray(text.offset, text.offset + text.size));
+    assert.deepEqual(view(), full.subarray(text.offset, text.offset + text.size));
+  });
+
+  it('refuses to read more of a file that changed since it was opened', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'btf-extra-elf-'));
+    try {
+      const copy = join(dir, 'm.ko');
+      copyFileSync(fixture('kernel/debug/crc7.ko'), copy);
+      const elf = ElfFile.open(copy);
+      appendFileSync(copy, Buffer.alloc(16));
+      assert.throws(() => elf.sectionData(elf.section('.debug_info')!),
+        (e: unknown) => e instanceof ElfError && e.code === 'io' && e.message === `${copy}: file changed while it was being read`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
