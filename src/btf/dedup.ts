@@ -267,6 +267,8 @@ interface LevelIndex {
    * time: dedup is synchronous). All UNPROCESSED between runs; each run resets what it touched.
    */
   readonly hypot: Int32Array;
+  /** Some FWD of this level has no name (never in real BTF; turns the member-shape filter off). */
+  readonly anonFwd: boolean;
 }
 
 const levelCaches = [new WeakMap<Btf, LevelIndex>(), new WeakMap<Btf, LevelIndex>()] as const;
@@ -278,9 +280,11 @@ function levelIndex(level: Btf, legacyTypedefs: boolean): LevelIndex {
   const table = new Map<number, number[]>();
   const compositeNames = new Map<number, number>();
   const limit = level.nextId;
+  let anonFwd = false;
   for (let i = 0; i < level.types.length; i++) {
     const id = level.startId + i;
     const t = level.types[i]!;
+    if (t.kind === KIND.FWD && t.nameOff === 0) anonFwd = true;
     mapTypeIds(t, (ref) => {
       if (ref >= limit) throw new BtfError('bad-type-id', `${level.describe(id)} refers to type id ${ref}, past the end of its chain`, { file: level.source }, { id, ref });
       return ref;
@@ -295,7 +299,7 @@ function levelIndex(level: Btf, legacyTypedefs: boolean): LevelIndex {
   }
   const idx: LevelIndex = {
     startId: level.startId, nextId: limit, types: level.types, table, compositeNames,
-    hypot: new Int32Array(level.types.length).fill(UNPROCESSED),
+    hypot: new Int32Array(level.types.length).fill(UNPROCESSED), anonFwd,
   };
   cache.set(level, idx);
   return idx;
@@ -519,13 +523,56 @@ class DedupContext {
   // ----- pass 3: structs/unions and typedefs by graph equivalence -----
 
   dedupStructs(): void {
+    const filter = this.memberShapeFilterSound();
     for (let id = this.startId; id < this.nextId; id++) {
       if (this.mapOf(id) >= 0) continue;
       const t = this.t(id);
       if (t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) continue;
       const h = hashStruct(t);
+      const shape = filter ? this.memberShape(id) : 0;
       // The shallow check also keeps a same-hash FWD from becoming a candidate (FWD<->struct loops).
-      this.settleByEquivalence(id, h, (c) => shallowEqualStruct(t, this.t(c)));
+      this.settleByEquivalence(id, h, (c) => shallowEqualStruct(t, this.t(c)) && (!filter || this.memberShape(c) === shape));
+    }
+  }
+
+  /**
+   * A pre-filter that only skips candidates the graph walk would reject anyway: equivalence keeps
+   * each member type's name, its kind (FWD and struct/union of the same flavour counting as one;
+   * enums of any width as one), and for anonymous structs/unions their size and member count,
+   * for arrays the element count, for prototypes the parameter count (libbpf compares exactly
+   * these before recursing). Without it, thousands of look-alike anonymous unions (same member
+   * names and offsets, different anonymous member types) are each walked against every other.
+   * Sound only when no FWD is anonymous (an anonymous FWD would pair with any anonymous struct).
+   */
+  private memberShapeFilterSound(): boolean {
+    if (this.ancestors?.levels.some((l) => l.anonFwd) === true) return false;
+    return !this.own.some((t) => t.kind === KIND.FWD && t.nameOff === 0);
+  }
+
+  private readonly shapes = new Map<number, number>();
+
+  private memberShape(id: TypeId): number {
+    const known = this.shapes.get(id);
+    if (known !== undefined) return known;
+    let h = 0x5eed;
+    for (const m of (this.t(id) as StructType).members) h = mix(h, this.typeShape(m.type));
+    this.shapes.set(id, h);
+    return h;
+  }
+
+  private typeShape(id: TypeId): number {
+    if (id === 0) return 1;
+    const t = this.t(id);
+    switch (t.kind) {
+      case KIND.STRUCT: case KIND.UNION: case KIND.FWD: {
+        const union = t.kind === KIND.FWD ? t.kflag : t.kind === KIND.UNION;
+        const h = mix(union ? 3 : 2, t.nameOff);
+        return t.nameOff !== 0 || t.kind === KIND.FWD ? h : mix(mix(h, t.size), t.members.length);
+      }
+      case KIND.ENUM: case KIND.ENUM64: return mix(4, t.nameOff);
+      case KIND.ARRAY: return mix(5, t.nelems);
+      case KIND.FUNC_PROTO: return mix(6, t.params.length);
+      default: return mix(mix(7, t.kind), t.nameOff);
     }
   }
 
