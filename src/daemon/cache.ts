@@ -6,7 +6,7 @@
  * reported as corrupt (the caller regenerates). Writes are atomic.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
@@ -131,6 +131,22 @@ export class ExtrasCache {
       rmSync(join(dir, n), { force: true });
       removed++;
     }
+    return removed;
+  }
+
+  /**
+   * Drop the entries of kernels no longer in use: keep `current` and the `keepOthers` most recently
+   * written other releases (booting back into the previous kernel stays cheap). Returns what was removed.
+   */
+  pruneReleases(current: string, keepOthers = 2): string[] {
+    let dirs: { name: string; mtime: number }[];
+    try {
+      dirs = readdirSync(this.dir, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== part(current))
+        .map((d) => ({ name: d.name, mtime: statSync(join(this.dir, d.name)).mtimeMs }));
+    } catch { return []; }
+    dirs.sort((a, b) => b.mtime - a.mtime || (a.name < b.name ? -1 : 1));
+    const removed = dirs.slice(keepOthers).map((d) => d.name);
+    for (const n of removed) rmSync(join(this.dir, n), { recursive: true, force: true });
     return removed;
   }
 

@@ -148,6 +148,8 @@ export class Daemon implements ControlHandlers {
     this.release = await host.kernelRelease();
     mkdirSync(this.runtimeDir, { recursive: true });
     this.cache = new ExtrasCache(join(this.cacheDir, 'extras'));
+    const pruned = this.cache.pruneReleases(this.release);
+    if (pruned.length > 0) this.log.info(`cache: removed entries of kernels ${pruned.join(', ')}`);
     this.publisher = new Publisher(this.runtimeDir, this.deps.btf, (m) => this.log.warn(m));
     const vmlinux = this.readBtf('vmlinux');
     if (vmlinux) this.publisher.setVmlinux(vmlinux);

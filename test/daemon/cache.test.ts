@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ExtrasCache, sha256Hex, type CacheKey } from '../../src/daemon/cache.js';
@@ -68,6 +68,18 @@ describe('daemon/cache', () => {
     assert.equal(c.prune(key), 2);
     assert.equal(c.get(key).kind, 'hit');
     assert.equal(c.get({ ...key, name: 'crc7' }).kind, 'hit');
+  });
+
+  it('pruneReleases keeps the current kernel and the two most recent others', () => {
+    const c = new ExtrasCache(dir);
+    const t = Date.now() / 1000;
+    ['5.10', '6.0', '6.1', '6.2'].forEach((release, i) => {
+      c.put({ ...key, release }, payload);
+      utimesSync(join(dir, release), t - 100 + i, t - 100 + i);
+    });
+    assert.deepEqual(c.pruneReleases('5.10'), ['6.0']);
+    assert.deepEqual(readdirSync(dir).sort(), ['5.10', '6.1', '6.2']);
+    assert.deepEqual(new ExtrasCache(join(dir, 'absent')).pruneReleases('x'), []);
   });
 
   it('hostile key parts cannot escape the cache directory', () => {
