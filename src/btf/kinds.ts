@@ -183,21 +183,29 @@ export function kindHasVlen(kind: Kind): boolean {
  * record holds bits the model cannot represent (reserved INT bits, ARRAY/FWD header word, vlen on
  * a kind without entries), which the parser reports.
  */
+/** Why the record at word `p` cannot be represented by BtfType (so parse must refuse it), or undefined. */
+export function unrepresentable(w: Uint32Array, p: number, kind: Exclude<Kind, 0>, vlen: number): string | undefined {
+  if (vlen !== 0 && !kindHasVlen(kind)) return `vlen ${vlen} on a kind without entries`;
+  if (kind === KIND.INT && (w[p + 3]! & 0xff00) !== 0) return `INT data 0x${w[p + 3]!.toString(16)} has reserved bits 8-15 set`;
+  if (kind === KIND.ARRAY && w[p + 2] !== 0) return `ARRAY size/type word is ${w[p + 2]}, not 0`;
+  if (kind === KIND.FWD && w[p + 2] !== 0) return `FWD size/type word is ${w[p + 2]}, not 0`;
+  return undefined;
+}
+
 export function decodeType(w: Uint32Array, p: number, kind: Exclude<Kind, 0>, kflag: boolean, vlen: number): BtfType | string {
   const nameOff = w[p]!;
   const sizeOrType = w[p + 2]!;
-  if (vlen !== 0 && !kindHasVlen(kind)) return `vlen ${vlen} on a kind without entries`;
+  const why = unrepresentable(w, p, kind, vlen);
+  if (why !== undefined) return why;
   let q = p + 3;
   switch (kind) {
     case KIND.INT: {
       const e = w[q]!;
-      if (e & 0xff00) return `INT data 0x${e.toString(16)} has reserved bits 8-15 set`;
       return { kind, nameOff, kflag, size: sizeOrType, encoding: e >>> 24, bitOffset: (e >>> 16) & 0xff, bits: e & 0xff };
     }
     case KIND.PTR: case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT: case KIND.TYPE_TAG:
       return { kind, nameOff, kflag, type: sizeOrType };
     case KIND.ARRAY:
-      if (sizeOrType !== 0) return `ARRAY size/type word is ${sizeOrType}, not 0`;
       return { kind, nameOff, kflag, elemType: w[q]!, indexType: w[q + 1]!, nelems: w[q + 2]! };
     case KIND.STRUCT: case KIND.UNION: {
       const members = new Array<{ nameOff: number; type: number; offset: number }>(vlen);
@@ -218,7 +226,6 @@ export function decodeType(w: Uint32Array, p: number, kind: Exclude<Kind, 0>, kf
       return { kind, nameOff, kflag, size: sizeOrType, values };
     }
     case KIND.FWD:
-      if (sizeOrType !== 0) return `FWD size/type word is ${sizeOrType}, not 0`;
       return { kind, nameOff, kflag };
     case KIND.FUNC:
       return { kind, nameOff, kflag, type: sizeOrType, linkage: vlen };

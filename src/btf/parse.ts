@@ -4,16 +4,15 @@
  * does (btf_parse_hdr / btf_check_sec_info); records are decoded by kinds.ts. Semantic rules
  * (names, references, sizes) are validate.ts's job, so a parsed level can still be invalid.
  *
- * Speed: the type section is copied once into an aligned Uint32Array and decoded by index,
- * which is several times faster than DataView calls for the 95k types of vmlinux.
+ * Speed: the type section is copied once into an aligned Uint32Array; records are only indexed
+ * here and become objects when first used (Btf.types).
  */
 import { readFileSync } from 'node:fs';
-import { Btf } from './btf.js';
+import { Btf, type RawTypes } from './btf.js';
 import { BtfError } from './errors.js';
 import { elfSection, isElf } from './elf-section.js';
-import { BTF_HEADER_LEN, BTF_MAGIC, BTF_VERSION, INFO_MASK, MAX_KIND, decodeType, recordSize, type Kind } from './kinds.js';
+import { BTF_HEADER_LEN, BTF_MAGIC, BTF_VERSION, INFO_MASK, MAX_KIND, recordSize, unrepresentable, type Kind } from './kinds.js';
 import { StringTable } from './strings.js';
-import type { BtfType } from './types.js';
 
 export interface ParseOptions {
   base?: Btf | undefined;
@@ -86,11 +85,16 @@ export function parseBtf(bytes: Uint8Array, opts: ParseOptions = {}): Btf {
   }
   const startStrOff = base ? base.strings.end : 0;
   const strings = new StringTable(startStrOff, strBytes);
-  const types = parseTypes(bytes.subarray(h.hdrLen + h.typeOff, h.hdrLen + h.typeOff + h.typeLen), base ? base.nextId : 1, file);
-  return new Btf({ base, source: file, types, strings });
+  const raw = parseTypes(bytes.subarray(h.hdrLen + h.typeOff, h.hdrLen + h.typeOff + h.typeLen), base ? base.nextId : 1, file);
+  return new Btf({ base, source: file, raw, strings });
 }
 
-function parseTypes(sec: Uint8Array, startId: number, file: string | undefined): BtfType[] {
+/**
+ * Walks the type section: checks every record header (kind, reserved bits, length, fields the
+ * model cannot hold) and records where each record starts. No objects are made here: Btf builds
+ * them from the words on demand.
+ */
+function parseTypes(sec: Uint8Array, startId: number, file: string | undefined): RawTypes {
   const nWords = sec.length >>> 2;
   const words = new Uint32Array(nWords);
   new Uint8Array(words.buffer).set(sec.subarray(0, nWords * 4));
@@ -98,11 +102,13 @@ function parseTypes(sec: Uint8Array, startId: number, file: string | undefined):
     const dv = new DataView(sec.buffer, sec.byteOffset, sec.byteLength);
     for (let i = 0; i < nWords; i++) words[i] = dv.getUint32(i * 4, true);
   }
-  const types: BtfType[] = [];
+  // Every record is at least 3 words: this bounds the count.
+  let offs = new Uint32Array(Math.ceil(nWords / 3) + 1);
+  let n = 0;
   let p = 0;
   const where = (word: number): { file: string | undefined; section: string; offset: number } => ({ file, section: 'BTF types', offset: word * 4 });
   while (p * 4 < sec.length) {
-    const id = startId + types.length;
+    const id = startId + n;
     if (p + 3 > nWords) throw new BtfError('truncated', `type [${id}]: ${sec.length - p * 4} bytes left, a type header needs 12`, where(p), { id });
     const info = words[p + 1]!;
     const kind = (info >>> 24) & 0x1f;
@@ -115,12 +121,13 @@ function parseTypes(sec: Uint8Array, startId: number, file: string | undefined):
     if (p * 4 + size > sec.length) {
       throw new BtfError('truncated', `type [${id}]: record needs ${size} bytes, ${sec.length - p * 4} left`, where(p), { id });
     }
-    const t = decodeType(words, p, kind as Exclude<Kind, 0>, (info & 0x80000000) !== 0, vlen);
-    if (typeof t === 'string') throw new BtfError('bad-type-info', `type [${id}]: ${t}`, where(p), { id });
-    types.push(t);
+    const why = unrepresentable(words, p, kind as Exclude<Kind, 0>, vlen);
+    if (why !== undefined) throw new BtfError('bad-type-info', `type [${id}]: ${why}`, where(p), { id });
+    if (n === offs.length) { const grown = new Uint32Array(offs.length * 2); grown.set(offs); offs = grown; }
+    offs[n++] = p;
     p += size >>> 2;
   }
-  return types;
+  return { words, offs: offs.subarray(0, n) };
 }
 
 /** Raw BTF bytes of a file: the file itself, or its .BTF section when it is an ELF object. */

@@ -29,7 +29,6 @@ export class StringTable {
   private text: string | undefined;
   private asciiChecked = false;
   private index: Map<string, StrOff> | undefined;
-  private starts: Uint8Array | undefined;
   private classes: Uint8Array | undefined;
 
   /** `initial` is used as is (not copied) until the first `add`. */
@@ -79,14 +78,7 @@ export class StringTable {
   isStart(off: StrOff): boolean {
     const rel = off - this.start;
     if (rel < 0 || rel >= this.len) return false;
-    if (this.starts === undefined || this.starts.length !== this.len) {
-      const s = new Uint8Array(this.len);
-      if (this.len > 0) s[0] = 1;
-      const b = this.buf;
-      for (let i = 0; i + 1 < this.len; i++) if (b[i] === 0) s[i + 1] = 1;
-      this.starts = s;
-    }
-    return this.starts[rel] === 1;
+    return rel === 0 || this.buf[rel - 1] === 0;
   }
 
   /**

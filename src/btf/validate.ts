@@ -7,11 +7,16 @@
  * Unlike the kernel, which stops at the first error, every problem is reported, each naming the
  * type id, kind and a stable rule name (tests assert the rule). A type whose dependency is
  * broken is not reported again, so one bad record gives one problem, not a cascade.
+ *
+ * It reads the records as words (the parsed type section, or the level encoded when it was
+ * built in memory) and names from the string bytes, so validating vmlinux makes no objects.
+ * test/btf/validate-reference.ts keeps the first, object-based version as a test oracle.
  */
-import type { Btf } from './btf.js';
-import { BTF_MAX_NAME_OFFSET, BTF_MAX_TYPE, KIND, KIND_NAME, KSYM_NAME_LEN, type Kind } from './kinds.js';
+import type { Btf, RawTypes } from './btf.js';
+import { BTF_MAX_NAME_OFFSET, BTF_MAX_TYPE, KIND, KIND_NAME, KSYM_NAME_LEN, recordSize, type Kind } from './kinds.js';
 import { NAME_DOTTED, NAME_EMPTY, NAME_IDENT } from './strings.js';
-import type { BtfType, DatasecType, Member, StrOff, StructType, TypeId } from './types.js';
+import type { StrOff, TypeId } from './types.js';
+import { typeWords } from './write.js';
 
 export interface BtfProblem {
   id?: TypeId;
@@ -78,10 +83,10 @@ const MAX_MODIFIER_CHAIN = 32;
 const NOSIZE = -1;
 const INVALID = -2;
 
-const isModifier = (k: Kind): boolean =>
+const isModifier = (k: number): boolean =>
   k === KIND.TYPEDEF || k === KIND.VOLATILE || k === KIND.CONST || k === KIND.RESTRICT || k === KIND.TYPE_TAG;
 /** Kinds that may only be the source of a reference (kernel btf_type_is_resolve_source_only). */
-const isSourceOnly = (k: Kind): boolean => k === KIND.VAR || k === KIND.DATASEC || k === KIND.DECL_TAG;
+const isSourceOnly = (k: number): boolean => k === KIND.VAR || k === KIND.DATASEC || k === KIND.DECL_TAG;
 
 /** Kernel __btf_name_valid: identifier chars (dots too when dotOk), shorter than KSYM_NAME_LEN. */
 export function isValidBtfName(s: string, dotOk: boolean): boolean {
@@ -108,21 +113,50 @@ export function validateBtf(btf: Btf): BtfProblem[] {
   return new Validator(btf).run();
 }
 
-/** Resolved sizes of trusted base levels, shared by every validation of a level on that base
- * (validating 1121 modules on vmlinux resolves vmlinux types once, not 1121 times). */
-interface ResolveCache { size: Float64Array; state: Uint8Array }
-const baseCaches = new WeakMap<Btf, ResolveCache>();
+/** Words and record offsets of a level: the parsed ones, or the level encoded. */
+function levelWords(level: Btf): RawTypes {
+  const raw = level.rawTypes;
+  if (raw !== undefined) return raw;
+  const words = typeWords(level);
+  const offs = new Uint32Array(level.count);
+  for (let i = 0, p = 0; i < offs.length; i++) {
+    offs[i] = p;
+    const info = words[p + 1]!;
+    p += recordSize(((info >>> 24) & 0x1f) as Exclude<Kind, 0>, info & 0xffff) >>> 2;
+  }
+  return { words, offs };
+}
+
+/**
+ * Trusted base levels, shared by every validation of a level split on them (validating 1121
+ * modules on vmlinux encodes and resolves vmlinux once, not 1121 times).
+ */
+interface BaseCache { count: number; words: RawTypes[]; starts: number[]; size: Float64Array; state: Uint8Array }
+const baseCaches = new WeakMap<Btf, BaseCache>();
+
+function baseCache(base: Btf): BaseCache {
+  const c = baseCaches.get(base);
+  if (c !== undefined && c.count === base.nextId) return c;
+  const chain = base.chain();
+  const fresh: BaseCache = {
+    count: base.nextId, words: chain.map(levelWords), starts: chain.map((l) => l.startId),
+    size: new Float64Array(base.nextId), state: new Uint8Array(base.nextId),
+  };
+  baseCaches.set(base, fresh);
+  return fresh;
+}
 
 class Validator {
   private readonly problems: BtfProblem[] = [];
   private readonly btf: Btf;
   private readonly first: number;
+  private readonly next: number;
+  private readonly W: Uint32Array;
+  private readonly O: Uint32Array;
+  private readonly base: BaseCache | undefined;
   /** Own types, indexed by id - first. */
   private readonly ownSize: Float64Array;
   private readonly ownState: Uint8Array;
-  /** Base types (trusted), indexed by id. */
-  private readonly baseSize: Float64Array;
-  private readonly baseState: Uint8Array;
   /** 1 = PTR/modifier chain from this own id already walked without a loop. */
   private readonly chainOk: Uint8Array;
   private current = 0;
@@ -130,41 +164,51 @@ class Validator {
   constructor(btf: Btf) {
     this.btf = btf;
     this.first = btf.startId;
-    const n = btf.types.length;
+    this.next = btf.nextId;
+    const own = levelWords(btf);
+    this.W = own.words;
+    this.O = own.offs;
+    const n = own.offs.length;
     this.ownSize = new Float64Array(n);
     this.ownState = new Uint8Array(n);
     this.chainOk = new Uint8Array(n);
-    let cache: ResolveCache = { size: new Float64Array(0), state: new Uint8Array(0) };
-    if (btf.base !== undefined) {
-      const c = baseCaches.get(btf.base);
-      if (c !== undefined && c.size.length === btf.base.nextId) cache = c;
-      else {
-        cache = { size: new Float64Array(btf.base.nextId), state: new Uint8Array(btf.base.nextId) };
-        baseCaches.set(btf.base, cache);
-      }
-    }
-    this.baseSize = cache.size;
-    this.baseState = cache.state;
+    this.base = btf.base !== undefined ? baseCache(btf.base) : undefined;
   }
+
+  // ---- record access: word k of record `id` (0 name, 1 info, 2 size/type, 3.. per-kind data) ----
+
+  private w(id: TypeId, k: number): number {
+    if (id >= this.first) return this.W[this.O[id - this.first]! + k]!;
+    const b = this.base!;
+    for (let l = b.starts.length - 1; l >= 0; l--) {
+      const start = b.starts[l]!;
+      if (id >= start) { const r = b.words[l]!; return r.words[r.offs[id - start]! + k]!; }
+    }
+    return 0;
+  }
+  private exists(id: TypeId): boolean { return id >= 1 && id < this.next; }
+  private kind(id: TypeId): number { return (this.w(id, 1) >>> 24) & 0x1f; }
+  private vlen(id: TypeId): number { return this.w(id, 1) & 0xffff; }
+  private kflag(id: TypeId): boolean { return (this.w(id, 1) & 0x80000000) !== 0; }
+  private ref(id: TypeId): number { return this.w(id, 2); }
 
   run(): BtfProblem[] {
     const btf = this.btf;
-    if (btf.base === undefined && btf.types.length === 0) this.level('no-types', 'no type in standalone BTF');
-    if (btf.nextId - 1 > BTF_MAX_TYPE) this.level('too-many-types', `last type id ${btf.nextId - 1} > ${BTF_MAX_TYPE}`);
+    const n = this.O.length;
+    if (btf.base === undefined && n === 0) this.level('no-types', 'no type in standalone BTF');
+    if (this.next - 1 > BTF_MAX_TYPE) this.level('too-many-types', `last type id ${this.next - 1} > ${BTF_MAX_TYPE}`);
     if (btf.strings.length - 1 > BTF_MAX_NAME_OFFSET) this.level('strings-too-large', `string section of ${btf.strings.length} bytes`);
-    let bytes = 24 + btf.strings.length;
-    bytes += btf.types.length * 12; // headers only: a lower bound is enough for the 16 MiB check
-    if (bytes > BTF_MAX_SIZE) this.level('too-large', `at least ${bytes} bytes > ${BTF_MAX_SIZE}`);
-    for (let i = 0; i < btf.types.length; i++) {
+    const bytes = 24 + btf.strings.length + this.W.length * 4;
+    if (bytes > BTF_MAX_SIZE) this.level('too-large', `${bytes} bytes > ${BTF_MAX_SIZE}`);
+    for (let i = 0; i < n; i++) {
       const id = this.first + i;
       this.current = id;
-      const t = btf.types[i]!;
       const before = this.problems.length;
-      this.checkMeta(id, t);
+      this.checkMeta(id);
       if (this.problems.length !== before) { this.ownState[i] = 2; this.ownSize[i] = INVALID; continue; }
       this.resolve(id, 0);
       this.current = id;
-      this.checkAfterResolve(id, t);
+      this.checkAfterResolve(id);
     }
     this.checkModifierChains();
     return this.problems;
@@ -177,17 +221,19 @@ class Validator {
   }
 
   private report(id: TypeId, rule: ValidationRule, message: string): void {
-    if (id < this.first) return; // ancestors are trusted
-    const t = this.btf.tryType(id);
-    const p: BtfProblem = { id, rule, message: `${this.label(id)}: ${message}` };
-    if (t) p.kind = KIND_NAME[t.kind];
-    this.problems.push(p);
+    if (id < this.first || id >= this.next) return; // ancestors are trusted
+    this.problems.push({ id, kind: KIND_NAME[this.kind(id) as Kind] ?? 'UNKNOWN', rule, message: `${this.label(id)}: ${message}` });
   }
 
   private label(id: TypeId): string {
-    const t = this.btf.tryType(id);
-    if (!t) return `[${id}]`;
-    return `${KIND_NAME[t.kind]} '${this.safeStr(t.nameOff) ?? '(invalid)'}'`;
+    return `${KIND_NAME[this.kind(id) as Kind] ?? 'UNKNOWN'} '${this.safeStr(this.w(id, 0)) ?? '(invalid)'}'`;
+  }
+
+  /** "[id] KIND 'name'" (Btf.describe without building objects). */
+  private describe(id: TypeId): string {
+    if (!this.exists(id)) return `[${id}] (missing)`;
+    const off = this.w(id, 0);
+    return `[${id}] ${KIND_NAME[this.kind(id) as Kind] ?? 'UNKNOWN'} '${off === 0 ? '(anon)' : this.safeStr(off) ?? '(invalid)'}'`;
   }
 
   private safeStr(off: StrOff): string | undefined {
@@ -203,7 +249,7 @@ class Validator {
   /** Name class of `off` once it is known to exist and start a string; -1 after reporting. */
   private nameCls(id: TypeId, off: StrOff, what: string, idx: number): number {
     if (off === 0) return NAME_EMPTY;
-    if (off < 0 || off >= this.btf.strings.end) {
+    if (off >= this.btf.strings.end) {
       this.report(id, 'name-offset', `${lbl(what, idx)} offset ${off} is outside the chain's strings (end ${this.btf.strings.end})`);
       return -1;
     }
@@ -227,16 +273,17 @@ class Validator {
     }
   }
 
-  private forbidName(id: TypeId, t: BtfType): void {
-    if (t.nameOff !== 0) this.report(id, 'name', `${KIND_NAME[t.kind]} must be anonymous (name offset ${t.nameOff})`);
+  private forbidName(id: TypeId): void {
+    const off = this.w(id, 0);
+    if (off !== 0) this.report(id, 'name', `${KIND_NAME[this.kind(id) as Kind]} must be anonymous (name offset ${off})`);
   }
 
   private requireValue(id: TypeId, off: StrOff, rule: ValidationRule, what: string): void {
     if (this.nameCls(id, off, what, -1) === NAME_EMPTY) this.report(id, rule, `${what} is empty`);
   }
 
-  private noKflag(id: TypeId, t: BtfType): void {
-    if (t.kflag) this.report(id, 'kind-flag', `kind_flag set on ${KIND_NAME[t.kind]}`);
+  private noKflag(id: TypeId): void {
+    if (this.kflag(id)) this.report(id, 'kind-flag', `kind_flag set on ${KIND_NAME[this.kind(id) as Kind]}`);
   }
 
   private refExists(id: TypeId, ref: TypeId, what: string, idx: number, allowVoid: boolean): boolean {
@@ -244,8 +291,8 @@ class Validator {
       if (!allowVoid) { this.report(id, 'void-ref', `${lbl(what, idx)} is void`); return false; }
       return true;
     }
-    if (ref >= this.btf.nextId) {
-      this.report(id, 'type-id', `${lbl(what, idx)} ${ref} does not exist (last id ${this.btf.nextId - 1})`);
+    if (ref >= this.next) {
+      this.report(id, 'type-id', `${lbl(what, idx)} ${ref} does not exist (last id ${this.next - 1})`);
       return false;
     }
     return true;
@@ -253,138 +300,156 @@ class Validator {
 
   // ---- per-kind metadata checks (no resolution needed) ---------------------------------
 
-  private checkMeta(id: TypeId, t: BtfType): void {
-    switch (t.kind) {
+  private checkMeta(id: TypeId): void {
+    const W = this.W;
+    const p = this.O[id - this.first]!;
+    const nameOff = W[p]!;
+    const info = W[p + 1]!;
+    const k = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const sizeOrType = W[p + 2]!;
+    switch (k) {
       case KIND.INT: {
-        this.nameCls(id, t.nameOff, 'name', -1);
-        this.noKflag(id, t);
-        const enc = t.encoding;
+        this.nameCls(id, nameOff, 'name', -1);
+        this.noKflag(id);
+        const data = W[p + 3]!;
+        const enc = data >>> 24;
+        const bitOffset = (data >>> 16) & 0xff;
+        const bitsN = data & 0xff;
         if (enc !== 0 && enc !== 1 && enc !== 2 && enc !== 4) this.report(id, 'int-encoding', `encoding 0x${enc.toString(16)}`);
-        const bits = t.bits + t.bitOffset;
-        if (bits > 128) this.report(id, 'int-bits', `bit offset ${t.bitOffset} + bits ${t.bits} > 128`);
-        else if (Math.ceil(bits / 8) > t.size) this.report(id, 'int-bits', `bit offset ${t.bitOffset} + bits ${t.bits} exceed size ${t.size}`);
+        const bits = bitsN + bitOffset;
+        if (bits > 128) this.report(id, 'int-bits', `bit offset ${bitOffset} + bits ${bitsN} > 128`);
+        else if (Math.ceil(bits / 8) > sizeOrType) this.report(id, 'int-bits', `bit offset ${bitOffset} + bits ${bitsN} exceed size ${sizeOrType}`);
         return;
       }
       case KIND.PTR: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT:
-        this.noKflag(id, t);
-        this.forbidName(id, t);
-        this.refExists(id, t.type, 'referenced type', -1, true);
+        this.noKflag(id);
+        this.forbidName(id);
+        this.refExists(id, sizeOrType, 'referenced type', -1, true);
         return;
       case KIND.TYPEDEF:
-        this.noKflag(id, t);
-        this.requireIdent(id, t.nameOff, 'name', -1, false, false);
-        this.refExists(id, t.type, 'referenced type', -1, true);
+        this.noKflag(id);
+        this.requireIdent(id, nameOff, 'name', -1, false, false);
+        this.refExists(id, sizeOrType, 'referenced type', -1, true);
         return;
       case KIND.TYPE_TAG:
-        this.noKflag(id, t);
-        this.requireValue(id, t.nameOff, 'name', 'tag value');
-        this.refExists(id, t.type, 'referenced type', -1, true);
+        this.noKflag(id);
+        this.requireValue(id, nameOff, 'name', 'tag value');
+        this.refExists(id, sizeOrType, 'referenced type', -1, true);
         return;
       case KIND.ARRAY:
-        this.noKflag(id, t);
-        this.forbidName(id, t);
-        this.refExists(id, t.elemType, 'element type', -1, false);
-        this.refExists(id, t.indexType, 'index type', -1, false);
+        this.noKflag(id);
+        this.forbidName(id);
+        this.refExists(id, W[p + 3]!, 'element type', -1, false);
+        this.refExists(id, W[p + 4]!, 'index type', -1, false);
         return;
-      case KIND.STRUCT: case KIND.UNION:
-        this.requireIdent(id, t.nameOff, 'name', -1, true, false);
-        this.checkMembersMeta(id, t);
-        return;
-      case KIND.ENUM: case KIND.ENUM64:
-        if (t.size > 8 || t.size === 0 || (t.size & (t.size - 1)) !== 0) this.report(id, 'enum-size', `size ${t.size}`);
-        this.requireIdent(id, t.nameOff, 'name', -1, true, false);
-        for (let i = 0; i < t.values.length; i++) this.requireIdent(id, t.values[i]!.nameOff, 'enumerator', i, false, false);
-        return;
-      case KIND.FWD:
-        this.requireIdent(id, t.nameOff, 'name', -1, false, false);
-        return;
-      case KIND.FUNC:
-        this.requireIdent(id, t.nameOff, 'name', -1, false, false);
-        if (t.linkage > 1) this.report(id, 'func-linkage', `linkage ${t.linkage} (the kernel accepts static 0 and global 1)`);
-        this.noKflag(id, t);
-        if (this.refExists(id, t.type, 'prototype', -1, false) && this.btf.type(t.type).kind !== KIND.FUNC_PROTO) {
-          this.report(id, 'func-proto', `type ${this.btf.describe(t.type)} is not a FUNC_PROTO`);
-        }
-        return;
-      case KIND.FUNC_PROTO: {
-        this.forbidName(id, t);
-        this.noKflag(id, t);
-        this.refExists(id, t.returnType, 'return type', -1, true);
-        const n = t.params.length;
-        for (let i = 0; i < n; i++) {
-          const p = t.params[i]!;
-          if (p.type === 0) {
-            if (i !== n - 1) this.report(id, 'proto-arg', `parameter #${i + 1} is void but not the last (varargs)`);
-            else if (p.nameOff !== 0) this.report(id, 'proto-arg', `varargs marker #${i + 1} has a name`);
-            continue;
-          }
-          this.refExists(id, p.type, 'type of parameter', i + 1, false);
-          const cls = this.nameCls(id, p.nameOff, 'name of parameter', i + 1);
-          if (cls > 0 && (cls & (NAME_EMPTY | NAME_IDENT)) === 0) this.report(id, 'proto-arg', `parameter #${i + 1} name '${this.safeStr(p.nameOff) ?? ''}' is not an identifier`);
+      case KIND.STRUCT: case KIND.UNION: {
+        this.requireIdent(id, nameOff, 'name', -1, true, false);
+        const kflag = (info & 0x80000000) !== 0;
+        const isUnion = k === KIND.UNION;
+        let last = 0;
+        for (let i = 0, q = p + 3; i < vlen; i++, q += 3) {
+          this.requireIdent(id, W[q]!, 'name of member', i, true, false);
+          this.refExists(id, W[q + 1]!, 'type of member', i, false);
+          const off = kflag ? W[q + 2]! & 0xffffff : W[q + 2]!;
+          if (isUnion && off !== 0) this.report(id, 'member-offset', `member #${i} of a union at bit offset ${off}, not 0`);
+          else if (off < last) this.report(id, 'member-offset', `member #${i} at bit offset ${off} comes before the previous member (${last})`);
+          else if (Math.ceil(off / 8) > sizeOrType) this.report(id, 'member-offset', `member #${i} at bit offset ${off} is past the struct size ${sizeOrType}`);
+          last = off;
         }
         return;
       }
-      case KIND.VAR:
-        this.noKflag(id, t);
-        this.requireIdent(id, t.nameOff, 'name', -1, false, true);
-        this.refExists(id, t.type, 'variable type', -1, false);
-        if (t.linkage !== 0 && t.linkage !== 1) this.report(id, 'var-linkage', `linkage ${t.linkage} (the kernel accepts static 0 and global-allocated 1)`);
+      case KIND.ENUM: case KIND.ENUM64: {
+        const size = sizeOrType;
+        if (size > 8 || size === 0 || (size & (size - 1)) !== 0) this.report(id, 'enum-size', `size ${size}`);
+        this.requireIdent(id, nameOff, 'name', -1, true, false);
+        const step = k === KIND.ENUM ? 2 : 3;
+        for (let i = 0, q = p + 3; i < vlen; i++, q += step) this.requireIdent(id, W[q]!, 'enumerator', i, false, false);
         return;
+      }
+      case KIND.FWD:
+        this.requireIdent(id, nameOff, 'name', -1, false, false);
+        return;
+      case KIND.FUNC:
+        this.requireIdent(id, nameOff, 'name', -1, false, false);
+        if (vlen > 1) this.report(id, 'func-linkage', `linkage ${vlen} (the kernel accepts static 0 and global 1)`);
+        this.noKflag(id);
+        if (this.refExists(id, sizeOrType, 'prototype', -1, false) && this.kind(sizeOrType) !== KIND.FUNC_PROTO) {
+          this.report(id, 'func-proto', `type ${this.describe(sizeOrType)} is not a FUNC_PROTO`);
+        }
+        return;
+      case KIND.FUNC_PROTO: {
+        this.forbidName(id);
+        this.noKflag(id);
+        this.refExists(id, sizeOrType, 'return type', -1, true);
+        for (let i = 0, q = p + 3; i < vlen; i++, q += 2) {
+          const pName = W[q]!;
+          const pType = W[q + 1]!;
+          if (pType === 0) {
+            if (i !== vlen - 1) this.report(id, 'proto-arg', `parameter #${i + 1} is void but not the last (varargs)`);
+            else if (pName !== 0) this.report(id, 'proto-arg', `varargs marker #${i + 1} has a name`);
+            continue;
+          }
+          this.refExists(id, pType, 'type of parameter', i + 1, false);
+          const cls = this.nameCls(id, pName, 'name of parameter', i + 1);
+          if (cls > 0 && (cls & (NAME_EMPTY | NAME_IDENT)) === 0) this.report(id, 'proto-arg', `parameter #${i + 1} name '${this.safeStr(pName) ?? ''}' is not an identifier`);
+        }
+        return;
+      }
+      case KIND.VAR: {
+        this.noKflag(id);
+        this.requireIdent(id, nameOff, 'name', -1, false, true);
+        this.refExists(id, sizeOrType, 'variable type', -1, false);
+        const linkage = W[p + 3]!;
+        if (linkage !== 0 && linkage !== 1) this.report(id, 'var-linkage', `linkage ${linkage} (the kernel accepts static 0 and global-allocated 1)`);
+        return;
+      }
       case KIND.DATASEC:
-        this.checkDatasecMeta(id, t);
+        this.checkDatasecMeta(id, p);
         return;
       case KIND.FLOAT:
-        this.nameCls(id, t.nameOff, 'name', -1);
-        this.noKflag(id, t);
-        if (![2, 4, 8, 12, 16].includes(t.size)) this.report(id, 'float-size', `size ${t.size}`);
+        this.nameCls(id, nameOff, 'name', -1);
+        this.noKflag(id);
+        if (sizeOrType !== 2 && sizeOrType !== 4 && sizeOrType !== 8 && sizeOrType !== 12 && sizeOrType !== 16) this.report(id, 'float-size', `size ${sizeOrType}`);
         return;
-      case KIND.DECL_TAG:
-        this.requireValue(id, t.nameOff, 'decl-tag-value', 'tag value');
-        this.noKflag(id, t);
-        if (t.componentIdx < -1) this.report(id, 'decl-tag-component', `component index ${t.componentIdx} < -1`);
-        this.refExists(id, t.type, 'tagged type', -1, false);
+      case KIND.DECL_TAG: {
+        this.requireValue(id, nameOff, 'decl-tag-value', 'tag value');
+        this.noKflag(id);
+        const component = W[p + 3]! | 0;
+        if (component < -1) this.report(id, 'decl-tag-component', `component index ${component} < -1`);
+        this.refExists(id, sizeOrType, 'tagged type', -1, false);
         return;
+      }
     }
   }
 
-  private checkMembersMeta(id: TypeId, t: StructType): void {
-    let last = 0;
-    const isUnion = t.kind === KIND.UNION;
-    const members = t.members;
-    for (let i = 0; i < members.length; i++) {
-      const m = members[i]!;
-      this.requireIdent(id, m.nameOff, 'name of member', i, true, false);
-      this.refExists(id, m.type, 'type of member', i, false);
-      const off = t.kflag ? m.offset & 0xffffff : m.offset;
-      if (isUnion && off !== 0) this.report(id, 'member-offset', `member #${i} of a union at bit offset ${off}, not 0`);
-      else if (off < last) this.report(id, 'member-offset', `member #${i} at bit offset ${off} comes before the previous member (${last})`);
-      else if (Math.ceil(off / 8) > t.size) this.report(id, 'member-offset', `member #${i} at bit offset ${off} is past the struct size ${t.size}`);
-      last = off;
-    }
+  private entryLabel(p: number, i: number): string {
+    const q = p + 3 + i * 3;
+    return `entry #${i} (${this.describe(this.W[q]!)}, offset ${this.W[q + 1]}, size ${this.W[q + 2]})`;
   }
 
-  private entryLabel(t: DatasecType, i: number): string {
-    const v = t.vars[i]!;
-    return `entry #${i} (${this.btf.describe(v.type)}, offset ${v.offset}, size ${v.size})`;
-  }
-
-  private checkDatasecMeta(id: TypeId, t: DatasecType): void {
-    if (t.size === 0) this.report(id, 'datasec-size', 'size 0');
-    this.noKflag(id, t);
-    this.requireIdent(id, t.nameOff, 'name', -1, false, true);
+  private checkDatasecMeta(id: TypeId, p: number): void {
+    const W = this.W;
+    const size = W[p + 2]!;
+    const vlen = W[p + 1]! & 0xffff;
+    if (size === 0) this.report(id, 'datasec-size', 'size 0');
+    this.noKflag(id);
+    this.requireIdent(id, W[p]!, 'name', -1, false, true);
     let lastEnd = 0;
     let sum = 0;
-    for (let i = 0; i < t.vars.length; i++) {
-      const v = t.vars[i]!;
-      if (v.type === 0 || v.type >= this.btf.nextId) this.refExists(id, v.type, `variable of ${this.entryLabel(t, i)}`, -1, false);
-      if (v.offset < lastEnd) this.report(id, 'datasec-overlap', `${this.entryLabel(t, i)} starts before the previous entry ends (${lastEnd})`);
-      else if (v.offset >= t.size && t.size !== 0) this.report(id, 'datasec-bounds', `${this.entryLabel(t, i)} starts past the section size ${t.size}`);
-      if (v.size === 0 || v.size > t.size) this.report(id, 'datasec-bounds', `${this.entryLabel(t, i)} has size ${v.size} (section size ${t.size})`);
-      else if (v.offset + v.size > t.size) this.report(id, 'datasec-bounds', `${this.entryLabel(t, i)} ends at ${v.offset + v.size}, past the section size ${t.size}`);
-      lastEnd = Math.max(lastEnd, v.offset + v.size);
-      sum += v.size;
+    for (let i = 0, q = p + 3; i < vlen; i++, q += 3) {
+      const vType = W[q]!;
+      const vOff = W[q + 1]!;
+      const vSize = W[q + 2]!;
+      if (vType === 0 || vType >= this.next) this.refExists(id, vType, `variable of ${this.entryLabel(p, i)}`, -1, false);
+      if (vOff < lastEnd) this.report(id, 'datasec-overlap', `${this.entryLabel(p, i)} starts before the previous entry ends (${lastEnd})`);
+      else if (vOff >= size && size !== 0) this.report(id, 'datasec-bounds', `${this.entryLabel(p, i)} starts past the section size ${size}`);
+      if (vSize === 0 || vSize > size) this.report(id, 'datasec-bounds', `${this.entryLabel(p, i)} has size ${vSize} (section size ${size})`);
+      else if (vOff + vSize > size) this.report(id, 'datasec-bounds', `${this.entryLabel(p, i)} ends at ${vOff + vSize}, past the section size ${size}`);
+      lastEnd = Math.max(lastEnd, vOff + vSize);
+      sum += vSize;
     }
-    if (t.size !== 0 && t.size < sum) this.report(id, 'datasec-size', `size ${t.size} < sum of entries ${sum}`);
+    if (size !== 0 && size < sum) this.report(id, 'datasec-size', `size ${size} < sum of entries ${sum}`);
   }
 
   // ---- resolution (sizes, loops) ----------------------------------------------------------
@@ -392,69 +457,67 @@ class Validator {
   /** Size of `id` (bytes), NOSIZE (void/FWD/FUNC/FUNC_PROTO/DECL_TAG), or INVALID (already reported or untrusted). */
   private resolve(id: TypeId, depth: number): number {
     if (id === 0) return NOSIZE;
-    if (id >= this.btf.nextId) return INVALID;
+    if (id >= this.next) return INVALID;
     const own = id >= this.first;
-    const sizes = own ? this.ownSize : this.baseSize;
-    const states = own ? this.ownState : this.baseState;
+    const sizes = own ? this.ownSize : this.base!.size;
+    const states = own ? this.ownState : this.base!.state;
     const idx = own ? id - this.first : id;
     const st = states[idx]!;
     if (st === 2) return sizes[idx]!;
     if (st === 1) {
-      this.report(this.current >= this.first ? this.current : id, 'loop', `reference loop through ${this.btf.describe(id)}`);
+      this.report(this.current >= this.first ? this.current : id, 'loop', `reference loop through ${this.describe(id)}`);
       return INVALID;
     }
     if (depth > MAX_RESOLVE_DEPTH) {
-      this.report(this.current, 'resolve-depth', `nesting deeper than ${MAX_RESOLVE_DEPTH} at ${this.btf.describe(id)}`);
+      this.report(this.current, 'resolve-depth', `nesting deeper than ${MAX_RESOLVE_DEPTH} at ${this.describe(id)}`);
       return INVALID;
     }
-    const t = this.btf.tryType(id);
-    if (t === undefined) return INVALID;
     states[idx] = 1;
-    const r = this.compute(id, t, depth);
+    const r = this.compute(id, depth);
     states[idx] = 2;
     sizes[idx] = r;
     return r;
   }
 
-  private compute(id: TypeId, t: BtfType, depth: number): number {
-    switch (t.kind) {
-      case KIND.INT: case KIND.ENUM: case KIND.ENUM64: case KIND.FLOAT:
-        return t.size;
+  private compute(id: TypeId, depth: number): number {
+    const k = this.kind(id);
+    switch (k) {
+      case KIND.INT: case KIND.ENUM: case KIND.ENUM64: case KIND.FLOAT: case KIND.DATASEC:
+        return this.ref(id);
       case KIND.FWD: case KIND.FUNC: case KIND.FUNC_PROTO: case KIND.DECL_TAG:
         return NOSIZE;
       case KIND.PTR:
         return 8;
-      case KIND.DATASEC:
-        return t.size;
       case KIND.VAR: {
-        const r = this.resolve(t.type, depth + 1);
+        const r = this.resolve(this.ref(id), depth + 1);
         return r === NOSIZE ? INVALID : r;
       }
       case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT: case KIND.TYPE_TAG: {
-        if (t.type === 0) return NOSIZE;
-        const target = this.btf.tryType(t.type);
-        if (target === undefined) return INVALID;
-        if (isSourceOnly(target.kind)) { this.report(id, 'ref-target', `refers to ${this.btf.describe(t.type)}`); return INVALID; }
+        const target = this.ref(id);
+        if (target === 0) return NOSIZE;
+        if (!this.exists(target)) return INVALID;
+        if (isSourceOnly(this.kind(target))) { this.report(id, 'ref-target', `refers to ${this.describe(target)}`); return INVALID; }
         // NOSIZE targets (void, FWD, FUNC, FUNC_PROTO) are fine: the kernel resolves a FUNC to its prototype.
-        return this.resolve(t.type, depth + 1);
+        return this.resolve(target, depth + 1);
       }
       case KIND.ARRAY: {
-        const n = t.nelems;
-        const ir = this.resolve(t.indexType, depth + 1);
+        const elemType = this.w(id, 3);
+        const indexType = this.w(id, 4);
+        const n = this.w(id, 5);
+        const ir = this.resolve(indexType, depth + 1);
         if (ir !== INVALID) {
-          const it = this.btf.tryType(this.skipModifiers(t.indexType));
-          if (it === undefined || !isRegularInt(it)) this.report(id, 'array-index', `index type ${this.btf.describe(t.indexType)} is not a regular INT`);
+          const it = this.skipModifiers(indexType);
+          if (!this.exists(it) || !this.isRegularInt(it)) this.report(id, 'array-index', `index type ${this.describe(indexType)} is not a regular INT`);
         }
-        const er = this.resolve(t.elemType, depth + 1);
+        const er = this.resolve(elemType, depth + 1);
         if (er === INVALID) return INVALID;
-        const et = this.btf.tryType(t.elemType);
-        if (er === NOSIZE || (et !== undefined && isSourceOnly(et.kind))) {
-          this.report(id, 'array-elem', `element type ${this.btf.describe(t.elemType)} has no size`);
+        if (er === NOSIZE || (this.exists(elemType) && isSourceOnly(this.kind(elemType)))) {
+          this.report(id, 'array-elem', `element type ${this.describe(elemType)} has no size`);
           return INVALID;
         }
-        const elem = this.btf.tryType(this.skipModifiers(t.elemType));
-        if (elem !== undefined && elem.kind === KIND.INT && !isRegularInt(elem)) {
-          this.report(id, 'array-elem', `element type ${this.btf.describe(t.elemType)} is an irregular INT`);
+        const elem = this.skipModifiers(elemType);
+        if (this.exists(elem) && this.kind(elem) === KIND.INT && !this.isRegularInt(elem)) {
+          this.report(id, 'array-elem', `element type ${this.describe(elemType)} is an irregular INT`);
           return INVALID;
         }
         if (n !== 0 && er > 0xffffffff / n) { this.report(id, 'array-size', `${n} x ${er} bytes overflows u32`); return INVALID; }
@@ -462,152 +525,174 @@ class Validator {
       }
       case KIND.STRUCT: case KIND.UNION: {
         let ok = true;
-        for (let i = 0; i < t.members.length; i++) {
-          const m = t.members[i]!;
-          const mt = this.btf.tryType(m.type);
-          if (mt === undefined) { ok = false; continue; }
-          if (isSourceOnly(mt.kind)) { this.report(id, 'member-type', `member #${i} type ${this.btf.describe(m.type)} cannot be a member`); ok = false; continue; }
-          const r = this.resolve(m.type, depth + 1);
+        const vlen = this.vlen(id);
+        for (let i = 0; i < vlen; i++) {
+          const mType = this.w(id, 3 + i * 3 + 1);
+          if (!this.exists(mType)) { ok = false; continue; }
+          if (isSourceOnly(this.kind(mType))) { this.report(id, 'member-type', `member #${i} type ${this.describe(mType)} cannot be a member`); ok = false; continue; }
+          const r = this.resolve(mType, depth + 1);
           if (r === INVALID) { ok = false; continue; }
-          if (r === NOSIZE) { this.report(id, 'member-type', `member #${i} type ${this.btf.describe(m.type)} has no size`); ok = false; continue; }
-          if (id >= this.first && !this.checkMember(id, t, i, m, r)) ok = false;
+          if (r === NOSIZE) { this.report(id, 'member-type', `member #${i} type ${this.describe(mType)} has no size`); ok = false; continue; }
+          if (id >= this.first && !this.checkMember(id, i, r)) ok = false;
         }
-        return ok ? t.size : INVALID;
+        return ok ? this.ref(id) : INVALID;
       }
+      default:
+        return INVALID;
     }
   }
 
   private skipModifiers(id: TypeId): TypeId {
     for (let n = 0; n < 64; n++) {
-      const t = this.btf.tryType(id);
-      if (t === undefined || !isModifier(t.kind)) return id;
-      id = (t as { type: TypeId }).type;
+      if (!this.exists(id) || !isModifier(this.kind(id))) return id;
+      id = this.ref(id);
     }
     return id;
   }
 
+  private isRegularInt(id: TypeId): boolean {
+    if (this.kind(id) !== KIND.INT) return false;
+    const data = this.w(id, 3);
+    const bits = data & 0xff;
+    if (bits % 8 !== 0 || ((data >>> 16) & 0xff) !== 0) return false;
+    const bytes = bits / 8;
+    return bytes === 1 || bytes === 2 || bytes === 4 || bytes === 8 || bytes === 16;
+  }
+
   /** Kernel check_member / check_kflag_member on the member's resolved (modifier-free) type. */
-  private checkMember(id: TypeId, s: StructType, i: number, m: Member, memberSize: number): boolean {
-    const rid = this.skipModifiers(m.type);
-    const rt = this.btf.tryType(rid);
-    if (rt === undefined) return false;
-    const bitfield = s.kflag ? m.offset >>> 24 : 0;
-    const off = s.kflag ? m.offset & 0xffffff : m.offset;
+  private checkMember(id: TypeId, i: number, memberSize: number): boolean {
+    const structSize = this.ref(id);
+    const kflag = this.kflag(id);
+    const mName = this.w(id, 3 + i * 3);
+    const mType = this.w(id, 3 + i * 3 + 1);
+    const raw = this.w(id, 3 + i * 3 + 2);
+    const rid = this.skipModifiers(mType);
+    if (!this.exists(rid)) return false;
+    const rk = this.kind(rid);
+    const bitfield = kflag ? raw >>> 24 : 0;
+    const off = kflag ? raw & 0xffffff : raw;
     const fail = (rule: ValidationRule, msg: string): boolean => {
-      this.report(id, rule, `member #${i} '${this.safeStr(m.nameOff) ?? '?'}': ${msg}`);
+      this.report(id, rule, `member #${i} '${this.safeStr(mName) ?? '?'}': ${msg}`);
       return false;
     };
-    if (rt.kind === KIND.INT) {
-      if (s.kflag) {
-        if (!isRegularInt(rt)) return fail('member-bitfield', `base type ${this.btf.describe(rid)} is not a regular INT`);
+    if (rk === KIND.INT) {
+      const data = this.w(rid, 3);
+      const intBits = data & 0xff;
+      const intOffset = (data >>> 16) & 0xff;
+      if (kflag) {
+        if (!this.isRegularInt(rid)) return fail('member-bitfield', `base type ${this.describe(rid)} is not a regular INT`);
         let nbits = bitfield;
         if (nbits === 0) {
           if (off % 8 !== 0) return fail('member-alignment', `bit offset ${off} not byte aligned`);
-          nbits = rt.bits;
-        } else if (nbits > rt.bits) return fail('member-bitfield', `bitfield size ${nbits} > ${rt.bits} bits of ${this.btf.describe(rid)}`);
+          nbits = intBits;
+        } else if (nbits > intBits) return fail('member-bitfield', `bitfield size ${nbits} > ${intBits} bits of ${this.describe(rid)}`);
         const copy = nbits + (off % 8);
         if (copy > 128) return fail('member-bitfield', `${copy} bits to copy > 128`);
-        if (s.size < Math.floor(off / 8) || s.size - Math.floor(off / 8) < Math.ceil(copy / 8)) return fail('member-size', `ends past the struct size ${s.size}`);
+        if (structSize < Math.floor(off / 8) || structSize - Math.floor(off / 8) < Math.ceil(copy / 8)) return fail('member-size', `ends past the struct size ${structSize}`);
         return true;
       }
-      const total = off + rt.bitOffset;
-      const copy = rt.bits + (total % 8);
+      const total = off + intOffset;
+      const copy = intBits + (total % 8);
       if (copy > 128) return fail('member-bitfield', `${copy} bits to copy > 128`);
       const byteOff = Math.floor(total / 8);
-      if (s.size < byteOff || s.size - byteOff < Math.ceil(copy / 8)) return fail('member-size', `ends past the struct size ${s.size}`);
+      if (structSize < byteOff || structSize - byteOff < Math.ceil(copy / 8)) return fail('member-size', `ends past the struct size ${structSize}`);
       return true;
     }
-    if (rt.kind === KIND.ENUM || rt.kind === KIND.ENUM64) {
-      if (s.kflag) {
+    if (rk === KIND.ENUM || rk === KIND.ENUM64) {
+      if (kflag) {
         let nbits = bitfield;
         if (nbits === 0) {
           if (off % 8 !== 0) return fail('member-alignment', `bit offset ${off} not byte aligned`);
           nbits = 32;
         } else if (nbits > 32) return fail('member-bitfield', `enum bitfield size ${nbits} > 32`);
-        if (s.size < Math.ceil((off + nbits) / 8)) return fail('member-size', `ends past the struct size ${s.size}`);
+        if (structSize < Math.ceil((off + nbits) / 8)) return fail('member-size', `ends past the struct size ${structSize}`);
         return true;
       }
     } else if (bitfield !== 0) {
-      return fail('member-bitfield', `bitfield size ${bitfield} on ${this.btf.describe(rid)}`);
+      return fail('member-bitfield', `bitfield size ${bitfield} on ${this.describe(rid)}`);
     }
-    if (rt.kind === KIND.FLOAT) {
-      const align = Math.min(8, rt.size) * 8;
+    if (rk === KIND.FLOAT) {
+      const fsize = this.ref(rid);
+      const align = Math.min(8, fsize) * 8;
       if (off % align !== 0) return fail('member-alignment', `FLOAT at bit offset ${off} not aligned to ${align} bits`);
-      if (Math.floor(off / 8) + rt.size > s.size) return fail('member-size', `ends past the struct size ${s.size}`);
+      if (Math.floor(off / 8) + fsize > structSize) return fail('member-size', `ends past the struct size ${structSize}`);
       return true;
     }
     if (off % 8 !== 0) return fail('member-alignment', `bit offset ${off} not byte aligned`);
-    if (s.size - Math.floor(off / 8) < memberSize || Math.floor(off / 8) > s.size) return fail('member-size', `${memberSize} bytes at byte ${Math.floor(off / 8)} end past the struct size ${s.size}`);
+    if (structSize - Math.floor(off / 8) < memberSize || Math.floor(off / 8) > structSize) return fail('member-size', `${memberSize} bytes at byte ${Math.floor(off / 8)} end past the struct size ${structSize}`);
     return true;
   }
 
   // ---- checks that need resolved sizes ----------------------------------------------------
 
-  private checkAfterResolve(id: TypeId, t: BtfType): void {
-    switch (t.kind) {
-      case KIND.PTR:
+  private checkAfterResolve(id: TypeId): void {
+    const k = this.kind(id);
+    switch (k) {
+      case KIND.PTR: {
         this.checkPtrChain(id);
-        if (this.btf.hasType(t.type)) {
-          const target = this.btf.type(t.type);
-          if (isSourceOnly(target.kind)) this.report(id, 'ref-target', `points at ${this.btf.describe(t.type)}`);
-        }
-        return;
-      case KIND.VAR: {
-        if (!this.btf.hasType(t.type)) return;
-        const target = this.btf.type(t.type);
-        const r = this.ownSize[id - this.first]!;
-        if (isSourceOnly(target.kind) || (r === INVALID && this.resolve(t.type, 0) === NOSIZE)) this.report(id, 'var-type', `type ${this.btf.describe(t.type)} has no size`);
+        const target = this.ref(id);
+        if (this.exists(target) && isSourceOnly(this.kind(target))) this.report(id, 'ref-target', `points at ${this.describe(target)}`);
         return;
       }
-      case KIND.DATASEC:
-        for (let i = 0; i < t.vars.length; i++) {
-          const v = t.vars[i]!;
-          const vt = this.btf.tryType(v.type);
-          if (vt === undefined) continue;
-          if (vt.kind !== KIND.VAR) { this.report(id, 'datasec-var', `entry #${i} points at ${this.btf.describe(v.type)}, not a VAR`); continue; }
-          const r = this.resolve(v.type, 0);
-          if (r >= 0 && v.size < r) this.report(id, 'datasec-entry-size', `entry #${i} (${this.btf.describe(v.type)}) size ${v.size} < its type's size ${r}`);
+      case KIND.VAR: {
+        const target = this.ref(id);
+        if (!this.exists(target)) return;
+        const r = this.ownSize[id - this.first]!;
+        if (isSourceOnly(this.kind(target)) || (r === INVALID && this.resolve(target, 0) === NOSIZE)) this.report(id, 'var-type', `type ${this.describe(target)} has no size`);
+        return;
+      }
+      case KIND.DATASEC: {
+        const vlen = this.vlen(id);
+        for (let i = 0; i < vlen; i++) {
+          const vType = this.w(id, 3 + i * 3);
+          const vSize = this.w(id, 3 + i * 3 + 2);
+          if (!this.exists(vType)) continue;
+          if (this.kind(vType) !== KIND.VAR) { this.report(id, 'datasec-var', `entry #${i} points at ${this.describe(vType)}, not a VAR`); continue; }
+          const r = this.resolve(vType, 0);
+          if (r >= 0 && vSize < r) this.report(id, 'datasec-entry-size', `entry #${i} (${this.describe(vType)}) size ${vSize} < its type's size ${r}`);
         }
         return;
+      }
       case KIND.FUNC: {
-        const proto = this.btf.tryType(t.type);
-        if (proto === undefined || proto.kind !== KIND.FUNC_PROTO) return;
-        for (let i = 0; i < proto.params.length; i++) {
-          const p = proto.params[i]!;
-          if (p.nameOff === 0 && p.type !== 0) this.report(id, 'func-arg-name', `parameter #${i + 1} of ${this.btf.describe(t.type)} has no name`);
+        const proto = this.ref(id);
+        if (!this.exists(proto) || this.kind(proto) !== KIND.FUNC_PROTO) return;
+        const vlen = this.vlen(proto);
+        for (let i = 0; i < vlen; i++) {
+          if (this.w(proto, 3 + i * 2) === 0 && this.w(proto, 3 + i * 2 + 1) !== 0) this.report(id, 'func-arg-name', `parameter #${i + 1} of ${this.describe(proto)} has no name`);
         }
         return;
       }
       case KIND.FUNC_PROTO: {
-        if (t.returnType !== 0 && this.btf.hasType(t.returnType)) {
-          const rt = this.btf.type(t.returnType);
-          if (isSourceOnly(rt.kind) || this.resolve(t.returnType, 0) === NOSIZE) this.report(id, 'proto-return', `return type ${this.btf.describe(t.returnType)} has no size`);
+        const ret = this.ref(id);
+        if (ret !== 0 && this.exists(ret)) {
+          if (isSourceOnly(this.kind(ret)) || this.resolve(ret, 0) === NOSIZE) this.report(id, 'proto-return', `return type ${this.describe(ret)} has no size`);
         }
-        for (let i = 0; i < t.params.length; i++) {
-          const p = t.params[i]!;
-          if (p.type === 0 || !this.btf.hasType(p.type)) continue;
-          const at = this.btf.type(p.type);
-          if (isSourceOnly(at.kind) || this.resolve(p.type, 0) === NOSIZE) this.report(id, 'proto-arg', `parameter #${i + 1} type ${this.btf.describe(p.type)} has no size`);
+        const vlen = this.vlen(id);
+        for (let i = 0; i < vlen; i++) {
+          const pType = this.w(id, 3 + i * 2 + 1);
+          if (pType === 0 || !this.exists(pType)) continue;
+          if (isSourceOnly(this.kind(pType)) || this.resolve(pType, 0) === NOSIZE) this.report(id, 'proto-arg', `parameter #${i + 1} type ${this.describe(pType)} has no size`);
         }
         return;
       }
       case KIND.DECL_TAG: {
-        const target = this.btf.tryType(t.type);
-        if (target === undefined) return;
-        const k = target.kind;
-        if (k !== KIND.STRUCT && k !== KIND.UNION && k !== KIND.FUNC && k !== KIND.VAR && k !== KIND.TYPEDEF) {
-          this.report(id, 'decl-tag-target', `tags ${this.btf.describe(t.type)}`);
+        const target = this.ref(id);
+        if (!this.exists(target)) return;
+        const tk = this.kind(target);
+        if (tk !== KIND.STRUCT && tk !== KIND.UNION && tk !== KIND.FUNC && tk !== KIND.VAR && tk !== KIND.TYPEDEF) {
+          this.report(id, 'decl-tag-target', `tags ${this.describe(target)}`);
           return;
         }
-        if (t.componentIdx === -1) return;
-        if (k === KIND.VAR || k === KIND.TYPEDEF) { this.report(id, 'decl-tag-component', `component index ${t.componentIdx} on ${this.btf.describe(t.type)}`); return; }
+        const component = this.w(id, 3) | 0;
+        if (component === -1) return;
+        if (tk === KIND.VAR || tk === KIND.TYPEDEF) { this.report(id, 'decl-tag-component', `component index ${component} on ${this.describe(target)}`); return; }
         let vlen = 0;
-        if (k === KIND.STRUCT || k === KIND.UNION) vlen = target.members.length;
-        else if (target.kind === KIND.FUNC) {
-          const proto = this.btf.tryType(target.type);
-          vlen = proto?.kind === KIND.FUNC_PROTO ? proto.params.length : 0;
+        if (tk === KIND.STRUCT || tk === KIND.UNION) vlen = this.vlen(target);
+        else {
+          const proto = this.ref(target);
+          vlen = this.exists(proto) && this.kind(proto) === KIND.FUNC_PROTO ? this.vlen(proto) : 0;
         }
-        if (t.componentIdx >= vlen) this.report(id, 'decl-tag-component', `component index ${t.componentIdx} >= ${vlen} components of ${this.btf.describe(t.type)}`);
+        if (component >= vlen) this.report(id, 'decl-tag-component', `component index ${component} >= ${vlen} components of ${this.describe(target)}`);
         return;
       }
       default:
@@ -617,60 +702,48 @@ class Validator {
 
   /** A PTR/modifier chain from a PTR must end (kernel: loop detected in RESOLVE_PTR mode). */
   private checkPtrChain(start: TypeId): void {
-    // Walk at most as many steps as there are types; a longer walk has revisited something.
     let id = start;
     let steps = 0;
-    const limit = this.btf.nextId;
     const first = this.first;
     // Base types are trusted: a chain reaching them ends there.
-    while (id >= first && id < limit && this.chainOk[id - first] !== 1) {
-      const t = this.btf.tryType(id);
-      if (t === undefined || (t.kind !== KIND.PTR && !isModifier(t.kind))) break;
+    while (id >= first && id < this.next && this.chainOk[id - first] !== 1) {
+      const k = this.kind(id);
+      if (k !== KIND.PTR && !isModifier(k)) break;
       if (++steps > 64 || (steps > 1 && id === start)) {
-        this.report(start, 'loop', `pointer chain loops back to ${this.btf.describe(id)}`);
+        this.report(start, 'loop', `pointer chain loops back to ${this.describe(id)}`);
         return;
       }
-      id = (t as { type: TypeId }).type;
+      id = this.ref(id);
     }
-    for (let i = start, n = 0; n < steps && i >= first; n++) {
+    for (let i = start, n = 0; n < steps && i >= first && i < this.next; n++) {
       this.chainOk[i - first] = 1;
-      const t = this.btf.tryType(i);
-      if (t === undefined) break;
-      i = (t as { type: TypeId }).type;
+      i = this.ref(i);
     }
   }
 
   /** Kernel btf_check_type_tags: chains of modifiers at most 32 long, TYPE_TAGs first. */
   private checkModifierChains(): void {
-    const btf = this.btf;
     let goodId = this.first - 1;
-    for (let i = 0; i < btf.types.length; i++) {
+    const n = this.O.length;
+    for (let i = 0; i < n; i++) {
       const id = this.first + i;
-      let t = btf.types[i]!;
-      if (!isModifier(t.kind)) continue;
-      let inTags = t.kind === KIND.TYPE_TAG;
+      let k = this.kind(id);
+      if (!isModifier(k)) continue;
+      let inTags = k === KIND.TYPE_TAG;
       let cur = id;
       let limit = MAX_MODIFIER_CHAIN;
       let bad = false;
-      while (isModifier(t.kind)) {
+      while (isModifier(k)) {
         if (limit-- === 0) { this.report(id, 'modifier-chain', `modifier chain longer than ${MAX_MODIFIER_CHAIN} or cyclic`); bad = true; break; }
-        if (t.kind === KIND.TYPE_TAG) {
-          if (!inTags) { this.report(id, 'type-tag-order', `TYPE_TAG ${btf.describe(cur)} follows a non-tag modifier`); bad = true; break; }
+        if (k === KIND.TYPE_TAG) {
+          if (!inTags) { this.report(id, 'type-tag-order', `TYPE_TAG ${this.describe(cur)} follows a non-tag modifier`); bad = true; break; }
         } else inTags = false;
         if (cur <= goodId) break;
-        cur = (t as { type: TypeId }).type;
-        const next = btf.tryType(cur);
-        if (next === undefined) break;
-        t = next;
+        cur = this.ref(cur);
+        if (!this.exists(cur)) break;
+        k = this.kind(cur);
       }
       if (!bad) goodId = id;
     }
   }
-}
-
-function isRegularInt(t: BtfType): boolean {
-  if (t.kind !== KIND.INT) return false;
-  if (t.bits % 8 !== 0 || t.bitOffset !== 0) return false;
-  const bytes = t.bits / 8;
-  return bytes === 1 || bytes === 2 || bytes === 4 || bytes === 8 || bytes === 16;
 }

@@ -9,15 +9,24 @@ import { BTF_HEADER_LEN, BTF_MAGIC, BTF_VERSION, encodeType, encodedSize } from 
 
 const littleEndianHost = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-export function writeBtf(btf: Btf): Uint8Array {
+/** The level's type section as little-endian words: the parsed words when untouched, else encoded. */
+export function typeWords(btf: Btf): Uint32Array {
+  const raw = btf.rawTypes;
+  if (raw !== undefined) return raw.words;
   let typeLen = 0;
   for (const t of btf.types) typeLen += encodedSize(t);
-  const strBytes = btf.strings.bytes();
-  const total = BTF_HEADER_LEN + typeLen + strBytes.length;
-  if (total > 0xffffffff) throw new BtfError('too-large', `BTF of ${total} bytes exceeds the 4 GiB format limit`, { file: btf.source });
   const words = new Uint32Array(typeLen >>> 2);
   let p = 0;
   for (const t of btf.types) p = encodeType(t, words, p);
+  return words;
+}
+
+export function writeBtf(btf: Btf): Uint8Array {
+  const words = typeWords(btf);
+  const typeLen = words.length * 4;
+  const strBytes = btf.strings.bytes();
+  const total = BTF_HEADER_LEN + typeLen + strBytes.length;
+  if (total > 0xffffffff) throw new BtfError('too-large', `BTF of ${total} bytes exceeds the 4 GiB format limit`, { file: btf.source });
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   dv.setUint16(0, BTF_MAGIC, true);
