@@ -14,11 +14,56 @@ import { KIND } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
 import type { ProtoGraph, ProtoRef } from './proto.js';
 
-interface ChainIndex {
-  /** CSR: chain ids anchored on id a are ids[starts[a] .. starts[a+1]). */
+/**
+ * Reverse index of one level's anonymous types, built once per level with typed arrays (CSR):
+ * for each anchor id (any id of the chain up to this level), the level's PTR/modifier/ARRAY/
+ * FUNC_PROTO types anchored on it; anonymous structs/unions/enums by (kind, size, vlen).
+ */
+interface LevelIndex {
+  /** CSR: ids anchored on id a are ids[starts[a] .. starts[a+1]). */
   readonly starts: Int32Array;
   readonly ids: Int32Array;
   readonly aggregates: Map<number, number[]>;
+}
+
+const levelIndexCache = new WeakMap<Btf, LevelIndex>();
+
+function levelIndex(level: Btf): LevelIndex {
+  const cached = levelIndexCache.get(level);
+  if (cached) return cached;
+  const n = level.nextId;
+  const types = level.types;
+  const anchors = new Int32Array(types.length).fill(-1);
+  const counts = new Int32Array(n + 1);
+  const aggregates = new Map<number, number[]>();
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i]!;
+    let a = -1;
+    switch (t.kind) {
+      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = t.type; break;
+      case KIND.ARRAY: a = t.elemType; break;
+      case KIND.FUNC_PROTO: a = t.returnType !== 0 || t.params.length === 0 ? t.returnType : t.params[0]!.type; break;
+      case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
+        if (t.nameOff === 0) {
+          const k = aggregateKey(t.kind, t.size, t.kind === KIND.ENUM || t.kind === KIND.ENUM64 ? t.values.length : t.members.length);
+          const l = aggregates.get(k);
+          if (l) l.push(level.startId + i); else aggregates.set(k, [level.startId + i]);
+        }
+        break;
+      default: break;
+    }
+    if (a >= 0 && a < n) { anchors[i] = a; counts[a + 1]!++; }
+  }
+  for (let i = 1; i <= n; i++) counts[i]! += counts[i - 1]!;
+  const fill = counts.slice();
+  const ids = new Int32Array(counts[n]!);
+  for (let i = 0; i < types.length; i++) {
+    const a = anchors[i]!;
+    if (a >= 0) ids[fill[a]!++] = level.startId + i;
+  }
+  const idx = { starts: counts, ids, aggregates };
+  levelIndexCache.set(level, idx);
+  return idx;
 }
 
 function aggregateKey(kind: number, size: number, vlen: number): number {
@@ -34,7 +79,7 @@ export class ChainMatcher {
   private hypot = new Map<ProtoRef, number>();
   /** Chain string offset -> proto string index (or -1 when the graph lacks the string). */
   private strMap = new Map<number, number>();
-  private idx: ChainIndex | undefined;
+  private levelIndexes: LevelIndex[] | undefined;
   private readonly inProgress = new Set<ProtoRef>();
 
   constructor(chain: Btf | undefined, graph: ProtoGraph) {
@@ -96,27 +141,27 @@ export class ChainMatcher {
 
   /** Anonymous types: resolve what they point at, then compare with the chain types anchored there. */
   private findAnon(ref: ProtoRef, p: BtfType): number | undefined {
-    const idx = this.index();
-    if (p.kind === KIND.ENUM || p.kind === KIND.ENUM64) {
-      const list = idx.aggregates.get(aggregateKey(p.kind, p.size, p.values.length));
-      if (list === undefined) return undefined;
-      for (const c of list) if (this.tryEquiv(ref, c)) return c;
-      return undefined;
-    }
-    if (p.kind === KIND.STRUCT || p.kind === KIND.UNION) {
-      const list = idx.aggregates.get(aggregateKey(p.kind, p.size, p.members.length));
-      if (list === undefined) return undefined;
-      for (const c of list) if (this.shallowAggregate(p, c) && this.tryEquiv(ref, c)) return c;
+    const levels = this.indexes();
+    if (p.kind === KIND.ENUM || p.kind === KIND.ENUM64 || p.kind === KIND.STRUCT || p.kind === KIND.UNION) {
+      const key = aggregateKey(p.kind, p.size, p.kind === KIND.ENUM || p.kind === KIND.ENUM64 ? p.values.length : p.members.length);
+      const aggregate = p.kind === KIND.STRUCT || p.kind === KIND.UNION;
+      for (const idx of levels) {
+        const list = idx.aggregates.get(key);
+        if (list === undefined) continue;
+        for (const c of list) if ((!aggregate || this.shallowAggregate(p, c)) && this.tryEquiv(ref, c)) return c;
+      }
       return undefined;
     }
     const anchor = this.anchorOf(p);
     if (anchor === undefined) return undefined;
-    const { starts, ids } = idx;
-    if (anchor >= starts.length - 1) return undefined;
     const chain = this.chain!;
-    for (let i = starts[anchor]!; i < starts[anchor + 1]!; i++) {
-      const c = ids[i]!;
-      if (this.sameResolved(p, chain.type(c))) return c;
+    for (const idx of levels) {
+      const { starts, ids } = idx;
+      if (anchor >= starts.length - 1) continue;
+      for (let i = starts[anchor]!; i < starts[anchor + 1]!; i++) {
+        const c = ids[i]!;
+        if (this.sameResolved(p, chain.type(c))) return c;
+      }
     }
     return undefined;
   }
@@ -162,50 +207,11 @@ export class ChainMatcher {
     return true;
   }
 
-  /**
-   * Reverse index of the chain's anonymous types, built once with typed arrays (CSR): for each
-   * anchor id, the PTR/modifier/ARRAY/FUNC_PROTO types anchored on it; anonymous structs/unions
-   * by (kind, size, vlen).
-   */
-  private index(): ChainIndex {
-    if (this.idx) return this.idx;
-    const chain = this.chain!;
-    const n = chain.nextId;
-    const anchors = new Int32Array(n).fill(-1);
-    const counts = new Int32Array(n + 1);
-    const aggregates = new Map<number, number[]>();
-    for (const level of chain.chain()) {
-      const types = level.types;
-      for (let i = 0; i < types.length; i++) {
-        const t = types[i]!;
-        const id = level.startId + i;
-        let a = -1;
-        switch (t.kind) {
-          case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = t.type; break;
-          case KIND.ARRAY: a = t.elemType; break;
-          case KIND.FUNC_PROTO: a = t.returnType !== 0 || t.params.length === 0 ? t.returnType : t.params[0]!.type; break;
-          case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
-            if (t.nameOff === 0) {
-              const k = aggregateKey(t.kind, t.size, t.kind === KIND.ENUM || t.kind === KIND.ENUM64 ? t.values.length : t.members.length);
-              const l = aggregates.get(k);
-              if (l) l.push(id); else aggregates.set(k, [id]);
-            }
-            break;
-          default: break;
-        }
-        if (a >= 0 && a < n) { anchors[id] = a; counts[a + 1]!++; }
-      }
-    }
-    for (let i = 1; i <= n; i++) counts[i]! += counts[i - 1]!;
-    const starts = counts.slice();
-    const fill = counts.slice();
-    const ids = new Int32Array(starts[n]!);
-    for (let id = 1; id < n; id++) {
-      const a = anchors[id]!;
-      if (a >= 0) ids[fill[a]!++] = id;
-    }
-    this.idx = { starts, ids, aggregates };
-    return this.idx;
+  /** Per-level indexes, root first (each cached on its level, so a batch builds vmlinux's once). */
+  private indexes(): LevelIndex[] {
+    if (this.levelIndexes) return this.levelIndexes;
+    this.levelIndexes = this.chain!.chain().map(levelIndex);
+    return this.levelIndexes;
   }
 
   /** Graph equivalence of proto `ref` and chain type `c`; commits the hypothetical map on success. */
