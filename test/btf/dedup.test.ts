@@ -158,6 +158,19 @@ describe('btf/dedup: standalone', () => {
     assert.equal(out.types.length, 1 + LEVELS + 1);
   });
 
+  it('still pairs an anonymous FWD with an anonymous struct (the member-shape filter steps aside)', () => {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    const anon = b.addStruct('', 4); b.addField('x', int, 0);
+    const s1 = b.addStruct('S', 4); b.addField('a', anon, 0);
+    const fwd = b.addType({ kind: KIND.FWD, nameOff: 0, kflag: false });
+    const s2 = b.addStruct('S', 4); b.addField('a', fwd, 0);
+    const { btf: out, mapId } = dedupLevel(b.finish());
+    assert.equal(mapId(s2), mapId(s1));
+    assert.equal(mapId(fwd), mapId(anon));
+    assert.deepEqual(shape(out), ['INT int', 'STRUCT ', 'STRUCT S']);
+  });
+
   it('leaves a FWD alone when several structs share its name', () => {
     const b = new BtfBuilder();
     const int = b.addInt('int', 4, 1);
