@@ -16,6 +16,13 @@ const QUALIFIER: Readonly<Record<number, string>> = {
   [DW_TAG.atomic_type]: '_Atomic', [DW_TAG.immutable_type]: 'const',
 };
 
+/** GCC's base type names -> the usual C spelling (what gdb prints, and the brief asks for). */
+const BASE_SPELLING: Readonly<Record<string, string>> = {
+  'long int': 'long', 'long unsigned int': 'unsigned long', 'long long int': 'long long',
+  'long long unsigned int': 'unsigned long long', 'short int': 'short', 'short unsigned int': 'unsigned short',
+  '__int128 unsigned': 'unsigned __int128',
+};
+
 /** What the printer needs from one type DIE. */
 interface TypeNode {
   readonly tag: number;
@@ -124,6 +131,7 @@ export class CTypePrinter {
       case DW_TAG.union_type: return name ? `union ${name}` : 'union {...}';
       case DW_TAG.enumeration_type: return name ? `enum ${name}` : 'enum {...}';
       case DW_TAG.unspecified_type: return name ?? 'void';
+      case DW_TAG.base_type: return name === undefined ? '?' : BASE_SPELLING[name] ?? name;
       default: return name ?? '?';
     }
   }

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ElfFile, STT, type ElfSymbol } from '../../src/elf/index.js';
@@ -186,4 +187,26 @@ describe('collectVariables: slim vmlinux (set BTF_EXTRA_VMLINUX_DEBUG to the dec
     const checked = crossCheckSymbols(elf, scan.variables);
     assert.equal(checked, c.cu_def_ext + c.cu_def_static - noSymbol.length, 'every other file-level variable sits where its symbol is');
   });
+});
+
+describe('C type spelling agrees with gdb (needs gdb)', function () {
+  const haveGdb = spawnSync('gdb', ['--version']).status === 0;
+  before(function () {
+    if (!haveGdb) { process.stderr.write('skipping gdb cross-check: gdb not installed\n'); this.skip(); }
+  });
+  for (const obj of ['elf/vars-dwarf5.exec', 'elf/vars-dwarf4.o', 'kernel/debug/tcp_bbr.ko', 'kernel/debug/loop.ko']) {
+    it(`${obj}: every uniquely named file-scope variable`, () => {
+      const path = fixture(obj);
+      const vars = collectVariables(Dwarf.fromElf(ElfFile.open(path))).variables.filter((v) => v.scope === 'file');
+      const count = new Map<string, number>();
+      for (const v of vars) count.set(v.name, (count.get(v.name) ?? 0) + 1);
+      const uniq = vars.filter((v) => count.get(v.name) === 1);
+      const out = execFileSync('gdb', ['-batch', '-nx', ...uniq.flatMap((v) => ['-ex', `whatis ${v.name}`]), path], { encoding: 'utf8' });
+      const gdb = out.split('\n').filter((l) => l.startsWith('type = ')).map((l) => l.slice(7));
+      assert.equal(gdb.length, uniq.length);
+      // gdb spaces declarators differently ("char * const"); compare without blanks
+      const squash = (t: string): string => t.replace(/ /g, '');
+      assert.deepEqual(uniq.map((v) => `${v.name}: ${squash(v.cType)}`), uniq.map((v, i) => `${v.name}: ${squash(gdb[i]!)}`));
+    });
+  }
 });
