@@ -529,7 +529,7 @@ export class DieCursor {
   private get lForm(): number { return this.loc.form; }
   private get lPos(): number { return this.loc.pos; }
 
-  /** Locate attribute `at` into lForm/lPos/lIndex; false when absent. */
+  /** Locate attribute `at` into `loc` (form, value position, index); false when absent. */
   private locate(at: number): boolean {
     const i = this.indexOf(at);
     if (i < 0) return false;

@@ -17,8 +17,6 @@ export interface SectionAddress {
 /** An absolute address (ET_EXEC, or an ET_REL field no relocation patches), or a section-relative one. */
 export type DwarfAddress = bigint | SectionAddress;
 
-
-
 export class DwarfSection {
   readonly name: string;
   /** ELF section index (-1 for sections built in memory). */
