@@ -3,7 +3,7 @@
  *   - each of the 11 debug modules: ours (--mode extras and --mode full) vs pahole single-threaded and -j
  *   - the batch of all 11: ours (--batch, one process) vs pahole -j run once per module
  *   - the slim vmlinux (decompressed once to the OS temp dir): ours extras and full vs pahole and pahole -j2
- * Wall time and peak RSS come from GNU time (`/usr/bin/time -f "%e %M"`) around each process,
+ * Wall time, CPU time (user+sys) and peak RSS come from GNU time around each process,
  * median of BENCH_REPEAT runs (default 3; vmlinux once unless BENCH_REPEAT_VMLINUX is set).
  * Needs ../shared (skips otherwise), pahole and /usr/bin/time. BENCH_ENCODE_SKIP_VMLINUX=1 skips vmlinux.
  */
@@ -19,19 +19,19 @@ const shared = resolve(process.env['BTF_EXTRA_SHARED'] ?? resolve(process.cwd(),
 const K = resolve(shared, 'kernel/debian-6.1.0-56-cloud-amd64');
 const MODULES = ['cordic', 'crc7', 'tcp_bbr', 'loop', 'virtio_net', 'nf_conntrack', 'nf_tables', 'kvm', 'kvm-intel', 'btrfs', 'xfs'];
 
-interface Sample { wall: number; rssMb: number }
+interface Sample { wall: number; cpu: number; rssMb: number }
 
 function timed(cmd: string, args: readonly string[]): Sample {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', cmd, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const last = r.stderr.trim().split('\n').pop() ?? '';
-  const [wall, kb] = last.split(' ').map(Number);
-  return { wall: wall ?? NaN, rssMb: (kb ?? NaN) / 1024 };
+  const [wall, kb, user, sys] = last.split(' ').map(Number);
+  return { wall: wall ?? NaN, cpu: (user ?? NaN) + (sys ?? NaN), rssMb: (kb ?? NaN) / 1024 };
 }
 
 function median(xs: Sample[]): Sample {
   const by = (k: keyof Sample): number => { const s = xs.map((x) => x[k]).sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
-  return { wall: by('wall'), rssMb: by('rssMb') };
+  return { wall: by('wall'), cpu: by('cpu'), rssMb: by('rssMb') };
 }
 
 function repeat(n: number, f: () => Sample): Sample {
@@ -40,7 +40,7 @@ function repeat(n: number, f: () => Sample): Sample {
   return median(xs);
 }
 
-const fmt = (s: Sample): string => `${s.wall.toFixed(2)} s / ${s.rssMb.toFixed(0)} MB`;
+const fmt = (s: Sample): string => `${s.wall.toFixed(2)} s (cpu ${s.cpu.toFixed(2)}) / ${s.rssMb.toFixed(0)} MB`;
 const ratio = (a: Sample, b: Sample): string => `${(a.wall / b.wall).toFixed(2)}x / ${(a.rssMb / b.rssMb).toFixed(2)}x`;
 
 export async function run(): Promise<void> {
@@ -54,11 +54,14 @@ export async function run(): Promise<void> {
   const lines: string[] = [];
   const row = (cells: string[]): void => { lines.push(`| ${cells.join(' | ')} |`); process.stdout.write(`${lines[lines.length - 1]}\n`); };
 
-  process.stdout.write(`\nModules (median of ${n}; wall / peak RSS; ratio = ours / pahole)\n\n`);
+  process.stdout.write(`\nModules (median of ${n}; wall (cpu) / peak RSS; ratio = ours / pahole, wall / RSS)\n\n`);
+  const load = spawnSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).stdout.trim();
+  process.stdout.write(`load average at start: ${load}\n\n`);
   row(['object', 'ours extras', 'ours full', 'pahole 1.24', 'pahole -j', 'extras/pahole', 'full/pahole']);
   row(['---', '---', '---', '---', '---', '---', '---']);
   const batchLines: string[] = [];
   let paholeJTotal = 0;
+  let paholeJCpu = 0;
   let paholeJMaxRss = 0;
   for (const f of MODULES) {
     const m = f.replace(/-/g, '_');
@@ -69,6 +72,7 @@ export async function run(): Promise<void> {
     const pahole = repeat(n, () => timed('pahole', ['-J', '--btf_gen_floats', '--lang_exclude=rust', '--btf_base', vmlinuxBtf, `--btf_encode_detached=${out(`${m}.pahole`)}`, ko]));
     const paholeJ = repeat(n, () => timed('pahole', ['-J', '-j', '--btf_gen_floats', '--lang_exclude=rust', '--btf_base', vmlinuxBtf, `--btf_encode_detached=${out(`${m}.paholej`)}`, ko]));
     paholeJTotal += paholeJ.wall;
+    paholeJCpu += paholeJ.cpu;
     paholeJMaxRss = Math.max(paholeJMaxRss, paholeJ.rssMb);
     batchLines.push(`${ko} ${out(`${m}.batch`)} ${vmlinuxBtf} ${modBtf}`);
     row([f, fmt(extras), fmt(full), fmt(pahole), fmt(paholeJ), ratio(extras, pahole), ratio(full, pahole)]);
@@ -77,7 +81,7 @@ export async function run(): Promise<void> {
   const list = out('batch.txt');
   writeFileSync(list, `${batchLines.join('\n')}\n`);
   const batch = repeat(n, () => timed(node, [cli, 'encode', '--batch', list, '--quiet']));
-  process.stdout.write(`\nBatch of all 11 (extras, one process): ${fmt(batch)}; pahole -j, one process per module: ${paholeJTotal.toFixed(2)} s total, max ${paholeJMaxRss.toFixed(0)} MB; ratio ${(batch.wall / paholeJTotal).toFixed(2)}x\n`);
+  process.stdout.write(`\nBatch of all 11 (extras, one process): ${fmt(batch)}; pahole -j, one process per module: ${paholeJTotal.toFixed(2)} s total (cpu ${paholeJCpu.toFixed(2)}), max ${paholeJMaxRss.toFixed(0)} MB; ratio ${(batch.wall / paholeJTotal).toFixed(2)}x\n`);
 
   if (process.env['BENCH_ENCODE_SKIP_VMLINUX'] !== '1') {
     const dir = join(tmpdir(), 'btf-extra-bench');

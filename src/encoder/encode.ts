@@ -155,7 +155,10 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   let next = level.startId;
   for (const r of order) newId.set(r, next++);
   const mapRef = (r: ProtoRef): number => (r === 0 ? 0 : newId.get(r) ?? matcher.resolve(r) ?? 0);
-  const strOf = (i: number): number => level.addStr(graph.strings[i]!);
+  // Strings go into the new level's own table: looking them up in the ancestors would index
+  // every vmlinux string (~100 ms) to save a few bytes; dedup, when it runs, reuses them anyway.
+  const addStr = (s: string): number => (s === '' ? 0 : level.strings.add(s));
+  const strOf = (i: number): number => addStr(graph.strings[i]!);
   for (const r of order) {
     const t = cloneType(graph.proto(r));
     mapTypeIds(t, mapRef);
@@ -165,7 +168,7 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   // Functions (full mode): one FUNC per name (encodableFunctions), linkage static as pahole 1.24 writes them.
   let functions = 0;
   for (const f of fnList) {
-    level.addType({ kind: KIND.FUNC, nameOff: level.addStr(f.fn.name), kflag: false, type: mapRef(f.proto), linkage: FUNC_LINKAGE.STATIC });
+    level.addType({ kind: KIND.FUNC, nameOff: addStr(f.fn.name), kflag: false, type: mapRef(f.proto), linkage: FUNC_LINKAGE.STATIC });
     functions++;
   }
   let variables = 0;
@@ -173,13 +176,13 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     const infos: VarSecInfo[] = [];
     for (const v of sec.vars) {
       const id = level.addType({
-        kind: KIND.VAR, nameOff: level.addStr(v.name), kflag: false,
+        kind: KIND.VAR, nameOff: addStr(v.name), kflag: false,
         type: mapRef(refOfCandidate.get(v.candidate)!), linkage: v.linkage,
       });
       infos.push({ type: id, offset: v.offset, size: v.size });
       variables++;
     }
-    level.addType({ kind: KIND.DATASEC, nameOff: level.addStr(sec.name), kflag: false, size: sec.size, vars: infos });
+    level.addType({ kind: KIND.DATASEC, nameOff: addStr(sec.name), kflag: false, size: sec.size, vars: infos });
   }
 
   const T4 = performance.now();
@@ -223,7 +226,7 @@ export function pruneUnreachable(btf: Btf): Btf {
     if (!keep[i]) return;
     const c = cloneType(t);
     mapTypeIds(c, (ref) => (ref >= first ? newId[ref - first]! : ref));
-    mapStrOffs(c, (off) => out.addStr(btf.str(off)));
+    mapStrOffs(c, (off) => (off === 0 ? 0 : out.strings.add(btf.str(off))));
     out.addType(c);
   });
   return out;
