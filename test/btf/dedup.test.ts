@@ -471,6 +471,18 @@ describe('btf/dedup: libbpf btf__dedup as an oracle', () => {
     assert.equal(Buffer.compare(Buffer.from(mine), theirs), 0, `dedup differs from libbpf (${mine.length} vs ${theirs.length} bytes)`);
   });
 
+  it('gives libbpf\'s exact bytes for a standalone dedup of vmlinux (and keeps all its types)', function () {
+    this.timeout(120_000);
+    const vm = vmlinux();
+    const vmPath = join(dir, 'vmlinux-standalone');
+    writeFileSync(vmPath, vmlinuxBytes());
+    requireOk(this, dedupWithLibbpf(join(dir, 'vmlinux.out'), vmPath));
+    const theirs = readFileSync(join(dir, 'vmlinux.out'));
+    const mine = writeBtf(dedupBtf(vm, { legacyTypedefs: true }));
+    assert.equal(Buffer.compare(Buffer.from(mine), theirs), 0, `dedup differs from libbpf (${mine.length} vs ${theirs.length} bytes)`);
+    assert.equal(dedupBtf(vm).types.length, vm.types.length);
+  });
+
   it('gives libbpf\'s exact bytes for a standalone dedup of hand-built BTF with duplicates', function () {
     const b = new BtfBuilder();
     for (let copy = 0; copy < 2; copy++) {
