@@ -181,11 +181,30 @@ export class Btf {
       { file: this.source, section: 'BTF strings', offset: off }, { off });
   }
 
-  /** Kind of own type `id` (without building the types of a parsed level). */
-  private kindOf(id: TypeId): Kind {
-    const raw = this.rawTypes;
-    if (raw !== undefined) return ((raw.words[raw.offs[id - this.startId]! + 1]! >>> 24) & 0x1f) as Kind;
-    return this.types[id - this.startId]!.kind;
+  /** Kind of type `id` from any level, without building the types of parsed levels; undefined if absent. */
+  kindOf(id: TypeId): Kind | undefined {
+    const level = this.tryLevelOf(id);
+    if (level === undefined) return undefined;
+    const raw = level.rawTypes;
+    if (raw !== undefined) return ((raw.words[raw.offs[id - level.startId]! + 1]! >>> 24) & 0x1f) as Kind;
+    return level.types[id - level.startId]!.kind;
+  }
+
+  /** Name offset of type `id` from any level (same, without building objects); undefined if absent. */
+  nameOffOf(id: TypeId): StrOff | undefined {
+    const level = this.tryLevelOf(id);
+    if (level === undefined) return undefined;
+    const raw = level.rawTypes;
+    if (raw !== undefined) return raw.words[raw.offs[id - level.startId]!]!;
+    return level.types[id - level.startId]!.nameOff;
+  }
+
+  private tryLevelOf(id: TypeId): Btf | undefined {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    for (let l: Btf | undefined = this; l !== undefined; l = l.base) {
+      if (id >= l.startId) return id < l.nextId ? l : undefined;
+    }
+    return undefined;
   }
 
   /** Appends `t` (absolute ids and offsets) to this level; returns its id. */

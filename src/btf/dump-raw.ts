@@ -8,7 +8,8 @@
  * is ~10 MB and string building dominated its cost.
  */
 import type { Btf } from './btf.js';
-import { KIND, KIND_NAME } from './kinds.js';
+import { KIND, KIND_NAME, encodeType, encodedSize, recordSize, type Kind } from './kinds.js';
+import { typeWords } from './write.js';
 import type { BtfType, StrOff } from './types.js';
 
 const INT_ENCODING: Readonly<Record<number, string>> = { 0: '(none)', 1: 'SIGNED', 2: 'CHAR', 4: 'BOOL' };
@@ -85,84 +86,96 @@ function name(out: Out, btf: Btf, off: StrOff): void {
   out.byte(0x27);
 }
 
-function dumpType(out: Out, btf: Btf, id: number, t: BtfType): void {
-  out.byte(0x5b); out.num(id); out.ascii('] '); out.ascii(KIND_NAME[t.kind]); out.byte(0x20);
-  name(out, btf, t.nameOff);
-  switch (t.kind) {
-    case KIND.INT:
-      out.ascii(' size='); out.num(t.size);
-      out.ascii(' bits_offset='); out.num(t.bitOffset);
-      out.ascii(' nr_bits='); out.num(t.bits);
-      out.ascii(' encoding='); out.ascii(INT_ENCODING[t.encoding & 0x0f] ?? 'UNKN');
+/** One record (at word `p` of `W`), as bpftool prints it. */
+function dumpType(out: Out, btf: Btf, id: number, W: Uint32Array, p: number): void {
+  const info = W[p + 1]!;
+  const kind = ((info >>> 24) & 0x1f) as Kind;
+  const kflag = (info & 0x80000000) !== 0;
+  const vlen = info & 0xffff;
+  const st = W[p + 2]!;
+  out.byte(0x5b); out.num(id); out.ascii('] '); out.ascii(KIND_NAME[kind] ?? 'UNKNOWN'); out.byte(0x20);
+  name(out, btf, W[p]!);
+  let q = p + 3;
+  switch (kind) {
+    case KIND.INT: {
+      const data = W[q]!;
+      out.ascii(' size='); out.num(st);
+      out.ascii(' bits_offset='); out.num((data >>> 16) & 0xff);
+      out.ascii(' nr_bits='); out.num(data & 0xff);
+      out.ascii(' encoding='); out.ascii(INT_ENCODING[(data >>> 24) & 0x0f] ?? 'UNKN');
       break;
+    }
     case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPEDEF: case KIND.TYPE_TAG:
-      out.ascii(' type_id='); out.num(t.type);
+      out.ascii(' type_id='); out.num(st);
       break;
     case KIND.ARRAY:
-      out.ascii(' type_id='); out.num(t.elemType);
-      out.ascii(' index_type_id='); out.num(t.indexType);
-      out.ascii(' nr_elems='); out.num(t.nelems);
+      out.ascii(' type_id='); out.num(W[q]!);
+      out.ascii(' index_type_id='); out.num(W[q + 1]!);
+      out.ascii(' nr_elems='); out.num(W[q + 2]!);
       break;
     case KIND.STRUCT: case KIND.UNION:
-      out.ascii(' size='); out.num(t.size); out.ascii(' vlen='); out.num(t.members.length);
-      for (const m of t.members) {
-        const bitSize = t.kflag ? m.offset >>> 24 : 0;
-        out.ascii('\n\t'); name(out, btf, m.nameOff);
-        out.ascii(' type_id='); out.num(m.type);
-        out.ascii(' bits_offset='); out.num(t.kflag ? m.offset & 0xffffff : m.offset);
+      out.ascii(' size='); out.num(st); out.ascii(' vlen='); out.num(vlen);
+      for (let i = 0; i < vlen; i++, q += 3) {
+        const off = W[q + 2]!;
+        const bitSize = kflag ? off >>> 24 : 0;
+        out.ascii('\n\t'); name(out, btf, W[q]!);
+        out.ascii(' type_id='); out.num(W[q + 1]!);
+        out.ascii(' bits_offset='); out.num(kflag ? off & 0xffffff : off);
         if (bitSize !== 0) { out.ascii(' bitfield_size='); out.num(bitSize); }
       }
       break;
     case KIND.ENUM:
-      out.ascii(t.kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size='); out.num(t.size);
-      out.ascii(' vlen='); out.num(t.values.length);
-      for (const v of t.values) {
-        out.ascii('\n\t'); name(out, btf, v.nameOff);
-        out.ascii(' val='); out.num(t.kflag ? v.value | 0 : v.value >>> 0);
+      out.ascii(kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size='); out.num(st);
+      out.ascii(' vlen='); out.num(vlen);
+      for (let i = 0; i < vlen; i++, q += 2) {
+        out.ascii('\n\t'); name(out, btf, W[q]!);
+        out.ascii(' val='); out.num(kflag ? W[q + 1]! | 0 : W[q + 1]!);
       }
       break;
     case KIND.ENUM64:
-      out.ascii(t.kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size='); out.num(t.size);
-      out.ascii(' vlen='); out.num(t.values.length);
-      for (const v of t.values) {
-        out.ascii('\n\t'); name(out, btf, v.nameOff);
-        out.ascii(t.kflag ? ` val=${BigInt.asIntN(64, v.value)}LL` : ` val=${BigInt.asUintN(64, v.value)}ULL`);
+      out.ascii(kflag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size='); out.num(st);
+      out.ascii(' vlen='); out.num(vlen);
+      for (let i = 0; i < vlen; i++, q += 3) {
+        out.ascii('\n\t'); name(out, btf, W[q]!);
+        const u = (BigInt(W[q + 2]!) << 32n) | BigInt(W[q + 1]!);
+        out.ascii(kflag ? ` val=${BigInt.asIntN(64, u)}LL` : ` val=${u}ULL`);
       }
       break;
     case KIND.FWD:
-      out.ascii(t.kflag ? ' fwd_kind=union' : ' fwd_kind=struct');
+      out.ascii(kflag ? ' fwd_kind=union' : ' fwd_kind=struct');
       break;
     case KIND.FUNC:
-      out.ascii(' type_id='); out.num(t.type);
-      out.ascii(' linkage='); out.ascii(FUNC_LINKAGE_NAME[t.linkage] ?? '(unknown)');
+      out.ascii(' type_id='); out.num(st);
+      out.ascii(' linkage='); out.ascii(FUNC_LINKAGE_NAME[vlen] ?? '(unknown)');
       break;
     case KIND.FUNC_PROTO:
-      out.ascii(' ret_type_id='); out.num(t.returnType); out.ascii(' vlen='); out.num(t.params.length);
-      for (const p of t.params) {
-        out.ascii('\n\t'); name(out, btf, p.nameOff);
-        out.ascii(' type_id='); out.num(p.type);
+      out.ascii(' ret_type_id='); out.num(st); out.ascii(' vlen='); out.num(vlen);
+      for (let i = 0; i < vlen; i++, q += 2) {
+        out.ascii('\n\t'); name(out, btf, W[q]!);
+        out.ascii(' type_id='); out.num(W[q + 1]!);
       }
       break;
     case KIND.VAR:
-      out.ascii(' type_id='); out.num(t.type);
-      out.ascii(', linkage='); out.ascii(VAR_LINKAGE_NAME[t.linkage] ?? '(unknown)');
+      out.ascii(' type_id='); out.num(st);
+      out.ascii(', linkage='); out.ascii(VAR_LINKAGE_NAME[W[q]!] ?? '(unknown)');
       break;
     case KIND.DATASEC:
-      out.ascii(' size='); out.num(t.size); out.ascii(' vlen='); out.num(t.vars.length);
-      for (const v of t.vars) {
-        out.ascii('\n\ttype_id='); out.num(v.type);
-        out.ascii(' offset='); out.num(v.offset);
-        out.ascii(' size='); out.num(v.size);
-        const vt = btf.tryType(v.type);
-        if (vt !== undefined) { out.ascii(' ('); out.ascii(KIND_NAME[vt.kind]); out.byte(0x20); name(out, btf, vt.nameOff); out.byte(0x29); }
+      out.ascii(' size='); out.num(st); out.ascii(' vlen='); out.num(vlen);
+      for (let i = 0; i < vlen; i++, q += 3) {
+        const v = W[q]!;
+        out.ascii('\n\ttype_id='); out.num(v);
+        out.ascii(' offset='); out.num(W[q + 1]!);
+        out.ascii(' size='); out.num(W[q + 2]!);
+        const vk = btf.kindOf(v);
+        if (vk !== undefined) { out.ascii(' ('); out.ascii(KIND_NAME[vk]); out.byte(0x20); name(out, btf, btf.nameOffOf(v)!); out.byte(0x29); }
       }
       break;
     case KIND.FLOAT:
-      out.ascii(' size='); out.num(t.size);
+      out.ascii(' size='); out.num(st);
       break;
     case KIND.DECL_TAG:
-      out.ascii(' type_id='); out.num(t.type);
-      out.ascii(' component_idx='); out.num(t.componentIdx);
+      out.ascii(' type_id='); out.num(st);
+      out.ascii(' component_idx='); out.num(W[q]! | 0);
       break;
   }
   out.byte(0x0a);
@@ -170,15 +183,22 @@ function dumpType(out: Out, btf: Btf, id: number, t: BtfType): void {
 
 /** The dump as bytes (what bpftool writes), for writing to a file or stdout without re-encoding. */
 export function dumpRawBytes(btf: Btf): Uint8Array {
-  const out = new Out(Math.max(256, btf.types.length * 96));
-  for (let i = 0; i < btf.types.length; i++) dumpType(out, btf, btf.startId + i, btf.types[i]!);
+  const W = typeWords(btf);
+  const out = new Out(Math.max(256, W.length * 8));
+  for (let i = 0, p = 0; p < W.length; i++) {
+    dumpType(out, btf, btf.startId + i, W, p);
+    const info = W[p + 1]!;
+    p += recordSize(((info >>> 24) & 0x1f) as Exclude<Kind, 0>, info & 0xffff) >>> 2;
+  }
   return out.buf.subarray(0, out.len);
 }
 
 /** One type's dump text (without the trailing newline). */
 export function dumpRawType(btf: Btf, id: number, t: BtfType): string {
+  const W = new Uint32Array(encodedSize(t) >>> 2);
+  encodeType(t, W, 0);
   const out = new Out(256);
-  dumpType(out, btf, id, t);
+  dumpType(out, btf, id, W, 0);
   return utf8.decode(out.buf.subarray(0, out.len - 1));
 }
 
