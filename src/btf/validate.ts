@@ -559,6 +559,11 @@ class Validator {
     return bytes === 1 || bytes === 2 || bytes === 4 || bytes === 8 || bytes === 16;
   }
 
+  private memberFail(id: TypeId, i: number, mName: StrOff, rule: ValidationRule, msg: string): boolean {
+    this.report(id, rule, `member #${i} '${this.safeStr(mName) ?? '?'}': ${msg}`);
+    return false;
+  }
+
   /** Kernel check_member / check_kflag_member on the member's resolved (modifier-free) type. */
   private checkMember(id: TypeId, i: number, memberSize: number): boolean {
     const structSize = this.ref(id);
@@ -571,55 +576,51 @@ class Validator {
     const rk = this.kind(rid);
     const bitfield = kflag ? raw >>> 24 : 0;
     const off = kflag ? raw & 0xffffff : raw;
-    const fail = (rule: ValidationRule, msg: string): boolean => {
-      this.report(id, rule, `member #${i} '${this.safeStr(mName) ?? '?'}': ${msg}`);
-      return false;
-    };
     if (rk === KIND.INT) {
       const data = this.w(rid, 3);
       const intBits = data & 0xff;
       const intOffset = (data >>> 16) & 0xff;
       if (kflag) {
-        if (!this.isRegularInt(rid)) return fail('member-bitfield', `base type ${this.describe(rid)} is not a regular INT`);
+        if (!this.isRegularInt(rid)) return this.memberFail(id, i, mName, 'member-bitfield', `base type ${this.describe(rid)} is not a regular INT`);
         let nbits = bitfield;
         if (nbits === 0) {
-          if (off % 8 !== 0) return fail('member-alignment', `bit offset ${off} not byte aligned`);
+          if (off % 8 !== 0) return this.memberFail(id, i, mName, 'member-alignment', `bit offset ${off} not byte aligned`);
           nbits = intBits;
-        } else if (nbits > intBits) return fail('member-bitfield', `bitfield size ${nbits} > ${intBits} bits of ${this.describe(rid)}`);
+        } else if (nbits > intBits) return this.memberFail(id, i, mName, 'member-bitfield', `bitfield size ${nbits} > ${intBits} bits of ${this.describe(rid)}`);
         const copy = nbits + (off % 8);
-        if (copy > 128) return fail('member-bitfield', `${copy} bits to copy > 128`);
-        if (structSize < Math.floor(off / 8) || structSize - Math.floor(off / 8) < Math.ceil(copy / 8)) return fail('member-size', `ends past the struct size ${structSize}`);
+        if (copy > 128) return this.memberFail(id, i, mName, 'member-bitfield', `${copy} bits to copy > 128`);
+        if (structSize < Math.floor(off / 8) || structSize - Math.floor(off / 8) < Math.ceil(copy / 8)) return this.memberFail(id, i, mName, 'member-size', `ends past the struct size ${structSize}`);
         return true;
       }
       const total = off + intOffset;
       const copy = intBits + (total % 8);
-      if (copy > 128) return fail('member-bitfield', `${copy} bits to copy > 128`);
+      if (copy > 128) return this.memberFail(id, i, mName, 'member-bitfield', `${copy} bits to copy > 128`);
       const byteOff = Math.floor(total / 8);
-      if (structSize < byteOff || structSize - byteOff < Math.ceil(copy / 8)) return fail('member-size', `ends past the struct size ${structSize}`);
+      if (structSize < byteOff || structSize - byteOff < Math.ceil(copy / 8)) return this.memberFail(id, i, mName, 'member-size', `ends past the struct size ${structSize}`);
       return true;
     }
     if (rk === KIND.ENUM || rk === KIND.ENUM64) {
       if (kflag) {
         let nbits = bitfield;
         if (nbits === 0) {
-          if (off % 8 !== 0) return fail('member-alignment', `bit offset ${off} not byte aligned`);
+          if (off % 8 !== 0) return this.memberFail(id, i, mName, 'member-alignment', `bit offset ${off} not byte aligned`);
           nbits = 32;
-        } else if (nbits > 32) return fail('member-bitfield', `enum bitfield size ${nbits} > 32`);
-        if (structSize < Math.ceil((off + nbits) / 8)) return fail('member-size', `ends past the struct size ${structSize}`);
+        } else if (nbits > 32) return this.memberFail(id, i, mName, 'member-bitfield', `enum bitfield size ${nbits} > 32`);
+        if (structSize < Math.ceil((off + nbits) / 8)) return this.memberFail(id, i, mName, 'member-size', `ends past the struct size ${structSize}`);
         return true;
       }
     } else if (bitfield !== 0) {
-      return fail('member-bitfield', `bitfield size ${bitfield} on ${this.describe(rid)}`);
+      return this.memberFail(id, i, mName, 'member-bitfield', `bitfield size ${bitfield} on ${this.describe(rid)}`);
     }
     if (rk === KIND.FLOAT) {
       const fsize = this.ref(rid);
       const align = Math.min(8, fsize) * 8;
-      if (off % align !== 0) return fail('member-alignment', `FLOAT at bit offset ${off} not aligned to ${align} bits`);
-      if (Math.floor(off / 8) + fsize > structSize) return fail('member-size', `ends past the struct size ${structSize}`);
+      if (off % align !== 0) return this.memberFail(id, i, mName, 'member-alignment', `FLOAT at bit offset ${off} not aligned to ${align} bits`);
+      if (Math.floor(off / 8) + fsize > structSize) return this.memberFail(id, i, mName, 'member-size', `ends past the struct size ${structSize}`);
       return true;
     }
-    if (off % 8 !== 0) return fail('member-alignment', `bit offset ${off} not byte aligned`);
-    if (structSize - Math.floor(off / 8) < memberSize || Math.floor(off / 8) > structSize) return fail('member-size', `${memberSize} bytes at byte ${Math.floor(off / 8)} end past the struct size ${structSize}`);
+    if (off % 8 !== 0) return this.memberFail(id, i, mName, 'member-alignment', `bit offset ${off} not byte aligned`);
+    if (structSize - Math.floor(off / 8) < memberSize || Math.floor(off / 8) > structSize) return this.memberFail(id, i, mName, 'member-size', `${memberSize} bytes at byte ${Math.floor(off / 8)} end past the struct size ${structSize}`);
     return true;
   }
 
