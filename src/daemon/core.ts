@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { safeName } from '../util/errors.js';
-import type { HostReader } from '../host/reader.js';
+import { loadedModulesOrNone, type HostReader } from '../host/reader.js';
 import type { ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
 import type { BtfOps, PublishedChain, VariableFinder } from './btf-ops.js';
 import { ExtrasCache, extrasCacheKey, type CacheKey } from './cache.js';
@@ -107,6 +107,7 @@ export class Daemon implements ControlHandlers {
   private finder!: DebuginfoFinder;
   private watcher: ModuleWatcher | undefined;
   private fileWatches: FileWatch[] = [];
+  private debugWatch: FileWatch | undefined;
   private loaded = new Set<string>();
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
@@ -158,7 +159,7 @@ export class Daemon implements ControlHandlers {
     // Monitor first, then list, then reconcile: no load between the two can be missed.
     await this.startWatcher();
     this.log.info(`btf-extrad ${this.deps.version}: kernel ${this.release}, root ${host.paths.root}, runtime ${this.runtimeDir}, config ${this.configFile ?? '(built-in defaults)'}, watching modules by ${this.watcher?.kind ?? 'nothing'}`);
-    this.loaded = new Set(await host.loadedModules());
+    this.loaded = new Set(await loadedModulesOrNone(host));
     const swept = this.publisher.sweep(new Set(['vmlinux', ...this.loaded]));
     if (swept > 0) this.log.info(`removed ${swept} published file(s) of objects no longer loaded`);
     await this.reconcile();
@@ -175,8 +176,9 @@ export class Daemon implements ControlHandlers {
     this.notifier.stop();
     for (const t of [this.kernelTimer, this.statusTimer, this.debugTimer]) if (t) clearTimeout(t);
     await this.watcher?.stop();
-    await Promise.all(this.fileWatches.map((w) => w.close()));
+    await Promise.all([...this.fileWatches, ...(this.debugWatch ? [this.debugWatch] : [])].map((w) => w.close()));
     this.fileWatches = [];
+    this.debugWatch = undefined;
     for (const job of this.jobs.values()) job.abort.abort();
     await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
     if (this.reconciling) await this.reconciling.catch(() => {});
@@ -244,11 +246,16 @@ export class Daemon implements ControlHandlers {
   private watchFiles(): void {
     const fw = this.deps.fileWatch;
     if (!fw) return;
-    if (this.config.debuginfo.watch) {
-      this.fileWatches.push(fw(this.finder.watchDirs(), () => this.onDebuginfoChange()));
-    }
+    this.watchDebugDirs();
     const cfg = this.configFile ?? this.deps.host.paths.defaultConfigFile;
     this.fileWatches.push(fw([cfg], () => { void this.reload().catch(() => { /* logged in reload */ }); }, { depth: 0 }));
+  }
+
+  /** (Re)watch the configured debug roots (called again when a reload changes them). */
+  private watchDebugDirs(): void {
+    const fw = this.deps.fileWatch;
+    void this.debugWatch?.close();
+    this.debugWatch = fw && this.config.debuginfo.watch && !this.stopping ? fw(this.finder.watchDirs(), () => this.onDebuginfoChange()) : undefined;
   }
 
   /** New or changed debuginfo: forget the index and retry objects that lacked it (debounced). */
@@ -292,7 +299,7 @@ export class Daemon implements ControlHandlers {
 
   private async observe(): Promise<Observation> {
     const { host } = this.deps;
-    const modules = await host.loadedModules();
+    const modules = await loadedModulesOrNone(host);
     this.loaded = new Set(modules);
     const tree = host.companionModules(this.release);
     const objects = new Map<string, ObservedObject>();
@@ -406,7 +413,7 @@ export class Daemon implements ControlHandlers {
           try { await this.deps.modprobe(`${step.name}-btf-extra`); } catch (e) { err = errText(e); }
         }
         if (err === undefined) {
-          const now = new Set(await this.deps.host.loadedModules());
+          const now = new Set(await loadedModulesOrNone(this.deps.host));
           if (now.has(`${step.name}${COMPANION_SUFFIX}`)) { this.companionPresent(step.name, step.policy, step.buildId, t0, true); return; }
           err = `modprobe ${step.name}-btf-extra succeeded but ${step.name}${COMPANION_SUFFIX} did not appear`;
         }
@@ -674,7 +681,7 @@ export class Daemon implements ControlHandlers {
       names = [...loaded].filter((n) => policyFor(this.config, n) !== 'never');
     } else {
       const unknown = target.names.filter((n) => !loaded.has(n.replace(/-/g, '_')) && !loaded.has(n));
-      if (unknown.length > 0) throw new ControlError('bad-request', `not loaded: ${unknown.join(', ')}`);
+      if (unknown.length > 0) throw new ControlError('bad-request', `not loaded: ${unknown.map((n) => safeName(n)).join(', ')}`);
       names = target.names.map((n) => (loaded.has(n) ? n : n.replace(/-/g, '_')));
       const never = names.filter((n) => policyFor(this.config, n) === 'never');
       if (never.length > 0) throw new ControlError('bad-request', `policy never for ${never.join(', ')} (change the config to regenerate)`);
@@ -726,6 +733,7 @@ export class Daemon implements ControlHandlers {
     this.slots.setSize(this.config.jobs.concurrency, old.jobs.concurrency);
     if (JSON.stringify(old.debuginfo) !== JSON.stringify(this.config.debuginfo)) {
       this.finder = await this.makeFinder();
+      if (this.fileWatches.length > 0) this.watchDebugDirs();
       for (const r of this.records.values()) if (r.state === 'no-debuginfo') this.retry.add(r.name);
     }
     if (old.vars !== this.config.vars) {

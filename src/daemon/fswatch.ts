@@ -14,7 +14,7 @@ export const chokidarWatch: FileWatchFactory = (paths, onChange, opts = {}) => {
   const depth = opts.depth ?? 10;
   const watchers = new Set<FSWatcher>();
   const full = (p: string): void => {
-    const w = watch(p, { ignoreInitial: true, depth, ignorePermissionErrors: true, awaitWriteFinish: { stabilityThreshold: 200, pollInterval: 50 } });
+    const w = watch(p, { ignoreInitial: true, depth, followSymlinks: false, ignorePermissionErrors: true, awaitWriteFinish: { stabilityThreshold: 200, pollInterval: 50 } });
     w.on('all', (_event, path) => onChange(path));
     w.on('error', () => { /* unreadable subtrees are skipped */ });
     watchers.add(w);

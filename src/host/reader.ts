@@ -41,6 +41,17 @@ export function parseModulesDep(text: string): Map<string, string> {
   return out;
 }
 
+/**
+ * Loaded modules for the daemon: a kernel built without loadable modules has no /proc/modules,
+ * which means "no modules" (only vmlinux), not an error. Other failures still throw.
+ */
+export async function loadedModulesOrNone(host: HostReader): Promise<string[]> {
+  try { return await host.loadedModules(); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
 const COMPANION_FILE = /^(.+?)[-_]btf[-_]extra\.ko(\.(xz|zst|gz))?$/;
 
 export function fsHostReader(paths: HostPaths): HostReader {
@@ -48,13 +59,7 @@ export function fsHostReader(paths: HostPaths): HostReader {
   return {
     paths,
     kernelRelease: () => readKernelRelease(paths.osRelease),
-    async loadedModules() {
-      try { return await readLoadedModules(paths.procModules); } catch (e) {
-        // A kernel built without loadable modules has no /proc/modules: only vmlinux then.
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw e;
-      }
-    },
+    loadedModules: () => readLoadedModules(paths.procModules),
     async buildId(object) {
       const file = object === 'vmlinux' ? paths.kernelNotes : paths.moduleBuildIdNote(object);
       try { return buildIdFromNotes(await readFile(file), file); } catch { return undefined; }

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fsHostReader, parseModulesDep } from '../../src/host/reader.js';
+import { fsHostReader, loadedModulesOrNone, parseModulesDep } from '../../src/host/reader.js';
 import { parseOsRelease } from '../../src/host/os-release.js';
 import { InjectedRoot, committedFixtures } from '../../src/demo/root.js';
 
@@ -47,6 +47,7 @@ describe('host/reader', () => {
   it('a kernel without loadable modules (no /proc/modules) has no modules, not an error', async () => {
     const root = InjectedRoot.create(mkdtempSync(join(tmpdir(), 'btfx-nomod-')), committedFixtures());
     rmSync(root.paths.procModules);
-    assert.deepEqual(await fsHostReader(root.paths).loadedModules(), []);
+    assert.deepEqual(await loadedModulesOrNone(fsHostReader(root.paths)), []);
+    await assert.rejects(fsHostReader(root.paths).loadedModules(), /ENOENT/);
   });
 });
