@@ -111,6 +111,8 @@ function walkUnit(unit: Unit, elf: ElfFile, opts: WalkOptions, out: WalkResult):
         try {
           const f = readFunction(c, unit, elf);
           if (f) out.functions.push(f);
+          // pahole also encodes types defined inside function bodies
+          if (c.hasChildren) localTypes(unit, c.offset, out.typeDies);
         } catch (e) {
           if (!(e instanceof DwarfError)) throw e;
           out.warnings.push({ dieOffset: c.offset, message: `function skipped: ${e.message}` });
@@ -152,6 +154,16 @@ function readFunction(c: DieCursor, unit: Unit, elf: ElfFile): RawFunction | und
   const low = c.address(DW_AT.low_pc);
   const address = low === undefined ? undefined : toSectionAddress(low, elf);
   return { dieOffset: c.offset, name, protoDie, address, argNames: paramsNamed(unit, protoDie) };
+}
+
+/** Type DIEs defined anywhere inside the subprogram at `offset` (lexical blocks included). */
+function localTypes(unit: Unit, offset: number, out: number[]): void {
+  const c = unit.dieAt(offset);
+  while (c.next()) {
+    if (c.depth === 0) continue;
+    if (TYPE_TAGS.has(c.tag)) { out.push(c.offset); c.skipChildren(); continue; }
+    if (c.tag !== DW_TAG.lexical_block && c.tag !== DW_TAG.subprogram && c.tag !== DW_TAG.inlined_subroutine) c.skipChildren();
+  }
 }
 
 function paramsNamed(unit: Unit, offset: number): boolean {
