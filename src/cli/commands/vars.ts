@@ -20,14 +20,13 @@ Options:
 `;
 
 export function sortVariables(vars: readonly StaticVariable[]): StaticVariable[] {
-  return [...vars].sort((a, b) => {
-    const sa = a.sectionName ?? '\uffff';
-    const sb = b.sectionName ?? '\uffff';
-    if (sa !== sb) return sa < sb ? -1 : 1;
-    if (a.offset !== b.offset) return a.offset < b.offset ? -1 : 1;
-    if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-    return a.dieOffset - b.dieOffset;
-  });
+  // Rank section names once and compare numbers: this sorts ~44,000 vmlinux variables.
+  const names = [...new Set(vars.map((v) => v.sectionName ?? '\uffff'))].sort();
+  const rank = new Map(names.map((n, i) => [n, i]));
+  const keyed = vars.map((v) => ({ v, s: rank.get(v.sectionName ?? '\uffff')!, o: Number(v.offset) }));
+  keyed.sort((a, b) => a.s - b.s || a.o - b.o || (a.v.offset < b.v.offset ? -1 : a.v.offset > b.v.offset ? 1 : 0)
+    || (a.v.name < b.v.name ? -1 : a.v.name > b.v.name ? 1 : 0) || a.v.dieOffset - b.v.dieOffset);
+  return keyed.map((k) => k.v);
 }
 
 function toJson(v: StaticVariable): Record<string, unknown> {
@@ -76,9 +75,17 @@ export const varsCommand: Command = {
       v.cType,
     ]);
     const header = ['NAME', 'LINKAGE', 'SCOPE', 'SECTION', 'OFFSET', 'SIZE', 'TYPE'];
-    const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
-    const line = (r: string[]): string => `${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`;
-    io.out(line(header) + rows.map(line).join(''));
+    const widths = header.map((h) => h.length);
+    for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.min(48, Math.max(widths[i]!, r[i]!.length));
+    const last = header.length - 1;
+    const line = (r: string[]): string => {
+      let s = '';
+      for (let i = 0; i < last; i++) s += `${r[i]!.padEnd(widths[i]!)}  `;
+      return `${s}${r[last]!}\n`;
+    };
+    const parts: string[] = [line(header)];
+    for (const r of rows) parts.push(line(r));
+    io.out(parts.join(''));
     return 0;
   },
 };
