@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { Btf } from '../btf/btf.js';
 import { dedupBtf } from '../btf/dedup.js';
 import { BtfError } from '../btf/errors.js';
-import { BTF_MAX_TYPE, FUNC_LINKAGE, KIND, cloneType, forEachTypeId, mapStrOffs, mapTypeIds } from '../btf/kinds.js';
+import { FUNC_LINKAGE, KIND, cloneType, forEachTypeId, mapStrOffs, mapTypeIds } from '../btf/kinds.js';
 import type { BtfType, VarSecInfo } from '../btf/types.js';
 import { Dwarf } from '../dwarf/dwarf.js';
 import { DwarfError } from '../dwarf/errors.js';
@@ -17,6 +17,7 @@ import { selectVariables, type Selection, type VariableCandidate, type VarsPolic
 import { elfSelectionContext, walkUnits, type RawFunction, type RawVariable } from './walk.js';
 import { encodableFunctions } from './functions.js';
 import { readObjectForEncoding } from './read.js';
+import { checkTypeLimit } from './output.js';
 
 export type EncodeMode = 'extras' | 'full';
 
@@ -191,9 +192,7 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   const T5 = performance.now();
   if (process.env['ENC_TIMING']) process.stderr.write(`walk ${(T1 - T0) | 0} protos ${(T2 - T1) | 0} (${graph.size}) match ${(T3 - T2) | 0} emit ${(T4 - T3) | 0} dedup ${(T5 - T4) | 0}\n`);
   if (mode === 'extras') out = pruneUnreachable(out);
-  if (out.nextId - 1 > BTF_MAX_TYPE) {
-    throw new EncoderError('too-many-types', `output needs type ids up to ${out.nextId - 1}, over the kernel's ${BTF_MAX_TYPE}`, { file: elf.name });
-  }
+  checkTypeLimit(out.nextId - 1, elf.name);
   return {
     btf: out, selection, warnings,
     stats: { candidates: candidates.length, variables, functions, newTypes: out.types.length - variables - functions - selection.sections.length, reusedFromChain: reused },

@@ -3,9 +3,16 @@
  * rules, btf/validate.ts); otherwise EncoderError('invalid-output') and nothing is written.
  */
 import type { Btf } from '../btf/btf.js';
-import { KIND, forEachTypeId } from '../btf/kinds.js';
+import { BTF_MAX_TYPE, KIND, forEachTypeId } from '../btf/kinds.js';
 import { formatProblem, validateBtf } from '../btf/validate.js';
 import { EncoderError } from './errors.js';
+
+/** Throws EncoderError('too-many-types') when a level would need ids past the kernel's limit. */
+export function checkTypeLimit(lastId: number, file: string): void {
+  if (lastId > BTF_MAX_TYPE) {
+    throw new EncoderError('too-many-types', `output needs type ids up to ${lastId}, over the kernel's ${BTF_MAX_TYPE}`, { file });
+  }
+}
 
 /** Throws EncoderError('invalid-output') naming the first problem. */
 export function checkEncoded(btf: Btf, file: string): void {

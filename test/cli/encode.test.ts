@@ -8,7 +8,7 @@ import { parseBatch } from '../../src/cli/commands/encode.js';
 import { Btf } from '../../src/btf/btf.js';
 import { KIND } from '../../src/btf/kinds.js';
 import { parseBtf } from '../../src/btf/parse.js';
-import { checkEncoded } from '../../src/encoder/output.js';
+import { checkEncoded, checkTypeLimit } from '../../src/encoder/output.js';
 import { EncoderError } from '../../src/encoder/errors.js';
 import { captureIo } from '../support/cli-io.js';
 import { fixture } from '../support/paths.js';
@@ -75,6 +75,11 @@ describe('cli/encode', function () {
     assert.equal(await main(['encode', obj, '--base', fixture('encoder/vars_a.c'), '-o', join(tmp, 'n.btf')], io2), 1);
     assert.match(io2.stderr(), /vars_a\.c/);
     assert.ok(!existsSync(join(tmp, 'n.btf')), 'nothing written on error');
+  });
+
+  it('error code too-many-types past the kernel\'s 0xfffff ids', () => {
+    assert.doesNotThrow(() => checkTypeLimit(0xfffff, 'vmlinux'));
+    assert.throws(() => checkTypeLimit(0x100000, 'vmlinux'), (e: unknown) => e instanceof EncoderError && e.code === 'too-many-types' && /vmlinux/.test(e.message));
   });
 
   it('error codes: no-debug-info, bad-base, bad-batch, invalid-output', async () => {
