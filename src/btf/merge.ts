@@ -14,7 +14,7 @@
 import { Btf } from './btf.js';
 import { dedupBtf, dedupLevelInPlace } from './dedup.js';
 import { BtfError } from './errors.js';
-import { cloneType, mapStrOffs, mapTypeIds } from './kinds.js';
+import { cloneType, decodeType, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
 import { StringTable } from './strings.js';
 import type { BtfType } from './types.js';
 
@@ -36,6 +36,24 @@ function levelsAbove(top: Btf, onto: Btf | undefined): Btf[] {
   return levels.reverse();
 }
 
+/**
+ * A private copy of every own record of `level`: decoded straight from the parsed words when the
+ * level never built its records (no copy of a copy, and the level stays small), else cloned.
+ */
+function copyTypes(level: Btf): BtfType[] {
+  const raw = level.rawTypes;
+  if (raw === undefined) return level.types.map(cloneType);
+  const { words, offs } = raw;
+  const out = new Array<BtfType>(offs.length);
+  for (let i = 0; i < offs.length; i++) {
+    const p = offs[i]!;
+    const info = words[p + 1]!;
+    // The parser already checked these records, so decoding cannot fail here.
+    out[i] = decodeType(words, p, ((info >>> 24) & 0x1f) as Exclude<Kind, 0>, (info & 0x80000000) !== 0, info & 0xffff) as BtfType;
+  }
+  return out;
+}
+
 /** `fresh`: levels whose records nobody else holds (made here), moved instead of copied. */
 function concatLevels(levels: readonly Btf[], base: Btf | undefined, source: string | undefined, fresh: ReadonlySet<Btf> = new Set()): Btf {
   const first = levels[0]!;
@@ -45,10 +63,7 @@ function concatLevels(levels: readonly Btf[], base: Btf | undefined, source: str
   let at = 0;
   for (const l of levels) { bytes.set(l.strings.bytes(), at); at += l.strings.length; }
   const types: BtfType[] = [];
-  for (const l of levels) {
-    if (fresh.has(l)) for (const t of l.types) types.push(t);
-    else for (const t of l.types) types.push(cloneType(t));
-  }
+  for (const l of levels) for (const t of fresh.has(l) ? l.types : copyTypes(l)) types.push(t);
   return new Btf({ base, source, types, strings: new StringTable(first.startStrOff, bytes) });
 }
 
@@ -101,7 +116,7 @@ export function rebaseLevel(level: Btf, base: Btf): Btf {
   }
   let out = base;
   for (const l of levels.slice(joinAt)) {
-    out = new Btf({ base: out, source: l.source, types: l.types.map(cloneType), strings: new StringTable(l.startStrOff, l.strings.bytes().slice()) });
+    out = new Btf({ base: out, source: l.source, types: copyTypes(l), strings: new StringTable(l.startStrOff, l.strings.bytes().slice()) });
   }
   return out;
 }
@@ -118,8 +133,9 @@ export function combineSiblings(base: Btf, levels: readonly Btf[]): Btf {
     const level = sibling.base === base ? sibling : flattenOnto(sibling, base);
     const idShiftHere = idShift, strShiftHere = strShift;
     const idEnd = level.nextId, strEnd = level.strings.end;
-    for (let i = 0; i < level.types.length; i++) {
-      const c = cloneType(level.types[i]!);
+    const copies = copyTypes(level);
+    for (let i = 0; i < copies.length; i++) {
+      const c = copies[i]!;
       // Shifted, an out-of-range reference would silently land in the next sibling: refuse it.
       const bad = (what: string, v: number): BtfError => new BtfError(what === 'id' ? 'bad-type-id' : 'bad-string-offset',
         `${level.describe(level.startId + i)} refers to ${what === 'id' ? 'type id' : 'string offset'} ${v}, past the end of its level`,
@@ -135,7 +151,7 @@ export function combineSiblings(base: Btf, levels: readonly Btf[]): Btf {
       types.push(c);
     }
     parts.push(level.strings.bytes());
-    idShift += level.types.length;
+    idShift += copies.length;
     strShift += level.strings.length;
   }
   const bytes = new Uint8Array(strShift);
