@@ -6,7 +6,7 @@
  * Bytes are never modified.
  */
 import type { ElfFile, ElfSection, Relocations } from '../elf/index.js';
-import { ET, isSectionRelative } from '../elf/index.js';
+import { ET, isSectionRelative, RELOC_PC_RELATIVE } from '../elf/index.js';
 import { DwarfError, type DwarfErrorCode } from './errors.js';
 
 /** A section-relative address (ET_REL: the relocation's symbol section, st_value + addend). */
@@ -78,7 +78,8 @@ export class DwarfSection {
       const type = this.relocs.typeAt(pos);
       if (type > 0) {
         this.checkWidth(pos, size, type);
-        const v = this.relocs.numberAt(pos)!;
+        // PC-relative types are S + A - P (P: the field's section offset); unusual in DWARF, but exact
+        const v = this.relocs.numberAt(pos)! - (RELOC_PC_RELATIVE.has(type) ? pos : 0);
         if (v < 0 || !Number.isSafeInteger(v)) throw this.error('bad-relocation', pos, `relocated offset ${v} is out of range`);
         this.need(pos, size, 'offset');
         return v;
@@ -95,7 +96,7 @@ export class DwarfSection {
         this.checkWidth(pos, size, type);
         this.need(pos, size, 'address');
         const symbol = this.relocs.symbolAt(pos)!;
-        const v = symbol.value + BigInt(this.relocs.addendAt(pos));
+        const v = symbol.value + BigInt(this.relocs.addendAt(pos)) - (RELOC_PC_RELATIVE.has(type) ? BigInt(pos) : 0n);
         if (this.elf !== undefined && this.elf.type === ET.REL && isSectionRelative(symbol)) {
           const target = this.elf.sectionByIndex(symbol.shndx);
           if (!target) throw this.error('bad-relocation', pos, `relocation symbol ${symbol.index} names section ${symbol.shndx}, which does not exist`);

@@ -27,12 +27,8 @@ export const ELFCOMPRESS = { ZLIB: 1, ZSTD: 2 } as const;
 
 export const NT_GNU_BUILD_ID = 3;
 
-/** x86-64 relocation types the reader applies, with the width in bytes of the field each patches. */
+/** x86-64 relocation types the reader applies (widths: relocFieldSize). */
 export const R_X86_64 = { NONE: 0, _64: 1, PC32: 2, PLT32: 4, _32: 10, _32S: 11, PC64: 24 } as const;
-export const RELOC_FIELD_SIZE: Readonly<Record<number, number>> = {
-  [R_X86_64.NONE]: 0, [R_X86_64._64]: 8, [R_X86_64.PC32]: 4, [R_X86_64.PLT32]: 4,
-  [R_X86_64._32]: 4, [R_X86_64._32S]: 4, [R_X86_64.PC64]: 8,
-};
 /** Width of the field a relocation type patches, or -1 when the type is not supported (hot path: a switch). */
 export function relocFieldSize(type: number): number {
   switch (type) {

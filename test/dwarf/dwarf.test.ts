@@ -217,3 +217,19 @@ describe('DWARF relocations (ET_REL)', () => {
     assert.throws(() => mk([[info.length - 2, 1, 10, 0]]), (e: unknown) => e instanceof ElfError && e.code === 'relocation-out-of-section' && e.message.startsWith('test.o: .rela.debug_info +0x0: '));
   });
 });
+
+describe('DWARF relocations: PC-relative types', () => {
+  it('a PC32 relocation on an offset field gives S + A - P', () => {
+    const ab = abbrevTable([[1, DW_TAG.compile_unit, false, [[NAME, F.strp]]]]);
+    const a = new Asm();
+    unit(a, 'u', (a) => { a.uleb(1).label('strp').u32(0); });
+    const str = Uint8Array.from(Buffer.from('\0'.repeat(40) + 'pc-relative\0'));
+    // S = 0 (.debug_str section symbol), A = 40 + P, so S + A - P = 40
+    const d = dwarfOf({
+      info: a.bytes(), abbrev: ab, str,
+      extra: [{ name: '.rela.debug_info', type: 4, data: rela([[a.at('strp'), 1, 2, 40 + a.at('strp')]]), link: '.symtab', info: '.debug_info', entsize: 24 }],
+      symbols: [{ name: '', type: 3, shndx: '.debug_str' }],
+    });
+    assert.equal(d.unitByOffset(0).root().str(NAME), 'pc-relative');
+  });
+});
