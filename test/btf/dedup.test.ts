@@ -210,6 +210,19 @@ describe('btf/dedup: standalone', () => {
     assert.deepEqual(shape(out), ['ENUM mode', 'ENUM64 wide', 'ENUM mode']);
   });
 
+  it('resolves same-width enum forwards in either order (before and after the full enum)', () => {
+    const b = new BtfBuilder();
+    const early = b.addFwd('e', 'enum');
+    const full = b.addEnum('e', 4); b.addEnumValue('A', 1);
+    const late = b.addFwd('e', 'enum');
+    const user = b.addPtr(early);
+    const { btf: out, mapId } = dedupLevel(libbpfCase('enum forwards around a full enum', b.finish()));
+    assert.equal(mapId(early), mapId(full));
+    assert.equal(mapId(late), mapId(full));
+    assert.deepEqual(shape(out), ['ENUM e', 'PTR ']);
+    assert.equal(target(out.type(mapId(user))), mapId(full));
+  });
+
   it('dedups reference types exactly: modifiers, arrays, prototypes, funcs, tags', () => {
     const b = new BtfBuilder();
     for (let copy = 0; copy < 2; copy++) {
