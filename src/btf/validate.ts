@@ -87,6 +87,9 @@ const isModifier = (k: number): boolean =>
   k === KIND.TYPEDEF || k === KIND.VOLATILE || k === KIND.CONST || k === KIND.RESTRICT || k === KIND.TYPE_TAG;
 /** Kinds that may only be the source of a reference (kernel btf_type_is_resolve_source_only). */
 const isSourceOnly = (k: number): boolean => k === KIND.VAR || k === KIND.DATASEC || k === KIND.DECL_TAG;
+/** Kernel btf_type_needs_resolve: the kinds its resolver pushes on its (32 deep) stack. */
+const needsResolve = (k: number): boolean => isModifier(k) || k === KIND.PTR || k === KIND.STRUCT || k === KIND.UNION
+  || k === KIND.ARRAY || k === KIND.VAR || k === KIND.FUNC || k === KIND.DATASEC || k === KIND.DECL_TAG;
 
 /** Kernel __btf_name_valid: identifier chars (dots too when dotOk), shorter than KSYM_NAME_LEN. */
 export function isValidBtfName(s: string, dotOk: boolean): boolean {
@@ -468,7 +471,8 @@ class Validator {
       this.report(this.current >= this.first ? this.current : id, 'loop', `reference loop through ${this.describe(id)}`);
       return INVALID;
     }
-    if (depth > MAX_RESOLVE_DEPTH) {
+    // The kernel's resolve stack holds at most 32 types that need resolving (sinks are not pushed).
+    if (depth >= MAX_RESOLVE_DEPTH && needsResolve(this.kind(id))) {
       this.report(this.current, 'resolve-depth', `nesting deeper than ${MAX_RESOLVE_DEPTH} at ${this.describe(id)}`);
       return INVALID;
     }

@@ -107,4 +107,14 @@ export const BROKEN_CASES: readonly BrokenCase[] = [
   // Each typedef refers to the next id, so resolving the first one nests 40 deep (as in the kernel).
   { rule: 'resolve-depth', what: '40 typedefs each referring forward to the next', id: 3,
     build: () => { const b = base(); for (let i = 0; i < 40; i++) b.addTypedef(`t${i}`, i === 39 ? 1 : 4 + i); return b.finish(); } },
+  // 33 structs each holding the next by value: one more than the kernel's 32-deep resolve stack.
+  { rule: 'resolve-depth', what: '33 nested structs', id: 2, build: () => nestedStructs(33) },
 ];
+
+/** `n` structs s0..s(n-1), each containing the next by value, the last an int (ids 2..n+1). */
+export function nestedStructs(n: number): Btf {
+  const b = new BtfBuilder();
+  b.addInt('int', 4, 1);
+  for (let i = 0; i < n; i++) { b.addStruct(`s${i}`, 4); b.addField('m', i === n - 1 ? 1 : 3 + i, 0); }
+  return b.finish();
+}

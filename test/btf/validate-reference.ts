@@ -86,6 +86,9 @@ const isModifier = (k: Kind): boolean =>
   k === KIND.TYPEDEF || k === KIND.VOLATILE || k === KIND.CONST || k === KIND.RESTRICT || k === KIND.TYPE_TAG;
 /** Kinds that may only be the source of a reference (kernel btf_type_is_resolve_source_only). */
 const isSourceOnly = (k: Kind): boolean => k === KIND.VAR || k === KIND.DATASEC || k === KIND.DECL_TAG;
+const needsResolve = (k: Kind | undefined): boolean => k !== undefined && (isModifier(k) || k === KIND.PTR || k === KIND.STRUCT || k === KIND.UNION
+  || k === KIND.ARRAY || k === KIND.VAR || k === KIND.FUNC || k === KIND.DATASEC || k === KIND.DECL_TAG);
+const t0kind = (btf: Btf, id: TypeId): Kind | undefined => btf.tryType(id)?.kind;
 
 /** Kernel __btf_name_valid: identifier chars (dots too when dotOk), shorter than KSYM_NAME_LEN. */
 export function isValidBtfName(s: string, dotOk: boolean): boolean {
@@ -407,7 +410,7 @@ class Validator {
       this.report(this.current >= this.first ? this.current : id, 'loop', `reference loop through ${this.btf.describe(id)}`);
       return INVALID;
     }
-    if (depth > MAX_RESOLVE_DEPTH) {
+    if (depth >= MAX_RESOLVE_DEPTH && needsResolve(t0kind(this.btf, id))) {
       this.report(this.current, 'resolve-depth', `nesting deeper than ${MAX_RESOLVE_DEPTH} at ${this.btf.describe(id)}`);
       return INVALID;
     }

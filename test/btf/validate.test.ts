@@ -11,7 +11,7 @@ import { VALIDATION_RULES, formatProblem, isValidBtfName, validateBtf } from '..
 import { writeBtf } from '../../src/btf/write.js';
 import { loadIntoKernel, requireOk } from '../support/kernel-load.js';
 import { fixture, kernelDir, requireShared } from '../support/paths.js';
-import { BROKEN_CASES } from './broken-cases.js';
+import { BROKEN_CASES, nestedStructs } from './broken-cases.js';
 import { FIXTURE_MODULES, allKinds, threeLevels, vmlinux } from './sample.js';
 
 describe('btf/validate', () => {
@@ -19,6 +19,11 @@ describe('btf/validate', () => {
     assert.deepEqual(validateBtf(allKinds()).map(formatProblem), []);
     const { base, mid, top } = threeLevels();
     for (const l of [base, mid, top]) assert.deepEqual(validateBtf(l).map(formatProblem), []);
+  });
+
+  it('accepts 32 nested structs (the kernel\'s resolve depth) and refuses 33', () => {
+    assert.deepEqual(validateBtf(nestedStructs(32)), []);
+    assert.deepEqual(validateBtf(nestedStructs(33)).map((p) => p.rule), ['resolve-depth']);
   });
 
   it('accepts vmlinux and the fixture modules', () => {
@@ -50,6 +55,7 @@ describe('btf/validate', () => {
       const file = (name: string, btf: Parameters<typeof writeBtf>[0]): string => { const p = join(dir, name); writeFileSync(p, writeBtf(btf)); return p; };
       requireOk(this, loadIntoKernel(file('all-kinds', allKinds())));
       requireOk(this, loadIntoKernel(file('base', threeLevels().base)));
+      requireOk(this, loadIntoKernel(file('nested32', nestedStructs(32))));
       const disagreements: string[] = [];
       BROKEN_CASES.forEach((c, i) => {
         if (c.stricterThanKernel !== undefined) return;
