@@ -18,6 +18,7 @@ import { elfSelectionContext, walkUnits, type RawFunction, type RawVariable } fr
 import { encodableFunctions } from './functions.js';
 import { readObjectForEncoding } from './read.js';
 import { checkTypeLimit } from './output.js';
+import { chainType, forEachKind } from './lazy.js';
 
 export type EncodeMode = 'extras' | 'full';
 
@@ -234,16 +235,19 @@ export function pruneUnreachable(btf: Btf): Btf {
 /** VAR names per DATASEC name in `btf`'s own level ("already described" for extras). */
 export function varsOfLevel(btf: Btf): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
-  for (const t of btf.types) {
-    if (t.kind !== KIND.DATASEC) continue;
+  forEachKind(btf, (id, kind) => {
+    if (kind !== KIND.DATASEC) return;
+    const t = chainType(btf, id);
+    if (t.kind !== KIND.DATASEC) return;
     const name = btf.str(t.nameOff);
     let set = out.get(name);
     if (!set) { set = new Set(); out.set(name, set); }
     for (const v of t.vars) {
-      const vt = btf.tryType(v.type);
-      if (vt?.kind === KIND.VAR) set.add(btf.str(vt.nameOff));
+      if (v.type < 1 || v.type >= btf.nextId) continue;
+      const vt = chainType(btf, v.type);
+      if (vt.kind === KIND.VAR) set.add(btf.str(vt.nameOff));
     }
-  }
+  });
   return out;
 }
 

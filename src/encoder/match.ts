@@ -13,6 +13,7 @@ import type { Btf } from '../btf/btf.js';
 import { KIND } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
 import type { ProtoGraph, ProtoRef } from './proto.js';
+import { chainType, forEachKind } from './lazy.js';
 
 /**
  * Reverse index of one level's anonymous types, built once per level with typed arrays (CSR):
@@ -32,13 +33,44 @@ function levelIndex(level: Btf): LevelIndex {
   const cached = levelIndexCache.get(level);
   if (cached) return cached;
   const n = level.nextId;
-  const types = level.types;
-  const anchors = new Int32Array(types.length).fill(-1);
+  const count = level.nextId - level.startId;
+  const anchors = new Int32Array(count).fill(-1);
   const counts = new Int32Array(n + 1);
   const aggregates = new Map<number, number[]>();
-  for (let i = 0; i < types.length; i++) {
-    const t = types[i]!;
+  const raw = level.rawTypes;
+  if (raw !== undefined) {
+    // Straight from the words: header word 2 is the size or referenced type; ARRAY data starts
+    // at word 3 with the element type; FUNC_PROTO params are (name, type) pairs from word 3.
+    const { words, offs } = raw;
+    for (let i = 0; i < offs.length; i++) {
+      const p = offs[i]!;
+      const info = words[p + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      let a = -1;
+      switch (kind) {
+        case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = words[p + 2]!; break;
+        case KIND.ARRAY: a = words[p + 3]!; break;
+        case KIND.FUNC_PROTO: a = words[p + 2] !== 0 || (info & 0xffff) === 0 ? words[p + 2]! : words[p + 4]!; break;
+        case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
+          if (words[p] === 0) {
+            const k = aggregateKey(kind, words[p + 2]!, info & 0xffff);
+            const l = aggregates.get(k);
+            if (l) l.push(level.startId + i); else aggregates.set(k, [level.startId + i]);
+          }
+          break;
+        default: break;
+      }
+      if (a >= 0 && a < n) { anchors[i] = a; counts[a + 1]!++; }
+    }
+  } else forEachKind(level, (id, kind) => {
     let a = -1;
+    switch (kind) {
+      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: case KIND.ARRAY: case KIND.FUNC_PROTO:
+      case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
+        break;
+      default: return;
+    }
+    const t = chainType(level, id);
     switch (t.kind) {
       case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = t.type; break;
       case KIND.ARRAY: a = t.elemType; break;
@@ -47,17 +79,17 @@ function levelIndex(level: Btf): LevelIndex {
         if (t.nameOff === 0) {
           const k = aggregateKey(t.kind, t.size, t.kind === KIND.ENUM || t.kind === KIND.ENUM64 ? t.values.length : t.members.length);
           const l = aggregates.get(k);
-          if (l) l.push(level.startId + i); else aggregates.set(k, [level.startId + i]);
+          if (l) l.push(id); else aggregates.set(k, [id]);
         }
         break;
       default: break;
     }
-    if (a >= 0 && a < n) { anchors[i] = a; counts[a + 1]!++; }
-  }
+    if (a >= 0 && a < n) { anchors[id - level.startId] = a; counts[a + 1]!++; }
+  });
   for (let i = 1; i <= n; i++) counts[i]! += counts[i - 1]!;
   const fill = counts.slice();
   const ids = new Int32Array(counts[n]!);
-  for (let i = 0; i < types.length; i++) {
+  for (let i = 0; i < count; i++) {
     const a = anchors[i]!;
     if (a >= 0) ids[fill[a]!++] = level.startId + i;
   }
@@ -130,7 +162,7 @@ export class ChainMatcher {
       }
       case KIND.FWD: {
         const name = this.graph.strings[p.nameOff]!;
-        for (const c of chain.findByName(name, KIND.FWD)) if (chain.type(c).kflag === p.kflag) return c;
+        for (const c of chain.findByName(name, KIND.FWD)) if (chainType(chain, c).kflag === p.kflag) return c;
         const real = chain.findByName(name, p.kflag ? KIND.UNION : KIND.STRUCT);
         return real.length === 1 ? real[0] : undefined;
       }
@@ -160,7 +192,7 @@ export class ChainMatcher {
       if (anchor >= starts.length - 1) continue;
       for (let i = starts[anchor]!; i < starts[anchor + 1]!; i++) {
         const c = ids[i]!;
-        if (this.sameResolved(p, chain.type(c))) return c;
+        if (this.sameResolved(p, chainType(chain, c))) return c;
       }
     }
     return undefined;
@@ -199,7 +231,7 @@ export class ChainMatcher {
   }
 
   private shallowAggregate(p: BtfType & { members: { nameOff: number; offset: number }[] }, c: number): boolean {
-    const t = this.chain!.type(c);
+    const t = chainType(this.chain!, c);
     if ((t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) || t.kflag !== p.kflag || t.nameOff !== 0) return false;
     for (let i = 0; i < p.members.length; i++) {
       if (p.members[i]!.offset !== t.members[i]!.offset || !this.nameEq(p.members[i]!.nameOff, t.members[i]!.nameOff)) return false;
@@ -249,7 +281,7 @@ export class ChainMatcher {
     if (depth > 4000) return false;
     const chain = this.chain!;
     const p = this.graph.proto(ref);
-    const t = chain.type(c);
+    const t = chainType(chain, c);
     if (p.kind !== t.kind) {
       // A proto FWD matches a same-named chain struct/union of its kind.
       if (p.kind === KIND.FWD && (t.kind === KIND.STRUCT || t.kind === KIND.UNION)
