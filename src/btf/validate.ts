@@ -67,7 +67,7 @@ export const VALIDATION_RULES = {
   'decl-tag-value': 'DECL_TAG with an empty value',
   'decl-tag-target': 'DECL_TAG on something other than a struct, union, FUNC, VAR or TYPEDEF',
   'decl-tag-component': 'DECL_TAG component index out of range or not allowed for the target',
-  'ref-target': 'pointer/modifier target is a VAR, DATASEC or DECL_TAG',
+  'ref-target': 'pointer/modifier target is a VAR, DATASEC or DECL_TAG, or a pointer to a FUNC',
   'type-tag-order': 'TYPE_TAG after a non-tag modifier in a modifier chain',
   'modifier-chain': 'modifier chain longer than 32 or cyclic',
   'loop': 'reference loop not broken by a pointer to a struct/union/array',
@@ -637,6 +637,12 @@ class Validator {
         this.checkPtrChain(id);
         const target = this.ref(id);
         if (this.exists(target) && isSourceOnly(this.kind(target))) this.report(id, 'ref-target', `points at ${this.describe(target)}`);
+        else {
+          // The kernel resolves a FUNC to its prototype only when the FUNC was resolved first
+          // (a smaller id); later ones fail. Refuse both: a pointer should name the FUNC_PROTO.
+          const end = this.skipModifiers(target);
+          if (this.exists(end) && this.kind(end) === KIND.FUNC) this.report(id, 'ref-target', `points at ${this.describe(target)}, a FUNC (point at its FUNC_PROTO)`);
+        }
         return;
       }
       case KIND.VAR: {

@@ -92,6 +92,8 @@ export const BROKEN_CASES: readonly BrokenCase[] = [
   { rule: 'decl-tag-target', what: 'DECL_TAG on an INT', id: 3, build: () => { const b = base(); b.addDeclTag('t', 1, -1); return b.finish(); } },
   { rule: 'decl-tag-component', what: 'DECL_TAG on member #5 of a 2-member struct', id: 3, build: () => { const b = base(); b.addDeclTag('t', 2, 5); return b.finish(); } },
   { rule: 'ref-target', what: 'CONST of a VAR', id: 4, build: () => { const b = base(); const v = b.addVar('v', 1, 1); b.addConst(v); return b.finish(); } },
+  { rule: 'ref-target', what: 'PTR to a later FUNC', id: 2,
+    build: () => { const b = new BtfBuilder(); b.addInt('int', 4, 1); b.addPtr(4); const p = b.addFuncProto(1); b.addFunc('f', p, 0); return b.finish(); } },
   { rule: 'ref-target', what: 'PTR to a DATASEC', id: 4,
     build: () => { const b = base(); b.addDatasec('.bss', 4); b.addPtr(3); return b.finish(); } },
   { rule: 'type-tag-order', what: 'TYPE_TAG after CONST', id: 3,

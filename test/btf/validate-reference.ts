@@ -557,6 +557,10 @@ class Validator {
         if (this.btf.hasType(t.type)) {
           const target = this.btf.type(t.type);
           if (isSourceOnly(target.kind)) this.report(id, 'ref-target', `points at ${this.btf.describe(t.type)}`);
+          else {
+            const end = this.btf.tryType(this.skipModifiers(t.type));
+            if (end !== undefined && end.kind === KIND.FUNC) this.report(id, 'ref-target', `points at ${this.btf.describe(t.type)}, a FUNC (point at its FUNC_PROTO)`);
+          }
         }
         return;
       case KIND.VAR: {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Btf } from '../../src/btf/btf.js';
 import { BtfBuilder } from '../../src/btf/builder.js';
 import { BTF_MAX_TYPE } from '../../src/btf/kinds.js';
-import { readBtfFile } from '../../src/btf/parse.js';
+import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
 import type { BtfType } from '../../src/btf/types.js';
 import { VALIDATION_RULES, formatProblem, isValidBtfName, validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
@@ -64,6 +64,35 @@ describe('btf/validate', () => {
         else if ('skipReason' in r) requireOk(this, r);
       });
       assert.deepEqual(disagreements, []);
+    } finally { rmSync(dir, { recursive: true }); }
+  });
+
+  it('agrees with the running kernel on 300 randomly corrupted records (never "valid" when the kernel refuses)', function () {
+    this.timeout(120000);
+    const dir = mkdtempSync(join(tmpdir(), 'btfcore-kfuzz-'));
+    // Rules where we are stricter than recent kernels (documented in VALIDATION_RULES / broken-cases).
+    const stricter = new Set(['name-not-string-start', 'name', 'kind-flag']);
+    try {
+      const good = writeBtf(allKinds());
+      const typeLen = new DataView(good.buffer).getUint32(12, true);
+      let x = 0xc0ffee;
+      const next = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
+      const wrong: string[] = [];
+      for (let i = 0, tried = 0; tried < 300 && i < 10000; i++) {
+        const c = good.slice();
+        for (let k = 0, n = 1 + (next() % 3); k < n; k++) c[24 + (next() % typeLen)] = next() % 3 === 0 ? next() & 0xff : next() % 40;
+        let btf;
+        try { btf = parseBtf(c); } catch { continue; }
+        tried++;
+        const rules = [...new Set(validateBtf(btf).map((p) => p.rule))];
+        const path = join(dir, `c${i}`);
+        writeFileSync(path, c);
+        const r = loadIntoKernel(path);
+        if (!r.ok && 'skipReason' in r) requireOk(this, r);
+        if (!r.ok && rules.length === 0) wrong.push(`case ${i}: we say valid, the kernel refuses: ${'error' in r ? r.error : ''}`);
+        if (r.ok && rules.some((rule) => !stricter.has(rule))) wrong.push(`case ${i}: the kernel loads it, we report ${rules.join(', ')}`);
+      }
+      assert.deepEqual(wrong, []);
     } finally { rmSync(dir, { recursive: true }); }
   });
 
