@@ -1,8 +1,8 @@
 /**
  * libbpf-equivalent BTF deduplication (btf__dedup) of the TOP level of a chain against its
  * immutable ancestors (any depth), or of a standalone BTF. Read libbpf's btf.c for the original;
- * this is an independent implementation of the same semantics, with hash maps everywhere so that
- * nothing is quadratic in the number of types.
+ * this is an independent implementation of the same semantics. A type is only ever compared with
+ * the candidates filed under its structural hash, never scanned against all types.
  *
  * Vocabulary: ids are absolute; "ancestor" ids are below `startId` and never change. `map[id]`
  * is the id's canonical representative (itself when canonical); resolving follows the map to a
@@ -19,7 +19,8 @@
  *     forward maps to the first full enum found, and a full enum redirects earlier canonical
  *     forwards to itself.
  *  3. structs/unions, then typedefs: graph equivalence. For each candidate with the same shallow
- *     shape (name, size, member names and offsets) a parallel DFS walks both type graphs, recording
+ *     shape (name, size, member names and offsets, and member-type shapes that equivalence
+ *     preserves: see memberShape) a parallel DFS (explicit stack) walks both type graphs, recording
  *     a hypothetical canonical->candidate map; a contradiction (one canonical type paired with two
  *     different candidate types that are not structurally identical) means "not equivalent".
  *     A FWD pairs with a struct/union of its name and kind. On success the hypothetical map is
@@ -99,7 +100,16 @@ function runDedup(btf: Btf, opts: DedupOptions, copy: boolean): DedupResult {
     const kept = d.compact();
     d.remap(kept);
     const out = new Btf({ base: btf.base, source: btf.source, types: kept, strings: d.strings });
-    return { btf: out, mapId: (id) => d.mapId(id) };
+    // Only the final ids outlive the run (not the whole context).
+    const finals = d.ownFinalIds();
+    const { startId, nextId } = btf;
+    const mapId = (id: TypeId): TypeId => {
+      if (!Number.isInteger(id) || id < 0 || id >= nextId) {
+        throw new BtfError('bad-type-id', `type id ${id} is not in the deduplicated chain (ids 0..${nextId - 1})`, { file: btf.source }, { id });
+      }
+      return id < startId ? id : finals[id - startId]!;
+    };
+    return { btf: out, mapId };
   } finally {
     d.release();
   }
@@ -906,9 +916,10 @@ class DedupContext {
     for (const t of kept) mapTypeIds(t, (c) => this.finalId(c));
   }
 
-  /** Where an old id went: ancestors stay (even a redirected ancestor FWD is still a valid id). */
-  mapId(id: TypeId): TypeId {
-    if (!Number.isInteger(id) || id < 0 || id >= this.nextId) throw new BtfError('bad-type-id', `type id ${id} is not in the deduplicated chain`, { file: this.src.source }, { id });
-    return id < this.startId ? id : this.finalId(id);
+  /** Where each own id went (ancestors stay: even a redirected ancestor FWD is still a valid id). */
+  ownFinalIds(): Int32Array {
+    const out = new Int32Array(this.own.length);
+    for (let i = 0; i < out.length; i++) out[i] = this.finalId(this.startId + i);
+    return out;
   }
 }

@@ -80,6 +80,8 @@ describe('btf/dedup: standalone', () => {
     assert.deepEqual(shape(out), ['INT int', 'STRUCT node', 'PTR ', 'STRUCT list', 'PTR ', 'VAR v0', 'VAR v1']);
     // Every id of the second copy maps onto the first copy's.
     for (let i = 1; i <= 5; i++) assert.equal(mapId(i + 6), mapId(i));
+    assert.equal(mapId(0), 0);
+    expectBtfError(() => mapId(13), 'bad-type-id');
     const node = struct(out, 2);
     assert.deepEqual(node.members.map((m) => m.type), [1, 3, 5]);
     assert.equal(target(out.type(6)), 5);
