@@ -13,7 +13,7 @@
  * ET_EXEC addresses are looked up in the SHF_ALLOC section table.
  * Output order is DIE order (deterministic).
  */
-import { ET, type ElfFile } from '../elf/index.js';
+import { ET, STT, type ElfFile } from '../elf/index.js';
 import { DW_AT, DW_TAG } from './constants.js';
 import { CTypePrinter } from './ctype.js';
 import type { Dwarf, DieCursor } from './dwarf.js';
@@ -52,6 +52,12 @@ export interface StaticVariable {
   readonly offset: bigint;
   /** Size from the type (undefined for incomplete types). */
   readonly size: number | undefined;
+  /**
+   * Only when `size` is undefined: st_size of the same-named STT_OBJECT symbol at the same
+   * section and offset, if there is one. GCC leaves some defined arrays incomplete in DWARF
+   * (`static struct cpuhp_step cpuhp_hp_states[] = {...}` after a tentative declaration).
+   */
+  readonly symbolSize: bigint | undefined;
   /** C spelling of the type. */
   readonly cType: string;
 }
@@ -107,6 +113,7 @@ export function collectVariables(dwarf: Dwarf, options: CollectOptions = {}): Va
       sectionName: place.section?.name,
       offset: place.offset,
       size: withTypes ? printer.size(typeOffset) : undefined,
+      symbolSize: undefined,
       cType: withTypes ? printer.name(typeOffset) : '',
     });
   };
@@ -139,7 +146,30 @@ export function collectVariables(dwarf: Dwarf, options: CollectOptions = {}): Va
       }
     }
   }
+  if (withTypes && elf !== undefined && variables.some((v) => v.size === undefined && v.sectionIndex !== undefined)) {
+    fillSymbolSizes(elf, variables);
+  }
   return { variables, units, declarations };
+}
+
+/** Set `symbolSize` of variables whose type has no size, from the symbol table (read only then). */
+function fillSymbolSizes(elf: ElfFile, variables: StaticVariable[]): void {
+  const key = (shndx: number, offset: bigint, name: string): string => `${shndx}:${offset}:${name}`;
+  const sizes = new Map<string, bigint>();
+  for (const sym of elf.symbols) {
+    if (sym.type !== STT.OBJECT || sym.size === 0n) continue;
+    const sec = elf.sectionByIndex(sym.shndx);
+    if (!sec) continue;
+    sizes.set(key(sym.shndx, elf.type === ET.REL ? sym.value : sym.value - sec.addr, sym.name), sym.size);
+  }
+  for (let i = 0; i < variables.length; i++) {
+    const v = variables[i]!;
+    if (v.size !== undefined || v.sectionIndex === undefined) continue;
+    // function-local statics carry a ".N" suffix in the symbol table
+    const found = sizes.get(key(v.sectionIndex, v.offset, v.name))
+      ?? [...sizes.entries()].find(([k]) => v.scope === 'function' && k.startsWith(`${v.sectionIndex}:${v.offset}:${v.name}.`))?.[1];
+    if (found !== undefined) variables[i] = { ...v, symbolSize: found };
+  }
 }
 
 function functionName(dwarf: Dwarf, offset: number, cache: (string | undefined)[]): string | undefined {

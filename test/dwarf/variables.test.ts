@@ -90,6 +90,17 @@ describe('collectVariables: committed kernel modules equal elfutils counts', () 
   });
 });
 
+describe('collectVariables: incomplete DWARF types', () => {
+  it('falls back to the symbol size when the DWARF type has no size (tentative definition)', () => {
+    for (const obj of ['elf/vars-dwarf5.o', 'elf/vars-dwarf4.exec']) {
+      const scan = collectVariables(Dwarf.fromElf(ElfFile.open(fixture(obj))));
+      const t = scan.variables.find((v) => v.name === 'tentative_array')!;
+      assert.deepEqual([t.size, t.symbolSize, t.cType, t.sectionName], [undefined, 12n, 'int []', '.data'], obj);
+      assert.ok(scan.variables.filter((v) => v.size !== undefined).every((v) => v.symbolSize === undefined));
+    }
+  });
+});
+
 describe('collectVariables: compiled C fixtures', () => {
   const expected: Record<string, [string, string, string, number, string]> = {
     // name: [linkage, scope, section, size, C type]

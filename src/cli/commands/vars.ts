@@ -38,6 +38,7 @@ function toJson(v: StaticVariable): Record<string, unknown> {
     section: v.sectionName ?? null,
     offset: Number(v.offset),
     size: v.size ?? null,
+    ...(v.symbolSize !== undefined ? { symbolSize: Number(v.symbolSize) } : {}),
     type: v.cType,
     die: v.dieOffset,
     ...(v.implicitValue ? { implicitValue: true } : {}),
@@ -71,7 +72,7 @@ export const varsCommand: Command = {
       v.implicitValue ? 'function(value)' : v.scope,
       v.sectionName ?? '-',
       `0x${v.offset.toString(16)}`,
-      v.size === undefined ? '?' : String(v.size),
+      v.size !== undefined ? String(v.size) : v.symbolSize !== undefined ? `${v.symbolSize} (symbol)` : '?',
       v.cType,
     ]);
     const header = ['NAME', 'LINKAGE', 'SCOPE', 'SECTION', 'OFFSET', 'SIZE', 'TYPE'];
