@@ -122,7 +122,7 @@ export class StringTable {
     const found = idx.get(s);
     if (found !== undefined) return found;
     const enc = utf8Enc.encode(s);
-    if (enc.includes(0)) throw new BtfError('too-large', `string contains NUL: ${JSON.stringify(s)}`);
+    if (enc.includes(0)) throw new BtfError('builder-misuse', `string contains NUL: ${JSON.stringify(s)}`);
     this.reserve(enc.length + 1);
     const off = this.start + this.len;
     this.buf.set(enc, this.len);
