@@ -152,23 +152,24 @@ export function collectVariables(dwarf: Dwarf, options: CollectOptions = {}): Va
   return { variables, units, declarations };
 }
 
-/** Set `symbolSize` of variables whose type has no size, from the symbol table (read only then). */
+/** Set `symbolSize` of variables whose type has no size, from the few symbols at their places. */
 function fillSymbolSizes(elf: ElfFile, variables: StaticVariable[]): void {
-  const key = (shndx: number, offset: bigint, name: string): string => `${shndx}:${offset}:${name}`;
-  const sizes = new Map<string, bigint>();
-  for (const sym of elf.symbols) {
-    if (sym.type !== STT.OBJECT || sym.size === 0n) continue;
-    const sec = elf.sectionByIndex(sym.shndx);
-    if (!sec) continue;
-    sizes.set(key(sym.shndx, elf.type === ET.REL ? sym.value : sym.value - sec.addr, sym.name), sym.size);
+  const rel = elf.type === ET.REL;
+  const placeKey = (shndx: number, offset: bigint): string => `${shndx}:${offset}`;
+  const wanted = new Set<string>();
+  for (const v of variables) {
+    if (v.size !== undefined || v.sectionIndex === undefined) continue;
+    wanted.add(placeKey(v.sectionIndex, rel ? v.offset : v.offset + (elf.sectionByIndex(v.sectionIndex)?.addr ?? 0n)));
   }
+  const syms = elf.symbolsWhere((type, shndx, value) => type === STT.OBJECT && wanted.has(placeKey(shndx, value)));
   for (let i = 0; i < variables.length; i++) {
     const v = variables[i]!;
     if (v.size !== undefined || v.sectionIndex === undefined) continue;
+    const value = rel ? v.offset : v.offset + (elf.sectionByIndex(v.sectionIndex)?.addr ?? 0n);
     // function-local statics carry a ".N" suffix in the symbol table
-    const found = sizes.get(key(v.sectionIndex, v.offset, v.name))
-      ?? [...sizes.entries()].find(([k]) => v.scope === 'function' && k.startsWith(`${v.sectionIndex}:${v.offset}:${v.name}.`))?.[1];
-    if (found !== undefined) variables[i] = { ...v, symbolSize: found };
+    const sym = syms.find((s) => s.shndx === v.sectionIndex && s.value === value && s.size !== 0n
+      && (s.name === v.name || (v.scope === 'function' && s.name.startsWith(`${v.name}.`))));
+    if (sym) variables[i] = { ...v, symbolSize: sym.size };
   }
 }
 

@@ -296,7 +296,16 @@ export class ElfFile {
     return this.symbolsCache;
   }
 
-  private readSymbols(): ElfSymbol[] {
+  /**
+   * Symbols for which `want(type, shndx, value)` is true, decoding names only for those: a
+   * cheap lookup in a large table (vmlinux: ~150,000 symbols) when only a few are needed.
+   */
+  symbolsWhere(want: (type: number, shndx: number, value: bigint) => boolean): ElfSymbol[] {
+    if (this.symbolsCache) return this.symbolsCache.filter((s) => want(s.type, s.shndx, s.value));
+    return this.readSymbols(want);
+  }
+
+  private readSymbols(want?: (type: number, shndx: number, value: bigint) => boolean): ElfSymbol[] {
     const symtab = this.sections.find((s) => s.type === SHT.SYMTAB);
     if (!symtab) return [];
     if (symtab.entsize !== SYM_SIZE) {
@@ -308,23 +317,22 @@ export class ElfFile {
     const shndxSec = this.sections.find((s) => s.type === SHT.SYMTAB_SHNDX && s.link === symtab.index);
     const shndxData = shndxSec ? this.cursor(this.sectionData(shndxSec), shndxSec.name) : undefined;
     const data = this.sectionData(symtab);
-    const c = this.cursor(data, symtab.name);
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const n = Math.floor(data.length / SYM_SIZE);
-    const out: ElfSymbol[] = new Array<ElfSymbol>(n);
+    const out: ElfSymbol[] = [];
     for (let i = 0; i < n; i++) {
-      c.seek(i * SYM_SIZE);
-      const nameOff = c.u32();
-      const info = c.u8();
-      const other = c.u8();
-      let shndx = c.u16();
-      const value = c.u64();
-      const size = c.u64();
+      const at = i * SYM_SIZE;
+      const info = dv.getUint8(at + 4);
+      let shndx = dv.getUint16(at + 6, true);
       if (shndx === SHN.XINDEX && shndxData) { shndxData.seek(i * 4); shndx = shndxData.u32(); }
+      const value = dv.getBigUint64(at + 8, true);
+      if (want && !want(info & 0xf, shndx, value)) continue;
+      const nameOff = dv.getUint32(at, true);
       const name = cstrAt(strs, nameOff);
       if (name === undefined) {
-        throw this.error('bad-string-offset', symtab.name, i * SYM_SIZE, `symbol ${i} name offset ${nameOff} is outside ${safeName(strSec.name)}`);
+        throw this.error('bad-string-offset', symtab.name, at, `symbol ${i} name offset ${nameOff} is outside ${safeName(strSec.name)}`);
       }
-      out[i] = { index: i, name, value, size, type: info & 0xf, bind: info >> 4, other, shndx };
+      out.push({ index: i, name, value, size: dv.getBigUint64(at + 16, true), type: info & 0xf, bind: info >> 4, other: dv.getUint8(at + 5), shndx });
     }
     return out;
   }
