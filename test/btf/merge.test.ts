@@ -5,6 +5,7 @@
  * 1121 shared modules when ../shared is present.
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { combineSiblings, flattenOnto, flattenStandalone, mergeSiblings, rebaseL
 import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
 import { validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
-import { bpftoolDump, loadIntoKernel, parseSplitWithLibbpf, parseWithLibbpf, requireOk } from '../support/kernel-load.js';
+import { bpftoolDump, bpftoolDumpC, loadIntoKernel, parseSplitWithLibbpf, parseWithLibbpf, requireOk } from '../support/kernel-load.js';
 import { fixture, kernelDir, requireShared } from '../support/paths.js';
 import { extrasChain, loopModule } from './merge-fixtures.js';
 import { FIXTURE_MODULES, vmlinux, vmlinuxBytes } from './sample.js';
@@ -232,7 +233,7 @@ describe('btf/merge: siblings', () => {
 });
 
 describe('btf/merge: vmlinux + all 1121 shared modules', () => {
-  it('merges into one standalone BTF that validates and loads into the kernel', function () {
+  it('merges into one standalone BTF that validates, loads into the kernel, and dumps as C that compiles', function () {
     requireShared(this);
     this.timeout(600_000);
     const dir = mkdtempSync(join(tmpdir(), 'btf-all-'));
@@ -254,6 +255,13 @@ describe('btf/merge: vmlinux + all 1121 shared modules', () => {
       const path = join(dir, 'kernel');
       writeFileSync(path, bytes);
       assert.equal(requireOk(this, loadIntoKernel(path)), `ok ${merged.nextId - 1}`);
+      // bpftool's C dump of it is one coherent set of declarations: gcc compiles it
+      const header = requireOk(this, bpftoolDumpC(path));
+      writeFileSync(join(dir, 'kernel.h'), header);
+      writeFileSync(join(dir, 'use.c'), '#include "kernel.h"\nint main(void) { return 0; }\n');
+      const cc = spawnSync('gcc', ['-fsyntax-only', '-w', join(dir, 'use.c')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      if (cc.error !== undefined) requireOk(this, { ok: false, skipReason: `gcc is not available (${cc.error.message})` });
+      assert.equal(cc.status, 0, cc.stderr.split('\n').slice(0, 5).join('\n'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

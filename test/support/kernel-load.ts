@@ -88,6 +88,14 @@ export function bpftoolDump(path: string, base?: string): OracleResult {
   return { ok: true, output: r.stdout };
 }
 
+/** `bpftool btf dump file PATH format c`; output = the C declarations. */
+export function bpftoolDumpC(path: string): OracleResult {
+  const r = spawnSync('bpftool', ['btf', 'dump', 'file', path, 'format', 'c'], { encoding: 'utf8', timeout: 120_000, maxBuffer: 512 << 20 });
+  if (r.error !== undefined) return { ok: false, skipReason: `bpftool is not available (${r.error.message}); install bpftool` };
+  if (r.status !== 0) return { ok: false, error: `bpftool btf dump file ${path} format c: exit ${r.status}: ${r.stderr.trim()}` };
+  return { ok: true, output: r.stdout };
+}
+
 const printed = new Set<string>();
 
 /** Skips the test (printing why, once per reason) on a skip result, fails it on an error; returns the output. */
