@@ -122,3 +122,28 @@ describe('DWARF resolved values', () => {
     assert.equal(p.name(undefined), 'void');
   });
 });
+
+describe('DWARF resolved values: hostile graphs terminate', () => {
+  it('a typedef cycle and a specification cycle give bounded answers, not hangs', () => {
+    const abbrev = abbrevTable([
+      [1, T.compile_unit, true, []],
+      [2, T.typedef, false, [[A.name, F.string], [A.type, F.ref4]]],
+      [3, T.variable, false, [[A.specification, F.ref4]]],
+    ]);
+    const a = new Asm();
+    unit(a, 'u', (a) => {
+      a.uleb(1);
+      a.label('t1').uleb(2).cstr('loop_a').ref('t2', 4, 0);
+      a.label('t2').uleb(2).cstr('loop_b').ref('t1', 4, 0);
+      a.label('v1').uleb(3).ref('v2', 4, 0);
+      a.label('v2').uleb(3).ref('v1', 4, 0);
+      a.uleb(0);
+    });
+    const d = dwarfOf({ info: a.bytes(), abbrev });
+    const p = new CTypePrinter(d);
+    assert.equal(p.name(a.at('t1')), 'loop_a', 'a typedef prints its own name');
+    assert.equal(p.size(a.at('t1')), undefined);
+    assert.equal(dieName(d, d.dieAt(a.at('v1'))), undefined);
+    assert.equal(typeRef(d, d.dieAt(a.at('v1'))), undefined);
+  });
+});
