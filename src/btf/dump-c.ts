@@ -2,7 +2,8 @@
  * C declarations from BTF, in the manner of libbpf's btf_dump (what `bpftool btf dump ... format c`
  * prints): types in dependency order with forward declarations where a pointer allows them,
  * anonymous structs/unions/enums inline, duplicate names disambiguated with `___N`, explicit
- * padding and `__attribute__((packed))` where natural layout would differ. Unlike bpftool, the
+ * padding and `__attribute__((packed))` where natural layout would differ (vmlinux: identical to
+ * bpftool 7.1's output). Unlike bpftool, the
  * variables (VAR) follow as `extern` declarations grouped by DATASEC, so the dump of an extras
  * level shows what it adds. Also `cTypeName`: the C spelling of one type for status output.
  */
@@ -159,10 +160,15 @@ class CWriter {
       case KIND.INT: case KIND.FLOAT:
         this.orderState[id] = ORDERED;
         return 0;
-      case KIND.PTR:
-        return this.order(t.type, true, depth + 1);
+      case KIND.PTR: {
+        // Marked ORDERED afterwards, so a PTR reached again counts as strong (as in libbpf).
+        const r = this.order(t.type, true, depth + 1);
+        this.orderState[id] = ORDERED;
+        return r;
+      }
       case KIND.ARRAY:
-        return this.order(t.elemType, throughPtr, depth + 1);
+        // An array embeds its elements: no longer behind a pointer.
+        return this.order(t.elemType, false, depth + 1);
       case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
         return this.order(t.type, throughPtr, depth + 1);
       case KIND.STRUCT: case KIND.UNION: {
@@ -188,9 +194,15 @@ class CWriter {
         return 1;
       }
       case KIND.FUNC_PROTO: {
-        if (this.order(t.returnType, throughPtr, depth + 1) < 0) return -1;
-        for (const p of t.params) if (this.order(p.type, throughPtr, depth + 1) < 0) return -1;
-        return 0;
+        // Strong when the return type or any parameter is (libbpf: needs a full definition first).
+        let strong = this.order(t.returnType, throughPtr, depth + 1);
+        if (strong < 0) return -1;
+        for (const p of t.params) {
+          const r = this.order(p.type, throughPtr, depth + 1);
+          if (r < 0) return -1;
+          if (r > 0) strong = 1;
+        }
+        return strong;
       }
       default:
         this.orderState[id] = ORDERED;
@@ -332,6 +344,8 @@ class CWriter {
           const target = this.t(t.type);
           if (target?.kind === KIND.PTR) { inner = inner === '' ? q : `${q} ${inner}`; id = t.type; continue; }
           if (target?.kind === KIND.FUNC_PROTO) { id = t.type; continue; } // qualified function types mean nothing in C
+          // Qualifiers on an array type itself are dropped (GCC repeats the element's): as libbpf does.
+          if (target?.kind === KIND.ARRAY) { id = t.type; continue; }
           return `${q} ${this.decl(t.type, inner, lvl, depth + 1)}`;
         }
         case KIND.ARRAY:
@@ -431,61 +445,69 @@ class CWriter {
   }
 
   /**
-   * Unnamed bitfields covering `bits` of padding from bit position `from`: sub-byte remainder
-   * first, then the widest unit aligned at the current position, so no unit straddles its own
-   * alignment (where the compiler would move it).
+   * Explicit padding from bit `cur` to bit `next` as libbpf's btf_dump_emit_bit_padding decides
+   * it: rely on natural alignment where the compiler would land on `next` anyway, otherwise
+   * unnamed bitfields (`long: 64;`, a `<type>: 0;` alignment mark where needed, the smallest type
+   * for the remainder). Gaps beyond 64 KiB (only corrupt BTF has them) become one char array.
    */
-  private padding(from: number, bits: number, ind: string): string {
-    let s = '';
-    let pos = from;
-    let left = bits;
-    if (pos % 8 !== 0 && left > 0) {
-      const n = Math.min(left, 8 - (pos % 8));
-      s += `${ind}unsigned char: ${n};\n`;
-      pos += n; left -= n;
+  private padding(cur: number, next: number, nextAlign: number, inBitfield: boolean, ind: string): string {
+    if (cur >= next) return '';
+    if (next - cur > 8 * 65536) {
+      const bytes = Math.floor((next - cur) / 8);
+      return `${ind}char ___pad${this.padCount++}[${bytes}];\n${this.padding(cur + bytes * 8, next, nextAlign, false, ind)}`;
     }
-    // Long gaps (and absurd sizes from corrupt BTF) as one byte array instead of thousands of lines.
-    if (left >= 16 * 64) {
-      const bytes = Math.floor(left / 8);
-      s += `${ind}char ___pad${this.padCount++}[${bytes}];\n`;
-      pos += bytes * 8; left -= bytes * 8;
+    const pads: readonly [string, number][] = [['long', 64], ['int', 32], ['short', 16], ['char', 8]];
+    let out = '';
+    let padType = 'char';
+    let padBits = 8;
+    let newOff = 0;
+    for (const [name, bits] of pads) {
+      padType = name; padBits = bits;
+      newOff = Math.ceil(cur / bits) * bits;
+      if (newOff <= next) break;
     }
-    const units: readonly [number, string][] = [[64, 'long'], [32, 'int'], [16, 'short'], [8, 'char']];
-    while (left >= 8) {
-      const [w, name] = units.find(([w]) => pos % w === 0 && left >= w)!;
-      s += `${ind}${name}: ${w};\n`;
-      pos += w; left -= w;
+    if (newOff > cur && newOff <= next) {
+      if (inBitfield
+        || (newOff === next && Math.ceil(cur / (nextAlign * 8)) * nextAlign * 8 !== newOff)
+        || (newOff !== next && next - newOff <= newOff - cur)) {
+        out += `${ind}${padType}: ${inBitfield ? newOff - cur : 0};\n`;
+      }
+      cur = newOff;
     }
-    if (left > 0) s += `${ind}unsigned char: ${left};\n`;
-    return s;
+    while (cur !== next) {
+      const bits = Math.min(next - cur, padBits);
+      if (bits === padBits) { out += `${ind}${padType}: ${padBits};\n`; cur += bits; continue; }
+      for (let i = pads.length - 1; i >= 0; i--) {
+        const [name, width] = pads[i]!;
+        if (width < bits) continue;
+        out += `${ind}${name}: ${bits};\n`;
+        cur += bits;
+        break;
+      }
+    }
+    return out;
   }
 
   private structDef(id: TypeId, t: StructType, lvl: number): string {
     const head = t.nameOff === 0 ? this.structKeyword(t) : `${this.structKeyword(t)} ${this.tag(id)}`;
     const ind = '\t'.repeat(lvl + 1);
-    const packed = this.isPacked(id, t);
-    const isUnion = t.kind === KIND.UNION;
+    const isStruct = t.kind === KIND.STRUCT;
+    const packed = isStruct && this.isPacked(id, t);
     let body = '';
-    let cur = 0;
+    let off = 0;
+    let prevBitfield = false;
     for (const m of t.members) {
-      const bitOff = t.kflag ? m.offset & 0xffffff : m.offset;
-      const bitSize = t.kflag ? m.offset >>> 24 : 0;
-      if (!isUnion) {
-        const align = packed ? 1 : this.alignOf(m.type);
-        const natural = bitSize !== 0 ? cur : Math.ceil(cur / (align * 8)) * align * 8;
-        if (bitOff > natural || (bitSize === 0 && bitOff > cur && packed)) body += this.padding(cur, bitOff - cur, ind);
-      }
+      const mOff = t.kflag ? m.offset & 0xffffff : m.offset;
+      const mBits = t.kflag ? m.offset >>> 24 : 0;
+      const mAlign = packed ? 1 : this.alignOf(m.type);
+      body += this.padding(off, mOff, mAlign, prevBitfield && mBits !== 0, ind);
       const mname = this.btf.tryStr(m.nameOff) ?? '';
-      body += `${ind}${this.decl(m.type, mname, lvl + 1)}${bitSize !== 0 ? `: ${bitSize}` : ''};\n`;
-      const end = bitOff + (bitSize !== 0 ? bitSize : this.sizeOf(m.type) * 8);
-      cur = isUnion ? Math.max(cur, end) : end;
+      body += `${ind}${this.decl(m.type, mname, lvl + 1)}${mBits !== 0 ? `: ${mBits}` : ''};\n`;
+      if (mBits !== 0) { off = mOff + mBits; prevBitfield = true; } else { off = mOff + this.sizeOf(m.type) * 8; prevBitfield = false; }
     }
-    if (!isUnion) {
-      const align = packed ? 1 : this.alignOf(id);
-      const naturalEnd = Math.ceil(cur / (align * 8)) * align * 8;
-      if (t.size * 8 > naturalEnd) body += this.padding(cur, t.size * 8 - cur, ind);
-    }
-    if (body === '') return `${head} {}`;
+    if (isStruct) body += this.padding(off, t.size * 8, this.alignOf(id), false, ind);
+    if (t.members.length === 0 && t.size === 0) return `${head} {}`;
     return `${head} {\n${body}${'\t'.repeat(lvl)}}${packed ? ' __attribute__((packed))' : ''}`;
   }
+
 }
