@@ -156,8 +156,11 @@ export class ElfFile {
     return new ElfFile(bytes, path, load);
   }
 
-  /** An ELF file already in memory (every byte available). */
-  static fromBytes(bytes: Uint8Array, name = '<memory>'): ElfFile { return new ElfFile(bytes, name); }
+  /** An ELF file already in memory (every byte available). A Buffer is viewed as a plain Uint8Array (faster subarray). */
+  static fromBytes(bytes: Uint8Array, name = '<memory>'): ElfFile {
+    const plain = Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+    return new ElfFile(plain, name);
+  }
 
   private constructor(bytes: Uint8Array, name: string, load?: (offset: number, size: number) => void) {
     this.name = name;
