@@ -3,9 +3,9 @@
  * prints): types in dependency order with forward declarations where a pointer allows them,
  * anonymous structs/unions/enums inline, duplicate names disambiguated with `___N`, explicit
  * padding and `__attribute__((packed))` where natural layout would differ (vmlinux: identical to
- * bpftool 7.1's output). Unlike bpftool, the
- * variables (VAR) follow as `extern` declarations grouped by DATASEC, so the dump of an extras
- * level shows what it adds. Also `cTypeName`: the C spelling of one type for status output.
+ * bpftool 7.1's output). Unlike bpftool, the variables (VAR) follow as `extern` declarations
+ * grouped by DATASEC, so the dump of an extras level shows what it adds. Also `cTypeName`: the C
+ * spelling of one type for status output.
  */
 import type { Btf } from './btf.js';
 import { KIND, type Kind } from './kinds.js';
