@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Btf } from '../../src/btf/btf.js';
@@ -9,7 +9,7 @@ import { cTypeName, dumpC } from '../../src/btf/dump-c.js';
 import { KIND } from '../../src/btf/kinds.js';
 import { readBtfFile } from '../../src/btf/parse.js';
 import { writeBtf } from '../../src/btf/write.js';
-import { fixture } from '../support/paths.js';
+import { fixture, kernelDir, requireShared } from '../support/paths.js';
 import { allKinds, threeLevels, vmlinux, vmlinuxBytes } from './sample.js';
 
 /** `_Static_assert`s on sizeof/offsetof of every uniquely named struct/union: layout, not just syntax. */
@@ -90,6 +90,15 @@ describe('btf/dump-c', () => {
     assert.match(text, /^struct net_device(;| \{)$/m, 'declares the vmlinux types it needs');
     assert.match(text, /^struct virtio_device \{$/m);
     compile('virtio_net', text);
+  });
+
+  it('every 25th of the 1121 shared modules: its C dump compiles (shared)', function () {
+    requireShared(this);
+    this.timeout(300000);
+    const v = readBtfFile(join(kernelDir, 'btf/vmlinux'));
+    const mdir = join(kernelDir, 'btf/modules');
+    const names = readdirSync(mdir).sort().filter((_, i) => i % 25 === 0);
+    for (const n of names) compile(`mod-${n}`, dumpC(readBtfFile(join(mdir, n), { base: v })));
   });
 
   it('variables of a split level become extern declarations', () => {
