@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { cosmiconfig } from 'cosmiconfig';
+import { HOST_DEFAULTS } from '../host/paths.js';
 import { FormatError, type ErrorLocation } from '../util/errors.js';
 import { compileGlob, globMatches } from './glob.js';
 
@@ -40,10 +41,10 @@ export interface DaemonConfig {
 export const DEFAULT_CONFIG: DaemonConfig = {
   policy: { default: 'always', rules: [] },
   vars: 'all',
-  debuginfo: { paths: ['/usr/lib/debug'], debuginfodUrls: [], debuginfodTimeoutMs: 30000, watch: true },
+  debuginfo: { paths: [HOST_DEFAULTS.debugDir], debuginfodUrls: [], debuginfodTimeoutMs: 30000, watch: true },
   jobs: { concurrency: 2, timeoutSeconds: 300, memoryMB: 2048 },
-  runtimeDir: '/run/btf-extra',
-  cacheDir: '/var/cache/btf-extra',
+  runtimeDir: HOST_DEFAULTS.runtimeDir,
+  cacheDir: HOST_DEFAULTS.cacheDir,
   control: { group: null },
   watch: { pollIntervalMs: 2000, uevents: true },
   companions: { modprobe: true, softdeps: true },

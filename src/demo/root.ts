@@ -11,7 +11,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { encodeBuildIdNote } from '../host/notes.js';
-import { hostPaths, type HostPaths } from '../host/paths.js';
+import { HOST_DEFAULTS, hostPaths, type HostPaths } from '../host/paths.js';
 
 export const DEMO_RELEASE = '6.1.0-56-cloud-amd64';
 /** Build id of the Debian 6.1.0-56-cloud-amd64 vmlinux (from the shared data's README). */
@@ -110,7 +110,7 @@ export class InjectedRoot {
     mkdirSync(dirname(p.osReleaseFile), { recursive: true });
     writeFileSync(p.osReleaseFile, 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n');
     mkdirSync(p.moduleTree(fixtures.release), { recursive: true });
-    if (opts.vmlinuxDebug) r.placeFile(opts.vmlinuxDebug, p.vmlinuxDebugCandidates('/usr/lib/debug', fixtures.release)[0] ?? '');
+    if (opts.vmlinuxDebug) r.placeFile(opts.vmlinuxDebug, p.vmlinuxDebugCandidates(HOST_DEFAULTS.debugDir, fixtures.release)[0] ?? '');
     return r;
   }
 
@@ -123,7 +123,7 @@ export class InjectedRoot {
   /** Debian-layout debug path of a module under this root. */
   debugPathOf(name: string): string {
     const m = this.module(name);
-    return join(this.paths.moduleDebugDir('/usr/lib/debug', this.fixtures.release), 'kernel', m.relPath);
+    return join(this.paths.moduleDebugDir(HOST_DEFAULTS.debugDir, this.fixtures.release), 'kernel', m.relPath);
   }
 
   module(name: string): FixtureModule {
