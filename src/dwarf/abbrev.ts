@@ -179,6 +179,8 @@ export function parseAbbrevTable(sec: DwarfSection, offset: number, enc: UnitEnc
   let ns = 0;
   let maxCode = 0;
   let consts: Map<number, bigint> | undefined;
+  // Scratch arrays in locals (monomorphic, register-friendly); written back to S when grown.
+  let attrs = S.attrs; let forms = S.forms; let sizes = S.sizes; let fixed = S.fixed;
   for (;;) {
     const entryAt = pos;
     // ULEB128s inline with a one-byte fast path: this runs for every unit's table.
@@ -214,11 +216,13 @@ export function parseAbbrevTable(sec: DwarfSection, offset: number, enc: UnitEnc
         pos = st.pos;
       }
       if (at === DW_AT.sibling) siblingIndex = ns - first;
-      if (ns === S.attrs.length) { S.attrs = grown(S.attrs); S.forms = grown(S.forms); S.sizes = grown(S.sizes); S.fixed = grown(S.fixed); }
-      S.attrs[ns] = at;
-      S.forms[ns] = form;
-      S.sizes[ns] = size;
-      S.fixed[ns] = running;
+      if (ns === attrs.length) {
+        S.attrs = attrs = grown(attrs); S.forms = forms = grown(forms); S.sizes = sizes = grown(sizes); S.fixed = fixed = grown(fixed);
+      }
+      attrs[ns] = at;
+      forms[ns] = form;
+      sizes[ns] = size;
+      fixed[ns] = running;
       ns++;
       if (running >= 0) running = size === VARIABLE ? -1 : running + size;
     }
@@ -245,7 +249,7 @@ export function parseAbbrevTable(sec: DwarfSection, offset: number, enc: UnitEnc
   return new AbbrevTable(offset, {
     codes: S.codes.slice(0, na), tags: S.tags.slice(0, na), children: S.children.slice(0, na), firsts: S.firsts.slice(0, na),
     counts: S.counts.slice(0, na), fixedTotals: S.fixedTotals.slice(0, na), siblings: S.siblings.slice(0, na),
-    attrs: S.attrs.slice(0, ns), forms: S.forms.slice(0, ns), sizes: S.sizes.slice(0, ns), fixedOffsets: S.fixed.slice(0, ns),
+    attrs: attrs.slice(0, ns), forms: forms.slice(0, ns), sizes: sizes.slice(0, ns), fixedOffsets: fixed.slice(0, ns),
     consts, dense, sparse,
   });
 }

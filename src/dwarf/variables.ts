@@ -155,17 +155,22 @@ export function collectVariables(dwarf: Dwarf, options: CollectOptions = {}): Va
 /** Set `symbolSize` of variables whose type has no size, from the few symbols at their places. */
 function fillSymbolSizes(elf: ElfFile, variables: StaticVariable[]): void {
   const rel = elf.type === ET.REL;
-  const placeKey = (shndx: number, offset: bigint): string => `${shndx}:${offset}`;
-  const wanted = new Set<string>();
+  const valueOf = (v: StaticVariable): bigint => (rel ? v.offset : v.offset + (elf.sectionByIndex(v.sectionIndex!)?.addr ?? 0n));
+  const wanted = new Map<number, Set<bigint>>();
   for (const v of variables) {
     if (v.size !== undefined || v.sectionIndex === undefined) continue;
-    wanted.add(placeKey(v.sectionIndex, rel ? v.offset : v.offset + (elf.sectionByIndex(v.sectionIndex)?.addr ?? 0n)));
+    let set = wanted.get(v.sectionIndex);
+    if (!set) wanted.set(v.sectionIndex, (set = new Set()));
+    set.add(valueOf(v));
   }
-  const syms = elf.symbolsWhere((type, shndx, value) => type === STT.OBJECT && wanted.has(placeKey(shndx, value)));
+  const syms = elf.symbolsWhere({
+    types: new Set([STT.OBJECT]), sections: new Set(wanted.keys()),
+    want: (shndx, value) => wanted.get(shndx)?.has(value) === true,
+  });
   for (let i = 0; i < variables.length; i++) {
     const v = variables[i]!;
     if (v.size !== undefined || v.sectionIndex === undefined) continue;
-    const value = rel ? v.offset : v.offset + (elf.sectionByIndex(v.sectionIndex)?.addr ?? 0n);
+    const value = valueOf(v);
     // function-local statics carry a ".N" suffix in the symbol table
     const sym = syms.find((s) => s.shndx === v.sectionIndex && s.value === value && s.size !== 0n
       && (s.name === v.name || (v.scope === 'function' && s.name.startsWith(`${v.name}.`))));

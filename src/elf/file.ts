@@ -115,6 +115,16 @@ function readShared(path: string): Uint8Array {
   }
 }
 
+/** What `ElfFile.symbolsWhere` selects (every given condition must hold). */
+export interface SymbolFilter {
+  readonly types?: ReadonlySet<number>;
+  readonly sections?: ReadonlySet<number>;
+  readonly want?: (shndx: number, value: bigint) => boolean;
+}
+function matches(f: SymbolFilter, type: number, shndx: number): boolean {
+  return (f.types === undefined || f.types.has(type)) && (f.sections === undefined || f.sections.has(shndx));
+}
+
 export class ElfFile {
   /** Name used in error messages (usually the path). */
   readonly name: string;
@@ -300,15 +310,16 @@ export class ElfFile {
   }
 
   /**
-   * Symbols for which `want(type, shndx, value)` is true, decoding names only for those: a
-   * cheap lookup in a large table (vmlinux: ~150,000 symbols) when only a few are needed.
+   * Symbols of one of `types` (STT_*) in one of `sections` for which `want(shndx, value)` holds
+   * (each filter optional), decoding only those: a cheap lookup in a large table (vmlinux:
+   * ~150,000 symbols) when only a few are needed.
    */
-  symbolsWhere(want: (type: number, shndx: number, value: bigint) => boolean): ElfSymbol[] {
-    if (this.symbolsCache) return this.symbolsCache.filter((s) => want(s.type, s.shndx, s.value));
-    return this.readSymbols(want);
+  symbolsWhere(filter: SymbolFilter): ElfSymbol[] {
+    if (this.symbolsCache) return this.symbolsCache.filter((s) => matches(filter, s.type, s.shndx) && (!filter.want || filter.want(s.shndx, s.value)));
+    return this.readSymbols(filter);
   }
 
-  private readSymbols(want?: (type: number, shndx: number, value: bigint) => boolean): ElfSymbol[] {
+  private readSymbols(filter?: SymbolFilter): ElfSymbol[] {
     const symtab = this.sections.find((s) => s.type === SHT.SYMTAB);
     if (!symtab) return [];
     if (symtab.entsize !== SYM_SIZE) {
@@ -328,8 +339,9 @@ export class ElfFile {
       const info = dv.getUint8(at + 4);
       let shndx = dv.getUint16(at + 6, true);
       if (shndx === SHN.XINDEX && shndxData) { shndxData.seek(i * 4); shndx = shndxData.u32(); }
+      if (filter && !matches(filter, info & 0xf, shndx)) continue;
       const value = dv.getBigUint64(at + 8, true);
-      if (want && !want(info & 0xf, shndx, value)) continue;
+      if (filter?.want && !filter.want(shndx, value)) continue;
       const nameOff = dv.getUint32(at, true);
       const name = cstrAt(strs, nameOff);
       if (name === undefined) {

@@ -1,5 +1,5 @@
 /** Public surface of the ELF reader. */
-export { ElfFile } from './file.js';
+export { ElfFile, type SymbolFilter } from './file.js';
 export type { ElfSection, ElfSymbol } from './types.js';
 export { ElfError, type ElfErrorCode } from './errors.js';
 export { Relocations, isSectionRelative, type Relocation } from './relocations.js';
