@@ -338,7 +338,7 @@ export class ProtoGraph {
     const members: Member[] = [];
     const bitfields: number[] = [];
     if (c.hasChildren) {
-      const k = this.units.dieAt(c.offset);
+      const k = c; // children follow the DIE: walk them with the same cursor (attributes are read)
       while (k.next()) {
         if (k.depth !== 1) { continue; }
         if (k.tag === DW_TAG.member) {
@@ -387,10 +387,11 @@ export class ProtoGraph {
     const nameOff = this.intern(c.str(DW_AT.name) ?? '');
     if (c.flag(DW_AT.declaration)) return { kind: KIND.ENUM, nameOff, kflag: false, size: 4, values: [] };
     const size = c.udata(DW_AT.byte_size) ?? 4;
+    const underlying = c.ref(DW_AT.type);
     const raw: { nameOff: number; value: bigint }[] = [];
     let negative = false;
     if (c.hasChildren) {
-      const k = this.units.dieAt(c.offset);
+      const k = c; // children follow the DIE: walk them with the same cursor (attributes are read)
       while (k.next()) {
         if (k.depth === 1 && k.tag === DW_TAG.enumerator) {
           const v = k.constant(DW_AT.const_value) ?? 0n;
@@ -400,7 +401,7 @@ export class ProtoGraph {
         k.skipChildren();
       }
     }
-    const signed = negative || this.underlyingSigned(c.ref(DW_AT.type));
+    const signed = negative || this.underlyingSigned(underlying);
     if (size > 4) {
       return {
         kind: KIND.ENUM64, nameOff, kflag: signed, size,
@@ -435,7 +436,7 @@ export class ProtoGraph {
     let nelems = 1;
     let dims = 0;
     if (c.hasChildren) {
-      const k = this.units.dieAt(c.offset);
+      const k = c; // children follow the DIE: walk them with the same cursor (attributes are read)
       while (k.next()) {
         if (k.depth === 1 && (k.tag === DW_TAG.subrange_type || k.tag === DW_TAG.generic_subrange)) {
           dims++;
@@ -456,7 +457,7 @@ export class ProtoGraph {
     const returnType = this.ref(c.ref(DW_AT.type));
     const params: Param[] = [];
     if (c.hasChildren) {
-      const k = this.units.dieAt(c.offset);
+      const k = c; // children follow the DIE: walk them with the same cursor (attributes are read)
       while (k.next()) {
         if (k.depth === 1) {
           if (k.tag === DW_TAG.formal_parameter) {
