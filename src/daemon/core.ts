@@ -725,9 +725,13 @@ export class Daemon implements ControlHandlers {
       throw new ControlError('reload-failed', errText(e));
     }
     const old = this.config;
-    if (next.config.runtimeDir !== old.runtimeDir || next.config.cacheDir !== old.cacheDir) {
-      this.log.warn('runtimeDir/cacheDir changes take effect on restart');
-    }
+    const onRestart = [
+      next.config.runtimeDir !== old.runtimeDir && 'runtimeDir',
+      next.config.cacheDir !== old.cacheDir && 'cacheDir',
+      next.config.control.group !== old.control.group && 'control.group',
+      JSON.stringify(next.config.watch) !== JSON.stringify(old.watch) && 'watch',
+    ].filter((x): x is string => typeof x === 'string');
+    if (onRestart.length > 0) this.log.warn(`${onRestart.join(', ')}: changes take effect on restart`);
     this.config = { ...next.config, runtimeDir: old.runtimeDir, cacheDir: old.cacheDir };
     this.configFile = next.file;
     this.slots.setSize(this.config.jobs.concurrency, old.jobs.concurrency);
