@@ -475,16 +475,21 @@ class DedupContext {
   // ----- pass 1: strings -----
 
   dedupStrings(): void {
-    const base = this.src.base;
     const start = this.src.startStrOff;
+    // Ancestors' tables, root first: the lowest level that has a string gives its offset (libbpf's btf__find_str).
+    const tables = this.src.base?.chain().map((l) => l.strings) ?? [];
+    const inAncestors = (s: string): number | undefined => {
+      for (const t of tables) { const off = t.find(s); if (off !== undefined) return off; }
+      return undefined;
+    };
+    const own = this.src.strings;
     const seen = new Map<number, number>();
     const intern = (off: number): number => {
       if (off === 0 || off < start) return off;
       const known = seen.get(off);
       if (known !== undefined) return known;
-      const s = this.src.str(off);
-      const found = base?.findStr(s);
-      const out = found ?? (s === '' && base === undefined ? 0 : this.strings.add(s));
+      const s = own.has(off) ? own.get(off) : this.src.str(off); // (str() reports offsets past the end)
+      const out = inAncestors(s) ?? this.strings.add(s);
       seen.set(off, out);
       return out;
     };
