@@ -55,6 +55,10 @@ describe('cli/encode', function () {
     assert.equal(await main(['encode', '--batch', list], io), 0, io.stderr());
     assert.equal(io.stdout().split('\n').filter((l) => l.startsWith('ok ')).length, 2);
     assert.ok(existsSync(o1) && existsSync(o2));
+    // a batch job writes the same bytes as the same job run alone
+    const alone = join(tmp, 'alone.btf');
+    assert.equal(await main(['encode', obj, '--base', fixture('encoder/base.btf'), '-o', alone], captureIo()), 0);
+    assert.deepEqual(readFileSync(o1), readFileSync(alone));
     // a failing job does not stop the others, and the exit status says so
     writeFileSync(list, `${fixture('encoder/missing.o')} ${join(tmp, 'x.btf')}\n${obj} ${o1}\n`);
     const io2 = captureIo();
