@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Btf } from '../../src/btf/btf.js';
 import { BtfBuilder } from '../../src/btf/builder.js';
+import { dedupBtf } from '../../src/btf/dedup.js';
 import { BtfError } from '../../src/btf/errors.js';
 import { KIND } from '../../src/btf/kinds.js';
 import { combineSiblings, flattenOnto, flattenStandalone, mergeSiblings, rebaseLevel } from '../../src/btf/merge.js';
@@ -192,6 +193,20 @@ describe('btf/merge: siblings', () => {
     const path = join(dir, 'merged');
     writeFileSync(path, bytes);
     assert.equal(requireOk(this, loadIntoKernel(path)), `ok ${merged.nextId - 1}`);
+  });
+
+  it('optionally deduplicates the whole standalone result too (flattenStandalone / mergeSiblings dedupBase)', function () {
+    this.timeout(60_000);
+    const { vm, mod, extras } = extrasChain();
+    const plain = flattenStandalone(extras);
+    const deduped = flattenStandalone(extras, { dedup: true });
+    // the extras' PTR to loop_device repeats the module's; vmlinux itself has nothing to merge
+    assert.equal(deduped.nextId, plain.nextId - 1);
+    assert.equal(deduped.findByName('extra_stats', KIND.STRUCT).length, 1);
+    const once = mergeSiblings(vm, [mod]);
+    const full = mergeSiblings(vm, [mod], { dedupBase: true });
+    assert.deepEqual(writeBtf(full), writeBtf(dedupBtf(once)));
+    assert.equal(full.nextId, once.nextId);
   });
 
   it('collapses a module given twice to one copy', () => {
