@@ -7,7 +7,7 @@ import { validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
 import { encodeObject } from '../../src/encoder/encode.js';
 import { EncoderError } from '../../src/encoder/errors.js';
-import { Dwarf } from '../../src/dwarf/index.js';
+import { collectVariables, Dwarf, DW_AT, DW_FORM } from '../../src/dwarf/index.js';
 import { ElfFile } from '../../src/elf/index.js';
 import { fixture } from '../support/paths.js';
 import { bpftoolDump, dedupWithLibbpf, loadIntoKernel, requireOk } from '../support/kernel-load.js';
@@ -161,6 +161,25 @@ describe('encoder/encode on the C fixtures', function () {
     assert.equal(w.dieOffset, second, 'the warning names the unit offset');
     assert.ok(varEntries(r2.btf).includes('.data	ops_a'));
     assert.deepEqual(validateBtf(r2.btf), []);
+  });
+
+  it('bad DWARF: a dangling type reference skips that variable with a warning naming its DIE', () => {
+    const bytes = new Uint8Array(readFileSync(v5));
+    const elf = ElfFile.fromBytes(bytes, 'v5');
+    const dwarf = Dwarf.fromElf(elf);
+    const info = elf.section('.debug_info')!;
+    const target = collectVariables(dwarf, { types: false }).variables.find((v) => v.name === 'global_int')!;
+    const c = dwarf.dieAt(target.dieOffset);
+    const i = c.abbrev!.attrs.indexOf(DW_AT.type);
+    assert.ok(i >= 0 && c.abbrev!.forms[i] === DW_FORM.ref4 && c.abbrev!.fixedOffsets[i]! >= 0, 'fixture layout');
+    const patched = bytes.slice();
+    new DataView(patched.buffer).setUint32(info.offset + target.dieOffset + 1 + c.abbrev!.fixedOffsets[i]!, 0x7ffffff0, true);
+    const r = encodeObject('dangling.o', {}, patched);
+    const w = r.warnings.find((x) => x.dieOffset === target.dieOffset);
+    assert.ok(w && /reference/.test(w.message), 'warned with the DIE offset');
+    assert.ok(!varEntries(r.btf).includes('.data\tglobal_int'));
+    assert.ok(varEntries(r.btf).includes('.data\tops_a'));
+    assert.deepEqual(validateBtf(r.btf), []);
   });
 
   it('round-trips through the BTF reader', () => {
