@@ -182,6 +182,19 @@ describe('encoder/encode on the C fixtures', function () {
     assert.deepEqual(validateBtf(r.btf), []);
   });
 
+  it('bad DWARF: an unknown form in a unit\'s abbreviations skips that unit with a warning', () => {
+    const bytes = new Uint8Array(readFileSync(v5));
+    const elf = ElfFile.fromBytes(bytes, 'v5');
+    const abbrev = elf.section('.debug_abbrev')!;
+    const patched = bytes.slice();
+    // first abbreviation of the first table: code, tag, children flag, then (attribute, form) pairs
+    patched[abbrev.offset + 4] = 0x7f;
+    const r = encodeObject('form.o', {}, patched);
+    assert.ok(r.warnings.some((w) => /compile unit skipped/.test(w.message) && /form/.test(w.message)), 'warned');
+    assert.ok(varEntries(r.btf).includes('.bss\tops_b'), 'the other unit is still encoded');
+    assert.deepEqual(validateBtf(r.btf), []);
+  });
+
   it('round-trips through the BTF reader', () => {
     const r = encodeObject(v5, { base: chainOf(chain3) });
     const back = parseBtf(writeBtf(r.btf), { base: chainOf(chain3) });
