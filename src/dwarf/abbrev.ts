@@ -246,10 +246,25 @@ export function parseAbbrevTable(sec: DwarfSection, offset: number, enc: UnitEnc
     if (code < denseSize) dense[code] = i + 1;
     else (sparse ??= new Map()).set(code, i);
   }
+  // One allocation per table: every array is a view into a single ArrayBuffer, laid out by
+  // alignment and filled by byte copies from the scratch arrays.
+  const layout: [number, number][] = [[8, na], [4, na], [4, na], [4, na], [4, na], [4, na], [4, ns], [2, ns], [2, ns], [1, na], [1, ns]];
+  const offsets: number[] = [];
+  let total = 0;
+  for (const [width, count] of layout) { offsets.push(total); total += width * count; }
+  const buf = new ArrayBuffer(total);
+  const out = new Uint8Array(buf);
+  const sources = [S.codes, S.tags, S.firsts, S.counts, S.fixedTotals, S.siblings, fixed, attrs, forms, S.children, sizes];
+  for (let k = 0; k < sources.length; k++) {
+    const src = sources[k]!;
+    out.set(new Uint8Array(src.buffer, 0, layout[k]![0] * layout[k]![1]), offsets[k]!);
+  }
   return new AbbrevTable(offset, {
-    codes: S.codes.slice(0, na), tags: S.tags.slice(0, na), children: S.children.slice(0, na), firsts: S.firsts.slice(0, na),
-    counts: S.counts.slice(0, na), fixedTotals: S.fixedTotals.slice(0, na), siblings: S.siblings.slice(0, na),
-    attrs: attrs.slice(0, ns), forms: forms.slice(0, ns), sizes: sizes.slice(0, ns), fixedOffsets: fixed.slice(0, ns),
-    consts, dense, sparse,
+    codes: new Float64Array(buf, offsets[0], na), tags: new Uint32Array(buf, offsets[1], na),
+    firsts: new Uint32Array(buf, offsets[2], na), counts: new Uint32Array(buf, offsets[3], na),
+    fixedTotals: new Int32Array(buf, offsets[4], na), siblings: new Int32Array(buf, offsets[5], na),
+    fixedOffsets: new Int32Array(buf, offsets[6], ns), attrs: new Uint16Array(buf, offsets[7], ns),
+    forms: new Uint16Array(buf, offsets[8], ns), children: new Uint8Array(buf, offsets[9], na),
+    sizes: new Int8Array(buf, offsets[10], ns), consts, dense, sparse,
   });
 }
