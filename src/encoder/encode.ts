@@ -38,6 +38,8 @@ export interface EncodeStats {
   readonly functions: number;
   readonly newTypes: number;
   readonly reusedFromChain: number;
+  /** Milliseconds per phase (walk, types = DIE decoding, match, emit, dedup) and the number of protos built. */
+  readonly timings: Readonly<Record<'walk' | 'types' | 'match' | 'emit' | 'dedup' | 'protos', number>>;
 }
 
 export interface EncodeResult {
@@ -191,12 +193,12 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   const hasTypes = level.types.some((t) => t.kind !== KIND.VAR && t.kind !== KIND.DATASEC);
   let out = opts.dedup === false || !hasTypes ? level : dedupBtf(level);
   const T5 = performance.now();
-  if (process.env['ENC_TIMING']) process.stderr.write(`walk ${(T1 - T0) | 0} protos ${(T2 - T1) | 0} (${graph.size}) match ${(T3 - T2) | 0} emit ${(T4 - T3) | 0} dedup ${(T5 - T4) | 0}\n`);
+  const timings = { walk: T1 - T0, types: T2 - T1, match: T3 - T2, emit: T4 - T3, dedup: T5 - T4, protos: graph.size };
   if (mode === 'extras') out = pruneUnreachable(out);
   checkTypeLimit(out.nextId - 1, elf.name);
   return {
     btf: out, selection, warnings,
-    stats: { candidates: candidates.length, variables, functions, newTypes: out.types.length - variables - functions - selection.sections.length, reusedFromChain: reused },
+    stats: { candidates: candidates.length, variables, functions, newTypes: out.types.length - variables - functions - selection.sections.length, reusedFromChain: reused, timings },
   };
 }
 

@@ -32,6 +32,7 @@ Options:
                   lines starting with # are ignored. --mode/--vars apply to every job. Prints
                   "ok OBJECT -> OUT ..." per job; exit 1 if any job failed (the others still run).
   --quiet         do not print warnings (skipped DIEs)
+  --timings       print the time spent in each phase on stderr
 
 Exit status: 0 written, 1 error (one line on stderr), 2 usage.
 `;
@@ -54,6 +55,7 @@ export const encodeCommand: Command = {
           output: { type: 'string', short: 'o' },
           batch: { type: 'string' },
           quiet: { type: 'boolean' },
+          timings: { type: 'boolean' },
         },
       });
     } catch (e) {
@@ -86,6 +88,10 @@ export const encodeCommand: Command = {
         checkEncoded(r.btf, job.object);
         writeFileAtomic(job.out, writeBtf(r.btf));
         if (!v.quiet) for (const w of r.warnings) io.err(`warning: ${formatWarning(job.object, w)}\n`);
+        if (v.timings) {
+          const t = r.stats.timings;
+          io.err(`timings: ${job.object}: walk ${t.walk.toFixed(0)} ms, types ${t.types.toFixed(0)} ms (${t.protos} protos), match ${t.match.toFixed(0)} ms, emit ${t.emit.toFixed(0)} ms, dedup ${t.dedup.toFixed(0)} ms\n`);
+        }
         if (v.batch !== undefined) {
           io.out(`ok ${job.object} -> ${job.out} (${r.stats.variables} variables, ${r.stats.newTypes} new types)\n`);
         }
