@@ -45,3 +45,66 @@ export function forEachKind(level: Btf, fn: (id: number, kind: Kind) => void): v
   }
   for (let i = 0; i < raw.offs.length; i++) fn(level.startId + i, ((raw.words[raw.offs[i]! + 1]! >>> 24) & 0x1f) as Kind);
 }
+
+/**
+ * Name lookup over a chain without decoding every type name to a JS string: each level gets an
+ * index from a hash of the name's UTF-8 bytes (read straight from the string section) to ids;
+ * a lookup hashes the wanted name the same way and confirms candidates by comparing strings.
+ */
+const nameIndexes = new WeakMap<Btf, Map<number, number[]>>();
+const utf8 = new TextEncoder();
+
+function fnv(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+function nameIndex(level: Btf): Map<number, number[]> {
+  let idx = nameIndexes.get(level);
+  if (idx) return idx;
+  idx = new Map();
+  const strs = level.strings;
+  const bytes = strs.bytes();
+  const raw = level.rawTypes;
+  const count = level.nextId - level.startId;
+  for (let i = 0; i < count; i++) {
+    const off = raw !== undefined ? raw.words[raw.offs[i]!]! : level.types[i]!.nameOff;
+    if (off === 0) continue;
+    let h: number;
+    if (off >= strs.start && off < strs.end) {
+      const rel = off - strs.start;
+      let end = bytes.indexOf(0, rel);
+      if (end < 0) end = bytes.length;
+      h = fnv(bytes, rel, end);
+    } else {
+      // a name in an ancestor's table (split levels reuse base strings)
+      let s: string;
+      try { s = level.str(off); } catch { continue; }
+      const b = utf8.encode(s);
+      h = fnv(b, 0, b.length);
+    }
+    const id = level.startId + i;
+    const l = idx.get(h);
+    if (l) l.push(id); else idx.set(h, [id]);
+  }
+  nameIndexes.set(level, idx);
+  return idx;
+}
+
+/** Ids (root level first, ascending) of the types named `name` with kind `kind`. */
+export function findNamed(chain: Btf, name: string, kind: Kind): number[] {
+  const b = utf8.encode(name);
+  const h = fnv(b, 0, b.length);
+  const out: number[] = [];
+  for (const level of chain.chain()) {
+    const ids = nameIndex(level).get(h);
+    if (ids === undefined) continue;
+    for (const id of ids) {
+      if (level.kindOf(id) !== kind) continue;
+      const off = level.nameOffOf(id)!;
+      if (level.str(off) === name) out.push(id);
+    }
+  }
+  return out;
+}

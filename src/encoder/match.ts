@@ -13,7 +13,7 @@ import type { Btf } from '../btf/btf.js';
 import { KIND } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
 import type { ProtoGraph, ProtoRef } from './proto.js';
-import { chainType, forEachKind } from './lazy.js';
+import { chainType, findNamed, forEachKind } from './lazy.js';
 
 /**
  * Reverse index of one level's anonymous types, built once per level with typed arrays (CSR):
@@ -153,17 +153,17 @@ export class ChainMatcher {
       case KIND.STRUCT: case KIND.UNION: case KIND.ENUM: case KIND.ENUM64: case KIND.INT: case KIND.FLOAT: case KIND.TYPEDEF: {
         const name = this.graph.strings[p.nameOff]!;
         if (name === '') return this.findAnon(ref, p);
-        for (const c of chain.findByName(name, p.kind)) if (this.tryEquiv(ref, c)) return c;
+        for (const c of findNamed(chain, name, p.kind)) if (this.tryEquiv(ref, c)) return c;
         if (p.kind === KIND.ENUM && p.values.length === 0) {
           // An enum declaration matches the full enum (libbpf's btf_compat_enum).
-          for (const c of chain.findByName(name, KIND.ENUM)) return c;
+          for (const c of findNamed(chain, name, KIND.ENUM)) return c;
         }
         return undefined;
       }
       case KIND.FWD: {
         const name = this.graph.strings[p.nameOff]!;
-        for (const c of chain.findByName(name, KIND.FWD)) if (chainType(chain, c).kflag === p.kflag) return c;
-        const real = chain.findByName(name, p.kflag ? KIND.UNION : KIND.STRUCT);
+        for (const c of findNamed(chain, name, KIND.FWD)) if (chainType(chain, c).kflag === p.kflag) return c;
+        const real = findNamed(chain, name, p.kflag ? KIND.UNION : KIND.STRUCT);
         return real.length === 1 ? real[0] : undefined;
       }
       default:
