@@ -554,13 +554,18 @@ export class Daemon implements ControlHandlers {
     if (signal.aborted) return;
     let vars: number;
     try { vars = ops.inspect(bytes, chain).vars; } catch (e) { throw new Error(`encoder output is not valid BTF: ${errText(e)}`); }
-    this.cache.put(key, bytes, { vars, debuginfo: found.path });
-    this.cache.prune(key);
-    lap('cache');
+    // Publish first (readers wait for it), then cache (its fsyncs hit the disk, not the latency).
     this.publisher.put(name, objectBtf, bytes);
     lap('publish');
     this.setRecord(name, { state: 'published', source: 'encoder', vars, bytes: bytes.length, debuginfo: found.path, timings, reason: undefined, hint: undefined });
     this.log.decision({ object: name, action: 'publish', reason: `encoded from ${host.paths.hostView(found.path)}${found.via === 'local' ? '' : ` (via ${found.via})`}, ${vars} vars`, ms: this.now() - start });
+    try {
+      this.cache.put(key, bytes, { vars, debuginfo: found.path });
+      this.cache.prune(key);
+    } catch (e) {
+      this.log.warn(`${name}: extras not cached: ${errText(e)}`);
+    }
+    lap('cache');
   }
 
   // ---------------------------------------------------------------- merged/kernel and status
