@@ -34,8 +34,16 @@ export function cTypeName(btf: Btf, id: TypeId): string {
 }
 
 /** The whole C dump of `btf`'s own level (and every ancestor type it needs). */
-export function dumpC(btf: Btf): string {
-  return new CWriter(btf, true).dump();
+export interface DumpCOptions {
+  /**
+   * Every type of every level (what `bpftool btf dump file F -B BASE format c` prints), not only
+   * this level's types and the ancestor types they need; variables of every level too.
+   */
+  wholeChain?: boolean;
+}
+
+export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
+  return new CWriter(btf, true).dump(opts.wholeChain === true);
 }
 
 /** Recursion limits: valid BTF never comes close; corrupt BTF must not overflow the stack. */
@@ -76,7 +84,7 @@ class CWriter {
   private t(id: TypeId): BtfType | undefined { return id === 0 ? undefined : this.btf.tryType(id); }
   private name(t: BtfType): string { return t.nameOff === 0 ? '' : this.btf.tryStr(t.nameOff) ?? ''; }
 
-  dump(): string {
+  dump(wholeChain: boolean): string {
     const btf = this.btf;
     for (const level of btf.chain()) {
       for (let i = 0; i < level.types.length; i++) {
@@ -94,20 +102,23 @@ class CWriter {
         }
       }
     }
+    const levels = wholeChain ? btf.chain() : [btf];
     const vars: { sec: string; id: TypeId }[] = [];
     const inSec = new Set<TypeId>();
-    for (let i = 0; i < btf.types.length; i++) {
-      const t = btf.types[i]!;
-      if (t.kind === KIND.DATASEC) for (const v of t.vars) { vars.push({ sec: this.name(t), id: v.type }); inSec.add(v.type); }
+    for (const level of levels) {
+      for (const t of level.types) {
+        if (t.kind === KIND.DATASEC) for (const v of t.vars) { vars.push({ sec: this.name(t), id: v.type }); inSec.add(v.type); }
+      }
     }
-    for (let i = 0; i < btf.types.length; i++) {
-      const id = btf.startId + i;
-      const t = btf.types[i]!;
-      if (t.kind === KIND.VAR && !inSec.has(id)) vars.push({ sec: '', id });
+    for (const level of levels) {
+      for (let i = 0; i < level.types.length; i++) {
+        const id = level.startId + i;
+        if (level.types[i]!.kind === KIND.VAR && !inSec.has(id)) vars.push({ sec: '', id });
+      }
     }
     this.out.push('#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n',
       '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n');
-    for (let i = 0; i < btf.types.length; i++) this.dumpType(btf.startId + i);
+    for (const level of levels) for (let i = 0; i < level.types.length; i++) this.dumpType(level.startId + i);
     for (const v of vars) {
       const vt = this.t(v.id);
       if (vt?.kind === KIND.VAR) this.dumpType(vt.type);

@@ -92,6 +92,19 @@ describe('btf/dump-c', () => {
     compile('virtio_net', text);
   });
 
+  it('wholeChain: a fixture module on vmlinux is identical to bpftool -B format c, plus variables', function () {
+    this.timeout(120000);
+    const vp = join(dir, 'vmlinux');
+    writeFileSync(vp, vmlinuxBytes());
+    const mp = fixture('kernel/btf/tcp_bbr');
+    const theirs = execFileSync('bpftool', ['btf', 'dump', 'file', mp, '-B', vp, 'format', 'c'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const ours = dumpC(readBtfFile(mp, { base: vmlinux() }), { wholeChain: true });
+    const start = ours.indexOf('/* DATASEC .data..percpu */\n');
+    const end = ours.indexOf('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop');
+    assert.ok(start > 0 && end > start);
+    assert.ok(ours.slice(0, start) + ours.slice(end) === theirs, 'differs from bpftool');
+  });
+
   it('every 25th of the 1121 shared modules: its C dump compiles (shared)', function () {
     requireShared(this);
     this.timeout(300000);

@@ -48,12 +48,16 @@ describe('btf-extra dump', () => {
     assert.match(raw.out, /^\[6\] VAR 'top_var' type_id=4, linkage=global$/m);
     const c = await run(paths[2]!, '--base', paths[0]!, '--base', paths[1]!, '--format', 'c');
     assert.match(c.out, /^extern struct mid_s top_var;$/m);
+    assert.doesNotMatch(c.out, /^struct base_s \{$/m, 'only the level and what it needs');
+    const whole = await run(paths[2]!, '--base', paths[0]!, '--base', paths[1]!, '--format', 'c', '--whole-chain');
+    assert.match(whole.out, /^struct base_s \{$/m);
   });
 
   it('usage errors exit 2, bad files exit 1 with one line naming file and offset', async () => {
     assert.equal((await run()).code, 2);
     assert.equal((await run(vmlinux, '--format', 'xml')).code, 2);
     assert.equal((await run(vmlinux, '--bogus')).code, 2);
+    assert.equal((await run(vmlinux, '--whole-chain')).code, 2, '--whole-chain needs --format c');
     const bad = join(dir, 'bad');
     const bytes = writeBtf(threeLevels().base);
     bytes[24 + 4 + 3] = 25; // kind 25

@@ -10,7 +10,7 @@ import { dumpRaw } from '../../btf/dump-raw.js';
 import { readBtfChain } from '../../btf/parse.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 
-const usage = `Usage: btf-extra dump FILE [--base FILE]... [--format raw|c|json]
+const usage = `Usage: btf-extra dump FILE [--base FILE]... [--format raw|c|json] [--whole-chain]
 
 Print the types of FILE (raw BTF, or an ELF object's .BTF section). With --base, FILE is split
 BTF on the chain given root first: --base vmlinux --base kvm means FILE is split on kvm, which
@@ -20,6 +20,7 @@ Options:
   --base FILE      a level of the base chain (repeat, root first)
   --format FORMAT  raw (default; the text of 'bpftool btf dump file'), c (compilable
                    declarations, variables as extern), json (bpftool -j shape)
+  --whole-chain    with --format c: every level's types, as 'bpftool ... -B BASE format c'
 `;
 
 export const FORMATS = ['raw', 'c', 'json'] as const;
@@ -32,7 +33,7 @@ export const dumpCommand: Command = {
     let parsed;
     try {
       parsed = parseArgs({ args: [...argv], allowPositionals: true,
-        options: { base: { type: 'string', multiple: true }, format: { type: 'string', short: 'f' } } });
+        options: { base: { type: 'string', multiple: true }, format: { type: 'string', short: 'f' }, 'whole-chain': { type: 'boolean' } } });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -40,7 +41,8 @@ export const dumpCommand: Command = {
     const format = parsed.values.format ?? 'raw';
     if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`unknown --format '${format}' (raw, c or json)`);
     const btf = readBtfChain([...(parsed.values.base ?? []), parsed.positionals[0]!]);
-    io.out(format === 'c' ? dumpC(btf) : format === 'json' ? dumpJson(btf) : dumpRaw(btf));
+    if (parsed.values['whole-chain'] && format !== 'c') throw new UsageError('--whole-chain goes with --format c');
+    io.out(format === 'c' ? dumpC(btf, { wholeChain: parsed.values['whole-chain'] === true }) : format === 'json' ? dumpJson(btf) : dumpRaw(btf));
     return 0;
   },
 };
