@@ -1,7 +1,8 @@
 /**
  * systemd readiness, status and watchdog through the `systemd-notify` tool (Node has no unix
  * datagram sockets), only when NOTIFY_SOCKET is set; the unit sets NotifyAccess=all so messages
- * from the child are accepted.
+ * from the child are accepted. systemd-notify (>= 246) waits by default until PID 1 has processed
+ * the message (a barrier), so it is still alive when systemd attributes it to our cgroup: no lost READY.
  */
 import { spawn } from 'node:child_process';
 
