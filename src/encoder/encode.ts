@@ -16,7 +16,7 @@ import { ProtoGraph, UnitIndex, type ProtoRef } from './proto.js';
 import { selectVariables, type Selection, type VariableCandidate, type VarsPolicy } from './select.js';
 import { elfSelectionContext, walkUnits, type RawFunction, type RawVariable } from './walk.js';
 import { encodableFunctions } from './functions.js';
-import { readObjectForEncoding } from './read.js';
+import { collectGarbage, isLarge, readObjectForEncoding } from './read.js';
 import { checkTypeLimit } from './output.js';
 import { chainType, forEachKind } from './lazy.js';
 
@@ -84,6 +84,9 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   const dwarf = Dwarf.fromElf(elf);
   const T0 = performance.now();
   const walk = walkUnits(dwarf, elf, { full: mode === 'full' });
+  // Large objects (vmlinux): collect the garbage of each phase before the next one allocates.
+  const large = isLarge(elf.bytes);
+  if (large) collectGarbage();
   const T1 = performance.now();
   const graph = new ProtoGraph(dwarf, new UnitIndex(dwarf, walk.units));
   const warnings: EncoderWarning[] = [...walk.warnings];
@@ -103,6 +106,7 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   for (const [v, r] of typeOf) typeOf.set(v, rep[r] ?? r);
   fnList = fnList.map((f) => ({ fn: f.fn, proto: rep[f.proto] ?? f.proto }));
   const typeRoots = mode === 'full' ? [...new Set(walk.typeDies.map((off) => rep[graph.ref(off)] ?? 0))] : [];
+  if (large) collectGarbage();
   const T2 = performance.now();
   warnings.push(...graph.warnings);
 
@@ -155,6 +159,7 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     visitAll();
   }
 
+  if (large) collectGarbage();
   const T3 = performance.now();
   let next = level.startId;
   for (const r of order) newId.set(r, next++);
