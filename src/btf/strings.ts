@@ -18,6 +18,8 @@ const utf8Enc = new TextEncoder();
 export const NAME_EMPTY = 1;
 export const NAME_IDENT = 2;
 export const NAME_DOTTED = 4;
+/** The offset is inside a string, not at its start (the classes above then describe the suffix). */
+export const NAME_NOT_START = 8;
 const NAME_COMPUTED = 0x80;
 
 export class StringTable {
@@ -84,7 +86,8 @@ export class StringTable {
   /**
    * Classifies the string at absolute `off` straight from the bytes (no JS string made), cached
    * per offset: NAME_EMPTY, NAME_IDENT (kernel identifier), NAME_DOTTED (identifier that may
-   * contain dots). Shorter than KSYM_NAME_LEN as the kernel requires. 0 for anything else.
+   * contain dots), NAME_NOT_START (off is inside a string). Identifiers are shorter than
+   * KSYM_NAME_LEN as the kernel requires. 0 for a valid non-identifier (or off outside the table).
    */
   nameClass(off: StrOff): number {
     const rel = off - this.start;
@@ -107,6 +110,7 @@ export class StringTable {
     let cls = 0;
     if (i === rel) cls = NAME_EMPTY;
     else cls = (ident ? NAME_IDENT | NAME_DOTTED : 0) | (dotted ? NAME_DOTTED : 0);
+    if (rel !== 0 && b[rel - 1] !== 0) cls |= NAME_NOT_START;
     this.classes[rel] = cls | NAME_COMPUTED;
     return cls;
   }

@@ -14,7 +14,7 @@
  */
 import type { Btf, RawTypes } from './btf.js';
 import { BTF_MAX_NAME_OFFSET, BTF_MAX_TYPE, KIND, KIND_NAME, KSYM_NAME_LEN, recordSize, type Kind } from './kinds.js';
-import { NAME_DOTTED, NAME_EMPTY, NAME_IDENT } from './strings.js';
+import { NAME_DOTTED, NAME_EMPTY, NAME_IDENT, NAME_NOT_START, type StringTable } from './strings.js';
 import type { StrOff, TypeId } from './types.js';
 import { typeWords } from './write.js';
 
@@ -163,9 +163,12 @@ class Validator {
   /** 1 = PTR/modifier chain from this own id already walked without a loop. */
   private readonly chainOk: Uint8Array;
   private current = 0;
+  /** String tables of the chain, root first (a name's table: the last one starting at or below it). */
+  private readonly tables: StringTable[];
 
   constructor(btf: Btf) {
     this.btf = btf;
+    this.tables = btf.chain().map((l) => l.strings);
     this.first = btf.startId;
     this.next = btf.nextId;
     const own = levelWords(btf);
@@ -256,12 +259,15 @@ class Validator {
       this.report(id, 'name-offset', `${lbl(what, idx)} offset ${off} is outside the chain's strings (end ${this.btf.strings.end})`);
       return -1;
     }
-    const strings = this.btf.levelOfStr(off).strings;
-    if (!strings.isStart(off)) {
+    const tables = this.tables;
+    let t = tables.length - 1;
+    while (t > 0 && off < tables[t]!.start) t--;
+    const cls = tables[t]!.nameClass(off);
+    if (cls & NAME_NOT_START) {
       this.report(id, 'name-not-string-start', `${lbl(what, idx)} offset ${off} points inside a string`);
       return -1;
     }
-    return strings.nameClass(off);
+    return cls;
   }
 
   private requireIdent(id: TypeId, off: StrOff, what: string, idx: number, optional: boolean, dotOk: boolean): void {
