@@ -7,7 +7,7 @@ import { dumpJson } from '../../src/btf/dump-json.js';
 import { readBtfFile } from '../../src/btf/parse.js';
 import { writeBtf } from '../../src/btf/write.js';
 import { fixture } from '../support/paths.js';
-import { allKinds, vmlinux, vmlinuxBytes } from './sample.js';
+import { FIXTURE_MODULES, allKinds, vmlinux, vmlinuxBytes } from './sample.js';
 
 /** Parses with every "val" kept as an exact decimal string (values reach 2^64). */
 function parseExact(text: string): { types: { kind: string; values?: { val: string }[] }[] } {
@@ -38,6 +38,16 @@ describe('btf/dump-json', () => {
     assert.match(ours, /"name":"BLUE","val":4294967294/);
     assert.match(ours, /"name":"HUGE","val":18446744069414584321/);
     assert.ok(ours.endsWith(']}\n'));
+  });
+
+  it('fixture modules: byte-identical to bpftool -j (no enum values that bpftool mis-prints)', () => {
+    const vp = join(dir, 'vmlinux');
+    writeFileSync(vp, vmlinuxBytes());
+    for (const m of FIXTURE_MODULES) {
+      const mp = fixture('kernel/btf', m);
+      const theirs = execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', mp, '-B', vp], { encoding: 'utf8' });
+      assert.equal(dumpJson(readBtfFile(mp, { base: vmlinux() })), theirs, m);
+    }
   });
 
   it('vmlinux and a split module: same objects as bpftool -j', function () {
