@@ -3,6 +3,10 @@
  * follow the 12-byte common header, fixed and per vlen entry) and which fields hold type ids
  * and string offsets. Parse, write, copy, dedup and remap all go through these tables and
  * visitors, so adding or fixing a kind is a one-file change.
+ *
+ * Two hot readers work on the encoded words instead of objects, for speed: validate.ts and
+ * dump-raw.ts. They follow LAYOUT (record = 3 header words, then `fixed` bytes, then `perVlen`
+ * bytes per entry, fields in the order decodeType reads them); a new kind needs them too.
  */
 import type { BtfType } from './types.js';
 
