@@ -81,7 +81,9 @@ export function parseBtf(bytes: Uint8Array, opts: ParseOptions = {}): Btf {
   if (h.strLen > 0 || base === undefined) {
     if (h.strLen === 0) throw new BtfError('bad-string-section', 'standalone BTF has an empty string section (needs at least "")', strWhere);
     if (strBytes[h.strLen - 1] !== 0) throw new BtfError('bad-string-section', 'string section does not end with NUL', { ...strWhere, offset: h.strLen - 1 });
-    if (base === undefined && strBytes[0] !== 0) throw new BtfError('bad-string-section', 'standalone string section does not start with the empty string', strWhere);
+    if (base === undefined && strBytes[0] !== 0) {
+      throw new BtfError('bad-string-section', 'standalone string section does not start with the empty string (split BTF? give its base chain)', strWhere);
+    }
   }
   const startStrOff = base ? base.strings.end : 0;
   const strings = new StringTable(startStrOff, strBytes);

@@ -67,4 +67,10 @@ describe('btf-extra validate', () => {
     assert.match(r.out, /trunc: BTF header \+0x8: type section \[0, \+\d+\) runs past the 6 data bytes \(section-out-of-bounds\)\n$/);
     assert.equal((await run()).code, 2);
   });
+
+  it('a split module given without its base: exit 1 with a hint', async () => {
+    const r = await run(fixture('kernel/btf/crc7'));
+    assert.equal(r.code, 1);
+    assert.match(r.out, /crc7: BTF strings \+0x0: .*split BTF\? give its base chain\) \(bad-string-section\)\n$/);
+  });
 });
