@@ -54,7 +54,7 @@ export const validateCommand: Command = {
       const found = validateBtf(level);
       for (const p of found) io.out(`${path}: ${formatProblem(p)}\n`);
       problems += found.length;
-      if (found.length === 0) io.out(`${path}: valid (${level.types.length} types, ids ${level.startId}..${level.nextId - 1})\n`);
+      if (found.length === 0) io.out(`${path}: valid (${level.count} types, ids ${level.startId}..${level.nextId - 1})\n`);
     }
     return problems === 0 ? 0 : 1;
   },
