@@ -28,7 +28,7 @@ export interface EncodeOptions {
   readonly mode?: EncodeMode;
   /** Default: 'all' in extras mode, 'percpu' in full mode. */
   readonly vars?: VarsPolicy;
-  /** Run libbpf-equivalent dedup over the new level (default true). */
+  /** Run libbpf-equivalent dedup over the new level (default: full mode only; extras match every type against the chain first). */
   readonly dedup?: boolean;
 }
 
@@ -196,7 +196,8 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
 
   const T4 = performance.now();
   const hasTypes = level.types.some((t) => t.kind !== KIND.VAR && t.kind !== KIND.DATASEC);
-  let out = opts.dedup === false || !hasTypes ? level : dedupBtf(level);
+  const wantDedup = opts.dedup ?? mode === 'full';
+  let out = !wantDedup || !hasTypes ? level : dedupBtf(level);
   const T5 = performance.now();
   const timings = { walk: T1 - T0, types: T2 - T1, match: T3 - T2, emit: T4 - T3, dedup: T5 - T4, protos: graph.size };
   if (mode === 'extras') out = pruneUnreachable(out);

@@ -18,11 +18,15 @@
  *  3. proto.ts: only the type DIEs reachable from what is encoded are decoded, into "protos"
  *     (BtfType records with local refs), through a work queue (no recursion).
  *  4. match.ts: each proto is looked up in the chain (named types by name + libbpf-style graph
- *     equivalence; reference types bottom-up through an index). Everything the chain has keeps
- *     its chain id and its subgraph is never emitted: for a module almost every kernel struct.
+ *     equivalence, FWD-tolerant, treating identical chain copies as one; reference types
+ *     bottom-up through per-level indexes built from the raw words). Everything the chain has
+ *     keeps its chain id and its subgraph is never emitted: for a module almost every kernel
+ *     struct. Base levels are never materialised (btf objects decoded one at a time).
  *  5. encode.ts: the unmatched closure is emitted as a new level on top of the chain, then VARs
- *     and DATASECs; the level goes through btf/dedup.ts (libbpf-equivalent) so the copies that
- *     several CUs make of one type collapse and nothing the chain has survives.
+ *     and DATASECs. The copies several CUs make of one type were already collapsed (header types
+ *     by declaration coordinates, the rest by hash-consing and signatures), so extras need no
+ *     dedup pass (tests prove with libbpf's btf__dedup that none would remove anything); full
+ *     mode runs btf/dedup.ts (libbpf-equivalent) as pahole does, e.g. to merge identical FUNCs.
  *  6. The caller validates (btf/validate.ts) and writes atomically; invalid BTF is never written.
  * Output is a pure function of the input bytes (no maps iterated in insertion-dependent order
  * from parallel work, no timestamps): same input -> same bytes.

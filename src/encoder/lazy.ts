@@ -92,12 +92,16 @@ function nameIndex(level: Btf): Map<number, number[]> {
   return idx;
 }
 
-/** Ids (root level first, ascending) of the types named `name` with kind `kind`. */
+/**
+ * Ids of the types named `name` with kind `kind`, nearest level first (ascending within a
+ * level): a module's own copy of a type is a better match for the module's DWARF than the
+ * vmlinux one it failed to deduplicate against.
+ */
 export function findNamed(chain: Btf, name: string, kind: Kind): number[] {
   const b = utf8.encode(name);
   const h = fnv(b, 0, b.length);
   const out: number[] = [];
-  for (const level of chain.chain()) {
+  for (let level: Btf | undefined = chain; level !== undefined; level = level.base) {
     const ids = nameIndex(level).get(h);
     if (ids === undefined) continue;
     for (const id of ids) {

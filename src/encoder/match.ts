@@ -112,6 +112,7 @@ export class ChainMatcher {
   /** Chain string offset -> proto string index (or -1 when the graph lacks the string). */
   private strMap = new Map<number, number>();
   private levelIndexes: LevelIndex[] | undefined;
+  private readonly identical = new Map<string, boolean>();
   private readonly inProgress = new Set<ProtoRef>();
 
   constructor(chain: Btf | undefined, graph: ProtoGraph) {
@@ -266,18 +267,73 @@ export class ChainMatcher {
     return m === protoOff;
   }
 
+  /**
+   * Two chain types that are copies of each other (pahole's older libbpf left a few duplicates of
+   * vmlinux types in module BTF; vmlinux often has only a FWD where the module has the struct):
+   * a proto matched to one matches the other too, as libbpf's dedup treats structurally
+   * identical types as the same. Names compare by offset: the chain shares one string table.
+   */
+  private identicalInChain(a: number, b: number): boolean {
+    const key = a < b ? `${a}:${b}` : `${b}:${a}`;
+    const known = this.identical.get(key);
+    if (known !== undefined) return known;
+    const pairs = new Set<string>();
+    const chain = this.chain!;
+    const same = (x: number, y: number, depth: number): boolean => {
+      if (x === y) return true;
+      if (x === 0 || y === 0 || depth > 200) return false;
+      const k = x < y ? `${x}:${y}` : `${y}:${x}`;
+      if (pairs.has(k)) return true;
+      pairs.add(k);
+      const t = chainType(chain, x);
+      const u = chainType(chain, y);
+      // A FWD and the struct/union of its name are the same type seen with less information.
+      if ((t.kind === KIND.FWD) !== (u.kind === KIND.FWD)) {
+        const fwd = t.kind === KIND.FWD ? t : u;
+        const real = t.kind === KIND.FWD ? u : t;
+        return fwd.nameOff === real.nameOff && (real.kind === KIND.STRUCT || real.kind === KIND.UNION) && fwd.kflag === (real.kind === KIND.UNION);
+      }
+      if (t.kind !== u.kind || t.nameOff !== u.nameOff || t.kflag !== u.kflag) return false;
+      switch (t.kind) {
+        case KIND.INT: return u.kind === KIND.INT && t.size === u.size && t.encoding === u.encoding && t.bits === u.bits && t.bitOffset === u.bitOffset;
+        case KIND.FLOAT: return u.kind === KIND.FLOAT && t.size === u.size;
+        case KIND.FWD: return true;
+        case KIND.ENUM: case KIND.ENUM64:
+          return (u.kind === KIND.ENUM || u.kind === KIND.ENUM64) && t.size === u.size && t.values.length === u.values.length
+            && t.values.every((v, i) => v.nameOff === u.values[i]!.nameOff && v.value === u.values[i]!.value);
+        case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPEDEF: case KIND.TYPE_TAG:
+          return same(t.type, (u as { type: number }).type, depth + 1);
+        case KIND.ARRAY:
+          return u.kind === KIND.ARRAY && t.nelems === u.nelems && same(t.elemType, u.elemType, depth + 1) && same(t.indexType, u.indexType, depth + 1);
+        case KIND.STRUCT: case KIND.UNION:
+          if ((u.kind !== KIND.STRUCT && u.kind !== KIND.UNION) || t.size !== u.size || t.members.length !== u.members.length) return false;
+          for (let i = 0; i < t.members.length; i++) {
+            if (t.members[i]!.nameOff !== u.members[i]!.nameOff || t.members[i]!.offset !== u.members[i]!.offset) return false;
+          }
+          return t.members.every((m, i) => same(m.type, u.members[i]!.type, depth + 1));
+        case KIND.FUNC_PROTO:
+          if (u.kind !== KIND.FUNC_PROTO || t.params.length !== u.params.length || !same(t.returnType, u.returnType, depth + 1)) return false;
+          return t.params.every((q, i) => q.nameOff === u.params[i]!.nameOff && same(q.type, u.params[i]!.type, depth + 1));
+        default: return false;
+      }
+    };
+    const result = same(a, b, 0);
+    this.identical.set(key, result);
+    return result;
+  }
+
   private equiv(ref: ProtoRef, c: number, depth: number): boolean {
     if (ref === 0 || c === 0) return ref === 0 && c === 0;
     const known = this.resolved[ref - 1];
     if (known !== undefined) {
-      if (known >= 0) return known === c;
+      if (known >= 0) return known === c || this.identicalInChain(known, c);
       // "Missing as a root" is final for named types (every same-named chain type was tried);
       // not for FWDs and anonymous types, which can still match inside a larger graph.
       const k = this.graph.proto(ref);
       if (k.nameOff !== 0 && k.kind !== KIND.FWD) return false;
     }
     const h = this.hypot.get(ref);
-    if (h !== undefined) return h === c;
+    if (h !== undefined) return h === c || this.identicalInChain(h, c);
     if (depth > 4000) return false;
     const chain = this.chain!;
     const p = this.graph.proto(ref);

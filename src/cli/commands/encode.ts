@@ -33,6 +33,8 @@ Options:
                   "ok OBJECT -> OUT ..." per job; exit 1 if any job failed (the others still run).
   --quiet         do not print warnings (skipped DIEs)
   --timings       print the time spent in each phase on stderr
+  --dedup         also run the libbpf-equivalent dedup over the new level in extras mode (full
+                  mode always does); extras normally need none: every type is matched first
 
 Exit status: 0 written, 1 error (one line on stderr), 2 usage.
 `;
@@ -56,6 +58,7 @@ export const encodeCommand: Command = {
           batch: { type: 'string' },
           quiet: { type: 'boolean' },
           timings: { type: 'boolean' },
+          dedup: { type: 'boolean' },
         },
       });
     } catch (e) {
@@ -84,7 +87,7 @@ export const encodeCommand: Command = {
     for (const job of jobs) {
       try {
         const base = cache.chain(job.bases);
-        const r = encodeObject(job.object, { base, mode, ...(vars ? { vars } : {}) });
+        const r = encodeObject(job.object, { base, mode, ...(vars ? { vars } : {}), ...(v.dedup ? { dedup: true } : {}) });
         checkEncoded(r.btf, job.object);
         writeFileAtomic(job.out, writeBtf(r.btf));
         if (!v.quiet) for (const w of r.warnings) io.err(`warning: ${formatWarning(job.object, w)}\n`);
