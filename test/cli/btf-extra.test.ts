@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { main } from '../../src/cli/btf-extra.js';
+import { commandTable, main } from '../../src/cli/btf-extra.js';
 import { captureIo } from '../support/cli-io.js';
 
 describe('btf-extra dispatcher', () => {
@@ -18,6 +18,20 @@ describe('btf-extra dispatcher', () => {
     const io = captureIo();
     assert.equal(await main([], io), 2);
     assert.match(io.stdout(), /Commands:/);
+  });
+  it('lists each command under the name and summary its module declares', async () => {
+    assert.ok(commandTable.length >= 9);
+    for (const entry of commandTable) {
+      const cmd = await entry.load();
+      assert.equal(cmd.name, entry.name);
+      assert.equal(cmd.summary, entry.summary, `summary of ${entry.name}`);
+      assert.match(cmd.usage, new RegExp(`btf-extra ${entry.name}`));
+    }
+  });
+  it('prints a command\'s usage on --help with exit 0', async () => {
+    const io = captureIo();
+    assert.equal(await main(['dump', '--help'], io), 0);
+    assert.match(io.stdout(), /btf-extra dump/);
   });
   it('runs as installed executables through npx (btf-extra and btf-extrad)', () => {
     const out = execFileSync('npx', ['--no-install', 'btf-extra', '--help'], { encoding: 'utf8' });
