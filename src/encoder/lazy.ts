@@ -54,6 +54,29 @@ export function forEachKind(level: Btf, fn: (id: number, kind: Kind) => void): v
 const nameIndexes = new WeakMap<Btf, Map<number, number[]>>();
 const utf8 = new TextEncoder();
 
+/** FNV-1a of the name at absolute string offset `off` of `chain`, read from the bytes where possible. */
+export function nameHashAt(chain: Btf, off: number): number {
+  if (off === 0) return fnv(new Uint8Array(0), 0, 0);
+  for (let l: Btf | undefined = chain; l !== undefined; l = l.base) {
+    const strs = l.strings;
+    if (off >= strs.start) {
+      if (off >= strs.end) break;
+      const bytes = strs.bytes();
+      const rel = off - strs.start;
+      let end = bytes.indexOf(0, rel);
+      if (end < 0) end = bytes.length;
+      return fnv(bytes, rel, end);
+    }
+  }
+  return nameHash(chain.str(off));
+}
+
+/** FNV-1a of a name's UTF-8 bytes (the same value nameHashAt gives for that name). */
+export function nameHash(name: string): number {
+  const b = utf8.encode(name);
+  return fnv(b, 0, b.length);
+}
+
 function fnv(bytes: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);

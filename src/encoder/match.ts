@@ -13,7 +13,7 @@ import type { Btf } from '../btf/btf.js';
 import { KIND } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
 import type { ProtoGraph, ProtoRef } from './proto.js';
-import { chainType, findNamed, forEachKind } from './lazy.js';
+import { chainType, findNamed, forEachKind, nameHash, nameHashAt } from './lazy.js';
 
 /**
  * Reverse index of one level's anonymous types, built once per level with typed arrays (CSR):
@@ -24,7 +24,7 @@ interface LevelIndex {
   /** CSR: ids anchored on id a are ids[starts[a] .. starts[a+1]). */
   readonly starts: Int32Array;
   readonly ids: Int32Array;
-  readonly aggregates: Map<number, number[]>;
+  readonly aggregates: Map<string, number[]>;
 }
 
 const levelIndexCache = new WeakMap<Btf, LevelIndex>();
@@ -36,7 +36,7 @@ function levelIndex(level: Btf): LevelIndex {
   const count = level.nextId - level.startId;
   const anchors = new Int32Array(count).fill(-1);
   const counts = new Int32Array(n + 1);
-  const aggregates = new Map<number, number[]>();
+  const aggregates = new Map<string, number[]>();
   const raw = level.rawTypes;
   if (raw !== undefined) {
     // Straight from the words: header word 2 is the size or referenced type; ARRAY data starts
@@ -53,7 +53,12 @@ function levelIndex(level: Btf): LevelIndex {
         case KIND.FUNC_PROTO: a = words[p + 2] !== 0 || (info & 0xffff) === 0 ? words[p + 2]! : words[p + 4]!; break;
         case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
           if (words[p] === 0) {
-            const k = aggregateKey(kind, words[p + 2]!, info & 0xffff);
+            const vlen = info & 0xffff;
+            // first member/enumerator name: STRUCT/UNION/ENUM64 entries are 3 words, ENUM 2;
+            // for structs/unions also the name of the last member's type
+            const first = vlen === 0 ? 0 : words[p + 3]!;
+            const lastType = vlen === 0 || (kind !== KIND.STRUCT && kind !== KIND.UNION) ? 0 : words[p + 3 + 3 * (vlen - 1) + 1]!;
+            const k = aggregateKey(kind, words[p + 2]!, vlen, nameHashAt(level, first), typeNameHash(level, lastType));
             const l = aggregates.get(k);
             if (l) l.push(level.startId + i); else aggregates.set(k, [level.startId + i]);
           }
@@ -77,7 +82,9 @@ function levelIndex(level: Btf): LevelIndex {
       case KIND.FUNC_PROTO: a = t.returnType !== 0 || t.params.length === 0 ? t.returnType : t.params[0]!.type; break;
       case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
         if (t.nameOff === 0) {
-          const k = aggregateKey(t.kind, t.size, t.kind === KIND.ENUM || t.kind === KIND.ENUM64 ? t.values.length : t.members.length);
+          const entries = t.kind === KIND.ENUM || t.kind === KIND.ENUM64 ? t.values : t.members;
+          const last = t.kind === KIND.STRUCT || t.kind === KIND.UNION ? t.members[t.members.length - 1]?.type ?? 0 : 0;
+          const k = aggregateKey(t.kind, t.size, entries.length, nameHashAt(level, entries[0]?.nameOff ?? 0), typeNameHash(level, last));
           const l = aggregates.get(k);
           if (l) l.push(id); else aggregates.set(k, [id]);
         }
@@ -98,8 +105,19 @@ function levelIndex(level: Btf): LevelIndex {
   return idx;
 }
 
-function aggregateKey(kind: number, size: number, vlen: number): number {
-  return (size * 65536 + vlen) * 32 + kind;
+/**
+ * Anonymous aggregates are looked up by kind, size, vlen, the first member's name and the name
+ * of the last member's type (graph equivalence requires equal names at every node, so these
+ * never separate equivalent types; they do separate the hundreds of tracepoint map unions that
+ * differ only in their handler typedef).
+ */
+function aggregateKey(kind: number, size: number, vlen: number, firstName: number, lastTypeName: number): string {
+  return `${kind}:${size}:${vlen}:${firstName}:${lastTypeName}`;
+}
+
+function typeNameHash(chain: Btf, id: number): number {
+  const off = id === 0 ? 0 : chain.nameOffOf(id) ?? 0;
+  return nameHashAt(chain, off);
 }
 
 /** Result per proto: a chain id, or undefined when the chain lacks it. */
@@ -176,8 +194,11 @@ export class ChainMatcher {
   private findAnon(ref: ProtoRef, p: BtfType): number | undefined {
     const levels = this.indexes();
     if (p.kind === KIND.ENUM || p.kind === KIND.ENUM64 || p.kind === KIND.STRUCT || p.kind === KIND.UNION) {
-      const key = aggregateKey(p.kind, p.size, p.kind === KIND.ENUM || p.kind === KIND.ENUM64 ? p.values.length : p.members.length);
       const aggregate = p.kind === KIND.STRUCT || p.kind === KIND.UNION;
+      const entries = p.kind === KIND.ENUM || p.kind === KIND.ENUM64 ? p.values : p.members;
+      const lastType = aggregate && p.members.length > 0 ? p.members[p.members.length - 1]!.type : 0;
+      const lastTypeName = lastType === 0 ? '' : this.graph.strings[this.graph.proto(lastType).nameOff]!;
+      const key = aggregateKey(p.kind, p.size, entries.length, nameHash(entries.length === 0 ? '' : this.graph.strings[entries[0]!.nameOff]!), nameHash(lastTypeName));
       for (const idx of levels) {
         const list = idx.aggregates.get(key);
         if (list === undefined) continue;
@@ -231,11 +252,24 @@ export class ChainMatcher {
     }
   }
 
-  private shallowAggregate(p: BtfType & { members: { nameOff: number; offset: number }[] }, c: number): boolean {
+  private shallowAggregate(p: BtfType & { members: { nameOff: number; offset: number; type: number }[] }, c: number): boolean {
     const t = chainType(this.chain!, c);
     if ((t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) || t.kflag !== p.kflag || t.nameOff !== 0) return false;
     for (let i = 0; i < p.members.length; i++) {
       if (p.members[i]!.offset !== t.members[i]!.offset || !this.nameEq(p.members[i]!.nameOff, t.members[i]!.nameOff)) return false;
+    }
+    // Quick reject on members whose type is already matched to a different chain type (many
+    // anonymous unions share a shape and differ only there, e.g. the tracepoint map unions).
+    for (let i = 0; i < p.members.length; i++) {
+      const mine = p.members[i]!.type;
+      const other = t.members[i]!.type;
+      if (mine === 0 || other === 0) { if (mine !== other) return false; continue; }
+      const known = this.resolved[mine - 1];
+      if (known !== undefined && known >= 0 && known !== other && !this.identicalInChain(known, other)) return false;
+      // named member types must have the same name (graph equivalence compares names)
+      const myName = this.graph.proto(mine).nameOff;
+      const otherName = chainType(this.chain!, other).nameOff;
+      if (myName !== 0 && otherName !== 0 && !this.nameEq(myName, otherName)) return false;
     }
     return true;
   }
