@@ -2,12 +2,16 @@
  * Maps protos onto types the base chain already has, so the new level only holds what is
  * missing. The test is libbpf dedup's graph equivalence (btf_dedup_is_equiv), run between a
  * DWARF-derived proto graph and the immutable chain: a hypothetical map grows during one
- * comparison and is committed only when the whole graph matches; a proto FWD matches a
- * same-named chain STRUCT/UNION (never the other way round: a base FWD cannot be completed).
+ * comparison and is committed only when the whole graph matches. Deliberately more tolerant
+ * than libbpf in two ways, both about the same type seen with different knowledge: a FWD and a
+ * same-named struct/union match in either direction (vmlinux often has only the FWD of a struct
+ * a module defines), and two chain types that are copies of each other count as one (module
+ * BTF made by pahole 1.24 keeps a few duplicates of vmlinux types).
  *
- * Candidates: named types by (name, kind) through the chain's name index; reference types
- * (PTR, CONST, ARRAY, FUNC_PROTO, ...) bottom-up, by their resolved targets, through an index of
- * the chain's reference types built once. Protos left unresolved are emitted as new types.
+ * Candidates: named types by (name, kind), nearest level first; reference types (PTR, CONST,
+ * ARRAY, FUNC_PROTO, ...) bottom-up, by their resolved targets; anonymous aggregates by shape.
+ * The per-level indexes are built from the raw words once and cached on the level (a batch
+ * shares vmlinux's). Protos left unresolved are emitted as new types.
  */
 import type { Btf } from '../btf/btf.js';
 import { KIND } from '../btf/kinds.js';
@@ -123,12 +127,12 @@ function typeNameHash(chain: Btf, id: number): number {
 /** Result per proto: a chain id, or undefined when the chain lacks it. */
 export class ChainMatcher {
   readonly chain: Btf | undefined;
-  private graph: ProtoGraph;
+  private readonly graph: ProtoGraph;
   /** resolved[ref-1]: chain id, -1 = known missing, undefined = not tried yet. */
-  private resolved: (number | undefined)[] = [];
-  private hypot = new Map<ProtoRef, number>();
+  private readonly resolved: (number | undefined)[] = [];
+  private readonly hypot = new Map<ProtoRef, number>();
   /** Chain string offset -> proto string index (or -1 when the graph lacks the string). */
-  private strMap = new Map<number, number>();
+  private readonly strMap = new Map<number, number>();
   private levelIndexes: LevelIndex[] | undefined;
   private readonly identical = new Map<string, boolean>();
   private readonly inProgress = new Set<ProtoRef>();
@@ -136,14 +140,6 @@ export class ChainMatcher {
   constructor(chain: Btf | undefined, graph: ProtoGraph) {
     this.chain = chain;
     this.graph = graph;
-  }
-
-  /** Switch to another proto graph (one per object in a batch) keeping the chain indexes. */
-  reset(graph: ProtoGraph): void {
-    this.graph = graph;
-    this.resolved = [];
-    this.hypot.clear();
-    this.strMap.clear();
   }
 
   /** The chain id for `ref`, or undefined when the chain has no equivalent type. */
