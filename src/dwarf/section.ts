@@ -6,7 +6,7 @@
  * Bytes are never modified.
  */
 import type { ElfFile, ElfSection, Relocations } from '../elf/index.js';
-import { ET, isSectionRelative, RELOC_PC_RELATIVE } from '../elf/index.js';
+import { ET, isSectionRelative, relocFieldSize, RELOC_PC_RELATIVE } from '../elf/index.js';
 import { DwarfError, type DwarfErrorCode } from './errors.js';
 
 /** A section-relative address (ET_REL: the relocation's symbol section, st_value + addend). */
@@ -115,8 +115,8 @@ export class DwarfSection {
   }
 
   private checkWidth(pos: number, size: number, type: number): void {
-    // R_X86_64_64 / PC64 patch 8 bytes; _32, _32S, PC32, PLT32 patch 4.
-    const width = type === 1 || type === 24 ? 8 : 4;
+    // The ELF reader has refused unknown types already; a width mismatch means a producer bug.
+    const width = relocFieldSize(type);
     if (width !== size) throw this.error('bad-relocation', pos, `relocation type ${type} patches ${width} bytes, field is ${size}`);
   }
 

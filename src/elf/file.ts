@@ -16,7 +16,7 @@ import { ByteCursor } from '../util/cursor.js';
 import { safeName } from '../util/errors.js';
 import {
   CHDR_SIZE, EHDR_SIZE, ELF_MAGIC, ELFCLASS64, ELFCOMPRESS, ELFDATA2LSB, EM_X86_64, ET, NT_GNU_BUILD_ID,
-  REL_SIZE, RELA_SIZE, relocFieldSize, SHDR_SIZE, SHF, SHN, SHT, SYM_SIZE,
+  R_X86_64, REL_SIZE, RELA_SIZE, relocFieldSize, SHDR_SIZE, SHF, SHN, SHT, SYM_SIZE,
 } from './constants.js';
 import { ElfError, type ElfErrorCode } from './errors.js';
 import { Relocations } from './relocations.js';
@@ -429,7 +429,13 @@ export class ElfFile {
         if (symIndex >= symbols.length) throw this.error('bad-symbol-index', rs.name, at, `symbol index ${symIndex} is past the symbol table (${symbols.length})`);
         let addend: number;
         if (isRela) addend = dv.getInt32(at + 20, true) * 0x100000000 + dv.getUint32(at + 16, true);
-        else addend = width === 8 ? tv!.getInt32(offset + 4, true) * 0x100000000 + tv!.getUint32(offset, true) : width === 4 ? tv!.getInt32(offset, true) : 0;
+        // REL: the implicit addend is the field itself, read as the type reads its result (psABI):
+        // R_X86_64_32 is zero-extended, _32S/PC32/PLT32 sign-extended.
+        else if (width === 8) addend = tv!.getInt32(offset + 4, true) * 0x100000000 + tv!.getUint32(offset, true);
+        else if (width === 4) addend = type === R_X86_64._32 ? tv!.getUint32(offset, true) : tv!.getInt32(offset, true);
+        else addend = 0;
+        // Kept as doubles (a module has ~10^5 entries): refuse what a double cannot hold exactly.
+        if (!Number.isSafeInteger(addend)) throw this.error('unsupported-relocation', rs.name, at, `addend ${addend} is beyond 2^53`);
         arrays.offsets[k] = offset;
         arrays.types[k] = type;
         arrays.symbols[k] = symIndex;

@@ -157,11 +157,32 @@ describe('ElfFile: relocations', () => {
     assert.equal(elf.relocationsFor(1)!.valueAt(0), 0x22n);
   });
 
+  it('applies R_X86_64_32, _32S, _64 and PC32 with the psABI extension of REL implicit addends', () => {
+    // RELA: the four types the kernel's .rela.debug_* use, with their widths
+    const a = withRelocs(rela([[0, 2, R_X86_64._32, 1], [4, 2, R_X86_64._32S, -8], [8, 2, R_X86_64._64, 0], [12, 2, R_X86_64.PC32, 0]]), SHT.RELA, 16);
+    const r = a.relocationsFor(1)!;
+    assert.deepEqual([0, 4, 8, 12].map((o) => r.valueAt(o, 12n)), [33n, 24n, 32n, 32n - 12n]);
+    assert.deepEqual([...r].map((x) => x.type), [R_X86_64._32, R_X86_64._32S, R_X86_64._64, R_X86_64.PC32]);
+    // REL: the stored field is the addend; _32 zero-extends it, _32S and PC32 sign-extend it
+    const field = cat(le(0xfffffff0, 4), le(0xfffffff0, 4), le(0xfffffff0, 4), le(0, 4), le(-2n, 8));
+    const b = ElfFile.fromBytes(buildElf({
+      sections: [
+        { name: '.debug_info', data: field },
+        { name: '.rel.debug_info', type: SHT.REL, data: rel([[0, 1, R_X86_64._32], [4, 1, R_X86_64._32S], [8, 1, R_X86_64.PC32], [16, 1, R_X86_64._64]]), link: '.symtab', info: '.debug_info', entsize: 16 },
+      ],
+      symbols: [{ name: 's', value: 0x100n, shndx: '.debug_info' }],
+    }), 'rel.o');
+    const rb = b.relocationsFor(1)!;
+    assert.deepEqual([0, 4, 16].map((o) => rb.get(o)!.addend), [0xfffffff0n, -16n, -2n]);
+    assert.equal(rb.valueAt(8, 8n), 0x100n - 16n - 8n, 'PC32: S + A - P with a negative implicit addend');
+  });
+
   it('refuses relocations outside the section, duplicates, bad symbols and unknown types', () => {
     expectElfError(() => { const e = withRelocs(rela([[14, 1, R_X86_64._32, 0]])); e.relocationsFor(1); }, 'relocation-out-of-section', 'r.o', 0);
     expectElfError(() => { const e = withRelocs(rela([[0, 1, R_X86_64._32, 0], [0, 2, R_X86_64._32, 0]])); e.relocationsFor(1); }, 'duplicate-relocation', 'r.o', 24);
     expectElfError(() => { const e = withRelocs(rela([[0, 99, R_X86_64._32, 0]])); e.relocationsFor(1); }, 'bad-symbol-index', 'r.o', 0);
     expectElfError(() => { const e = withRelocs(rela([[0, 1, 37, 0]])); e.relocationsFor(1); }, 'unsupported-relocation', 'r.o', 0);
+    expectElfError(() => { const e = withRelocs(rela([[0, 1, R_X86_64._32, 0], [4, 1, R_X86_64._64, 1n << 60n]])); e.relocationsFor(1); }, 'unsupported-relocation', 'r.o', 24);
   });
 });
 
