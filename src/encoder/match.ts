@@ -352,7 +352,8 @@ export class ChainMatcher {
     return result;
   }
 
-  private equiv(ref: ProtoRef, c: number, depth: number): boolean {
+  /** `sized`: the type is used by value here (not behind a pointer), so a chain FWD cannot stand in for it. */
+  private equiv(ref: ProtoRef, c: number, depth: number, sized = true): boolean {
     if (ref === 0 || c === 0) return ref === 0 && c === 0;
     const known = this.resolved[ref - 1];
     if (known !== undefined) {
@@ -375,11 +376,11 @@ export class ChainMatcher {
         this.hypot.set(ref, c);
         return true;
       }
-      // A full struct where the chain only has a FWD: the chain's graph is the same type seen
+      // A full struct where the chain only has a FWD (behind a pointer): the chain's graph is the same type seen
       // from a CU that lacked the definition (libbpf maps the FWD to the struct for everything
       // above the base). Matching here keeps the chain's outer types; a variable that needs the
       // struct itself still gets it, as a root with no same-named chain struct.
-      if (t.kind === KIND.FWD && (p.kind === KIND.STRUCT || p.kind === KIND.UNION)
+      if (!sized && t.kind === KIND.FWD && (p.kind === KIND.STRUCT || p.kind === KIND.UNION)
         && t.kflag === (p.kind === KIND.UNION) && this.nameEq(p.nameOff, t.nameOff)) {
         return true;
       }
@@ -411,7 +412,7 @@ export class ChainMatcher {
         return true;
       }
       case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPEDEF: case KIND.TYPE_TAG:
-        return this.equiv(p.type, (t as { type: number }).type, depth + 1);
+        return this.equiv(p.type, (t as { type: number }).type, depth + 1, p.kind === KIND.PTR ? false : sized);
       case KIND.ARRAY:
         if (t.kind !== KIND.ARRAY || p.nelems !== t.nelems) return false;
         return this.equiv(p.elemType, t.elemType, depth + 1) && this.equiv(p.indexType, t.indexType, depth + 1);
