@@ -1,78 +1,23 @@
 /**
- * TEST ORACLE: the first, object-based implementation of src/btf/validate.ts (same rules, same
- * messages), kept so the word-based production validator can be checked against it
- * (test/btf/validate-diff.test.ts). Not used by the product.
+ * TEST ORACLE, deliberately a second implementation: the first, object-based validator (it walks
+ * BtfType objects), kept so that the word-based production validator in src/btf/validate.ts (which
+ * walks raw u32 words and never builds objects) can be checked against it, problem for problem,
+ * on broken cases, fuzzed records and real files (test/btf/validate-diff.test.ts). Two walks over
+ * two representations catch decoding slips in either. The rule table and problem shape (and the
+ * string classifier of strings.ts) come from src: only the checking logic is duplicated, on
+ * purpose. Not used by the product.
  *
  * Validates one BTF level with the kernel's rules (kernel/bpf/btf.c of Linux 6.1: the per-kind
  * check_meta, resolve and check_member passes, btf_func_check, btf_check_type_tags) and
  * libbpf's (every referenced id and string offset exists, FUNC -> FUNC_PROTO). Ancestor levels
- * are trusted, as the kernel trusts vmlinux when it loads module BTF; validate them on their own.
- *
- * Unlike the kernel, which stops at the first error, every problem is reported, each naming the
- * type id, kind and a stable rule name (tests assert the rule). A type whose dependency is
- * broken is not reported again, so one bad record gives one problem, not a cascade.
+ * are trusted. Every problem is reported, each naming the type id, kind and rule.
  */
 import type { Btf } from '../../src/btf/btf.js';
-import { BTF_MAX_NAME_OFFSET, BTF_MAX_TYPE, KIND, KIND_NAME, KSYM_NAME_LEN, type Kind } from '../../src/btf/kinds.js';
+import { BTF_MAX_NAME_OFFSET, BTF_MAX_TYPE, KIND, KIND_NAME, type Kind } from '../../src/btf/kinds.js';
 import { NAME_DOTTED, NAME_EMPTY, NAME_IDENT } from '../../src/btf/strings.js';
 import type { BtfType, DatasecType, Member, StrOff, StructType, TypeId } from '../../src/btf/types.js';
-
-export interface BtfProblem {
-  id?: TypeId;
-  kind?: string;
-  /** Stable rule name, e.g. 'datasec-overlap'. */
-  rule: string;
-  message: string;
-}
-
-/** Every rule validateBtf can report, with what it means. */
-export const VALIDATION_RULES = {
-  'no-types': 'standalone BTF without any type',
-  'too-many-types': `more than ${BTF_MAX_TYPE} type ids`,
-  'strings-too-large': `string section longer than ${BTF_MAX_NAME_OFFSET + 1} bytes`,
-  'too-large': 'BTF larger than the kernel accepts (16 MiB)',
-  'name-offset': 'a name offset outside every string table of the chain',
-  // Stricter than the kernel (which accepts any offset inside the table): no real file does it,
-  // and it is the usual symptom of an offset computed against the wrong level of a chain.
-  'name-not-string-start': 'a name offset pointing inside a string, not at its start',
-  'name': 'a name not allowed for the kind (missing, not an identifier, or present where none is allowed)',
-  'kind-flag': 'kind_flag set on a kind that has no use for it',
-  'int-encoding': 'INT encoding other than none, SIGNED, CHAR or BOOL',
-  'int-bits': 'INT bit offset + bits beyond 128 or beyond its byte size',
-  'type-id': 'a referenced type id that does not exist',
-  'void-ref': 'a reference to void where a real type is required',
-  'array-index': 'ARRAY index type is not a regular INT',
-  'array-elem': 'ARRAY element type has no size or is an irregular INT',
-  'array-size': 'ARRAY total size overflows u32',
-  'member-type': 'member type has no size (void, FWD, FUNC, FUNC_PROTO, VAR, DATASEC, DECL_TAG)',
-  'member-offset': 'member bit offset decreasing, non-zero in a union, or beyond the struct size',
-  'member-alignment': 'non-bitfield member not byte aligned (or FLOAT not naturally aligned)',
-  'member-bitfield': 'bitfield size invalid for the member type',
-  'member-size': 'member extends past the end of its struct',
-  'enum-size': 'ENUM/ENUM64 size not 1, 2, 4 or 8',
-  'float-size': 'FLOAT size not 2, 4, 8, 12 or 16',
-  'func-linkage': 'FUNC linkage other than static or global',
-  'func-proto': 'FUNC type is not a FUNC_PROTO',
-  'func-arg-name': 'a FUNC whose prototype has an unnamed parameter',
-  'proto-return': 'FUNC_PROTO return type has no size (and is not void)',
-  'proto-arg': 'FUNC_PROTO parameter invalid (void not last, named varargs, no size, bad name)',
-  'var-linkage': 'VAR linkage other than static or global-allocated',
-  'var-type': 'VAR type void or without size',
-  'datasec-size': 'DATASEC size 0 or smaller than the sum of its entries',
-  'datasec-var': 'DATASEC entry does not point at a VAR',
-  'datasec-overlap': 'DATASEC entries unsorted or overlapping',
-  'datasec-bounds': 'DATASEC entry empty or outside the section',
-  'datasec-entry-size': 'DATASEC entry smaller than its variable type',
-  'decl-tag-value': 'DECL_TAG with an empty value',
-  'decl-tag-target': 'DECL_TAG on something other than a struct, union, FUNC, VAR or TYPEDEF',
-  'decl-tag-component': 'DECL_TAG component index out of range or not allowed for the target',
-  'ref-target': 'pointer/modifier target is a VAR, DATASEC or DECL_TAG',
-  'type-tag-order': 'TYPE_TAG after a non-tag modifier in a modifier chain',
-  'modifier-chain': 'modifier chain longer than 32 or cyclic',
-  'loop': 'reference loop not broken by a pointer to a struct/union/array',
-  'resolve-depth': 'types nested deeper than the kernel resolves (32)',
-} as const;
-export type ValidationRule = keyof typeof VALIDATION_RULES;
+// The contract (rule names, problem shape) is shared; only the checking logic is independent.
+import type { BtfProblem, ValidationRule } from '../../src/btf/validate.js';
 
 /** The kernel's BTF_MAX_SIZE and MAX_RESOLVE_DEPTH. */
 const BTF_MAX_SIZE = 16 * 1024 * 1024;
@@ -90,26 +35,7 @@ const needsResolve = (k: Kind | undefined): boolean => k !== undefined && (isMod
   || k === KIND.ARRAY || k === KIND.VAR || k === KIND.FUNC || k === KIND.DATASEC || k === KIND.DECL_TAG);
 const t0kind = (btf: Btf, id: TypeId): Kind | undefined => btf.tryType(id)?.kind;
 
-/** Kernel __btf_name_valid: identifier chars (dots too when dotOk), shorter than KSYM_NAME_LEN. */
-export function isValidBtfName(s: string, dotOk: boolean): boolean {
-  if (s.length === 0 || s.length >= KSYM_NAME_LEN) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const alpha = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-    const digit = c >= 0x30 && c <= 0x39;
-    const ok = alpha || c === 0x5f || (dotOk && c === 0x2e) || (i > 0 && digit);
-    if (!ok) return false;
-  }
-  return true;
-}
-
 const lbl = (what: string, idx: number): string => (idx >= 0 ? `${what} #${idx}` : what);
-
-/** "[id] KIND 'name': rule: message" for the CLI. */
-export function formatProblem(p: BtfProblem): string {
-  const where = p.id !== undefined ? `[${p.id}]${p.kind ? ` ${p.kind}` : ''}: ` : '';
-  return `${where}${p.rule}: ${p.message}`;
-}
 
 export function validateBtf(btf: Btf): BtfProblem[] {
   return new Validator(btf).run();
