@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
+import { Btf } from '../../src/btf/btf.js';
 import { KIND } from '../../src/btf/kinds.js';
 import { dumpRaw } from '../../src/btf/dump-raw.js';
 import { parseBtf } from '../../src/btf/parse.js';
@@ -193,6 +194,30 @@ describe('encoder/encode on the C fixtures', function () {
     assert.ok(r.warnings.some((w) => /compile unit skipped/.test(w.message) && /form/.test(w.message)), 'warned');
     assert.ok(varEntries(r.btf).includes('.bss\tops_b'), 'the other unit is still encoded');
     assert.deepEqual(validateBtf(r.btf), []);
+  });
+
+  it('never lets a base FWD stand in for a struct used by value', () => {
+    // base: FWD nested, typedef nested_t -> FWD nested (what a CU without the definition gives)
+    const base = new Btf();
+    const fwd = base.addType({ kind: KIND.FWD, nameOff: base.addStr('nested'), kflag: false });
+    base.addType({ kind: KIND.TYPEDEF, nameOff: base.addStr('nested_t'), kflag: false, type: fwd });
+    const r = encodeObject(v5, { base });
+    assert.deepEqual(validateBtf(r.btf), []);
+    const btf = r.btf;
+    const sizeOf = (id: number): number | undefined => {
+      for (let hops = 0; hops < 10; hops++) {
+        const t = btf.type(id);
+        if (t.kind === KIND.STRUCT) return t.size;
+        if (t.kind === KIND.TYPEDEF || t.kind === KIND.CONST || t.kind === KIND.VOLATILE) { id = t.type; continue; }
+        return undefined;
+      }
+      return undefined;
+    };
+    const nest = btf.type(btf.findByName('nest', KIND.VAR)[0]!) as { type: number };
+    assert.equal(sizeOf(nest.type), 64, 'struct nested is emitted, not the base FWD');
+    const ptr = btf.type((btf.type(btf.findByName('nest_ptr', KIND.VAR)[0]!) as { type: number }).type) as { kind: number; type: number };
+    assert.equal(ptr.kind, KIND.PTR);
+    assert.equal(sizeOf(ptr.type), 64, 'nested_t resolves to the full struct');
   });
 
   it('round-trips through the BTF reader', () => {
