@@ -148,10 +148,13 @@ export function readBtfFile(path: string, opts: { base?: Btf | undefined } = {})
   return parseBtf(readBtfBytes(path), { base: opts.base, source: path });
 }
 
-/** Reads a chain, root first (each file split on the previous one); returns the last level. */
-export function readBtfChain(paths: readonly string[]): Btf {
+/**
+ * Reads a chain, root first (each file split on the previous one, the first on `base` when
+ * given, else standalone); returns the last level.
+ */
+export function readBtfChain(paths: readonly string[], base?: Btf): Btf {
   if (paths.length === 0) throw new BtfError('bad-chain', 'empty BTF chain');
-  let btf: Btf | undefined;
+  let btf: Btf | undefined = base;
   for (const p of paths) btf = readBtfFile(p, { base: btf });
   return btf!;
 }

@@ -113,6 +113,11 @@ describe('btf/parse', () => {
       assert.equal(t.depth, 2);
       assert.equal(t.source, join(dir, 't'));
       assert.equal(t.nameOf(t.startId), 'top_var');
+      // the same chain read on a base already in memory: same ids, same bytes
+      const onBase = readBtfChain([join(dir, 'm'), join(dir, 't')], readBtfFile(join(dir, 'b')));
+      assert.equal(onBase.depth, 2);
+      assert.equal(onBase.startId, t.startId);
+      assert.deepEqual(writeBtf(onBase), writeBtf(t));
       expectCode(() => readBtfChain([]), 'bad-chain');
       expectCode(() => readBtfFile(join(dir, 'missing')), 'io', /missing: cannot read/);
       writeFileSync(join(dir, 'elf'), Buffer.from('\x7fELF\x02\x01\x01'));

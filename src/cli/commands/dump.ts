@@ -3,11 +3,11 @@
  * bpftool does (raw text identical to `bpftool btf dump file FILE -B BASE`), as C declarations,
  * or as JSON. `--base` lists the chain root first; FILE may be raw BTF or an ELF with .BTF.
  */
-import { parseArgs } from 'node:util';
 import { dumpC } from '../../btf/dump-c.js';
 import { dumpJson } from '../../btf/dump-json.js';
 import { dumpRaw } from '../../btf/dump-raw.js';
 import { readBtfChain } from '../../btf/parse.js';
+import { chainPaths, parseCommandArgs } from '../args.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 
 const usage = `Usage: btf-extra dump FILE [--base FILE]... [--format raw|c|json] [--whole-chain]
@@ -30,18 +30,13 @@ export const dumpCommand: Command = {
   summary: 'print a BTF file (raw like bpftool, C declarations, or JSON)',
   usage,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: [...argv], allowPositionals: true,
-        options: { base: { type: 'string', multiple: true }, format: { type: 'string', short: 'f' }, 'whole-chain': { type: 'boolean' } } });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCommandArgs(argv,
+      { base: { type: 'string', multiple: true }, format: { type: 'string', short: 'f' }, 'whole-chain': { type: 'boolean' } });
     if (parsed.positionals.length !== 1) throw new UsageError('expected exactly one FILE (see --help)');
     const format = parsed.values.format ?? 'raw';
     if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`unknown --format '${format}' (raw, c or json)`);
-    const btf = readBtfChain([...(parsed.values.base ?? []), parsed.positionals[0]!]);
     if (parsed.values['whole-chain'] && format !== 'c') throw new UsageError('--whole-chain goes with --format c');
+    const btf = readBtfChain(chainPaths(parsed.values.base, parsed.positionals[0]!));
     io.out(format === 'c' ? dumpC(btf, { wholeChain: parsed.values['whole-chain'] === true }) : format === 'json' ? dumpJson(btf) : dumpRaw(btf));
     return 0;
   },

@@ -6,13 +6,13 @@
  * A FILE may be written as a chain `MODULE+EXTRA` (EXTRA split on MODULE, MODULE on the last --base).
  */
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { Btf } from '../../btf/btf.js';
 import { dedupBtf } from '../../btf/dedup.js';
 import { flattenOnto, flattenStandalone, mergeSiblings } from '../../btf/merge.js';
-import { readBtfFile } from '../../btf/parse.js';
+import { readBtfChain } from '../../btf/parse.js';
 import { writeBtf } from '../../btf/write.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
+import { parseCommandArgs } from '../args.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 
 const usage = `Usage: btf-extra merge FILE [--base FILE]... (--onto K | --standalone) -o OUT [--dedup]
@@ -56,21 +56,13 @@ function splitChain(arg: string): string[] {
 }
 
 function parse(argv: readonly string[]): MergeArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv], allowPositionals: true,
-      options: {
-        base: { type: 'string', multiple: true },
-        onto: { type: 'string' },
-        standalone: { type: 'boolean' },
-        dedup: { type: 'boolean' },
-        output: { type: 'string', short: 'o' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseCommandArgs(argv, {
+    base: { type: 'string', multiple: true },
+    onto: { type: 'string' },
+    standalone: { type: 'boolean' },
+    dedup: { type: 'boolean' },
+    output: { type: 'string', short: 'o' },
+  });
   const v = parsed.values;
   if (parsed.positionals.length === 0) throw new UsageError('expected at least one FILE (see --help)');
   if (v.output === undefined) throw new UsageError('missing -o OUT');
@@ -87,27 +79,21 @@ function parse(argv: readonly string[]): MergeArgs {
   return { bases: v.base ?? [], files, onto, standalone, dedup: v.dedup === true, output: v.output };
 }
 
-function readChain(paths: readonly string[], base: Btf | undefined): Btf {
-  let btf = base;
-  for (const p of paths) btf = readBtfFile(p, { base: btf });
-  return btf!;
-}
-
 export const mergeCommand: Command = {
   name: 'merge',
   summary: 'flatten a BTF chain onto a base or into one standalone file; merge sibling modules',
   usage,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const a = parse(argv);
-    const base = a.bases.length > 0 ? readChain(a.bases, undefined) : undefined;
+    const base = a.bases.length > 0 ? readBtfChain(a.bases) : undefined;
     let out: Btf;
     let what: string;
     if (a.files.length > 1) {
-      const siblings = a.files.map((chain) => readChain(chain, base));
+      const siblings = a.files.map((chain) => readBtfChain(chain, base));
       out = mergeSiblings(base!, siblings);
       what = `${siblings.length} siblings merged on ${a.bases[a.bases.length - 1]}, standalone`;
     } else {
-      const top = readChain(a.files[0]!, base);
+      const top = readBtfChain(a.files[0]!, base);
       const levels = top.chain();
       if (a.onto !== undefined) {
         if (a.onto < 1 || a.onto >= levels.length) {

@@ -3,11 +3,11 @@
  * and libbpf's rules (src/btf/validate.ts). Exit 0 when valid; otherwise exit 1 and one line per
  * problem: "FILE: [id] KIND: rule: message" (or the parse error, which names the byte offset).
  */
-import { parseArgs } from 'node:util';
 import type { Btf } from '../../btf/btf.js';
 import { BtfError } from '../../btf/errors.js';
 import { readBtfFile } from '../../btf/parse.js';
 import { formatProblem, validateBtf } from '../../btf/validate.js';
+import { chainPaths, parseCommandArgs } from '../args.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 
 const usage = `Usage: btf-extra validate FILE [--base FILE]... [--all-levels]
@@ -27,15 +27,9 @@ export const validateCommand: Command = {
   summary: 'check a BTF file with the kernel\'s and libbpf\'s rules',
   usage,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: [...argv], allowPositionals: true,
-        options: { base: { type: 'string', multiple: true }, 'all-levels': { type: 'boolean' } } });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCommandArgs(argv, { base: { type: 'string', multiple: true }, 'all-levels': { type: 'boolean' } });
     if (parsed.positionals.length !== 1) throw new UsageError('expected exactly one FILE (see --help)');
-    const paths = [...(parsed.values.base ?? []), parsed.positionals[0]!];
+    const paths = chainPaths(parsed.values.base, parsed.positionals[0]!);
     let btf: Btf | undefined;
     const levels: { path: string; btf: Btf }[] = [];
     for (const p of paths) {

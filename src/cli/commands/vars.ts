@@ -3,9 +3,9 @@
  * the object's DWARF defines (name, linkage, scope, ELF section, section offset, size, C type).
  * Order: section name, offset, name, DIE offset (deterministic). Proves the ELF+DWARF readers.
  */
-import { parseArgs } from 'node:util';
 import { ElfFile } from '../../elf/index.js';
 import { collectVariables, Dwarf, type StaticVariable } from '../../dwarf/index.js';
+import { parseCommandArgs } from '../args.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 
 const usage = `Usage: btf-extra vars OBJECT [--json] [--file-only]
@@ -50,13 +50,7 @@ export const varsCommand: Command = {
   summary: 'list every static-storage variable in an object\'s DWARF',
   usage,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: [...argv], allowPositionals: true,
-        options: { json: { type: 'boolean' }, 'file-only': { type: 'boolean' } } });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const parsed = parseCommandArgs(argv, { json: { type: 'boolean' }, 'file-only': { type: 'boolean' } });
     if (parsed.positionals.length !== 1) throw new UsageError('expected exactly one OBJECT (see --help)');
     const path = parsed.positionals[0]!;
     const dwarf = Dwarf.fromElf(ElfFile.open(path));
