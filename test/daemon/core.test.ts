@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { ControlError } from '../../src/daemon/control/protocol.js';
 import { chokidarWatch } from '../../src/daemon/fswatch.js';
 import type { DaemonStatus } from '../../src/daemon/api.js';
+import type { ModuleEvent, ModuleWatcher } from '../../src/daemon/watch/types.js';
+import { fsHostReader } from '../../src/host/reader.js';
 import { FakeEncoder, newRoot, startDaemon, stateOf, waitFor, writeConfig, type Harness } from './harness.js';
 
 const RUN = 'run/btf-extra';
@@ -39,6 +41,41 @@ describe('daemon/core (injected root, fake encoder)', function () {
     assert.ok(h.logLines.some((l) => /loop: publish \(encoded from .*loop\.ko, 3 vars\) \d+ ms/.test(l)), h.logLines.join('\n'));
     await waitFor('status.json', () => (JSON.parse(readFileSync(join(root.dir, RUN, 'status.json'), 'utf8')) as DaemonStatus).objects.length === 3);
     await waitFor('merged/kernel', () => exists(h, 'merged/kernel'));
+  });
+
+  it('startup: the monitor starts before /proc/modules is listed, so a load in between is not lost', async () => {
+    const root = newRoot();
+    root.load('loop');
+    const order: string[] = [];
+    const host = fsHostReader(root.paths);
+    const recordingHost = { ...host, paths: host.paths, loadedModules: async () => { order.push('list'); return host.loadedModules(); } };
+    let emit: ((e: ModuleEvent) => void) | undefined;
+    // A module loads while the monitor is already listening, before the daemon lists /proc/modules;
+    // its uevent is held back until after the listing (as a busy kernel may deliver it late).
+    const watcher: ModuleWatcher = {
+      kind: 'test',
+      start: async (onEvent) => { order.push('monitor'); emit = onEvent; root.load('crc7'); },
+      stop: async () => {},
+    };
+    const h = await start(root, { host: recordingHost, watchers: () => [watcher] });
+    assert.equal(order[0], 'monitor', `order: ${order.join(', ')}`);
+    assert.ok(order.includes('list'));
+    assert.equal(stateOf(h.daemon, 'crc7'), 'published');
+    assert.equal(stateOf(h.daemon, 'loop'), 'published');
+    // The late event changes nothing (already published, not encoded twice).
+    emit?.({ action: 'add', name: 'crc7' });
+    await h.daemon.settle();
+    assert.deepEqual(h.encoder.names().sort(), ['crc7.ko', 'loop.ko']);
+  });
+
+  it('startup: a module loaded after the listing (seen only by its uevent) is published too', async () => {
+    const root = newRoot();
+    let emit: ((e: ModuleEvent) => void) | undefined;
+    const watcher: ModuleWatcher = { kind: 'test', start: async (onEvent) => { emit = onEvent; }, stop: async () => {} };
+    const h = await start(root, { watchers: () => [watcher] });
+    root.load('tcp_bbr');
+    emit?.({ action: 'add', name: 'tcp_bbr' });
+    await waitFor('tcp_bbr published', () => stateOf(h.daemon, 'tcp_bbr') === 'published');
   });
 
   it('tells systemd READY with state counts, then STATUS updates', async () => {
