@@ -194,7 +194,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ueventCommand: split(opts['uevent-command']), modprobeCommand: split(opts.modprobe),
       fileWatch: !opts.once,
     });
-    await daemon.start();
+    await daemon.start({ announceReady: false });
   } catch (e) {
     logger.error(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
     await logger.close();
@@ -215,6 +215,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     logger.error(`control socket unavailable: ${e instanceof Error ? e.message : String(e)}`);
   }
+  // READY only now: a unit ordered after btf-extrad (or a script run by systemctl start) finds the socket.
+  daemon.announceReady();
   const sig = await untilSignal(daemon, logger);
   logger.info(`${sig}: stopping`);
   await control?.close();

@@ -144,7 +144,12 @@ export class Daemon implements ControlHandlers {
 
   // ---------------------------------------------------------------- lifecycle
 
-  async start(): Promise<void> {
+  /**
+   * Watch, list, reconcile once and write status.json. READY goes to systemd at the end unless
+   * `announceReady: false` (the entry point announces it itself once the control socket is up, so
+   * units ordered after this one can talk to it).
+   */
+  async start(opts: { readonly announceReady?: boolean } = {}): Promise<void> {
     const { host } = this.deps;
     this.release = await host.kernelRelease();
     mkdirSync(this.runtimeDir, { recursive: true });
@@ -165,6 +170,11 @@ export class Daemon implements ControlHandlers {
     await this.reconcile();
     this.watchFiles();
     this.writeStatusNow();
+    if (opts.announceReady !== false) this.announceReady();
+  }
+
+  /** Tell systemd the service is up (READY=1 with the state counts). */
+  announceReady(): void {
     this.notifier.ready(this.statusLine());
   }
 

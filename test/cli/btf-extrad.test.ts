@@ -21,8 +21,8 @@ async function until(what: string, pred: () => boolean | Promise<boolean>, ms = 
   }
 }
 
-function startDaemon(args: string[]): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '1:1' } });
+function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, JOURNAL_STREAM: '1:1', ...env } });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
@@ -74,6 +74,28 @@ describe('btf-extrad (process)', function () {
     assert.ok(!existsSync(sock), 'socket removed');
     assert.ok(!existsSync(join(root.dir, 'var/cache/btf-extra/tmp')), 'no temp files');
     assert.deepEqual(readdirSync(join(root.dir, 'run/btf-extra/btf')).filter((f) => f.startsWith('.')), []);
+  });
+
+  it('under systemd (NOTIFY_SOCKET): READY=1 with the state counts once the control socket is up, STOPPING=1 on SIGTERM', async () => {
+    const root = InjectedRoot.create(mkdtempSync(join(tmpdir(), 'btfx-ntf-')), committedFixtures());
+    root.load('crc7', { debug: false });
+    const sock = join(root.dir, 'run/btf-extra/control.sock');
+    // A fake systemd-notify first on PATH: records its arguments and whether the socket exists yet.
+    const bin = join(root.dir, 'bin');
+    mkdirSync(bin);
+    const log = join(root.dir, 'notify.log');
+    writeFileSync(join(bin, 'systemd-notify'), `#!/bin/sh\nif [ -S '${sock}' ]; then s=socket; else s=nosocket; fi\necho "$s $*" >> '${log}'\n`);
+    chmodSync(join(bin, 'systemd-notify'), 0o755);
+    const d = startDaemon(['--root', root.dir], { NOTIFY_SOCKET: join(root.dir, 'notify'), PATH: `${bin}:${process.env['PATH'] ?? ''}` });
+    running.push(d.child);
+    const lines = (): string[] => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []);
+    await until('READY', () => lines().some((l) => l.includes('--ready')));
+    const ready = lines().find((l) => l.includes('--ready'));
+    // vmlinux and crc7 (loaded without debuginfo); the socket already answers.
+    assert.equal(ready, 'socket --ready --status=2 no-debuginfo', lines().join(' | '));
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exit, 0);
+    await until('STOPPING', () => lines().some((l) => l.includes('STOPPING=1')));
   });
 
   it('reads uevents from --uevent-command (udevadm-style blocks)', async () => {
