@@ -18,6 +18,7 @@ import { versions } from '../src/cli/btf-extrad.js';
 import type { DaemonStatus, ObjectStatus } from '../src/daemon/api.js';
 import { ExtrasCache, extrasCacheKey } from '../src/daemon/cache.js';
 import { InjectedRoot, committedFixtures } from '../src/demo/root.js';
+import { procPidFile } from '../src/host/paths.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const DAEMON = join(here, '../src/cli/btf-extrad.js');
@@ -50,10 +51,10 @@ function whenTrue(dir: string, pred: () => boolean, timeoutMs = 120_000): Promis
 }
 
 function procStat(pid: number): { cpuTicks: number; rssKb: number; hwmKb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const stat = readFileSync(procPidFile(pid, 'stat'), 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const status = readFileSync(procPidFile(pid, 'status'), 'utf8');
   const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { cpuTicks, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
 }

@@ -44,7 +44,14 @@ export const HOST_DEFAULTS = {
   runtimeDir: '/run/btf-extra',
   cacheDir: '/var/cache/btf-extra',
   debugDir: '/usr/lib/debug',
+  /** The group database for control.group. Never under --root: the socket's gid is a real one. */
+  groupFile: '/etc/group',
 } as const;
+
+/** /proc/<pid>/<file> of a real process (benchmarks measure the daemon they spawned). */
+export function procPidFile(pid: number, file: 'stat' | 'status'): string {
+  return `/proc/${pid}/${file}`;
+}
 
 export function hostPaths(rootDir = '/'): HostPaths {
   const root = resolve(rootDir);

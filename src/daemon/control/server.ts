@@ -9,6 +9,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, renameSync, s
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import { HOST_DEFAULTS } from '../../host/paths.js';
 import type { ControlHandlers } from '../api.js';
 import {
   CONTROL_LIMITS, CONTROL_ROUTES, ControlError, isControlErrorCode,
@@ -42,7 +43,7 @@ const DRAIN_LIMIT = 4 * 1024 * 1024;
 export async function startControlServer(
   socketPath: string, handlers: ControlHandlers, opts: ControlServerOptions = {},
 ): Promise<ControlServer> {
-  const gid = opts.group === undefined ? undefined : await resolveGroupId(opts.group, opts.groupFile ?? '/etc/group');
+  const gid = opts.group === undefined ? undefined : await resolveGroupId(opts.group, opts.groupFile ?? HOST_DEFAULTS.groupFile);
   const mode = opts.mode ?? (gid === undefined ? 0o600 : 0o660);
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
   await removeStaleSocket(socketPath);
