@@ -5,8 +5,8 @@
  * file in the Debian layout, and a uevent block for the watcher. Used by the demo, the tests and
  * the benchmark, so all three exercise the same layout.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
@@ -91,6 +91,7 @@ export class InjectedRoot {
   /** Feed this to the daemon's uevent watcher (streamSource). */
   readonly uevents = new PassThrough();
   private seq = 1000;
+  private tmpSeq = 0;
   private readonly loaded: string[] = [];
 
   private constructor(readonly dir: string, readonly fixtures: FixtureSet) {
@@ -112,6 +113,19 @@ export class InjectedRoot {
     mkdirSync(p.moduleTree(fixtures.release), { recursive: true });
     if (opts.vmlinuxDebug) r.placeFile(opts.vmlinuxDebug, p.vmlinuxDebugCandidates(HOST_DEFAULTS.debugDir, fixtures.release)[0] ?? '');
     return r;
+  }
+
+  /**
+   * Replace a kernel-side file in one step, as the kernel shows /proc/modules and sysfs files:
+   * a daemon in another process polling it must never read a truncated or half-written one.
+   * The temporary file lives outside the watched directories so no listing ever shows it.
+   */
+  private replaceKernelFile(file: string, data: string | Uint8Array): void {
+    const tmpDir = join(this.dir, '.kernel-tmp');
+    mkdirSync(tmpDir, { recursive: true });
+    const tmp = join(tmpDir, `${basename(file)}.${++this.tmpSeq}`);
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
   }
 
   private placeFile(src: string, dest: string): void {
@@ -154,10 +168,10 @@ export class InjectedRoot {
   /** "Load" a module that is not a fixture (benchmarks: hundreds of modules) from its BTF bytes. */
   loadRaw(name: string, btf: Uint8Array, buildId: string, opts: { feed?: boolean } = {}): string {
     const p = this.paths;
-    writeFileSync(p.sysBtf(name), btf);
+    this.replaceKernelFile(p.sysBtf(name), btf);
     const note = p.moduleBuildIdNote(name);
     mkdirSync(dirname(note), { recursive: true });
-    writeFileSync(note, encodeBuildIdNote(buildId));
+    this.replaceKernelFile(note, encodeBuildIdNote(buildId));
     if (!this.loaded.includes(name)) this.loaded.push(name);
     this.writeProcModules();
     return opts.feed === false ? '' : this.feed('add', name);
@@ -184,7 +198,7 @@ export class InjectedRoot {
   /** Show a companion module as loaded (what a successful modprobe does). */
   loadCompanion(name: string, extras: Uint8Array): void {
     const comp = `${name}_btf_extra`;
-    writeFileSync(this.paths.sysBtf(comp), extras);
+    this.replaceKernelFile(this.paths.sysBtf(comp), extras);
     if (!this.loaded.includes(comp)) this.loaded.push(comp);
     this.writeProcModules();
     this.feed('add', comp);
@@ -200,7 +214,7 @@ export class InjectedRoot {
 
   private writeProcModules(): void {
     const lines = this.loaded.map((n, i) => `${n} ${16384 + i * 4096} 0 - Live 0xffffffffc${(0x1000000 + i * 0x10000).toString(16)}\n`);
-    writeFileSync(this.paths.procModules, lines.join(''));
+    this.replaceKernelFile(this.paths.procModules, lines.join(''));
   }
 
   /** The uevent block of a load or unload, also written to `uevents` (and returned for other transports). */
