@@ -71,12 +71,15 @@ export class Publisher {
     const { btfDir, mergedDir } = this.layout;
     const written: string[] = [];
     const vmlinux = name === 'vmlinux' ? objectBtf : this.vmlinux ?? this.entries.get('vmlinux')?.objectBtf;
+    const extraFile = join(btfDir, `${name}${EXTRA_SUFFIX}`);
+    const mergedFile = join(mergedDir, name);
     if (prev?.objectBtf !== objectBtf && !(prev && Buffer.compare(prev.objectBtf, objectBtf) === 0)) {
+      // A new base (module replaced): old extras would not split on it. Drop them first so a
+      // reader sees at worst the base without extras, never new base + old extras.
+      if (prev?.extras) { rmSync(extraFile, { force: true }); rmSync(mergedFile, { force: true }); }
       writeFileAtomic(join(btfDir, name), objectBtf);
       written.push(join(btfDir, name));
     }
-    const extraFile = join(btfDir, `${name}${EXTRA_SUFFIX}`);
-    const mergedFile = join(mergedDir, name);
     if (extras) {
       writeFileAtomic(extraFile, extras);
       written.push(extraFile);
@@ -105,9 +108,10 @@ export class Publisher {
   remove(name: string): void {
     if (!this.entries.delete(name)) return;
     const { btfDir, mergedDir } = this.layout;
-    rmSync(join(btfDir, name), { force: true });
-    rmSync(join(btfDir, `${name}${EXTRA_SUFFIX}`), { force: true });
+    // Extras and merged view first: a reader never finds extras whose base is gone.
     rmSync(join(mergedDir, name), { force: true });
+    rmSync(join(btfDir, `${name}${EXTRA_SUFFIX}`), { force: true });
+    rmSync(join(btfDir, name), { force: true });
     this.kernelDirty = true;
   }
 

@@ -58,6 +58,24 @@ describe('daemon/publish', () => {
     assert.equal(read(join(r, 'merged/kernel')), 'kernel(V;)');
   });
 
+  it('a new base (module replaced) drops the old extras and merged view before the new base is written', () => {
+    const r = join(dir, 'run');
+    const seen: string[] = [];
+    // While the new chain is merged, look at what a reader would find: never the old extras or old merged view.
+    const spy = new Publisher(join(dir, 'run'), {
+      ...fakeOps,
+      flattenOnto: (chain) => {
+        seen.push(`${read(join(r, 'btf/loop'))}|${read(join(r, 'btf/loop-btf-extra'))}|${existsSync(join(r, 'merged/loop')) ? read(join(r, 'merged/loop')) : '-'}`);
+        return fakeOps.flattenOnto(chain);
+      },
+    });
+    spy.setVmlinux(b('V'));
+    spy.put('loop', b('L1'), b('X1'));
+    spy.put('loop', b('L2'), b('X2'));
+    assert.deepEqual(seen, ['L1|X1|-', 'L2|X2|-']);
+    assert.equal(read(join(r, 'merged/loop')), 'onto(V,L2,X2)');
+  });
+
   it('losing extras (regen failed, policy never) removes the extra and merged files but keeps the mirror', () => {
     pub.put('vmlinux', b('V'), undefined);
     pub.put('loop', b('L'), b('LX'));
