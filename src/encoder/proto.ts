@@ -21,6 +21,7 @@ import { DW_AT, DW_ATE, DW_TAG } from '../dwarf/constants.js';
 import { INT_ENC, KIND, mapTypeIds } from '../btf/kinds.js';
 import type { BtfType, Member, Param } from '../btf/types.js';
 import type { EncoderWarning } from './errors.js';
+import { IntMap } from './intmap.js';
 
 /** A proto reference: index + 1; 0 is void. */
 export type ProtoRef = number;
@@ -61,7 +62,7 @@ export class ProtoGraph {
   readonly strings: string[] = [''];
   readonly warnings: EncoderWarning[] = [];
   private readonly stringIndex = new Map<string, number>([['', 0]]);
-  private readonly byDie = new Map<number, ProtoRef>();
+  private readonly byDie = new IntMap();
   private readonly byIdentity = new Map<string, ProtoRef>();
   private readonly queue: number[] = [];
   private readonly cons = new Map<string, ProtoRef>();
