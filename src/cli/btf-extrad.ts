@@ -24,7 +24,7 @@ import { UeventWatcher, commandSource, streamSource, UDEVADM_MONITOR } from '../
 import { runDemo } from '../demo/run.js';
 import { readElfBuildId } from '../host/elf-build-id.js';
 import { hostPaths } from '../host/paths.js';
-import { fsHostReader, loadedModulesOrNone, type HostReader } from '../host/reader.js';
+import { fsHostReader, liveModulesOrNone, type HostReader } from '../host/reader.js';
 import type { Readable } from 'node:stream';
 
 const usage = `Usage: btf-extrad [--root DIR] [--config FILE] [--once] [--demo [--demo-dir DIR]] [--foreground]
@@ -107,7 +107,7 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
     const list: ModuleWatcher[] = [];
     if (s.ueventStream) list.push(new UeventWatcher(streamSource(s.ueventStream), 50));
     else if (config.watch.uevents && ueventCommand) list.push(new UeventWatcher(commandSource(ueventCommand)));
-    list.push(new ProcModulesPoller(() => loadedModulesOrNone(h), config.watch.pollIntervalMs));
+    list.push(new ProcModulesPoller(() => liveModulesOrNone(h), config.watch.pollIntervalMs));
     return list;
   };
   const debuginfod = (config: DaemonConfig, cacheDir: string): DebuginfodLookup | undefined => {

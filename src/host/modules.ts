@@ -9,6 +9,8 @@ export interface ProcModule {
   readonly name: string;
   readonly size: number;
   readonly state: string;
+  /** Load address as printed (0x0 without CAP_SYSLOG under kptr_restrict); '' when absent. */
+  readonly address: string;
 }
 
 export function parseProcModules(text: string, file?: string): ProcModule[] {
@@ -19,17 +21,22 @@ export function parseProcModules(text: string, file?: string): ProcModule[] {
     offset += line.length + 1;
     if (line.trim() === '') continue;
     const fields = line.trim().split(/\s+/);
-    const [name, size, , , state] = fields;
+    const [name, size, , , state, address] = fields;
     if (name === undefined || size === undefined || state === undefined || !/^\d+$/.test(size)) {
       throw new HostFormatError('modules-line', `expected "name size refcount deps state address", got ${JSON.stringify(line.slice(0, 80))}`, { file, offset: here });
     }
-    out.push({ name, size: Number(size), state });
+    out.push({ name, size: Number(size), state, address: address ?? '' });
   }
   return out;
 }
 
+/** The Live modules, in file order. */
+export async function readLiveModules(procModules: string): Promise<ProcModule[]> {
+  const text = await readFile(procModules, 'utf8');
+  return parseProcModules(text, procModules).filter((m) => m.state === 'Live');
+}
+
 /** Names of the Live modules, in file order. */
 export async function readLoadedModules(procModules: string): Promise<string[]> {
-  const text = await readFile(procModules, 'utf8');
-  return parseProcModules(text, procModules).filter((m) => m.state === 'Live').map((m) => m.name);
+  return (await readLiveModules(procModules)).map((m) => m.name);
 }

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readLoadedModules } from './modules.js';
+import { readLiveModules, readLoadedModules, type ProcModule } from './modules.js';
 import { buildIdFromNotes } from './notes.js';
 import { readOsRelease, type OsRelease } from './os-release.js';
 import type { HostPaths } from './paths.js';
@@ -15,6 +15,8 @@ export interface HostReader {
   readonly paths: HostPaths;
   kernelRelease(): Promise<string>;
   loadedModules(): Promise<string[]>;
+  /** The Live modules with size and address (the poller tells a reloaded module by them). */
+  liveModules(): Promise<ProcModule[]>;
   /** GNU build id of a loaded object (vmlinux: /sys/kernel/notes), undefined when unreadable. */
   buildId(object: string): Promise<string | undefined>;
   hasBtf(object: string): boolean;
@@ -46,7 +48,16 @@ export function parseModulesDep(text: string): Map<string, string> {
  * which means "no modules" (only vmlinux), not an error. Other failures still throw.
  */
 export async function loadedModulesOrNone(host: HostReader): Promise<string[]> {
-  try { return await host.loadedModules(); } catch (e) {
+  return orNone(() => host.loadedModules());
+}
+
+/** As liveModules(), [] when /proc/modules does not exist. */
+export async function liveModulesOrNone(host: HostReader): Promise<ProcModule[]> {
+  return orNone(() => host.liveModules());
+}
+
+async function orNone<T>(read: () => Promise<T[]>): Promise<T[]> {
+  try { return await read(); } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
@@ -60,6 +71,7 @@ export function fsHostReader(paths: HostPaths): HostReader {
     paths,
     kernelRelease: () => readKernelRelease(paths.osRelease),
     loadedModules: () => readLoadedModules(paths.procModules),
+    liveModules: () => readLiveModules(paths.procModules),
     async buildId(object) {
       const file = object === 'vmlinux' ? paths.kernelNotes : paths.moduleBuildIdNote(object);
       try { return buildIdFromNotes(await readFile(file), file); } catch { return undefined; }

@@ -12,12 +12,13 @@ crc7 16384 1 btrfs, Live 0xffffffffc09f0000 (E)
 `;
 
 describe('host/modules', () => {
-  it('parses names, sizes and states', () => {
+  it('parses names, sizes, states and addresses', () => {
     assert.deepEqual(parseProcModules(sample), [
-      { name: 'tcp_bbr', size: 20480, state: 'Live' },
-      { name: 'loop', size: 32768, state: 'Loading' },
-      { name: 'crc7', size: 16384, state: 'Live' },
+      { name: 'tcp_bbr', size: 20480, state: 'Live', address: '0xffffffffc0a5e000' },
+      { name: 'loop', size: 32768, state: 'Loading', address: '0xffffffffc0a00000' },
+      { name: 'crc7', size: 16384, state: 'Live', address: '0xffffffffc09f0000' },
     ]);
+    assert.equal(parseProcModules('old 1 0 - Live\n')[0]?.address, '');
   });
 
   it('lists only Live modules from the file', async () => {

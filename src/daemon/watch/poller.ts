@@ -13,16 +13,23 @@ export function diffModules(before: ReadonlySet<string>, after: readonly string[
   return out;
 }
 
+/** A polled module: a bare name, or a name with what tells one load of it from the next. */
+export type PolledModule = string | { readonly name: string; readonly size: number; readonly address: string };
+
+const nameOf = (m: PolledModule): string => (typeof m === 'string' ? m : m.name);
+const instanceOf = (m: PolledModule): string => (typeof m === 'string' ? m : `${m.size} ${m.address}`);
+
 export class ProcModulesPoller implements ModuleWatcher {
   readonly kind = 'poll';
   private timer: NodeJS.Timeout | undefined;
-  private known = new Set<string>();
+  /** name -> instance (size and load address) at the last poll. */
+  private known = new Map<string, string>();
   private busy = false;
 
-  constructor(private readonly list: () => Promise<string[]>, private readonly intervalMs: number) {}
+  constructor(private readonly list: () => Promise<readonly PolledModule[]>, private readonly intervalMs: number) {}
 
   async start(onEvent: (e: ModuleEvent) => void, onError: (err: Error) => void): Promise<void> {
-    this.known = new Set(await this.list());
+    this.known = new Map((await this.list()).map((m) => [nameOf(m), instanceOf(m)]));
     this.timer = setInterval(() => {
       if (this.busy) return;
       this.busy = true;
@@ -30,11 +37,19 @@ export class ProcModulesPoller implements ModuleWatcher {
     }, this.intervalMs);
   }
 
-  /** One poll (exposed for tests): read, diff, report. */
+  /**
+   * One poll (exposed for tests): read, diff, report. A module unloaded and loaded again between
+   * two polls (e.g. replaced by an update) keeps its name but not its size or address: it is
+   * reported as a remove and an add, so its build id is read again.
+   */
   async poll(onEvent: (e: ModuleEvent) => void): Promise<void> {
     const now = await this.list();
-    const events = diffModules(this.known, now);
-    this.known = new Set(now);
+    const events = diffModules(new Set(this.known.keys()), now.map(nameOf));
+    for (const m of now) {
+      const before = this.known.get(nameOf(m));
+      if (before !== undefined && before !== instanceOf(m)) events.push({ action: 'remove', name: nameOf(m) }, { action: 'add', name: nameOf(m) });
+    }
+    this.known = new Map(now.map((m) => [nameOf(m), instanceOf(m)]));
     for (const e of events) onEvent(e);
   }
 

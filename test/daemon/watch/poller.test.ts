@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcModulesPoller, diffModules } from '../../../src/daemon/watch/poller.js';
-import { readLoadedModules } from '../../../src/host/modules.js';
+import { readLiveModules, readLoadedModules } from '../../../src/host/modules.js';
 import type { ModuleEvent } from '../../../src/daemon/watch/types.js';
 
 describe('daemon/watch/poller', () => {
@@ -25,6 +25,29 @@ describe('daemon/watch/poller', () => {
     await p.poll((e) => got.push(e));
     await p.stop();
     assert.deepEqual(got, [{ action: 'remove', name: 'loop' }, { action: 'add', name: 'crc7' }, { action: 'add', name: 'tcp_bbr' }]);
+  });
+
+  it('a module reloaded between two polls (new address, or new size when addresses are hidden) is a remove and an add', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'btfx-poll-'));
+    const file = join(dir, 'modules');
+    const got: ModuleEvent[] = [];
+    writeFileSync(file, 'loop 32768 0 - Live 0xffffffffc0a00000\ncrc7 16384 0 - Live 0xffffffffc0b00000\n');
+    const p = new ProcModulesPoller(() => readLiveModules(file), 60_000);
+    await p.start(() => {}, () => {});
+    writeFileSync(file, 'loop 32768 0 - Live 0xffffffffc0c00000\ncrc7 16384 0 - Live 0xffffffffc0b00000\n');
+    await p.poll((e) => got.push(e));
+    await p.stop();
+    assert.deepEqual(got.splice(0), [{ action: 'remove', name: 'loop' }, { action: 'add', name: 'loop' }]);
+
+    // kptr_restrict: every address reads as zero; the size of the new build still differs.
+    writeFileSync(file, 'loop 32768 0 - Live 0x0000000000000000\ncrc7 16384 0 - Live 0x0000000000000000\n');
+    const q = new ProcModulesPoller(() => readLiveModules(file), 60_000);
+    await q.start(() => {}, () => {});
+    writeFileSync(file, 'loop 36864 0 - Live 0x0000000000000000\ncrc7 16384 0 - Live 0x0000000000000000\n');
+    await q.poll((e) => got.push(e));
+    await q.poll((e) => got.push(e));
+    await q.stop();
+    assert.deepEqual(got, [{ action: 'remove', name: 'loop' }, { action: 'add', name: 'loop' }]);
   });
 
   it('polls on its interval', async () => {
