@@ -6,9 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeBtf } from '../../btf/write.js';
-import {
-  BaseCache, EncoderError, encodeObject, formatWarning, type EncodeMode, type VarsPolicy,
-} from '../../encoder/index.js';
+// Direct imports (not encoder/index.js): the daemon starts this command once per module, so it
+// loads only what encoding needs.
+import { BaseCache } from '../../encoder/chain.js';
+import { encodeObject, type EncodeMode } from '../../encoder/encode.js';
+import { EncoderError, formatWarning } from '../../encoder/errors.js';
+import type { VarsPolicy } from '../../encoder/select.js';
 import { checkEncoded } from '../../encoder/output.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
