@@ -13,7 +13,7 @@ import { writeBtf } from '../../src/btf/write.js';
 import type { LookupHit } from '../../src/daemon/api.js';
 import { ControlError } from '../../src/daemon/control/protocol.js';
 import { startControlServer, type ControlServer } from '../../src/daemon/control/server.js';
-import { captureIo } from '../support/cli-io.js';
+import { captureIo, runCommand } from '../support/cli-io.js';
 import { fixture } from '../support/paths.js';
 import { fakeHandlers, tempDir } from '../daemon/control/fake-handlers.js';
 
@@ -23,11 +23,7 @@ describe('btf-extra lookup', () => {
   beforeEach(() => { tmp = tempDir('lk'); });
   afterEach(async () => { await server?.close(); server = undefined; tmp.cleanup(); });
 
-  const run = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    const io = captureIo();
-    const code = await lookupCommand.run(argv, io);
-    return { code, out: io.stdout(), err: io.stderr() };
-  };
+  const run = (...argv: string[]): ReturnType<typeof runCommand> => runCommand(lookupCommand, argv);
 
   describe('through the daemon', () => {
     it('prints where the variable is and its declaration', async () => {

@@ -4,7 +4,7 @@ import { UsageError } from '../../src/cli/command.js';
 import { regenCommand } from '../../src/cli/commands/regen.js';
 import { ControlError } from '../../src/daemon/control/protocol.js';
 import { startControlServer, type ControlServer } from '../../src/daemon/control/server.js';
-import { captureIo } from '../support/cli-io.js';
+import { runCommand } from '../support/cli-io.js';
 import { fakeHandlers, fakeObjects, tempDir } from '../daemon/control/fake-handlers.js';
 
 describe('btf-extra regen', () => {
@@ -14,11 +14,7 @@ describe('btf-extra regen', () => {
   beforeEach(() => { tmp = tempDir('rg'); sock = join(tmp.dir, 'c.sock'); });
   afterEach(async () => { await server?.close(); server = undefined; tmp.cleanup(); });
 
-  const run = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    const io = captureIo();
-    const code = await regenCommand.run(argv, io);
-    return { code, out: io.stdout(), err: io.stderr() };
-  };
+  const run = (...argv: string[]): ReturnType<typeof runCommand> => runCommand(regenCommand, argv);
 
   it('asks for the named objects and prints one line each', async () => {
     const f = fakeHandlers();

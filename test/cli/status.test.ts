@@ -7,7 +7,7 @@ import { statusCommand } from '../../src/cli/commands/status.js';
 import type { DaemonStatus } from '../../src/daemon/api.js';
 import { ConfigError } from '../../src/daemon/config.js';
 import { startControlServer, type ControlServer } from '../../src/daemon/control/server.js';
-import { captureIo } from '../support/cli-io.js';
+import { captureIo, runCommand } from '../support/cli-io.js';
 import { fakeHandlers, fakeStatus, tempDir } from '../daemon/control/fake-handlers.js';
 
 describe('btf-extra status', () => {
@@ -16,11 +16,7 @@ describe('btf-extra status', () => {
   beforeEach(() => { tmp = tempDir('st'); });
   afterEach(async () => { await server?.close(); server = undefined; tmp.cleanup(); });
 
-  const run = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    const io = captureIo();
-    const code = await statusCommand.run(argv, io);
-    return { code, out: io.stdout(), err: io.stderr() };
-  };
+  const run = (...argv: string[]): ReturnType<typeof runCommand> => runCommand(statusCommand, argv);
 
   it('prints a table from the daemon: vmlinux first, then by name, with reasons and hints', async () => {
     const sock = join(tmp.dir, 'c.sock');
