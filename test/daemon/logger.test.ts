@@ -50,4 +50,26 @@ describe('daemon/logger and notify', () => {
     for (let i = 0; i < 100 && !(existsSync(rec) && readFileSync(rec, 'utf8').split('\n').length >= 3); i++) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(readFileSync(rec, 'utf8').trim().split('\n').sort(), ['--ready --status=3 published', '--status=4 published']);
   });
+
+  it('watchdog: WATCHDOG=1 at half of WATCHDOG_USEC, only for our pid, until stop', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'btfx-wdog-'));
+    const script = (rec: string): string => {
+      const cmd = join(dir, `notify-${rec}`);
+      writeFileSync(cmd, `#!/bin/sh\necho "$@" >> ${join(dir, rec)}\n`);
+      chmodSync(cmd, 0o755);
+      return cmd;
+    };
+    const calls = (rec: string): string[] => (existsSync(join(dir, rec)) ? readFileSync(join(dir, rec), 'utf8').trim().split('\n') : []);
+    // 2 s watchdog -> a ping every 1 s; another process's WATCHDOG_PID -> no pings from us.
+    const ours = systemdNotifier({ NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '2000000', WATCHDOG_PID: String(process.pid) }, script('ours'));
+    const other = systemdNotifier({ NOTIFY_SOCKET: '/run/x', WATCHDOG_USEC: '2000000', WATCHDOG_PID: String(process.pid + 1) }, script('other'));
+    try {
+      await new Promise((r) => setTimeout(r, 1300));
+      for (let i = 0; i < 50 && calls('ours').length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(calls('ours'), ['WATCHDOG=1']);
+      assert.deepEqual(calls('other'), []);
+    } finally { ours.stop(); other.stop(); }
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual(calls('ours'), ['WATCHDOG=1'], 'no ping after stop');
+  });
 });
