@@ -13,6 +13,12 @@ export const UDEVADM_MONITOR = ['udevadm', 'monitor', '--kernel', '--subsystem-m
 export class UeventParser {
   private buffer = '';
   private block: Map<string, string> = new Map();
+  /**
+   * A blank line went by: the banner is complete. udevadm prints "monitor will print the received
+   * events for:" BEFORE it binds its netlink socket and "KERNEL - the kernel uevent" and a blank
+   * line after, so only the end of the banner means it listens.
+   */
+  sawBlockEnd = false;
 
   /** Feed text; returns the module events completed by it. */
   push(chunk: string): ModuleEvent[] {
@@ -39,6 +45,7 @@ export class UeventParser {
 
   private line(line: string, out: ModuleEvent[]): void {
     if (line.trim() === '') {
+      this.sawBlockEnd = true;
       const ev = this.finish();
       if (ev) out.push(ev);
       return;
@@ -62,7 +69,7 @@ export class UeventParser {
 }
 
 export interface UeventStreamSource {
-  /** Start the source; the stream's first output (or `readyAfterMs`) means it listens. */
+  /** Start the source; the end of its banner (or `readyAfterMs`) means it listens. */
   open(): { stream: Readable; child?: ChildProcess };
   /** The stream belongs to the source (destroy it on stop) or to the caller (only detach). */
   readonly owned: boolean;
@@ -114,8 +121,9 @@ export class UeventWatcher implements ModuleWatcher {
       const s = opened.stream;
       s.setEncoding('utf8');
       const onData = (chunk: string): void => {
-        ready();
-        for (const ev of parser.push(chunk)) onEvent(ev);
+        const events = parser.push(chunk);
+        if (parser.sawBlockEnd) ready();
+        for (const ev of events) onEvent(ev);
       };
       const onEnd = (): void => {
         for (const ev of parser.end()) onEvent(ev);

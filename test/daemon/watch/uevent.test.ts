@@ -73,6 +73,20 @@ describe('daemon/watch/uevent', () => {
     await w.stop();
   });
 
+  it('is ready only at the end of the banner (udevadm binds its socket between the two banner lines)', async () => {
+    const s = new PassThrough();
+    const w = new UeventWatcher(streamSource(s), 10_000);
+    let ready = false;
+    const started = w.start(() => {}, () => {}).then(() => { ready = true; });
+    s.write('monitor will print the received events for:\n');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(ready, false, 'not listening yet after the first banner line');
+    s.write('KERNEL - the kernel uevent\n\n');
+    await started;
+    assert.equal(ready, true);
+    await w.stop();
+  });
+
   it('rejects start when the command does not exist', async () => {
     const w = new UeventWatcher(commandSource(['/nonexistent/udevadm']), 5000);
     await assert.rejects(w.start(() => {}, () => {}), /ENOENT/);
@@ -80,11 +94,17 @@ describe('daemon/watch/uevent', () => {
   });
 
   it('reports a monitor that dies after starting', async () => {
-    const w = new UeventWatcher(commandSource(['sh', '-c', `printf 'x\\n'; exit 3`]), 5000);
+    const w = new UeventWatcher(commandSource(['sh', '-c', `printf 'x\\n\\n'; sleep 0.2; exit 3`]), 5000);
     const errors: Error[] = [];
     await w.start(() => {}, (e) => errors.push(e));
     for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.match(errors[0]?.message ?? '', /ended|exited/);
+    await w.stop();
+  });
+
+  it('a monitor that dies before its banner ends fails start (the next watcher takes over)', async () => {
+    const w = new UeventWatcher(commandSource(['sh', '-c', `printf 'monitor will print the received events for:\\n'; exit 1`]), 5000);
+    await assert.rejects(w.start(() => {}, () => {}), /ended|exited/);
     await w.stop();
   });
 });
