@@ -72,9 +72,10 @@ try:
   bpftool btf dump file ${join(rel, 'run/btf-extra/merged/loop')} -B ${join(rel, 'run/btf-extra/btf/vmlinux')} | grep -w VAR
 Ctrl-C (SIGTERM) stops it.
 `);
-  if (!o.exitAfterScript) await o.untilSignal(daemon);
+  if (!o.exitAfterScript) o.logger.info(`${await o.untilSignal(daemon)}: stopping`);
   await control.close();
   await daemon.stop();
+  o.logger.info('stopped');
   await o.logger.close();
   return 0;
 }
