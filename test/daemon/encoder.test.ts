@@ -14,6 +14,7 @@ if (dbg.endsWith('ok')) { fs.writeFileSync(out, JSON.stringify({ args, heap: pro
 if (dbg.endsWith('fail')) { process.stderr.write('warning: something\\nbtf-extra encode: ' + dbg + ': .debug_info +0x10: bad abbrev\\n'); process.exit(1); }
 if (dbg.endsWith('hang')) { setInterval(() => {}, 1000); }
 if (dbg.endsWith('oom')) { const a = []; for (;;) a.push(new Array(1e6).fill(1)); }
+if (dbg.endsWith('bigbuf')) { const a = []; for (let i = 0; i < 12; i++) a.push(Buffer.alloc(32 << 20, 1)); setInterval(() => a.length, 1000); }
 `;
 
 describe('daemon/encoder (child process)', function () {
@@ -44,7 +45,17 @@ describe('daemon/encoder (child process)', function () {
   });
 
   it('a job over its memory limit fails with a clear reason', async () => {
-    await assert.rejects(enc.encode(req('oom', { memoryMB: 64 })), (e: unknown) => e instanceof EncodeFailed && /ran out of memory \(jobs\.memoryMB 64\)|exited/.test(e.message));
+    await assert.rejects(enc.encode(req('oom', { memoryMB: 64 })), (e: unknown) => e instanceof EncodeFailed && /ran out of memory \(jobs\.memoryMB 64\)|exited|resident memory \d+ MB over jobs\.memoryMB 64/.test(e.message));
+  });
+
+  it('a job whose resident memory (Buffers, outside the V8 heap) goes over the limit is killed', async () => {
+    const t0 = Date.now();
+    await assert.rejects(enc.encode(req('bigbuf', { memoryMB: 128 })),
+      (e: unknown) => e instanceof EncodeFailed && e.kind === 'memory' && /^encoder killed: resident memory \d+ MB over jobs\.memoryMB 128$/.test(e.message));
+    assert.ok(Date.now() - t0 < 8000);
+    // The sampler reads the child's RSS: with a fake reading over the limit, even `ok` is killed.
+    const greedy = new ChildProcessEncoder(cli, process.execPath, () => 300 * 1048576);
+    await assert.rejects(greedy.encode(req('hang', { memoryMB: 256 })), (e: unknown) => e instanceof EncodeFailed && e.kind === 'memory' && /300 MB/.test(e.message));
   });
 
   it('abort kills the child (shutdown, unload)', async () => {
