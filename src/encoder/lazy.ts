@@ -53,15 +53,16 @@ export function forEachKind(level: Btf, fn: (id: number, kind: Kind) => void): v
  */
 const nameIndexes = new WeakMap<Btf, Map<number, number[]>>();
 const utf8 = new TextEncoder();
+const EMPTY_HASH = 0x811c9dc5;
 
 /** FNV-1a of the name at absolute string offset `off` of `chain`, read from the bytes where possible. */
 export function nameHashAt(chain: Btf, off: number): number {
-  if (off === 0) return fnv(new Uint8Array(0), 0, 0);
+  if (off === 0) return EMPTY_HASH;
   for (let l: Btf | undefined = chain; l !== undefined; l = l.base) {
     const strs = l.strings;
     if (off >= strs.start) {
       if (off >= strs.end) break;
-      const bytes = strs.bytes();
+      const bytes = stringBytes(l);
       const rel = off - strs.start;
       let end = bytes.indexOf(0, rel);
       if (end < 0) end = bytes.length;
@@ -69,6 +70,14 @@ export function nameHashAt(chain: Btf, off: number): number {
     }
   }
   return nameHash(chain.str(off));
+}
+
+/** A base level's string section (base levels never change, so the view stays valid). */
+const stringViews = new WeakMap<Btf, Uint8Array>();
+function stringBytes(level: Btf): Uint8Array {
+  let v = stringViews.get(level);
+  if (v === undefined || v.length !== level.strings.length) { v = level.strings.bytes(); stringViews.set(level, v); }
+  return v;
 }
 
 /** FNV-1a of a name's UTF-8 bytes (the same value nameHashAt gives for that name). */
@@ -88,7 +97,7 @@ function nameIndex(level: Btf): Map<number, number[]> {
   if (idx) return idx;
   idx = new Map();
   const strs = level.strings;
-  const bytes = strs.bytes();
+  const bytes = stringBytes(level);
   const raw = level.rawTypes;
   const count = level.nextId - level.startId;
   for (let i = 0; i < count; i++) {
