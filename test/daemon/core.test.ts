@@ -78,6 +78,20 @@ describe('daemon/core (injected root, fake encoder)', function () {
     await waitFor('tcp_bbr published', () => stateOf(h.daemon, 'tcp_bbr') === 'published');
   });
 
+  it('jobs.concurrency bounds the encoders running at once; time and memory limits reach each job', async () => {
+    for (const concurrency of [1, 2]) {
+      const root = newRoot();
+      for (const m of ['loop', 'crc7', 'cordic', 'tcp_bbr']) root.load(m);
+      const enc = new FakeEncoder();
+      enc.delayMs = 60;
+      const h = await start(root, { encoder: enc, config: { jobs: { concurrency, timeoutSeconds: 7, memoryMB: 300 } } });
+      assert.equal(enc.calls.length, 4);
+      assert.equal(enc.maxInFlight, concurrency);
+      assert.ok(enc.calls.every((c) => c.timeoutMs === 7000 && c.memoryMB === 300));
+      assert.deepEqual(['loop', 'crc7', 'cordic', 'tcp_bbr'].map((m) => stateOf(h.daemon, m)), ['published', 'published', 'published', 'published']);
+    }
+  });
+
   it('tells systemd READY with state counts, then STATUS updates', async () => {
     const root = newRoot();
     root.load('loop');

@@ -24,7 +24,15 @@ export class FakeEncoder implements ExtrasEncoder {
   readonly calls: EncodeRequest[] = [];
   failFor = new Set<string>();
   delayMs = 0;
+  /** Jobs running now, and the most that ever ran at once (jobs.concurrency). */
+  inFlight = 0;
+  maxInFlight = 0;
   async encode(req: EncodeRequest): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try { await this.run(req); } finally { this.inFlight--; }
+  }
+  private async run(req: EncodeRequest): Promise<void> {
     this.calls.push(req);
     if (this.delayMs > 0) {
       await new Promise<void>((resolve, reject) => {
