@@ -58,6 +58,8 @@ class CWriter {
   private readonly btf: Btf;
   private readonly dedupNames: boolean;
   private out: string[] = [];
+  /** See decl(). */
+  private readonly protoPath = new Set<TypeId>();
   private readonly orderState: Uint8Array;
   private readonly emitState: Uint8Array;
   private readonly fwdEmitted: Uint8Array;
@@ -165,6 +167,8 @@ class CWriter {
     if (this.orderState[id] === ORDERING) {
       // A loop is fine only through a pointer to a named struct/union (a forward declaration breaks it).
       if ((t.kind === KIND.STRUCT || t.kind === KIND.UNION) && throughPtr && t.nameOff !== 0) return 0;
+      // A prototype's declaration needs nothing of itself.
+      if (t.kind === KIND.FUNC_PROTO) return 0;
       return -1;
     }
     switch (t.kind) {
@@ -206,13 +210,16 @@ class CWriter {
       }
       case KIND.FUNC_PROTO: {
         // Strong when the return type or any parameter is (libbpf: needs a full definition first).
+        // Marked while its parameters are visited: a prototype reaching itself through a pointer
+        // (valid BTF, though C cannot spell it) branches per parameter and would take 2^depth steps.
+        // Not memoised afterwards (the answer depends on throughPtr), as in libbpf.
+        this.orderState[id] = ORDERING;
         let strong = this.order(t.returnType, throughPtr, depth + 1);
-        if (strong < 0) return -1;
-        for (const p of t.params) {
-          const r = this.order(p.type, throughPtr, depth + 1);
-          if (r < 0) return -1;
-          if (r > 0) strong = 1;
+        for (let i = 0; i < t.params.length && strong >= 0; i++) {
+          const r = this.order(t.params[i]!.type, throughPtr, depth + 1);
+          if (r !== 0) strong = r;
         }
+        this.orderState[id] = 0;
         return strong;
       }
       default:
@@ -280,8 +287,11 @@ class CWriter {
         }
         return;
       case KIND.FUNC_PROTO:
+        // EMITTING while its parameters go out, so a prototype reaching itself stops (see order()).
+        this.emitState[id] = EMITTING;
         this.emit(t.returnType, contId, depth + 1);
         for (const p of t.params) this.emit(p.type, contId, depth + 1);
+        this.emitState[id] = 0;
         return;
       default:
         this.emitState[id] = EMITTED;
@@ -327,6 +337,23 @@ class CWriter {
   /** `T inner` in C declarator syntax; anonymous structs/unions/enums are defined inline at `lvl`. */
   decl(id: TypeId, inner: string, lvl: number, depth = 0): string {
     if (lvl > MAX_NESTING || depth > MAX_DEPTH) return join('void /* nesting too deep or looping */', inner);
+    // FUNC_PROTOs being spelled on this path. Their parameters branch, so a prototype that reaches
+    // itself (only corrupt BTF does: C needs a typedef or a named struct in between, where we stop)
+    // would cost 2^MAX_DEPTH steps, not MAX_DEPTH; cut such a loop where it closes.
+    let entered: TypeId[] | undefined;
+    try {
+      return this.declSteps(id, inner, lvl, depth, (proto) => {
+        if (this.protoPath.has(proto)) return false;
+        this.protoPath.add(proto);
+        (entered ??= []).push(proto);
+        return true;
+      });
+    } finally {
+      if (entered !== undefined) for (const p of entered) this.protoPath.delete(p);
+    }
+  }
+
+  private declSteps(id: TypeId, inner: string, lvl: number, depth: number, enterProto: (id: TypeId) => boolean): string {
     for (let guard = 0; guard < 256; guard++, depth++) {
       const t = this.t(id);
       if (t === undefined) return join(id === 0 ? 'void' : `void /* missing type ${id} */`, inner);
@@ -364,6 +391,7 @@ class CWriter {
           id = t.elemType;
           continue;
         case KIND.FUNC_PROTO: {
+          if (!enterProto(id)) return join('void /* looping prototype */', inner);
           const params = t.params.map((p, i) => (p.type === 0 && i === t.params.length - 1)
             ? '...'
             : this.decl(p.type, this.dedupNames && p.nameOff !== 0 ? this.btf.tryStr(p.nameOff) ?? '' : '', lvl, depth + 1));

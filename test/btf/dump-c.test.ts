@@ -122,6 +122,25 @@ describe('btf/dump-c', () => {
     compile('top', text);
   });
 
+  it('a prototype reaching itself through a pointer (valid BTF C cannot spell) is cut, not expanded 2^depth times', function () {
+    this.timeout(10_000); // before the cut: ordering, emission and cTypeName each ran for hours
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    const proto = b.addFuncProto(int);
+    b.addParam('x', proto + 1);
+    b.addParam('y', proto + 1);
+    const ptr = b.addPtr(proto);
+    const t = b.addTypedef('t', ptr);
+    b.addVar('v', t, 1);
+    b.addDatasec('.data', 8);
+    b.addVarInfo(t + 1, 0, 8);
+    const btf = b.finish();
+    const text = dumpC(btf);
+    assert.match(text, /^typedef int \(\*t\)\(void \/\* looping prototype \*\/ \*x, void \/\* looping prototype \*\/ \*y\);$/m);
+    compile('proto-loop', text);
+    assert.equal(cTypeName(btf, ptr), 'int (*)(void /* looping prototype */ *, void /* looping prototype */ *)');
+  });
+
   it('duplicate names get ___N, loops through pointers get forward declarations, packed structs are marked', () => {
     const b = new BtfBuilder();
     const int = b.addInt('int', 4, 1);
