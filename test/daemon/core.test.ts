@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlError } from '../../src/daemon/control/protocol.js';
 import { chokidarWatch } from '../../src/daemon/fswatch.js';
@@ -311,6 +311,13 @@ describe('daemon/core (injected root, fake encoder)', function () {
     await new Promise((r) => setTimeout(r, 300));
     writeConfig(root, 'policy: { default: never }\n');
     await waitFor('loop skipped after config change', () => stateOf(h.daemon, 'loop') === 'skipped', 10000);
+    // Editors and configuration tools replace the file by rename: that is seen too, more than once.
+    for (const policy of ['always', 'never']) {
+      const tmp = `${root.paths.defaultConfigFile}.new`;
+      writeFileSync(tmp, `policy: { default: ${policy} }\n`);
+      renameSync(tmp, root.paths.defaultConfigFile);
+      await waitFor(`loop ${policy} after a rename`, () => (stateOf(h.daemon, 'loop') === 'skipped') === (policy === 'never'), 10000);
+    }
   });
 
   it('stop during generation abandons the job: no temp files, no half-published extras', async () => {
