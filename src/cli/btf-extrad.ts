@@ -23,16 +23,16 @@ import type { ModuleWatcher } from '../daemon/watch/types.js';
 import { UeventWatcher, commandSource, streamSource, UDEVADM_MONITOR } from '../daemon/watch/uevent.js';
 import { runDemo } from '../demo/run.js';
 import { readElfBuildId } from '../host/elf-build-id.js';
-import { hostPaths } from '../host/paths.js';
+import { HOST_DEFAULTS, hostPaths } from '../host/paths.js';
 import { fsHostReader, liveModulesOrNone, type HostReader } from '../host/reader.js';
 import type { Readable } from 'node:stream';
 
 const usage = `Usage: btf-extrad [--root DIR] [--config FILE] [--once] [--demo [--demo-dir DIR]] [--foreground]
 
 Keeps every loaded kernel module's -btf-extra companion loaded and publishes the merged BTF view
-under the runtime directory (default /run/btf-extra): btf/, merged/, status.json, control.sock.
+under the runtime directory (default ${HOST_DEFAULTS.runtimeDir}): btf/, merged/, status.json, control.sock.
   --root DIR            treat DIR as / for every host path (tests, demo)
-  --config FILE         configuration file (default /etc/btf-extra/config.yaml under the root)
+  --config FILE         configuration file (default ${HOST_DEFAULTS.configFile} under the root)
   --once                reconcile once (wait for every job), write the outputs, and exit
   --foreground          stay in the foreground (the default; accepted for service managers)
   --demo                build a demo root from the bundled fixtures (./.demo), load and unload
