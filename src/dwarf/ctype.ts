@@ -44,6 +44,8 @@ export class CTypePrinter {
   private readonly nodes = new Map<number, TypeNode>();
   private readonly names = new Map<number, string>();
   private readonly sizes = new Map<number, number | undefined>();
+  /** Subroutine types being spelled on the current path (see declare()). */
+  private readonly spelling = new Set<number>();
 
   constructor(dwarf: Dwarf) { this.dwarf = dwarf; }
 
@@ -165,11 +167,19 @@ export class CTypePrinter {
         return this.declare(target, `${wrapped}${dims}`, quals, depth + 1);
       }
       case DW_TAG.subroutine_type: {
-        const parts = (n.params ?? []).map((t) => (t < 0 ? 'void' : this.declare(t, '', '', depth + 1)));
-        if (n.varargs) parts.push('...');
-        const params = parts.length === 0 ? (n.prototyped ? 'void' : '') : parts.join(', ');
-        const wrapped = /^[*&]/.test(inner) ? `(${inner})` : inner;
-        return this.declare(target, `${wrapped}(${params})`, quals, depth + 1);
+        // Parameters branch: a subroutine type that reaches itself (through a pointer; C needs a
+        // typedef or struct in between, where we stop at the name) would cost 2^MAX_DEPTH steps.
+        if (this.spelling.has(offset)) return join('?');
+        this.spelling.add(offset);
+        try {
+          const parts = (n.params ?? []).map((t) => (t < 0 ? 'void' : this.declare(t, '', '', depth + 1)));
+          if (n.varargs) parts.push('...');
+          const params = parts.length === 0 ? (n.prototyped ? 'void' : '') : parts.join(', ');
+          const wrapped = /^[*&]/.test(inner) ? `(${inner})` : inner;
+          return this.declare(target, `${wrapped}(${params})`, quals, depth + 1);
+        } finally {
+          this.spelling.delete(offset);
+        }
       }
       default:
         return join(this.base(n));

@@ -146,4 +146,27 @@ describe('DWARF resolved values: hostile graphs terminate', () => {
     assert.equal(dieName(d, d.dieAt(a.at('v1'))), undefined);
     assert.equal(typeRef(d, d.dieAt(a.at('v1'))), undefined);
   });
+
+  it('a subroutine type reaching itself through its parameters is cut, not expanded 2^depth times', function () {
+    this.timeout(10_000); // before the cut this took 2^64 steps
+    const abbrev = abbrevTable([
+      [1, T.compile_unit, true, []],
+      [2, T.subroutine_type, true, [[A.prototyped, F.flag_present]]],
+      [3, T.formal_parameter, false, [[A.type, F.ref4]]],
+      [4, T.pointer_type, false, [[A.byte_size, F.data1], [A.type, F.ref4]]],
+    ]);
+    const a = new Asm();
+    unit(a, 'u', (a) => {
+      a.uleb(1);
+      a.label('fn').uleb(2);
+      a.uleb(3).ref('ptr', 4, 0);
+      a.uleb(3).ref('ptr', 4, 0);
+      a.uleb(0);
+      a.label('ptr').uleb(4).u8(8).ref('fn', 4, 0);
+      a.uleb(0);
+    });
+    const p = new CTypePrinter(dwarfOf({ info: a.bytes(), abbrev }));
+    assert.equal(p.name(a.at('ptr')), 'void (*)(? *, ? *)');
+    assert.equal(p.size(a.at('ptr')), 8);
+  });
 });
