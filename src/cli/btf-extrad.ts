@@ -143,10 +143,18 @@ export async function startControl(daemon: Daemon): Promise<ControlServer> {
   return startControlServer(daemon.controlSocket, daemon, group !== null ? { group } : {});
 }
 
-/** Resolves on SIGTERM/SIGINT; SIGHUP reloads the config. */
-function untilSignal(daemon: Daemon, log: DaemonLogger): Promise<string> {
+/**
+ * Resolves on SIGTERM/SIGINT; SIGHUP reloads the config. Installed before the daemon starts (the
+ * getter yields it once it exists), so a stop during start-up is still a clean stop.
+ */
+function untilSignal(daemon: () => Daemon | undefined, log: DaemonLogger): Promise<string> {
   return new Promise((resolvePromise) => {
-    const onHup = (): void => { log.info('SIGHUP: reloading the configuration'); void daemon.reload().catch(() => { /* logged */ }); };
+    const onHup = (): void => {
+      const d = daemon();
+      if (!d) { log.info('SIGHUP during start-up: the configuration being started with stays'); return; }
+      log.info('SIGHUP: reloading the configuration');
+      void d.reload().catch(() => { /* logged */ });
+    };
     const done = (sig: string): void => {
       process.off('SIGHUP', onHup);
       process.off('SIGTERM', onTerm);
@@ -184,10 +192,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const split = (s: string | undefined): string[] | undefined => (s === undefined ? undefined : s.split(/\s+/).filter((x) => x !== ''));
 
   if (opts.demo) {
-    return runDemo({ dir: resolve(opts['demo-dir'] ?? '.demo'), logger, createDaemon, startControl, untilSignal: (d) => untilSignal(d, logger) });
+    return runDemo({ dir: resolve(opts['demo-dir'] ?? '.demo'), logger, createDaemon, startControl, untilSignal: (d) => untilSignal(() => d, logger) });
   }
 
-  let daemon: Daemon;
+  let daemon: Daemon | undefined;
+  let stopRequested: string | undefined;
+  const signalled = untilSignal(() => daemon, logger).then((sig) => { stopRequested = sig; return sig; });
+  logger.debug(`starting (pid ${process.pid}); signals handled`);
   try {
     daemon = await createDaemon({
       root: opts.root ?? '/', configFile: opts.config, logger,
@@ -200,27 +211,31 @@ export async function main(argv: readonly string[]): Promise<number> {
     await logger.close();
     return 1;
   }
+  const started = daemon;
   if (opts.once) {
-    await daemon.settle();
-    await daemon.flushKernel();
-    await daemon.stop();
-    logger.info(`done: ${daemon.statusLine()}`);
+    // A signal meanwhile abandons the jobs (stop) instead of waiting for them.
+    await Promise.race([started.settle().then(() => started.flushKernel()), signalled]);
+    if (stopRequested) logger.info(`${stopRequested}: stopping`);
+    await started.stop();
+    logger.info(`done: ${started.statusLine()}`);
     await logger.close();
     return 0;
   }
   let control: ControlServer | undefined;
-  try {
-    control = await startControl(daemon);
-    logger.info(`control socket ${daemon.controlSocket}`);
-  } catch (e) {
-    logger.error(`control socket unavailable: ${e instanceof Error ? e.message : String(e)}`);
+  if (stopRequested === undefined) {
+    try {
+      control = await startControl(started);
+      logger.info(`control socket ${started.controlSocket}`);
+    } catch (e) {
+      logger.error(`control socket unavailable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    // READY only now: a unit ordered after btf-extrad (or a script run by systemctl start) finds the socket.
+    started.announceReady();
   }
-  // READY only now: a unit ordered after btf-extrad (or a script run by systemctl start) finds the socket.
-  daemon.announceReady();
-  const sig = await untilSignal(daemon, logger);
+  const sig = await signalled;
   logger.info(`${sig}: stopping`);
   await control?.close();
-  await daemon.stop();
+  await started.stop();
   logger.info('stopped');
   await logger.close();
   return 0;

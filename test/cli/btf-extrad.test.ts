@@ -98,6 +98,21 @@ describe('btf-extrad (process)', function () {
     await until('STOPPING', () => lines().some((l) => l.includes('STOPPING=1')));
   });
 
+  it('SIGTERM during start-up (a slow uevent monitor) is a clean stop: exit 0, no socket left', async () => {
+    const root = InjectedRoot.create(mkdtempSync(join(tmpdir(), 'btfx-early-')), committedFixtures());
+    const slow = join(root.dir, 'slow-monitor.sh');
+    writeFileSync(slow, '#!/bin/sh\nsleep 60\n'); // never prints its banner: start waits for the 1 s fallback
+    chmodSync(slow, 0o755);
+    const d = startDaemon(['--root', root.dir, '--uevent-command', slow, '--log-level', 'debug']);
+    running.push(d.child);
+    await until('signal handlers installed', () => /<7>starting \(pid \d+\); signals handled/.test(d.out()));
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exit, 0, d.out());
+    assert.match(d.out(), /<6>SIGTERM: stopping/);
+    assert.match(d.out(), /<6>stopped/);
+    assert.ok(!existsSync(join(root.dir, 'run/btf-extra/control.sock')));
+  });
+
   it('reads uevents from --uevent-command (udevadm-style blocks)', async () => {
     const root = InjectedRoot.create(mkdtempSync(join(tmpdir(), 'btfx-uev-')), committedFixtures());
     const fifo = join(root.dir, 'uevents.sh');
