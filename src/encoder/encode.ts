@@ -101,10 +101,12 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     fnList = fnList.filter((f) => f.proto !== 0);
   }
   graph.drain();
+  graph.repairMembers();
   // One proto per distinct type: every later step (matching, emission) works on representatives.
   const rep = graph.canonicalize();
   for (const [v, r] of typeOf) typeOf.set(v, rep[r] ?? r);
-  fnList = fnList.map((f) => ({ fn: f.fn, proto: rep[f.proto] ?? f.proto }));
+  fnList = fnList.map((f) => ({ fn: f.fn, proto: rep[f.proto] ?? f.proto }))
+    .filter((f) => graph.proto(f.proto).kind === KIND.FUNC_PROTO); // corrupt DWARF can point elsewhere
   const typeRoots = mode === 'full' ? [...new Set(walk.typeDies.map((off) => rep[graph.ref(off)] ?? 0))] : [];
   if (large) collectGarbage();
   const T2 = performance.now();

@@ -82,6 +82,22 @@ export class ProtoGraph {
     return i;
   }
 
+  /**
+   * A name the kernel checks as a C identifier (types other than INT/FLOAT, members, enumerators,
+   * parameters). A name from corrupt DWARF is repaired (bad characters -> '_', at most 127
+   * characters; a required but missing name -> '_') with a warning naming the DIE, so one bad
+   * string never makes the whole output invalid.
+   */
+  private ident(name: string | undefined, dieOffset: number, required: boolean): number {
+    const s = name ?? '';
+    if (s === '' && !required) return 0;
+    if (IDENT.test(s)) return this.intern(s);
+    let fixed = s.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 127);
+    if (fixed === '' || /^[0-9]/.test(fixed)) fixed = `_${fixed}`.slice(0, 127);
+    this.warn(dieOffset, `invalid name ${JSON.stringify(s.slice(0, 40))} replaced by '${fixed}'`);
+    return this.intern(fixed);
+  }
+
   /** Index of `s` in `strings`, or undefined when no proto uses it. */
   lookup(s: string): number | undefined { return this.stringIndex.get(s); }
 
@@ -214,6 +230,48 @@ export class ProtoGraph {
   }
 
   /**
+   * Drops struct/union members that do not fit their parent (corrupt DWARF: a bad
+   * data_member_location or byte_size), with a warning naming the struct's DIE; the kernel
+   * rejects the whole BTF otherwise. Call after drain().
+   */
+  repairMembers(): void {
+    for (let r = 1; r <= this.protos.length; r++) {
+      const t = this.protos[r - 1]!;
+      if (t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) continue;
+      const limit = t.size * 8;
+      let last = 0;
+      const kept = t.members.filter((m) => {
+        const bitOffset = t.kflag ? m.offset & 0xffffff : m.offset;
+        const bitfield = t.kflag ? m.offset >>> 24 : 0;
+        if (m.type === 0) return false; // a member of no type
+        if (bitfield !== 0 && !this.isIntegral(m.type)) return false;
+        const size = this.byteSize(m.type);
+        if (bitfield === 0 && size === undefined) return false; // an incomplete type by value
+        const bits = bitfield !== 0 ? bitfield : size! * 8;
+        if (bitOffset + bits > limit) return false;
+        if (t.kind === KIND.STRUCT && bitOffset < last) return false; // members go in offset order
+        last = bitOffset;
+        return true;
+      });
+      if (kept.length !== t.members.length) {
+        this.warn(this.dieOf[r - 1]!, `${t.members.length - kept.length} malformed member(s) of a ${t.size}-byte ${t.kind === KIND.UNION ? 'union' : 'struct'} dropped`);
+        t.members = kept;
+      }
+    }
+  }
+
+  /** An INT or ENUM (after modifiers and typedefs): what a bitfield may have as its type. */
+  private isIntegral(ref: ProtoRef): boolean {
+    for (let hops = 0; hops < 64 && ref !== 0; hops++) {
+      const t = this.protos[ref - 1]!;
+      if (t.kind === KIND.INT || t.kind === KIND.ENUM || t.kind === KIND.ENUM64) return true;
+      if (t.kind !== KIND.TYPEDEF && t.kind !== KIND.CONST && t.kind !== KIND.VOLATILE && t.kind !== KIND.RESTRICT) return false;
+      ref = t.type;
+    }
+    return false;
+  }
+
+  /**
    * Collapses protos that describe the same type (GCC repeats every header type in every CU that
    * includes it). Signature: the type's full content, where a pointer to a named struct/union
    * (or its FWD) or typedef contributes only that name; so a signature never needs the pointee's
@@ -296,7 +354,7 @@ export class ProtoGraph {
   }
 
   private decode(c: DieCursor): BtfType {
-    const name = (): number => this.intern(c.str(DW_AT.name) ?? '');
+    const name = (): number => this.ident(c.str(DW_AT.name), c.offset, true);
     switch (c.tag) {
       case DW_TAG.base_type: return this.baseType(c);
       case DW_TAG.pointer_type: case DW_TAG.reference_type: case DW_TAG.rvalue_reference_type:
@@ -333,8 +391,9 @@ export class ProtoGraph {
 
   private structType(c: DieCursor): BtfType {
     const isUnion = c.tag === DW_TAG.union_type;
-    const nameOff = this.intern(c.str(DW_AT.name) ?? '');
-    if (c.flag(DW_AT.declaration)) return { kind: KIND.FWD, nameOff, kflag: isUnion };
+    const declaration = c.flag(DW_AT.declaration);
+    const nameOff = this.ident(c.str(DW_AT.name), c.offset, declaration);
+    if (declaration) return { kind: KIND.FWD, nameOff, kflag: isUnion };
     const size = c.udata(DW_AT.byte_size) ?? 0;
     const members: Member[] = [];
     const bitfields: number[] = [];
@@ -357,7 +416,7 @@ export class ProtoGraph {
               bitOffset = loc + storage * 8 - legacy - bitSize;
             } else bitOffset = loc;
           }
-          members.push({ nameOff: this.intern(k.str(DW_AT.name) ?? ''), type, offset: bitOffset });
+          members.push({ nameOff: this.ident(k.str(DW_AT.name), k.offset, false), type, offset: bitOffset });
           bitfields.push(bitSize);
         }
         k.skipChildren();
@@ -385,7 +444,7 @@ export class ProtoGraph {
   }
 
   private enumType(c: DieCursor): BtfType {
-    const nameOff = this.intern(c.str(DW_AT.name) ?? '');
+    const nameOff = this.ident(c.str(DW_AT.name), c.offset, false);
     if (c.flag(DW_AT.declaration)) return { kind: KIND.ENUM, nameOff, kflag: false, size: 4, values: [] };
     const size = c.udata(DW_AT.byte_size) ?? 4;
     const underlying = c.ref(DW_AT.type);
@@ -397,7 +456,7 @@ export class ProtoGraph {
         if (k.depth === 1 && k.tag === DW_TAG.enumerator) {
           const v = k.constant(DW_AT.const_value) ?? 0n;
           if (v < 0n) negative = true;
-          raw.push({ nameOff: this.intern(k.str(DW_AT.name) ?? ''), value: v });
+          raw.push({ nameOff: this.ident(k.str(DW_AT.name), k.offset, true), value: v });
         }
         k.skipChildren();
       }
@@ -462,7 +521,7 @@ export class ProtoGraph {
       while (k.next()) {
         if (k.depth === 1) {
           if (k.tag === DW_TAG.formal_parameter) {
-            params.push({ nameOff: this.intern(k.str(DW_AT.name) ?? ''), type: this.ref(k.ref(DW_AT.type)) });
+            params.push({ nameOff: this.ident(k.str(DW_AT.name), k.offset, false), type: this.ref(k.ref(DW_AT.type)) });
           } else if (k.tag === DW_TAG.unspecified_parameters) {
             params.push({ nameOff: 0, type: 0 });
           }
@@ -470,11 +529,17 @@ export class ProtoGraph {
         k.skipChildren();
       }
     }
-    return { kind: KIND.FUNC_PROTO, nameOff: 0, kflag: false, returnType, params };
+    // A void parameter is only valid as the trailing, unnamed varargs marker (corrupt DWARF can
+    // give others): drop the rest.
+    const fixed = params.filter((q, i) => q.type !== 0 || (i === params.length - 1 && q.nameOff === 0));
+    if (fixed.length !== params.length) this.warn(c.offset, 'malformed parameter(s) dropped');
+    return { kind: KIND.FUNC_PROTO, nameOff: 0, kflag: false, returnType, params: fixed };
   }
 }
 
 const PENDING = -1;
+/** The kernel's btf_name_valid_identifier for type, member and enumerator names (no '.'), < KSYM_NAME_LEN. */
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,126}$/;
 let uniqueKeys = 0;
 
 function placeholder(): BtfType {
