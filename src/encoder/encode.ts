@@ -17,7 +17,7 @@ import { selectVariables, type Selection, type VariableCandidate, type VarsPolic
 import { elfSelectionContext, walkUnits, type RawFunction, type RawVariable } from './walk.js';
 import { encodableFunctions } from './functions.js';
 import { collectGarbage, isLarge, readObjectForEncoding } from './read.js';
-import { checkTypeLimit } from './output.js';
+import { checkEncoded, checkTypeLimit } from './output.js';
 import { chainType, forEachKind } from './lazy.js';
 
 export type EncodeMode = 'extras' | 'full';
@@ -28,6 +28,8 @@ export interface EncodeOptions {
   readonly mode?: EncodeMode;
   /** Default: 'all' in extras mode, 'percpu' in full mode. */
   readonly vars?: VarsPolicy;
+  /** Validate the result (kernel + libbpf rules) and throw EncoderError('invalid-output') if it fails (default true). */
+  readonly validate?: boolean;
   /** Run libbpf-equivalent dedup over the new level (default: full mode only; extras match every type against the chain first). */
   readonly dedup?: boolean;
 }
@@ -50,7 +52,7 @@ export interface EncodeResult {
   readonly stats: EncodeStats;
 }
 
-/** Encodes the object at `path` (or already-read bytes). Throws EncoderError; never returns invalid BTF. */
+/** Encodes the object at `path` (or already-read bytes). Throws EncoderError; never returns invalid BTF (unless `validate: false`). */
 export function encodeObject(path: string, opts: EncodeOptions = {}, bytes?: Uint8Array): EncodeResult {
   let elf: ElfFile;
   try {
@@ -62,11 +64,14 @@ export function encodeObject(path: string, opts: EncodeOptions = {}, bytes?: Uin
     throw wrap(e, path);
   }
   if (!elf.section('.debug_info')) throw new EncoderError('no-debug-info', 'no .debug_info section (stripped or built without -g)', { file: path });
+  let result: EncodeResult;
   try {
-    return encodeElf(elf, opts);
+    result = encodeElf(elf, opts);
   } catch (e) {
     throw wrap(e, path);
   }
+  if (opts.validate !== false) checkEncoded(result.btf, path);
+  return result;
 }
 
 function wrap(e: unknown, path: string): unknown {

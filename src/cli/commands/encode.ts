@@ -12,7 +12,6 @@ import { BaseCache } from '../../encoder/chain.js';
 import { encodeObject, type EncodeMode } from '../../encoder/encode.js';
 import { EncoderError, formatWarning } from '../../encoder/errors.js';
 import type { VarsPolicy } from '../../encoder/select.js';
-import { checkEncoded } from '../../encoder/output.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 
@@ -91,7 +90,6 @@ export const encodeCommand: Command = {
       try {
         const base = cache.chain(job.bases);
         const r = encodeObject(job.object, { base, mode, ...(vars ? { vars } : {}), ...(v.dedup ? { dedup: true } : {}) });
-        checkEncoded(r.btf, job.object);
         writeFileAtomic(job.out, writeBtf(r.btf));
         if (!v.quiet) for (const w of r.warnings) io.err(`warning: ${formatWarning(job.object, w)}\n`);
         if (v.timings) {
