@@ -30,12 +30,20 @@ export function mcountAddresses(elf: ElfFile): Set<string> | undefined {
 }
 
 /**
- * The functions pahole 1.24 would encode, in DIE order: every qualifying DIE (the shipped BTF
- * shows both copies of a __weak function and its override, and both of two same-named static
- * functions); identical FUNCs (same name and prototype) are merged by the dedup afterwards.
+ * The functions pahole 1.24 would encode, in DIE order. pahole marks a name "generated" after its
+ * first FUNC, but the kernel build runs it with -j, where every thread has its own marks: the
+ * shipped module BTF keeps both copies of a __weak function and its override, and both of two
+ * same-named static functions. So for modules (ET_REL) every qualifying DIE is kept (identical
+ * FUNCs are merged by the dedup afterwards), which reproduces the shipped module BTF exactly;
+ * for vmlinux the first per name, which reproduces pahole 1.24 run single-threaded exactly (the
+ * shipped vmlinux, built with -j, has 444 more FUNCs from that thread effect).
  */
 export function encodableFunctions(elf: ElfFile, functions: readonly RawFunction[]): RawFunction[] {
   const names = new Set<string>();
   for (const s of elf.symbols) if (s.type === STT.FUNC && s.name !== '') names.add(s.name);
-  return functions.filter((f) => f.argNames && names.has(f.name));
+  const all = functions.filter((f) => f.argNames && names.has(f.name));
+  if (elf.type !== ET.EXEC) return all;
+  // vmlinux: pahole run single-threaded marks each name "generated" after its first FUNC
+  const seen = new Set<string>();
+  return all.filter((f) => !seen.has(f.name) && seen.add(f.name) !== undefined);
 }
