@@ -58,8 +58,10 @@ class CWriter {
   private readonly btf: Btf;
   private readonly dedupNames: boolean;
   private out: string[] = [];
+  /** Alignment of structs/unions, by id (see alignOf()). */
+  private readonly alignCache = new Map<TypeId, number>();
   /** See decl(). */
-  private readonly protoPath = new Set<TypeId>();
+  private readonly branchPath = new Set<TypeId>();
   private readonly orderState: Uint8Array;
   private readonly emitState: Uint8Array;
   private readonly fwdEmitted: Uint8Array;
@@ -337,23 +339,23 @@ class CWriter {
   /** `T inner` in C declarator syntax; anonymous structs/unions/enums are defined inline at `lvl`. */
   decl(id: TypeId, inner: string, lvl: number, depth = 0): string {
     if (lvl > MAX_NESTING || depth > MAX_DEPTH) return join('void /* nesting too deep or looping */', inner);
-    // FUNC_PROTOs being spelled on this path. Their parameters branch, so a prototype that reaches
-    // itself (only corrupt BTF does: C needs a typedef or a named struct in between, where we stop)
-    // would cost 2^MAX_DEPTH steps, not MAX_DEPTH; cut such a loop where it closes.
+    // FUNC_PROTOs and anonymous structs/unions being spelled on this path. They branch (parameters,
+    // members), so one that reaches itself (C needs a typedef or a named struct in between, where
+    // we stop at the name) would cost 2^MAX_DEPTH steps, not MAX_DEPTH; cut the loop where it closes.
     let entered: TypeId[] | undefined;
     try {
-      return this.declSteps(id, inner, lvl, depth, (proto) => {
-        if (this.protoPath.has(proto)) return false;
-        this.protoPath.add(proto);
-        (entered ??= []).push(proto);
+      return this.declSteps(id, inner, lvl, depth, (branching) => {
+        if (this.branchPath.has(branching)) return false;
+        this.branchPath.add(branching);
+        (entered ??= []).push(branching);
         return true;
       });
     } finally {
-      if (entered !== undefined) for (const p of entered) this.protoPath.delete(p);
+      if (entered !== undefined) for (const p of entered) this.branchPath.delete(p);
     }
   }
 
-  private declSteps(id: TypeId, inner: string, lvl: number, depth: number, enterProto: (id: TypeId) => boolean): string {
+  private declSteps(id: TypeId, inner: string, lvl: number, depth: number, enter: (id: TypeId) => boolean): string {
     for (let guard = 0; guard < 256; guard++, depth++) {
       const t = this.t(id);
       if (t === undefined) return join(id === 0 ? 'void' : `void /* missing type ${id} */`, inner);
@@ -361,7 +363,11 @@ class CWriter {
         case KIND.INT: case KIND.FLOAT:
           return join(this.name(t) || 'int', inner);
         case KIND.STRUCT: case KIND.UNION:
-          if (t.nameOff === 0) return join(this.dedupNames ? this.structDef(id, t, lvl) : `${this.structKeyword(t)} {...}`, inner);
+          if (t.nameOff === 0) {
+            if (!this.dedupNames) return join(`${this.structKeyword(t)} {...}`, inner);
+            if (!enter(id)) return join('void /* looping anonymous type */', inner);
+            return join(this.structDef(id, t, lvl), inner);
+          }
           return join(`${this.structKeyword(t)} ${this.tag(id)}`, inner);
         case KIND.ENUM: case KIND.ENUM64:
           if (t.nameOff === 0) return join(this.dedupNames ? this.enumDef(id, t, lvl) : 'enum {...}', inner);
@@ -391,7 +397,7 @@ class CWriter {
           id = t.elemType;
           continue;
         case KIND.FUNC_PROTO: {
-          if (!enterProto(id)) return join('void /* looping prototype */', inner);
+          if (!enter(id)) return join('void /* looping prototype */', inner);
           const params = t.params.map((p, i) => (p.type === 0 && i === t.params.length - 1)
             ? '...'
             : this.decl(p.type, this.dedupNames && p.nameOff !== 0 ? this.btf.tryStr(p.nameOff) ?? '' : '', lvl, depth + 1));
@@ -448,9 +454,14 @@ class CWriter {
         return this.alignOf(t.type, depth + 1);
       case KIND.ARRAY: return this.alignOf(t.elemType, depth + 1);
       case KIND.STRUCT: case KIND.UNION: {
-        if (this.isPacked(id, t, depth)) return 1;
+        // Memoised: members and isPacked both ask again, which is 3^depth steps for a struct that
+        // contains itself (invalid BTF; it counts as 1 while in progress) and repeated work otherwise.
+        const known = this.alignCache.get(id);
+        if (known !== undefined) return known;
+        this.alignCache.set(id, 1);
         let a = 1;
-        for (const m of t.members) a = Math.max(a, this.alignOf(m.type, depth + 1));
+        if (!this.isPacked(id, t, depth)) for (const m of t.members) a = Math.max(a, this.alignOf(m.type, depth + 1));
+        this.alignCache.set(id, a);
         return a;
       }
       default: return 1;

@@ -141,6 +141,26 @@ describe('btf/dump-c', () => {
     assert.equal(cTypeName(btf, ptr), 'int (*)(void /* looping prototype */ *, void /* looping prototype */ *)');
   });
 
+  it('an anonymous struct reaching itself (by value: invalid; through a pointer: valid) is cut, not expanded', function () {
+    this.timeout(10_000); // before the cut: alignment 3^64 steps, inline definitions 2^64
+    for (const viaPtr of [false, true]) {
+      const b = new BtfBuilder();
+      b.addInt('int', 4, 1);
+      const anon = b.addStruct('', 16);
+      const member = viaPtr ? anon + 1 : anon;
+      b.addField('x', member, 0);
+      b.addField('y', member, 64);
+      if (viaPtr) b.addPtr(anon);
+      const v = b.addVar('v', anon, 1);
+      b.addDatasec('.data', 16);
+      b.addVarInfo(v, 0, 16);
+      const text = dumpC(b.finish());
+      const field = viaPtr ? 'void /* looping anonymous type */ *' : 'void /* looping anonymous type */ ';
+      assert.ok(text.includes(`extern struct {\n\t${field}x;\n\t${field}y;\n} v;`), text);
+      if (viaPtr) compile('anon-loop', text);
+    }
+  });
+
   it('duplicate names get ___N, loops through pointers get forward declarations, packed structs are marked', () => {
     const b = new BtfBuilder();
     const int = b.addInt('int', 4, 1);
