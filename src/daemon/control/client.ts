@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import type { DaemonStatus } from '../api.js';
 import {
-  CONTROL_LIMITS, CONTROL_ROUTES, ControlError, isControlErrorCode,
+  CONTROL_LIMITS, CONTROL_ROUTES, ControlError, isControlErrorCode, socketPathTooLong,
   type LookupResponse, type RegenResponse,
 } from './protocol.js';
 
@@ -22,6 +22,8 @@ export function controlRequest(
 ): Promise<unknown> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS;
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const tooLong = socketPathTooLong(socketPath);
+  if (tooLong) return Promise.reject(tooLong);
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (e: ControlError): void => { if (!settled) { settled = true; clearTimeout(timer); req.destroy(); reject(e); } };

@@ -30,6 +30,20 @@ export interface RegenResponse { readonly objects: readonly ObjectStatus[] }
 export interface LookupResponse { readonly variable: string; readonly hits: readonly LookupHit[] }
 export interface ReloadResponse { readonly ok: true }
 
+/**
+ * sockaddr_un holds 108 bytes with the NUL: a longer path is silently truncated by bind/connect,
+ * which would create or reach a socket at another path. Both ends refuse such paths.
+ */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** The 'io' error for a socket path too long to bind or connect, or undefined when it fits. */
+export function socketPathTooLong(socketPath: string, boundAs = socketPath): ControlError | undefined {
+  const n = Buffer.byteLength(boundAs);
+  return n > MAX_SOCKET_PATH_BYTES
+    ? new ControlError('io', `${socketPath}: path too long for a unix socket (${n} bytes, at most ${MAX_SOCKET_PATH_BYTES}): use a shorter runtimeDir or --root`)
+    : undefined;
+}
+
 export const CONTROL_ERROR_CODES = [
   // server side (also sent on the wire in the error envelope)
   'not-found',        // unknown path (404)

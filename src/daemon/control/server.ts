@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { HOST_DEFAULTS } from '../../host/paths.js';
 import type { ControlHandlers } from '../api.js';
 import {
-  CONTROL_LIMITS, CONTROL_ROUTES, ControlError, isControlErrorCode,
+  CONTROL_LIMITS, CONTROL_ROUTES, ControlError, isControlErrorCode, socketPathTooLong,
   type ControlErrorCode, type ErrorEnvelope, type LookupResponse, type RegenResponse, type ReloadResponse,
 } from './protocol.js';
 
@@ -45,7 +45,13 @@ export async function startControlServer(
 ): Promise<ControlServer> {
   const gid = opts.group === undefined ? undefined : await resolveGroupId(opts.group, opts.groupFile ?? HOST_DEFAULTS.groupFile);
   const mode = opts.mode ?? (gid === undefined ? 0o600 : 0o660);
-  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
+  // Bound under a temporary name beside it (below): that longer name must fit too.
+  const bindPath = join(dirname(socketPath), `.ctl-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  const tooLong = socketPathTooLong(socketPath, bindPath);
+  if (tooLong) throw tooLong;
+  try { mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 }); } catch (e) {
+    throw new ControlError('io', `${socketPath}: cannot create its directory: ${errorText(e)}`);
+  }
   await removeStaleSocket(socketPath);
 
   const server = createServer((req, res) => {
@@ -63,7 +69,6 @@ export async function startControlServer(
   // at its real path with the wrong permissions, and libuv (which unlinks the path it bound when the
   // server closes) can never remove a newer daemon's socket. The umask covers the moment between
   // bind and chmod (it cannot be changed in worker threads; chmod alone then has to do).
-  const bindPath = join(dirname(socketPath), `.ctl-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException): void => { reject(new ControlError('io', `${socketPath}: cannot listen: ${e.message}`)); };
     server.once('error', onError);

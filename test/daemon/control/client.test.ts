@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -62,6 +62,11 @@ describe('control client', () => {
     await assert.rejects(fetchStatus(sock), isCode('not-running'));
     server = await startControlServer(sock, fakeHandlers().handlers);
     try { assert.deepEqual(await fetchStatus(sock), fakeStatus); } finally { await server.close(); }
+  });
+  it('other socket errors -> io; a path too long to connect to -> io before connecting', async () => {
+    writeFileSync(join(tmp.dir, 'file'), '');
+    await assert.rejects(fetchStatus(join(tmp.dir, 'file', 'control.sock')), isCode('io', /ENOTDIR/));
+    await assert.rejects(fetchStatus(join(tmp.dir, 'x'.repeat(120), 'control.sock')), isCode('io', /path too long for a unix socket/));
   });
   it('no socket file -> not-running with the path', async () => {
     await assert.rejects(fetchStatus(sock), isCode('not-running', `btf-extrad is not running (no socket at ${sock})`));

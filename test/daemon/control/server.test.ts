@@ -218,6 +218,18 @@ describe('control server', () => {
   });
 
   describe('socket file', () => {
+    it('a path too long for sockaddr_un -> io, and nothing is bound at a truncated path', async () => {
+      const deep = join(tmp.dir, 'd'.repeat(60), 'e'.repeat(40));
+      const long = join(deep, 'control.sock');
+      await assert.rejects(startControlServer(long, fakeHandlers().handlers),
+        (e: unknown) => e instanceof ControlError && e.code === 'io' && /path too long for a unix socket \(\d+ bytes, at most 107\)/.test(e.message));
+      assert.ok(!existsSync(join(tmp.dir, 'd'.repeat(60))), 'no directory or truncated socket created');
+    });
+    it('a socket directory that cannot be created -> io', async () => {
+      writeFileSync(join(tmp.dir, 'file'), '');
+      await assert.rejects(startControlServer(join(tmp.dir, 'file', 'control.sock'), fakeHandlers().handlers),
+        (e: unknown) => e instanceof ControlError && e.code === 'io' && /cannot create its directory/.test(e.message));
+    });
     it('is created 0600 by default, in a directory it creates', async () => {
       server = await startControlServer(sock, fakeHandlers().handlers);
       const st = statSync(sock);
