@@ -181,10 +181,16 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     mapStrOffs(t, strOf);
     level.addType(t);
   }
-  // Functions (full mode): one FUNC per name (encodableFunctions), linkage static as pahole 1.24 writes them.
+  // Functions (full mode, see encodableFunctions), linkage static as pahole 1.24 writes them;
+  // the same name with the same prototype once (what dedup would merge).
   let functions = 0;
+  const fnSeen = new Set<string>();
   for (const f of fnList) {
-    level.addType({ kind: KIND.FUNC, nameOff: addStr(f.fn.name), kflag: false, type: mapRef(f.proto), linkage: FUNC_LINKAGE.STATIC });
+    const type = mapRef(f.proto);
+    const key = `${f.fn.name}:${type}`;
+    if (fnSeen.has(key)) continue;
+    fnSeen.add(key);
+    level.addType({ kind: KIND.FUNC, nameOff: addStr(f.fn.name), kflag: false, type, linkage: FUNC_LINKAGE.STATIC });
     functions++;
   }
   let variables = 0;
