@@ -377,6 +377,7 @@ export class Daemon implements ControlHandlers {
 
   private async execute(step: Step): Promise<void> {
     const t0 = this.now();
+    if (step.kind === 'generate' || step.kind === 'load-companion') this.dropStaleExtras(step.name, step.buildId);
     switch (step.kind) {
       case 'forget': {
         this.jobs.get(step.name)?.abort.abort();
@@ -436,6 +437,19 @@ export class Daemon implements ControlHandlers {
         return;
       }
     }
+  }
+
+  /**
+   * The object was replaced in place (a new build id without an unload seen in between): mirror
+   * its new BTF now and withdraw the old build's extras, instead of showing them until the new
+   * ones are ready (they would not split on the new BTF).
+   */
+  private dropStaleExtras(name: string, buildId: string | undefined): void {
+    const prev = this.records.get(name);
+    if (prev === undefined || prev.buildId === buildId || !this.publisher.has(name)) return;
+    const btf = this.readBtf(name);
+    if (btf) this.publisher.put(name, btf, undefined); else this.publisher.remove(name);
+    this.log.decision({ object: name, action: 'withdraw extras', reason: `build id changed from ${prev.buildId ?? 'unknown'} to ${buildId ?? 'unknown'}` });
   }
 
   private companionPresent(name: string, policy: Policy, buildId: string | undefined, t0: number, byUs: boolean): void {

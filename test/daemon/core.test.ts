@@ -186,6 +186,28 @@ describe('daemon/core (injected root, fake encoder)', function () {
     await waitFor('cordic published after debuginfo appeared', () => stateOf(h.daemon, 'cordic') === 'published', 10000);
   });
 
+  it('a module replaced in place (new build id, events coalesced): btf/ mirrors the new BTF at once, old extras gone until the new ones', async () => {
+    const root = newRoot();
+    root.load('loop');
+    const enc = new FakeEncoder();
+    const h = await start(root, { encoder: enc });
+    assert.equal(stateOf(h.daemon, 'loop'), 'published');
+    // The "new build" of loop: other BTF bytes and build id, its debug file in .build-id/.
+    const crc7 = root.module('crc7');
+    root.installDebug('crc7', `usr/lib/debug/.build-id/${crc7.buildId.slice(0, 2)}/${crc7.buildId.slice(2)}.debug`);
+    enc.delayMs = 400;
+    const newBtf = readFileSync(crc7.btfFile);
+    root.loadRaw('loop', newBtf, crc7.buildId, { feed: false });
+    root.feed('remove', 'loop');
+    root.feed('add', 'loop');
+    await waitFor('loop regenerating', () => ['queued', 'generating'].includes(stateOf(h.daemon, 'loop') ?? ''));
+    assert.deepEqual(readFileSync(join(root.dir, RUN, 'btf/loop')), newBtf, 'the mirror shows the loaded BTF');
+    assert.ok(!exists(h, 'btf/loop-btf-extra') && !exists(h, 'merged/loop'), 'no extras of the old build beside the new BTF');
+    await waitFor('loop published again', () => stateOf(h.daemon, 'loop') === 'published');
+    assert.ok(exists(h, 'btf/loop-btf-extra'));
+    assert.equal(h.daemon.status().objects.find((o) => o.name === 'loop')?.buildId, crc7.buildId);
+  });
+
   it('finds debuginfo in the Fedora layout and in .build-id/', async () => {
     const root = newRoot();
     root.load('crc7', { debugPath: 'usr/lib/debug/lib/modules/6.1.0-56-cloud-amd64/kernel/lib/crc7.ko.debug' });
