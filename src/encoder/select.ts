@@ -92,6 +92,8 @@ export interface SelectedVariable {
 
 export interface ExcludedVariable {
   readonly candidate: VariableCandidate;
+  /** Name of the section the variable's address is in, when it has one. */
+  readonly sectionName?: string | undefined;
   readonly reason: ExclusionReason;
   /** Extra words, e.g. the variable kept instead of this one. */
   readonly detail?: string | undefined;
@@ -168,7 +170,10 @@ export function selectVariables(
   const bySection = new Map<number, SelectedVariable[]>();
   for (const v of candidates) {
     const out = checkVariable(v, ctx, opts);
-    if (out !== undefined) { excluded.push({ candidate: v, ...out }); continue; }
+    if (out !== undefined) {
+      excluded.push({ candidate: v, sectionName: v.address ? ctx.section(v.address.sectionIndex)?.name : undefined, ...out });
+      continue;
+    }
     const addr = v.address!;
     const sec = ctx.section(addr.sectionIndex)!;
     const sel: SelectedVariable = {
@@ -195,7 +200,7 @@ export function selectVariables(
       if (prev !== undefined && v.offset < end) {
         const same = prev.name === v.name && prev.offset === v.offset && prev.size === v.size;
         excluded.push({
-          candidate: v.candidate, reason: same ? 'duplicate' : 'overlap',
+          candidate: v.candidate, sectionName: v.sectionName, reason: same ? 'duplicate' : 'overlap',
           detail: same ? undefined : `kept ${prev.name} at +0x${prev.offset.toString(16)} size ${prev.size}`,
         });
         continue;

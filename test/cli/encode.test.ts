@@ -38,6 +38,16 @@ describe('cli/encode', function () {
     assert.ok(readFileSync(out).length > 24);
   });
 
+  it('--explain lists every variable, kept or with the rule that leaves it out', async () => {
+    const io = captureIo();
+    assert.equal(await main(['encode', obj, ...baseArgs, '--explain'], io), 0);
+    const out = io.stdout();
+    assert.match(out, /^\.data\t\+0x[0-9a-f]+\t40\tops_a\tkept$/m);
+    assert.match(out, /\t__UNIQUE_ID_license123\treserved-prefix: /);
+    assert.match(out, /\tpercpu_list\tin-base: already described by the base BTF/);
+    assert.match(out, /\tlocal_static_a\tfunction-local|declared_only\tdeclaration/);
+  });
+
   it('--mode full and --vars percpu', async () => {
     const out = join(tmp, 'cli-full.btf');
     assert.equal(await main(['encode', obj, '--mode', 'full', '-o', out], captureIo()), 0);

@@ -11,7 +11,7 @@ import { writeBtf } from '../../btf/write.js';
 import { BaseCache } from '../../encoder/chain.js';
 import { encodeObject, type EncodeMode } from '../../encoder/encode.js';
 import { EncoderError, formatWarning } from '../../encoder/errors.js';
-import type { VarsPolicy } from '../../encoder/select.js';
+import { EXCLUSION, type Selection, type VarsPolicy } from '../../encoder/select.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 
@@ -35,6 +35,8 @@ Options:
                   "ok OBJECT -> OUT ..." per job; exit 1 if any job failed (the others still run).
   --quiet         do not print warnings (skipped DIEs)
   --timings       print the time spent in each phase on stderr
+  --explain       write nothing; list every variable with its section, offset and size, and
+                  either "kept" or the rule that leaves it out (the same rules as encoding)
   --dedup         also run the libbpf-equivalent dedup over the new level in extras mode (full
                   mode always does); extras normally need none: every type is matched first
 
@@ -61,6 +63,7 @@ export const encodeCommand: Command = {
           quiet: { type: 'boolean' },
           timings: { type: 'boolean' },
           dedup: { type: 'boolean' },
+          explain: { type: 'boolean' },
         },
       });
     } catch (e) {
@@ -90,6 +93,7 @@ export const encodeCommand: Command = {
       try {
         const base = cache.chain(job.bases);
         const r = encodeObject(job.object, { base, mode, ...(vars ? { vars } : {}), ...(v.dedup ? { dedup: true } : {}) });
+        if (v.explain) { io.out(explainSelection(r.selection)); continue; }
         writeFileAtomic(job.out, writeBtf(r.btf));
         if (!v.quiet) for (const w of r.warnings) io.err(`warning: ${formatWarning(job.object, w)}\n`);
         if (v.timings) {
@@ -108,6 +112,21 @@ export const encodeCommand: Command = {
     return failed > 0 ? 1 : 0;
   },
 };
+
+/** One line per variable: kept ones by section and offset, then the excluded ones by DIE offset. */
+export function explainSelection(sel: Selection): string {
+  const lines: string[] = [];
+  for (const sec of sel.sections) {
+    for (const v of sec.vars) lines.push(`${sec.name}\t+0x${v.offset.toString(16)}\t${v.size}\t${v.name}\tkept`);
+  }
+  for (const e of sel.excluded) {
+    const c = e.candidate;
+    const where = c.address ? `${e.sectionName ?? `#${c.address.sectionIndex}`}\t+0x${c.address.offset.toString(16)}` : '-\t-';
+    const name = c.name === undefined ? '(no name)' : JSON.stringify(c.name).slice(1, -1);
+    lines.push(`${where}\t${c.size ?? '-'}\t${name}\t${e.reason}: ${EXCLUSION[e.reason]}${e.detail ? ` (${e.detail})` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 /** Parses a --batch LIST file. */
 export function readBatch(path: string): Job[] {
