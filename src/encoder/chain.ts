@@ -1,7 +1,8 @@
 /**
  * Reading a --base chain for the encoder: raw BTF or an ELF's .BTF section (btf/parse.ts), also
  * gzip-compressed (the committed vmlinux fixture is). Errors become EncoderError('bad-base').
- * `BaseCache` keeps parsed chains by path list so a batch reads vmlinux once.
+ * `BaseCache` keeps parsed chain prefixes by path list so a batch reads vmlinux once (the last
+ * level of a multi-level chain, a module's own BTF, is not kept: only its job uses it).
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -43,7 +44,8 @@ export class BaseCache {
         if (e instanceof EncoderError) throw e;
         throw new EncoderError('bad-base', e instanceof Error ? e.message : String(e), { file: p });
       }
-      this.chains.set(key, btf);
+      // Keep the shared prefixes (vmlinux); a module's own level is needed by one job only.
+      if (i < paths.length - 1 || paths.length === 1) this.chains.set(key, btf);
     }
     return btf;
   }
