@@ -105,7 +105,7 @@ export function mergeSiblings(base: Btf, levels: readonly Btf[], opts: MergeOpti
 /**
  * `level` (and the levels between it and its root) re-parented onto `base`, an equal copy of its
  * own root-most part: e.g. a module parsed against another vmlinux object. Only the shape is
- * checked (same next id and string end at the join); the records are copied.
+ * checked (same next id and string end at the join); the records are copied, the strings viewed.
  */
 export function rebaseLevel(level: Btf, base: Btf): Btf {
   const levels = level.chain();
@@ -116,7 +116,9 @@ export function rebaseLevel(level: Btf, base: Btf): Btf {
   }
   let out = base;
   for (const l of levels.slice(joinAt)) {
-    out = new Btf({ base: out, source: l.source, types: copyTypes(l), strings: new StringTable(l.startStrOff, l.strings.bytes().slice()) });
+    // Types are mutable objects, so they are copied; string bytes are append-only and a table
+    // copies its wrapped view on its first add, so a view of the old level's strings will do.
+    out = new Btf({ base: out, source: l.source, types: copyTypes(l), strings: new StringTable(l.startStrOff, l.strings.bytes()) });
   }
   return out;
 }

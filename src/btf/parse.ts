@@ -98,6 +98,8 @@ export function parseBtf(bytes: Uint8Array, opts: ParseOptions = {}): Btf {
  */
 function parseTypes(sec: Uint8Array, startId: number, file: string | undefined): RawTypes {
   const nWords = sec.length >>> 2;
+  // Copied, not viewed: the section need not be 4-byte aligned in its buffer (a .BTF inside an
+  // ELF file, a pooled Buffer), and the level must not change when the caller reuses its bytes.
   const words = new Uint32Array(nWords);
   new Uint8Array(words.buffer).set(sec.subarray(0, nWords * 4));
   if (!littleEndianHost) {

@@ -229,6 +229,11 @@ describe('btf/merge: siblings', () => {
     assert.deepEqual(writeBtf(moved), writeBtf(extras));
     assert.deepEqual(writeBtf(moved.base!), writeBtf(extras.base!));
     assert.deepEqual(writeBtf(mergeSiblings(vm, [moved])), writeBtf(mergeSiblings(otherVm, [extras])));
+    // the moved level shares no mutable state with the original: adding to one leaves the other
+    const before = writeBtf(extras);
+    moved.addStr('only_in_the_moved_level');
+    assert.deepEqual(writeBtf(extras), before);
+    assert.equal(extras.findStr('only_in_the_moved_level'), undefined);
     expectBtfError(() => rebaseLevel(extras, new BtfBuilder().finish()), 'bad-chain');
   });
 
