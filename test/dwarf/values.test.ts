@@ -123,6 +123,43 @@ describe('DWARF resolved values', () => {
   });
 });
 
+describe('DWARF resolved values: across units', () => {
+  it('name, type and linkage through DW_AT_abstract_origin into another unit (ref_addr); DW_OP_GNU_addr_index + plus_uconst', () => {
+    const abbrev = abbrevTable([
+      [1, T.compile_unit, true, [[A.name, F.string], [A.addr_base, F.sec_offset]]],
+      [2, T.base_type, false, [[A.name, F.string], [A.byte_size, F.data1]]],
+      [3, T.variable, false, [[A.name, F.string], [A.type, F.ref4], [A.external, F.flag_present], [A.declaration, F.flag_present]]],
+      [4, T.variable, false, [[A.abstract_origin, F.ref_addr], [A.location, F.exprloc]]],
+    ]);
+    const a = new Asm();
+    unit(a, 'u1', (a) => {
+      a.uleb(1).cstr('first').u32(8);
+      a.label('long').uleb(2).cstr('long').u8(8);
+      a.label('decl').uleb(3).cstr('shared').ref('long', 4, 0);
+      a.uleb(0);
+    });
+    unit(a, 'u2', (a) => {
+      a.uleb(1).cstr('second').u32(8);
+      a.label('gnu').uleb(4).ref('decl', 4).uleb(4).u8(0xfb).uleb(1).u8(0x23).uleb(4);  // GNU_addr_index 1, +4
+      a.label('reg').uleb(4).ref('decl', 4).uleb(1).u8(0x50);                          // DW_OP_reg0: not static
+      a.label('cut').uleb(4).ref('decl', 4).uleb(3).u8(0x03).u16(0);                    // DW_OP_addr, operand cut short
+      a.uleb(0);
+    });
+    const addr = new Asm().u32(20).u16(5).u8(8).u8(0).u64(0x5000n).u64(0x6000n).bytes();
+    const d = dwarfOf({ info: a.bytes(), abbrev, addr });
+    const gnu = d.dieAt(a.at('gnu'));
+    assert.notEqual(gnu.unit, d.dieAt(a.at('decl')).unit, 'the two DIEs live in different units');
+    assert.equal(dieName(d, gnu), 'shared');
+    assert.equal(typeRef(d, gnu), a.at('long'));
+    assert.equal(isExternal(d, gnu), true);
+    assert.equal(new CTypePrinter(d).name(typeRef(d, gnu)), 'long');
+    assert.equal(staticLocation(gnu), 0x6004n);
+    assert.equal(staticLocation(d.dieAt(a.at('reg'))), undefined);
+    assert.equal(hasStaticLocation(d.dieAt(a.at('reg'))), false);
+    assert.equal(staticLocation(d.dieAt(a.at('cut'))), undefined);
+  });
+});
+
 describe('DWARF resolved values: hostile graphs terminate', () => {
   it('a typedef cycle and a specification cycle give bounded answers, not hangs', () => {
     const abbrev = abbrevTable([
