@@ -25,7 +25,7 @@ Encode OBJECT's DWARF (vmlinux or a kernel module) as BTF split on the last --ba
 Options:
   --mode extras   (default) only the variables the last --base lacks, plus the types they need
                   that the chain lacks; one DATASEC per ELF section
-  --mode full     all types, ftrace-able functions and variables, like pahole -J --btf_base
+  --mode full     all types, functions and variables, as pahole 1.24 -J --btf_base encodes them
   --vars all|percpu|none   which variables (default: all for extras, percpu for full)
   -o, --output OUT   where to write the BTF (atomically); default OBJECT.btf
   --batch LIST    encode many objects in one process; LIST has one job per line:
