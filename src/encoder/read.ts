@@ -18,12 +18,12 @@ const SHT_STRTAB = 3;
 const SHT_SYMTAB_SHNDX = 18;
 
 /** The file's bytes, with only what the encoder needs actually read when it is large. Throws on I/O errors. */
-export function readObjectForEncoding(path: string): Uint8Array {
+export function readObjectForEncoding(path: string, sparseThreshold = SPARSE_THRESHOLD): Uint8Array {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
     const buf = Buffer.alloc(size);
-    if (size < SPARSE_THRESHOLD) {
+    if (size < sparseThreshold) {
       readRange(fd, buf, 0, size);
       return buf;
     }
