@@ -204,6 +204,34 @@ describe('ElfFile: real objects', () => {
     assert.equal(elf.symbols.filter((s) => s.type === STT.OBJECT).length, objects);
   });
 
+  it('reads every symbol of every committed object exactly as readelf -sW prints it', () => {
+    const TYPES: Record<string, number> = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4, COMMON: 5, TLS: 6 };
+    const BINDS: Record<string, number> = { LOCAL: 0, GLOBAL: 1, WEAK: 2 };
+    const NDX: Record<string, number> = { UND: 0, ABS: 0xfff1, COM: 0xfff2 };
+    const objects = ['cordic', 'crc7', 'tcp_bbr', 'loop'].map((m) => `kernel/debug/${m}.ko`)
+      .concat(['vars-dwarf4.o', 'vars-dwarf5.o', 'vars-gz.o', 'two-units.o', 'vars-dwarf4.exec', 'vars-dwarf5.exec'].map((f) => `elf/${f}`));
+    for (const f of objects) {
+      const path = fixture(f);
+      const ours = ElfFile.open(path).symbols;
+      const lines = execFileSync('readelf', ['-sW', path], { encoding: 'utf8', maxBuffer: 1 << 26 }).split('\n');
+      const start = lines.findIndex((l) => l.startsWith("Symbol table '.symtab'"));
+      const rows = lines.slice(start + 2).filter((l) => /^\s*\d+:/.test(l)).map((l) => l.trim().split(/\s+/));
+      assert.equal(ours.length, rows.length, `${f}: symbol count`);
+      rows.forEach(([num, value, size, type, bind, , ndx, name], i) => {
+        const sym = ours[i]!;
+        const where = `${f} symbol ${num}`;
+        assert.equal(sym.index, Number(num!.slice(0, -1)), where);
+        assert.equal(sym.value, BigInt(`0x${value}`), where);
+        assert.equal(sym.size, BigInt(size!.startsWith('0x') ? size! : Number(size)), where);
+        assert.equal(sym.type, TYPES[type!], where);
+        assert.equal(sym.bind, BINDS[bind!], where);
+        assert.equal(sym.shndx, NDX[ndx!] ?? Number(ndx), where);
+        // readelf shows a section symbol by its section's name
+        if (sym.type !== STT.SECTION) assert.equal(sym.name, name ?? '', where);
+      });
+    }
+  });
+
   it('maps ET_EXEC addresses to sections', () => {
     const elf = ElfFile.open(fixture('elf/vars-dwarf5.exec'));
     assert.equal(elf.type, ET.EXEC);
