@@ -2,7 +2,7 @@
  * The `.BTF` section of an ELF file, through src/elf's reader; ELF errors become BtfError
  * 'bad-elf' so BTF callers handle one error type.
  */
-import { ElfError, ElfFile } from '../elf/index.js';
+import { ElfError, ElfFile, SHT } from '../elf/index.js';
 import { BtfError } from './errors.js';
 
 export function isElf(bytes: Uint8Array): boolean {
@@ -15,7 +15,7 @@ export function elfSection(bytes: Uint8Array, file: string | undefined, name = '
     const elf = ElfFile.fromBytes(bytes, file ?? '<memory>');
     const sec = elf.section(name);
     if (sec === undefined) throw new BtfError('bad-elf', `no ${name} section`, { file, section: 'ELF' });
-    if (sec.type === 8 /* SHT_NOBITS */) throw new BtfError('bad-elf', `${name} has no bytes (NOBITS)`, { file, section: name });
+    if (sec.type === SHT.NOBITS) throw new BtfError('bad-elf', `${name} has no bytes (NOBITS)`, { file, section: name });
     return elf.sectionData(sec);
   } catch (e) {
     // The ELF message already names the file and offset.

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BtfError, type BtfErrorCode } from '../../src/btf/errors.js';
+import { ElfFile, SHT } from '../../src/elf/index.js';
 import { KIND } from '../../src/btf/kinds.js';
 import { parseBtf, parseHeader, readBtfChain, readBtfFile } from '../../src/btf/parse.js';
 import { writeBtf } from '../../src/btf/write.js';
@@ -137,6 +138,12 @@ describe('btf/parse', () => {
       while ((i = copy.indexOf('\0.BTF\0', i + 1)) > 0) copy[i + 2] = 'X'.charCodeAt(0);
       writeFileSync(join(dir, 'x.ko'), copy);
       expectCode(() => readBtfFile(join(dir, 'x.ko')), 'bad-elf', /no \.BTF section/);
+      // .BTF turned into SHT_NOBITS (as objcopy --only-keep-debug leaves allocated sections)
+      const nobits = Buffer.from(noBtf);
+      const index = ElfFile.fromBytes(nobits, 'cordic.ko').section('.BTF')!.index;
+      nobits.writeUInt32LE(SHT.NOBITS, Number(nobits.readBigUInt64LE(0x28)) + index * 64 + 4);
+      writeFileSync(join(dir, 'nobits.ko'), nobits);
+      expectCode(() => readBtfFile(join(dir, 'nobits.ko')), 'bad-elf', /nobits\.ko: \.BTF: .*NOBITS/);
     } finally { rmSync(dir, { recursive: true }); }
   });
 
