@@ -7,6 +7,7 @@
 import type { Btf } from '../btf/btf.js';
 import { decodeType, type Kind } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
+import { IntMap } from './intmap.js';
 
 const decoded = new WeakMap<Btf, Map<number, BtfType>>();
 
@@ -51,7 +52,7 @@ export function forEachKind(level: Btf, fn: (id: number, kind: Kind) => void): v
  * index from a hash of the name's UTF-8 bytes (read straight from the string section) to ids;
  * a lookup hashes the wanted name the same way and confirms candidates by comparing strings.
  */
-const nameIndexes = new WeakMap<Btf, Map<number, number[]>>();
+const nameIndexes = new WeakMap<Btf, NameIndex>();
 const utf8 = new TextEncoder();
 const EMPTY_HASH = 0x811c9dc5;
 
@@ -92,14 +93,18 @@ function fnv(bytes: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
-function nameIndex(level: Btf): Map<number, number[]> {
+/** Per level: hash -> most recent type index, and a chain of earlier indexes with the same hash. */
+interface NameIndex { readonly heads: IntMap; readonly next: Int32Array }
+
+function nameIndex(level: Btf): NameIndex {
   let idx = nameIndexes.get(level);
   if (idx) return idx;
-  idx = new Map();
   const strs = level.strings;
   const bytes = stringBytes(level);
   const raw = level.rawTypes;
   const count = level.nextId - level.startId;
+  const heads = new IntMap(count);
+  const next = new Int32Array(count).fill(-1);
   for (let i = 0; i < count; i++) {
     const off = raw !== undefined ? raw.words[raw.offs[i]!]! : level.types[i]!.nameOff;
     if (off === 0) continue;
@@ -113,13 +118,13 @@ function nameIndex(level: Btf): Map<number, number[]> {
       // a name in an ancestor's table (split levels reuse base strings)
       let s: string;
       try { s = level.str(off); } catch { continue; }
-      const b = utf8.encode(s);
-      h = fnv(b, 0, b.length);
+      h = nameHash(s);
     }
-    const id = level.startId + i;
-    const l = idx.get(h);
-    if (l) l.push(id); else idx.set(h, [id]);
+    const key = h & 0x7fffffff;
+    next[i] = heads.get(key) ?? -1;
+    heads.set(key, i);
   }
+  idx = { heads, next };
   nameIndexes.set(level, idx);
   return idx;
 }
@@ -130,17 +135,17 @@ function nameIndex(level: Btf): Map<number, number[]> {
  * vmlinux one it failed to deduplicate against.
  */
 export function findNamed(chain: Btf, name: string, kind: Kind): number[] {
-  const b = utf8.encode(name);
-  const h = fnv(b, 0, b.length);
+  const key = nameHash(name) & 0x7fffffff;
   const out: number[] = [];
   for (let level: Btf | undefined = chain; level !== undefined; level = level.base) {
-    const ids = nameIndex(level).get(h);
-    if (ids === undefined) continue;
-    for (const id of ids) {
+    const { heads, next } = nameIndex(level);
+    const found: number[] = [];
+    for (let i = heads.get(key) ?? -1; i >= 0; i = next[i]!) {
+      const id = level.startId + i;
       if (level.kindOf(id) !== kind) continue;
-      const off = level.nameOffOf(id)!;
-      if (level.str(off) === name) out.push(id);
+      if (level.str(level.nameOffOf(id)!) === name) found.push(id);
     }
+    out.push(...found.reverse()); // ascending within a level
   }
   return out;
 }
