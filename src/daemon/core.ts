@@ -46,6 +46,11 @@ export interface DaemonDeps {
   readonly variableFinder?: VariableFinder | undefined;
   /** Quiet time before merged/kernel is rebuilt after a change. */
   readonly kernelRebuildDelayMs?: number;
+  /**
+   * While uevents drive the daemon, re-read /proc/modules this often anyway (default 60 s): a
+   * netlink buffer overrun drops events silently, and a resync costs one small read per interval.
+   */
+  readonly ueventResyncMs?: number;
 }
 
 interface Rec extends ObjectRecord {
@@ -118,6 +123,8 @@ export class Daemon implements ControlHandlers {
   private readonly warnedNames = new Set<string>();
   private statusTimer: NodeJS.Timeout | undefined;
   private debugTimer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private resyncFound = 0;
   private stopping = false;
   private readonly startedAt: string;
   private readonly now: () => number;
@@ -169,6 +176,7 @@ export class Daemon implements ControlHandlers {
     if (swept > 0) this.log.info(`removed ${swept} published file(s) of objects no longer loaded`);
     await this.reconcile();
     this.watchFiles();
+    this.startResync();
     this.writeStatusNow();
     if (opts.announceReady !== false) this.announceReady();
   }
@@ -185,6 +193,7 @@ export class Daemon implements ControlHandlers {
     this.notifier.stopping();
     this.notifier.stop();
     for (const t of [this.kernelTimer, this.statusTimer, this.debugTimer]) if (t) clearTimeout(t);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.watcher?.stop();
     await Promise.all([...this.fileWatches, ...(this.debugWatch ? [this.debugWatch] : [])].map((w) => w.close()));
     this.fileWatches = [];
@@ -226,6 +235,19 @@ export class Daemon implements ControlHandlers {
       }
     }
     this.log.error('no module watcher could start: loads and unloads are only seen on reload');
+  }
+
+  /** Safety net under uevents (the poller needs none): a periodic reconcile from /proc/modules. */
+  private startResync(): void {
+    this.resyncTimer = setInterval(() => {
+      // The poller re-reads /proc/modules itself; with uevents (or no watcher at all) resync.
+      if (this.watcher?.kind === 'poll' || this.reconciling) return;
+      this.resyncFound = 0;
+      void this.reconcile().then(() => {
+        if (this.resyncFound > 0) this.log.info(`resync: ${this.resyncFound} module load(s)/unload(s) found in /proc/modules before their uevent`);
+      });
+    }, this.deps.ueventResyncMs ?? 60_000);
+    this.resyncTimer.unref();
   }
 
   private onWatcherError(w: ModuleWatcher, err: Error): void {
@@ -310,7 +332,11 @@ export class Daemon implements ControlHandlers {
   private async observe(): Promise<Observation> {
     const { host } = this.deps;
     const modules = await loadedModulesOrNone(host);
+    const seen = this.loaded;
     this.loaded = new Set(modules);
+    // Changes no event announced (counted for the resync message; normally none).
+    for (const m of modules) if (!seen.has(m)) this.resyncFound++;
+    for (const m of seen) if (!this.loaded.has(m)) this.resyncFound++;
     const tree = host.companionModules(this.release);
     const objects = new Map<string, ObservedObject>();
     for (const name of ['vmlinux', ...modules]) {

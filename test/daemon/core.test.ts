@@ -92,6 +92,20 @@ describe('daemon/core (injected root, fake encoder)', function () {
     }
   });
 
+  it('under uevents, a periodic resync from /proc/modules catches loads and unloads whose events were lost', async () => {
+    const root = newRoot();
+    root.load('loop');
+    // A uevent watcher that never reports anything (as after a netlink buffer overrun).
+    const deaf: ModuleWatcher = { kind: 'uevent', start: async () => {}, stop: async () => {} };
+    const h = await start(root, { watchers: () => [deaf], ueventResyncMs: 100 });
+    root.load('crc7');
+    root.unload('loop');
+    await waitFor('crc7 published by the resync', () => stateOf(h.daemon, 'crc7') === 'published');
+    await waitFor('loop forgotten by the resync', () => stateOf(h.daemon, 'loop') === undefined);
+    assert.ok(!exists(h, 'btf/loop-btf-extra'));
+    assert.ok(h.logLines.some((l) => /resync: 2 module load\(s\)\/unload\(s\) found in \/proc\/modules before their uevent/.test(l)), h.logLines.join('\n'));
+  });
+
   it('tells systemd READY with state counts, then STATUS updates', async () => {
     const root = newRoot();
     root.load('loop');
