@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { deflateSync } from 'node:zlib';
-import { ElfError, ElfFile, ET, R_X86_64, SHF, SHT, STT, type ElfErrorCode } from '../../src/elf/index.js';
+import { ElfError, ElfFile, ET, R_X86_64, SHF, SHN, SHT, STT, type ElfErrorCode } from '../../src/elf/index.js';
 import { collectVariables, Dwarf } from '../../src/dwarf/index.js';
 import { fixture } from '../support/paths.js';
 import { buildElf, cat, le, rel, rela } from './builder.js';
@@ -80,6 +80,30 @@ describe('ElfFile: symbols, notes, compressed sections', () => {
     const s = elf.symbols[1]!;
     assert.deepEqual({ n: s.name, v: s.value, z: s.size, t: s.type, b: s.bind, x: s.shndx }, { n: 'counter', v: 8n, z: 4n, t: STT.OBJECT, b: 1, x: 1 });
     assert.equal(elf.symbols[0]!.name, '');
+  });
+
+  it('extended numbering: section count and .shstrtab index in section 0, symbol sections through SHT_SYMTAB_SHNDX', () => {
+    const bytes = Buffer.from(buildElf({
+      sections: [
+        { name: '.data', data: new Uint8Array(16), flags: BigInt(SHF.ALLOC | SHF.WRITE) },
+        { name: '.symtab_shndx', type: SHT.SYMTAB_SHNDX, data: cat(le(0, 4), le(1, 4)), link: '.symtab', entsize: 4 },
+      ],
+      symbols: [{ name: 'far', value: 8n, size: 8n, type: STT.OBJECT, shndx: SHN.XINDEX }],
+    }));
+    // what a linker writes once there are 0xff00 sections or more: the real values move to section 0
+    const shoff = Number(bytes.readBigUInt64LE(0x28));
+    const count = bytes.readUInt16LE(0x3c);
+    const shstrndx = bytes.readUInt16LE(0x3e);
+    bytes.writeUInt16LE(0, 0x3c);
+    bytes.writeBigUInt64LE(BigInt(count), shoff + 32);
+    bytes.writeUInt16LE(SHN.XINDEX, 0x3e);
+    bytes.writeUInt32LE(shstrndx, shoff + 40);
+    const elf = ElfFile.fromBytes(bytes, 'x.o');
+    assert.equal(elf.sections.length, count);
+    assert.equal(elf.section('.data')!.index, 1);
+    const far = elf.symbols.find((sym) => sym.name === 'far')!;
+    assert.equal(far.shndx, 1, 'SHN_XINDEX resolved through .symtab_shndx');
+    assert.equal(far.value, 8n);
   });
 
   it('refuses a symbol table with a bad entry size or a name outside .strtab', () => {
