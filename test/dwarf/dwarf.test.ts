@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { ElfError, ElfFile } from '../../src/elf/index.js';
-import { Dwarf, DW_FORM as F, DW_TAG, DwarfError, DwarfSection } from '../../src/dwarf/index.js';
+import { Dwarf, DW_FORM as F, DW_TAG, DwarfError, DwarfSection, staticLocation } from '../../src/dwarf/index.js';
 import { buildElf, rela } from '../elf/builder.js';
 import { abbrevTable, Asm, unit, type AbbrevSpec } from './asm.js';
 import { dwarfOf, expectDwarfError, walkAll } from './helpers.js';
@@ -215,6 +215,45 @@ describe('DWARF relocations (ET_REL)', () => {
 
   it('a relocation patching bytes outside .debug_info -> ElfError relocation-out-of-section', () => {
     assert.throws(() => mk([[info.length - 2, 1, 10, 0]]), (e: unknown) => e instanceof ElfError && e.code === 'relocation-out-of-section' && e.message.startsWith('test.o: .rela.debug_info +0x0: '));
+  });
+});
+
+describe('DWARF relocations: DWARF 5 indexed forms in ET_REL (clang-style strx/addrx)', () => {
+  it('relocated str_offsets_base/addr_base, .debug_str_offsets entries and .debug_addr entries (all stored as zero)', () => {
+    const R32 = 10;
+    const R64 = 1;
+    const ab = abbrevTable([
+      [1, DW_TAG.compile_unit, true, [[NAME, F.strx1], [0x72, F.sec_offset], [0x73, F.sec_offset]]],
+      [2, DW_TAG.variable, false, [[NAME, F.strx1], [0x02, F.exprloc]]],
+    ]);
+    const a = new Asm();
+    unit(a, 'u', (a) => {
+      a.uleb(1).u8(0).label('sob').u32(0).label('ab').u32(0);
+      a.label('var').uleb(2).u8(1).uleb(2).u8(0xa1).uleb(0); // DW_OP_addrx 0
+      a.uleb(0);
+    });
+    const strOffsets = new Asm().u32(12).u16(5).u16(0).u32(0).u32(0).bytes();
+    const addr = new Asm().u32(12).u16(5).u8(8).u8(0).u64(0).bytes();
+    const d = dwarfOf({
+      info: a.bytes(), abbrev: ab, str: Uint8Array.from(Buffer.from('cu.c\0var\0')), strOffsets, addr,
+      extra: [
+        { name: '.data', data: new Uint8Array(0x40) },
+        { name: '.rela.debug_info', type: 4, data: rela([[a.at('sob'), 2, R32, 8], [a.at('ab'), 3, R32, 8]]), link: '.symtab', info: '.debug_info', entsize: 24 },
+        { name: '.rela.debug_str_offsets', type: 4, data: rela([[8, 1, R32, 0], [12, 1, R32, 5]]), link: '.symtab', info: '.debug_str_offsets', entsize: 24 },
+        { name: '.rela.debug_addr', type: 4, data: rela([[8, 4, R64, 0x18]]), link: '.symtab', info: '.debug_addr', entsize: 24 },
+      ],
+      symbols: [
+        { name: '', type: 3, shndx: '.debug_str' },
+        { name: '', type: 3, shndx: '.debug_str_offsets' },
+        { name: '', type: 3, shndx: '.debug_addr' },
+        { name: '', type: 3, shndx: '.data' },
+      ],
+    });
+    const root = d.unitByOffset(0).root();
+    assert.equal(root.str(NAME), 'cu.c');
+    const v = d.dieAt(a.at('var'));
+    assert.equal(v.str(NAME), 'var');
+    assert.deepEqual(staticLocation(v), { section: d.elf!.section('.data')!.index, offset: 0x18n });
   });
 });
 
