@@ -213,6 +213,19 @@ describe('DWARF relocations (ET_REL)', () => {
     expectDwarfError(() => d.unitByOffset(0).root().str(NAME), 'bad-relocation', a.at('strp'));
   });
 
+  it('a relocated offset below zero, or an address against a symbol of a missing section -> bad-relocation', () => {
+    const negative = mk([[a.at('strp'), 1, 10, -8]]);
+    expectDwarfError(() => negative.unitByOffset(0).root().str(NAME), 'bad-relocation', a.at('strp'));
+    const d = dwarfOf({
+      info, abbrev: ab, str,
+      extra: [{ name: '.rela.debug_info', type: 4, data: rela([[a.at('addr'), 1, 1, 0]]), link: '.symtab', info: '.debug_info', entsize: 24 }],
+      symbols: [{ name: 'ghost', type: 1, shndx: 0xfe00 }],
+    });
+    const c = d.unitByOffset(0).cursor();
+    c.next(); c.next();
+    expectDwarfError(() => c.address(0x49), 'bad-relocation', a.at('addr'));
+  });
+
   it('a relocation patching bytes outside .debug_info -> ElfError relocation-out-of-section', () => {
     assert.throws(() => mk([[info.length - 2, 1, 10, 0]]), (e: unknown) => e instanceof ElfError && e.code === 'relocation-out-of-section' && e.message.startsWith('test.o: .rela.debug_info +0x0: '));
   });
