@@ -1,4 +1,7 @@
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { main } from '../../src/cli/btf-extra.js';
 import { fixture } from '../support/paths.js';
 import { captureIo } from '../support/cli-io.js';
@@ -38,6 +41,24 @@ describe('btf-extra vars', () => {
     const doc = JSON.parse(io.stdout()) as { variables: { scope: string }[] };
     assert.equal(doc.variables.length, 47);
     assert.ok(doc.variables.every((v) => v.scope === 'file'));
+  });
+
+  it('a hostile name (control characters in .debug_str) stays on one escaped table line', async () => {
+    const bytes = readFileSync(fixture('elf/vars-dwarf5.o'));
+    const at = bytes.indexOf('global_counter\0');
+    assert.ok(at > 0);
+    bytes[at + 6] = 0x0a; // "global\ncounter"
+    const dir = mkdtempSync(join(tmpdir(), 'vars-'));
+    try {
+      writeFileSync(join(dir, 'hostile.o'), bytes);
+      const plain = captureIo();
+      assert.equal(await main(['vars', fixture('elf/vars-dwarf5.o')], plain), 0);
+      const io = captureIo();
+      assert.equal(await main(['vars', join(dir, 'hostile.o')], io), 0);
+      const lines = io.stdout().trimEnd().split('\n');
+      assert.equal(lines.length, plain.stdout().trimEnd().split('\n').length);
+      assert.ok(lines.some((l) => l.startsWith('global\\x0acounter ')), io.stdout());
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
   it('usage errors exit 2; unreadable or non-ELF input exits 1 with a one-line error', async () => {

@@ -29,6 +29,12 @@ export function sortVariables(vars: readonly StaticVariable[]): StaticVariable[]
   return keyed.map((k) => k.v);
 }
 
+/** Names come from the object's bytes: escape control characters so each variable stays one table line. */
+function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 function toJson(v: StaticVariable): Record<string, unknown> {
   return {
     name: v.name,
@@ -61,13 +67,13 @@ export const varsCommand: Command = {
       return 0;
     }
     const rows = vars.map((v) => [
-      v.scope === 'function' && v.function ? `${v.function}::${v.name}` : v.name,
+      printable(v.scope === 'function' && v.function ? `${v.function}::${v.name}` : v.name),
       v.linkage,
       v.implicitValue ? 'function(value)' : v.scope,
       v.sectionName ?? '-',
       `0x${v.offset.toString(16)}`,
       v.size !== undefined ? String(v.size) : v.symbolSize !== undefined ? `${v.symbolSize} (symbol)` : '?',
-      v.cType,
+      printable(v.cType),
     ]);
     const header = ['NAME', 'LINKAGE', 'SCOPE', 'SECTION', 'OFFSET', 'SIZE', 'TYPE'];
     const widths = header.map((h) => h.length);
