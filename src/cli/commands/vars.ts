@@ -31,7 +31,6 @@ export function sortVariables(vars: readonly StaticVariable[]): StaticVariable[]
 
 /** Names come from the object's bytes: escape control characters so each variable stays one table line. */
 function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
