@@ -109,7 +109,8 @@ const lbl = (what: string, idx: number): string => (idx >= 0 ? `${what} #${idx}`
 /** "[id] KIND 'name': rule: message" for the CLI. */
 export function formatProblem(p: BtfProblem): string {
   const where = p.id !== undefined ? `[${p.id}]${p.kind ? ` ${p.kind}` : ''}: ` : '';
-  return `${where}${p.rule}: ${p.message}`;
+  // Messages quote names from the (possibly hostile) string section: one problem, one line.
+  return `${where}${p.rule}: ${p.message}`.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 export function validateBtf(btf: Btf): BtfProblem[] {

@@ -138,6 +138,18 @@ describe('btf/validate', () => {
     assert.ok(!isValidBtfName('a-b', true));
   });
 
+  it('a hostile name (control characters) still gives one line per problem', () => {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    b.addStruct('evil\nname\x1b[2J', 4);
+    b.addField('x', int, 0);
+    b.addTypedef('t\r', 99);
+    const lines = validateBtf(b.finish()).map(formatProblem);
+    assert.ok(lines.length >= 2, lines.join(' | '));
+    for (const l of lines) assert.ok(!/[\x00-\x1f\x7f]/.test(l), JSON.stringify(l));
+    assert.ok(lines.some((l) => l.startsWith('[2] STRUCT: name: ') && l.includes('evil')), lines.join(' | '));
+  });
+
   it('accepts vmlinux and all 1121 modules (shared)', function () {
     requireShared(this);
     const v = readBtfFile(join(kernelDir, 'btf/vmlinux'));
