@@ -409,7 +409,12 @@ export class ElfFile {
     for (const rs of relSecs) {
       const isRela = rs.type === SHT.RELA;
       const entSize = isRela ? RELA_SIZE : REL_SIZE;
+      // A wrong entry size or a partial last entry means the table is not what we think it is.
+      if (rs.entsize !== entSize) throw this.error('bad-section-header', rs.name, 0, `sh_entsize ${rs.entsize} is not ${entSize}`);
       const data = this.sectionData(rs);
+      if (data.length % entSize !== 0) {
+        throw this.error('bad-section-header', rs.name, data.length - (data.length % entSize), `size ${data.length} is not a multiple of ${entSize}`);
+      }
       const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
       const n = Math.floor(data.length / entSize);
       origin.push({ sec: rs, first: k, entSize });

@@ -206,6 +206,16 @@ describe('ElfFile: relocations', () => {
     expectElfError(() => { const e = withRelocs(rela([[0, 1, R_X86_64._32, 0], [0, 2, R_X86_64._32, 0]])); e.relocationsFor(1); }, 'duplicate-relocation', 'r.o', 24);
     expectElfError(() => { const e = withRelocs(rela([[0, 99, R_X86_64._32, 0]])); e.relocationsFor(1); }, 'bad-symbol-index', 'r.o', 0);
     expectElfError(() => { const e = withRelocs(rela([[0, 1, 37, 0]])); e.relocationsFor(1); }, 'unsupported-relocation', 'r.o', 0);
+    expectElfError(() => { const e = withRelocs(rela([[0, 1, R_X86_64._32, 0]]).subarray(0, 20)); e.relocationsFor(1); }, 'bad-section-header', 'r.o', 0);
+    expectElfError(() => { const e = withRelocs(cat(rela([[0, 1, R_X86_64._32, 0]]), new Uint8Array(4))); e.relocationsFor(1); }, 'bad-section-header', 'r.o', 24);
+    const badEntsize = ElfFile.fromBytes(buildElf({
+      sections: [
+        { name: '.debug_info', data: new Uint8Array(16) },
+        { name: '.rela.debug_info', type: SHT.RELA, data: rela([[0, 1, R_X86_64._32, 0]]), link: '.symtab', info: '.debug_info', entsize: 16 },
+      ],
+      symbols: [{ name: 's', shndx: '.debug_info' }],
+    }), 'r.o');
+    expectElfError(() => badEntsize.relocationsFor(1), 'bad-section-header', 'r.o', 0);
     expectElfError(() => { const e = withRelocs(rela([[0, 1, R_X86_64._32, 0], [4, 1, R_X86_64._64, 1n << 60n]])); e.relocationsFor(1); }, 'unsupported-relocation', 'r.o', 24);
   });
 });
