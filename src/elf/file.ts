@@ -409,6 +409,11 @@ export class ElfFile {
     for (const rs of relSecs) {
       const isRela = rs.type === SHT.RELA;
       const entSize = isRela ? RELA_SIZE : REL_SIZE;
+      // Symbols are read from the one SHT_SYMTAB; a table linked elsewhere (.dynsym) would be misread.
+      const linked = this.sections[rs.link];
+      if (linked === undefined || linked.type !== SHT.SYMTAB) {
+        throw this.error('bad-section-index', rs.name, 0, `sh_link ${rs.link} is not the symbol table`);
+      }
       // A wrong entry size or a partial last entry means the table is not what we think it is.
       if (rs.entsize !== entSize) throw this.error('bad-section-header', rs.name, 0, `sh_entsize ${rs.entsize} is not ${entSize}`);
       const data = this.sectionData(rs);

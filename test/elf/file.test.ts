@@ -216,6 +216,14 @@ describe('ElfFile: relocations', () => {
       symbols: [{ name: 's', shndx: '.debug_info' }],
     }), 'r.o');
     expectElfError(() => badEntsize.relocationsFor(1), 'bad-section-header', 'r.o', 0);
+    const badLink = ElfFile.fromBytes(buildElf({
+      sections: [
+        { name: '.debug_info', data: new Uint8Array(16) },
+        { name: '.rela.debug_info', type: SHT.RELA, data: rela([[0, 1, R_X86_64._32, 0]]), link: '.debug_info', info: '.debug_info', entsize: 24 },
+      ],
+      symbols: [{ name: 's', shndx: '.debug_info' }],
+    }), 'r.o');
+    expectElfError(() => badLink.relocationsFor(1), 'bad-section-index', 'r.o', 0);
     expectElfError(() => { const e = withRelocs(rela([[0, 1, R_X86_64._32, 0], [4, 1, R_X86_64._64, 1n << 60n]])); e.relocationsFor(1); }, 'unsupported-relocation', 'r.o', 24);
   });
 });
