@@ -25,7 +25,7 @@
  */
 export { Dwarf, Unit, DieCursor, type RawAttribute, type RawValue, type DwarfSections } from './dwarf.js';
 export { DwarfSection, type DwarfAddress, type SectionAddress } from './section.js';
-export { DwarfError, type DwarfErrorCode } from './errors.js';
+export { DWARF_ERROR_CODES, DwarfError, type DwarfErrorCode } from './errors.js';
 export { AbbrevTable, type Abbrev } from './abbrev.js';
 export { staticLocation, locationAddress, hasStaticLocation, addToAddress } from './location.js';
 export * from './values.js';
