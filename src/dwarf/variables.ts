@@ -19,7 +19,7 @@ import { CTypePrinter } from './ctype.js';
 import type { Dwarf, DieCursor } from './dwarf.js';
 import { locationAddress } from './location.js';
 import type { DwarfAddress } from './section.js';
-import { dieName, isExternal } from './values.js';
+import { dieName, isExternal, typeRef } from './values.js';
 
 export interface StaticVariable {
   /** Name (through DW_AT_specification / abstract_origin); '' when the DWARF has none. */
@@ -95,7 +95,8 @@ export function collectVariables(dwarf: Dwarf, options: CollectOptions = {}): Va
     if (loc === undefined) return;
     const address = loc.address;
     const spec = c.ref(DW_AT.specification);
-    const typeOffset = typeOfVariable(dwarf, c);
+    // bounded: a specification cycle (hostile DWARF) overflowed the stack when this recursed
+    const typeOffset = typeRef(dwarf, c);
     const place = placeAddress(elf, address);
     variables.push({
       name: dieName(dwarf, c) ?? '',
@@ -181,14 +182,6 @@ function fillSymbolSizes(elf: ElfFile, variables: StaticVariable[]): void {
 function functionName(dwarf: Dwarf, offset: number, cache: (string | undefined)[]): string | undefined {
   if (cache[1] === undefined) cache[1] = dieName(dwarf, dwarf.dieAt(offset)) ?? '';
   return cache[1] || undefined;
-}
-
-function typeOfVariable(dwarf: Dwarf, c: DieCursor): number | undefined {
-  const own = c.ref(DW_AT.type);
-  if (own !== undefined) return own;
-  const origin = c.ref(DW_AT.specification) ?? c.ref(DW_AT.abstract_origin);
-  if (origin === undefined) return undefined;
-  return typeOfVariable(dwarf, dwarf.dieAt(origin));
 }
 
 /** Section and section-relative offset of a DWARF address. */

@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { ElfError, ElfFile } from '../../src/elf/index.js';
-import { collectVariables, Dwarf, DwarfError } from '../../src/dwarf/index.js';
+import { collectVariables, CTypePrinter, Dwarf, DW_AT as A, DW_FORM as F, DW_TAG as T, DwarfError } from '../../src/dwarf/index.js';
 import { fixture } from '../support/paths.js';
-import { expectDwarfError } from './helpers.js';
+import { abbrevTable, Asm, unit } from './asm.js';
+import { dwarfOf, expectDwarfError } from './helpers.js';
 import { DwarfSection } from '../../src/dwarf/index.js';
 
 /** Deterministic PRNG (mulberry32) so a failure reproduces. */
@@ -74,5 +75,75 @@ describe('robustness: hostile input gives typed errors, never crashes or hangs',
     const sec = new DwarfSection('.debug_str_offsets', Uint8Array.from([1, 2]), 'test.o');
     expectDwarfError(() => sec.u32(0), 'truncated', 0);
     expectDwarfError(() => sec.offsetAt(1, 4), 'truncated', 1);
+  });
+});
+
+/**
+ * Type graphs rewired at random: every DW_AT_type / DW_AT_specification of a small unit points at a
+ * random DIE, which makes loops of every shape (through pointers, qualifiers, arrays, typedefs,
+ * subroutine parameters, struct members, specifications). Byte flips rarely do that.
+ */
+describe('robustness: rewired DWARF type graphs', () => {
+  const abbrev = abbrevTable([
+    [1, T.compile_unit, true, []],
+    [2, T.base_type, false, [[A.name, F.string], [A.byte_size, F.data1]]],
+    [3, T.pointer_type, false, [[A.byte_size, F.data1], [A.type, F.ref4]]],
+    [4, T.const_type, false, [[A.type, F.ref4]]],
+    [5, T.typedef, false, [[A.name, F.string], [A.type, F.ref4]]],
+    [6, T.array_type, true, [[A.type, F.ref4]]],
+    [7, T.subrange_type, false, [[A.count, F.data1]]],
+    [8, T.structure_type, true, [[A.name, F.string], [A.byte_size, F.data1]]],
+    [9, T.member, false, [[A.name, F.string], [A.type, F.ref4], [A.data_member_location, F.data1]]],
+    [10, T.subroutine_type, true, [[A.prototyped, F.flag_present], [A.type, F.ref4]]],
+    [11, T.formal_parameter, false, [[A.type, F.ref4]]],
+    [12, T.variable, false, [[A.name, F.string], [A.type, F.ref4], [A.external, F.flag_present], [A.declaration, F.flag_present]]],
+    [13, T.variable, false, [[A.specification, F.ref4], [A.location, F.exprloc]]],
+    [14, T.subprogram, true, [[A.name, F.string]]],
+    [15, T.variable, false, [[A.name, F.string], [A.type, F.ref4], [A.location, F.exprloc]]],
+  ]);
+  const LABELS = ['int', 'ptr', 'cst', 'td', 'arr', 'st', 'fn', 'decl', 'fnptr', 'def', 'local'];
+
+  function build(pick: () => string): { info: Uint8Array; at: (label: string) => number } {
+    const a = new Asm();
+    const r = (): void => { a.ref(pick(), 4, 0); };
+    unit(a, 'u', (a) => {
+      a.uleb(1);
+      a.label('int').uleb(2).cstr('int').u8(4);
+      a.label('ptr').uleb(3).u8(8); r();
+      a.label('cst').uleb(4); r();
+      a.label('td').uleb(5).cstr('td'); r();
+      a.label('arr').uleb(6); r(); a.uleb(7).u8(4).uleb(0);
+      a.label('st').uleb(8).cstr('st').u8(16); a.uleb(9).cstr('a'); r(); a.u8(0); a.uleb(9).cstr('b'); r(); a.u8(8); a.uleb(0);
+      a.label('fn').uleb(10); r(); a.uleb(11); r(); a.uleb(11); r(); a.uleb(0);
+      a.label('fnptr').uleb(3).u8(8); r();
+      a.label('decl').uleb(12).cstr('g'); r();
+      a.label('def').uleb(13); r(); a.uleb(9).u8(0x03).u64(0x1000n);
+      a.uleb(14).cstr('f');
+      a.label('local').uleb(15).cstr('s'); r(); a.uleb(9).u8(0x03).u64(0x2000n);
+      a.uleb(0);
+      a.uleb(0);
+    });
+    return { info: a.bytes(), at: (l) => a.at(l) };
+  }
+
+  it('500 random graphs: every variable scanned and spelled, only typed errors, no hang', function () {
+    this.timeout(60_000);
+    const next = prng(0xd1e);
+    const identity = ['int', 'int', 'int', 'int', 'int', 'int', 'int', 'int', 'int', 'int', 'int', 'int', 'ptr', 'int', 'decl', 'int'];
+    let i = 0;
+    const sane = build(() => identity[i++] ?? 'int');
+    assert.ok(collectVariables(dwarfOf({ info: sane.info, abbrev })).variables.length >= 2, 'the unrewired unit has its variables');
+    for (let trial = 0; trial < 500; trial++) {
+      const { info, at } = build(() => LABELS[Math.floor(next() * LABELS.length)]!);
+      const d = dwarfOf({ info, abbrev });
+      try {
+        const vars = collectVariables(d).variables;
+        const printer = new CTypePrinter(d);
+        for (const v of vars) assert.equal(typeof v.cType, 'string');
+        for (const l of LABELS) { printer.name(at(l)); printer.size(at(l)); }
+      } catch (e) {
+        if (!(e instanceof DwarfError)) assert.fail(`trial ${trial}: ${e instanceof Error ? e.stack : String(e)}`);
+      }
+    }
   });
 });
