@@ -2,7 +2,10 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { main } from '../../src/cli/btf-extra.js';
+import { parseBtf } from '../../src/btf/parse.js';
+import { KIND } from '../../src/btf/kinds.js';
 import { fixture } from '../support/paths.js';
 import { captureIo } from '../support/cli-io.js';
 
@@ -73,5 +76,54 @@ describe('btf-extra vars', () => {
     io = captureIo();
     assert.equal(await main(['vars', '/nonexistent.ko'], io), 1);
     assert.match(io.stderr(), /^btf-extra vars: \/nonexistent\.ko: cannot read/);
+  });
+
+  describe('--explain', () => {
+    let dir: string;
+    let vmlinux: string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'vars-explain-'));
+      vmlinux = join(dir, 'vmlinux');
+      writeFileSync(vmlinux, gunzipSync(readFileSync(fixture('kernel/btf/vmlinux.gz'))));
+    });
+    after(() => { rmSync(dir, { recursive: true, force: true }); });
+
+    it('keeps exactly the variables `encode` writes as VARs, and names a rule for every other one', async () => {
+      const ko = fixture('kernel/debug/loop.ko');
+      const bases = ['--base', vmlinux, '--base', fixture('kernel/btf/loop')];
+      const io = captureIo();
+      assert.equal(await main(['vars', ko, '--explain', '--json', ...bases], io), 0, io.stderr());
+      const doc = JSON.parse(io.stdout()) as { variables: { name: string; encoder: { kept: boolean; rule?: string } }[] };
+      const kept = doc.variables.filter((v) => v.encoder.kept).map((v) => v.name).sort();
+      const left = doc.variables.filter((v) => !v.encoder.kept);
+      assert.ok(left.every((v) => typeof v.encoder.rule === 'string' && v.encoder.rule.length > 0));
+      assert.ok(left.some((v) => v.encoder.rule === 'reserved-prefix' && v.name.startsWith('__UNIQUE_ID')));
+      assert.ok(left.some((v) => v.encoder.rule === 'function-local'));
+
+      const out = join(dir, 'loop-btf-extra');
+      const enc = captureIo();
+      assert.equal(await main(['encode', ko, ...bases, '-o', out, '--quiet'], enc), 0, enc.stderr());
+      const base = parseBtf(readFileSync(vmlinux));
+      const mod = parseBtf(readFileSync(fixture('kernel/btf/loop')), { base });
+      const extras = parseBtf(readFileSync(out), { base: mod });
+      const encoded = extras.types.filter((t) => t.kind === KIND.VAR).map((t) => extras.str(t.nameOff)).sort();
+      assert.deepEqual(kept, encoded);
+    });
+
+    it('adds an ENCODER column to the table', async () => {
+      const io = captureIo();
+      assert.equal(await main(['vars', fixture('kernel/debug/cordic.ko'), '--explain', '--base', vmlinux], io), 0, io.stderr());
+      const [header, ...rows] = io.stdout().trimEnd().split('\n');
+      assert.match(header!, /\bENCODER$/);
+      assert.ok(rows.some((r) => /\skept$/.test(r)));
+    });
+
+    it('--base, --mode and --vars without --explain, or bad values, are usage errors', async () => {
+      for (const argv of [['--base', vmlinux], ['--explain', '--mode', 'odd'], ['--explain', '--vars', 'some']]) {
+        const io = captureIo();
+        assert.equal(await main(['vars', fixture('kernel/debug/cordic.ko'), ...argv], io), 2, argv.join(' '));
+        assert.match(io.stderr(), /^btf-extra vars: .*\n$/);
+      }
+    });
   });
 });
