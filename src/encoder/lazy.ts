@@ -5,9 +5,8 @@
  * thousand chain types its variables reach, so it decodes records one at a time from the words.
  */
 import type { Btf } from '../btf/btf.js';
-import { decodeType, type Kind } from '../btf/kinds.js';
+import { KIND, decodeType, type Kind } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
-import { IntMap } from './intmap.js';
 
 const decoded = new WeakMap<Btf, Map<number, BtfType>>();
 
@@ -93,8 +92,17 @@ function fnv(bytes: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
-/** Per level: hash -> most recent type index, and a chain of earlier indexes with the same hash. */
-interface NameIndex { readonly heads: IntMap; readonly next: Int32Array }
+/**
+ * Per level: bucket heads (hash & mask -> most recent type index) and, per type index, the
+ * next earlier index in the same bucket and the full name hash. Only the kinds findNamed is
+ * asked for are indexed: FUNCs, VARs and the rest are most of vmlinux's names and never looked
+ * up by name, so skipping them makes the index several times cheaper to build.
+ */
+interface NameIndex { readonly heads: Int32Array; readonly mask: number; readonly next: Int32Array; readonly hashes: Int32Array }
+
+/** Kinds that are looked up by name (match.ts): bit per kind. */
+const NAMED_LOOKUP_KINDS = (1 << KIND.INT) | (1 << KIND.STRUCT) | (1 << KIND.UNION) | (1 << KIND.ENUM) | (1 << KIND.FWD)
+  | (1 << KIND.TYPEDEF) | (1 << KIND.FLOAT) | (1 << KIND.ENUM64);
 
 function nameIndex(level: Btf): NameIndex {
   let idx = nameIndexes.get(level);
@@ -103,28 +111,48 @@ function nameIndex(level: Btf): NameIndex {
   const bytes = stringBytes(level);
   const raw = level.rawTypes;
   const count = level.nextId - level.startId;
-  const heads = new IntMap(count);
-  const next = new Int32Array(count).fill(-1);
+  let buckets = 1 << 10;
+  while (buckets < count / 4) buckets <<= 1;
+  const mask = buckets - 1;
+  const heads = new Int32Array(buckets).fill(-1);
+  const next = new Int32Array(count);
+  const hashes = new Int32Array(count);
+  const sStart = strs.start;
+  const sEnd = strs.end;
   for (let i = 0; i < count; i++) {
-    const off = raw !== undefined ? raw.words[raw.offs[i]!]! : level.types[i]!.nameOff;
+    let off: number;
+    if (raw !== undefined) {
+      const p = raw.offs[i]!;
+      if (((NAMED_LOOKUP_KINDS >>> ((raw.words[p + 1]! >>> 24) & 0x1f)) & 1) === 0) continue;
+      off = raw.words[p]!;
+    } else {
+      const t = level.types[i]!;
+      if (((NAMED_LOOKUP_KINDS >>> t.kind) & 1) === 0) continue;
+      off = t.nameOff;
+    }
     if (off === 0) continue;
     let h: number;
-    if (off >= strs.start && off < strs.end) {
-      const rel = off - strs.start;
-      let end = bytes.indexOf(0, rel);
-      if (end < 0) end = bytes.length;
-      h = fnv(bytes, rel, end);
+    if (off >= sStart && off < sEnd) {
+      // FNV-1a up to the terminating NUL (or the end of the section)
+      h = 0x811c9dc5;
+      for (let j = off - sStart; j < bytes.length; j++) {
+        const b = bytes[j]!;
+        if (b === 0) break;
+        h = Math.imul(h ^ b, 0x01000193);
+      }
+      h >>>= 0;
     } else {
       // a name in an ancestor's table (split levels reuse base strings)
       let s: string;
       try { s = level.str(off); } catch { continue; }
       h = nameHash(s);
     }
-    const key = h & 0x7fffffff;
-    next[i] = heads.get(key) ?? -1;
-    heads.set(key, i);
+    const b = h & mask;
+    next[i] = heads[b]!;
+    heads[b] = i;
+    hashes[i] = h | 0;
   }
-  idx = { heads, next };
+  idx = { heads, mask, next, hashes };
   nameIndexes.set(level, idx);
   return idx;
 }
@@ -135,12 +163,22 @@ function nameIndex(level: Btf): NameIndex {
  * vmlinux one it failed to deduplicate against.
  */
 export function findNamed(chain: Btf, name: string, kind: Kind): number[] {
-  const key = nameHash(name) & 0x7fffffff;
+  const hash = nameHash(name);
   const out: number[] = [];
+  if (((NAMED_LOOKUP_KINDS >>> kind) & 1) === 0) {
+    // not indexed: a plain scan (no caller asks for these today)
+    for (let level: Btf | undefined = chain; level !== undefined; level = level.base) {
+      for (let id = level.startId; id < level.nextId; id++) {
+        if (level.kindOf(id) === kind && level.str(level.nameOffOf(id)!) === name) out.push(id);
+      }
+    }
+    return out;
+  }
   for (let level: Btf | undefined = chain; level !== undefined; level = level.base) {
-    const { heads, next } = nameIndex(level);
+    const { heads, mask, next, hashes } = nameIndex(level);
     const found: number[] = [];
-    for (let i = heads.get(key) ?? -1; i >= 0; i = next[i]!) {
+    for (let i = heads[hash & mask]!; i >= 0; i = next[i]!) {
+      if (hashes[i] !== (hash | 0)) continue;
       const id = level.startId + i;
       if (level.kindOf(id) !== kind) continue;
       if (level.str(level.nameOffOf(id)!) === name) found.push(id);

@@ -20,15 +20,16 @@ import type { ProtoGraph, ProtoRef } from './proto.js';
 import { chainType, findNamed, forEachKind, nameHash, nameHashAt } from './lazy.js';
 
 /**
- * Reverse index of one level's anonymous types, built once per level with typed arrays (CSR):
- * for each anchor id (any id of the chain up to this level), the level's PTR/modifier/ARRAY/
- * FUNC_PROTO types anchored on it; anonymous structs/unions/enums by (kind, size, vlen).
+ * Reverse index of one level's anonymous reference types, built once per level in one pass over
+ * the words: for each anchor id (any id of the chain up to this level), a linked list of the
+ * level's PTR/modifier/ARRAY/FUNC_PROTO types anchored on it, in ascending id order
+ * (first[a] -> next[i - startId] -> ..., -1 ends). Anonymous aggregates: aggregateIndex.
  */
 interface LevelIndex {
-  /** CSR: ids anchored on id a are ids[starts[a] .. starts[a+1]). */
-  readonly starts: Int32Array;
-  readonly ids: Int32Array;
-  readonly aggregates: Map<string, number[]>;
+  /** first[a]: the lowest level index anchored on chain id a, or -1. */
+  readonly first: Int32Array;
+  /** next[i]: the next level index with the same anchor as index i, or -1. */
+  readonly next: Int32Array;
 }
 
 const levelIndexCache = new WeakMap<Btf, LevelIndex>();
@@ -38,75 +39,82 @@ function levelIndex(level: Btf): LevelIndex {
   if (cached) return cached;
   const n = level.nextId;
   const count = level.nextId - level.startId;
-  const anchors = new Int32Array(count).fill(-1);
-  const counts = new Int32Array(n + 1);
-  const aggregates = new Map<string, number[]>();
+  const first = new Int32Array(n).fill(-1);
+  const next = new Int32Array(count);
   const raw = level.rawTypes;
+  // Walk the level backwards, pushing on the front of each list, so lists come out ascending.
   if (raw !== undefined) {
     // Straight from the words: header word 2 is the size or referenced type; ARRAY data starts
     // at word 3 with the element type; FUNC_PROTO params are (name, type) pairs from word 3.
     const { words, offs } = raw;
-    for (let i = 0; i < offs.length; i++) {
+    for (let i = count - 1; i >= 0; i--) {
       const p = offs[i]!;
       const info = words[p + 1]!;
-      const kind = (info >>> 24) & 0x1f;
-      let a = -1;
-      switch (kind) {
+      let a: number;
+      switch ((info >>> 24) & 0x1f) {
         case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = words[p + 2]!; break;
         case KIND.ARRAY: a = words[p + 3]!; break;
         case KIND.FUNC_PROTO: a = words[p + 2] !== 0 || (info & 0xffff) === 0 ? words[p + 2]! : words[p + 4]!; break;
-        case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
-          if (words[p] === 0) {
-            const vlen = info & 0xffff;
-            // first member/enumerator name: STRUCT/UNION/ENUM64 entries are 3 words, ENUM 2;
-            // for structs/unions also the name of the last member's type
-            const first = vlen === 0 ? 0 : words[p + 3]!;
-            const lastType = vlen === 0 || (kind !== KIND.STRUCT && kind !== KIND.UNION) ? 0 : words[p + 3 + 3 * (vlen - 1) + 1]!;
-            const k = aggregateKey(kind, words[p + 2]!, vlen, nameHashAt(level, first), typeNameHash(level, lastType));
-            const l = aggregates.get(k);
-            if (l) l.push(level.startId + i); else aggregates.set(k, [level.startId + i]);
-          }
-          break;
-        default: break;
+        default: continue;
       }
-      if (a >= 0 && a < n) { anchors[i] = a; counts[a + 1]!++; }
+      if (a < n) { next[i] = first[a]!; first[a] = i; }
     }
-  } else forEachKind(level, (id, kind) => {
-    let a = -1;
-    switch (kind) {
-      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: case KIND.ARRAY: case KIND.FUNC_PROTO:
-      case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
-        break;
-      default: return;
+  } else {
+    for (let i = count - 1; i >= 0; i--) {
+      const t = level.types[i]!;
+      let a: number;
+      switch (t.kind) {
+        case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = t.type; break;
+        case KIND.ARRAY: a = t.elemType; break;
+        case KIND.FUNC_PROTO: a = t.returnType !== 0 || t.params.length === 0 ? t.returnType : t.params[0]!.type; break;
+        default: continue;
+      }
+      if (a >= 0 && a < n) { next[i] = first[a]!; first[a] = i; }
     }
-    const t = chainType(level, id);
-    switch (t.kind) {
-      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = t.type; break;
-      case KIND.ARRAY: a = t.elemType; break;
-      case KIND.FUNC_PROTO: a = t.returnType !== 0 || t.params.length === 0 ? t.returnType : t.params[0]!.type; break;
-      case KIND.ENUM: case KIND.ENUM64: case KIND.STRUCT: case KIND.UNION:
-        if (t.nameOff === 0) {
-          const entries = t.kind === KIND.ENUM || t.kind === KIND.ENUM64 ? t.values : t.members;
-          const last = t.kind === KIND.STRUCT || t.kind === KIND.UNION ? t.members[t.members.length - 1]?.type ?? 0 : 0;
-          const k = aggregateKey(t.kind, t.size, entries.length, nameHashAt(level, entries[0]?.nameOff ?? 0), typeNameHash(level, last));
-          const l = aggregates.get(k);
-          if (l) l.push(id); else aggregates.set(k, [id]);
-        }
-        break;
-      default: break;
-    }
-    if (a >= 0 && a < n) { anchors[id - level.startId] = a; counts[a + 1]!++; }
-  });
-  for (let i = 1; i <= n; i++) counts[i]! += counts[i - 1]!;
-  const fill = counts.slice();
-  const ids = new Int32Array(counts[n]!);
-  for (let i = 0; i < count; i++) {
-    const a = anchors[i]!;
-    if (a >= 0) ids[fill[a]!++] = level.startId + i;
   }
-  const idx = { starts: counts, ids, aggregates };
+  const idx = { first, next };
   levelIndexCache.set(level, idx);
   return idx;
+}
+
+/** One level's anonymous structs/unions/enums by aggregateKey, built on the first anonymous-aggregate lookup. */
+const aggregateIndexCache = new WeakMap<Btf, Map<string, number[]>>();
+
+function aggregateIndex(level: Btf): Map<string, number[]> {
+  const cached = aggregateIndexCache.get(level);
+  if (cached) return cached;
+  const aggregates = new Map<string, number[]>();
+  const raw = level.rawTypes;
+  if (raw !== undefined) {
+    const { words, offs } = raw;
+    for (let i = 0; i < offs.length; i++) {
+      const p = offs[i]!;
+      if (words[p] !== 0) continue;
+      const info = words[p + 1]!;
+      const kind = (info >>> 24) & 0x1f;
+      if (kind !== KIND.ENUM && kind !== KIND.ENUM64 && kind !== KIND.STRUCT && kind !== KIND.UNION) continue;
+      const vlen = info & 0xffff;
+      // first member/enumerator name: STRUCT/UNION/ENUM64 entries are 3 words, ENUM 2;
+      // for structs/unions also the name of the last member's type
+      const first = vlen === 0 ? 0 : words[p + 3]!;
+      const lastType = vlen === 0 || (kind !== KIND.STRUCT && kind !== KIND.UNION) ? 0 : words[p + 3 + 3 * (vlen - 1) + 1]!;
+      const k = aggregateKey(kind, words[p + 2]!, vlen, nameHashAt(level, first), typeNameHash(level, lastType));
+      const l = aggregates.get(k);
+      if (l) l.push(level.startId + i); else aggregates.set(k, [level.startId + i]);
+    }
+  } else forEachKind(level, (id, kind) => {
+    if (kind !== KIND.ENUM && kind !== KIND.ENUM64 && kind !== KIND.STRUCT && kind !== KIND.UNION) return;
+    const t = chainType(level, id);
+    if ((t.kind === KIND.ENUM || t.kind === KIND.ENUM64 || t.kind === KIND.STRUCT || t.kind === KIND.UNION) && t.nameOff === 0) {
+      const entries = t.kind === KIND.ENUM || t.kind === KIND.ENUM64 ? t.values : t.members;
+      const last = t.kind === KIND.STRUCT || t.kind === KIND.UNION ? t.members[t.members.length - 1]?.type ?? 0 : 0;
+      const k = aggregateKey(t.kind, t.size, entries.length, nameHashAt(level, entries[0]?.nameOff ?? 0), typeNameHash(level, last));
+      const l = aggregates.get(k);
+      if (l) l.push(id); else aggregates.set(k, [id]);
+    }
+  });
+  aggregateIndexCache.set(level, aggregates);
+  return aggregates;
 }
 
 /**
@@ -188,15 +196,14 @@ export class ChainMatcher {
 
   /** Anonymous types: resolve what they point at, then compare with the chain types anchored there. */
   private findAnon(ref: ProtoRef, p: BtfType): number | undefined {
-    const levels = this.indexes();
     if (p.kind === KIND.ENUM || p.kind === KIND.ENUM64 || p.kind === KIND.STRUCT || p.kind === KIND.UNION) {
       const aggregate = p.kind === KIND.STRUCT || p.kind === KIND.UNION;
       const entries = p.kind === KIND.ENUM || p.kind === KIND.ENUM64 ? p.values : p.members;
       const lastType = aggregate && p.members.length > 0 ? p.members[p.members.length - 1]!.type : 0;
       const lastTypeName = lastType === 0 ? '' : this.graph.strings[this.graph.proto(lastType).nameOff]!;
       const key = aggregateKey(p.kind, p.size, entries.length, nameHash(entries.length === 0 ? '' : this.graph.strings[entries[0]!.nameOff]!), nameHash(lastTypeName));
-      for (const idx of levels) {
-        const list = idx.aggregates.get(key);
+      for (const level of this.chain!.chain()) {
+        const list = aggregateIndex(level).get(key);
         if (list === undefined) continue;
         for (const c of list) if ((!aggregate || this.shallowAggregate(p, c)) && this.tryEquiv(ref, c)) return c;
       }
@@ -205,11 +212,14 @@ export class ChainMatcher {
     const anchor = this.anchorOf(p);
     if (anchor === undefined) return undefined;
     const chain = this.chain!;
-    for (const idx of levels) {
-      const { starts, ids } = idx;
-      if (anchor >= starts.length - 1) continue;
-      for (let i = starts[anchor]!; i < starts[anchor + 1]!; i++) {
-        const c = ids[i]!;
+    const levels = chain.chain();
+    const indexes = this.indexes();
+    for (let l = 0; l < indexes.length; l++) {
+      const { first, next } = indexes[l]!;
+      if (anchor >= first.length) continue;
+      const startId = levels[l]!.startId;
+      for (let i = first[anchor]!; i >= 0; i = next[i]!) {
+        const c = startId + i;
         if (this.sameResolved(p, chainType(chain, c))) return c;
       }
     }
