@@ -214,13 +214,15 @@ export class ProtoGraph {
 
   /** Size in bytes of the type a proto describes (after drain), following modifiers; undefined if unsized. */
   byteSize(ref: ProtoRef): number | undefined {
+    // Iterative with a hop bound: corrupt DWARF can make an array (or a typedef) contain itself.
+    let scale = 1;
     for (let hops = 0; hops < 64 && ref !== 0; hops++) {
       const t = this.protos[ref - 1]!;
       switch (t.kind) {
         case KIND.INT: case KIND.STRUCT: case KIND.UNION: case KIND.ENUM: case KIND.ENUM64: case KIND.FLOAT: case KIND.DATASEC:
-          return t.size;
-        case KIND.PTR: return 8;
-        case KIND.ARRAY: { const e = this.byteSize(t.elemType); return e === undefined ? undefined : e * t.nelems; }
+          return t.size * scale;
+        case KIND.PTR: return 8 * scale;
+        case KIND.ARRAY: scale *= t.nelems; ref = t.elemType; continue;
         case KIND.TYPEDEF: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
           ref = t.type; continue;
         default: return undefined;
