@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, copyFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, copyFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -20,6 +20,7 @@ import { validateBtf, formatProblem } from '../../src/btf/validate.js';
 import { KIND } from '../../src/btf/kinds.js';
 import { bpftoolDump, loadIntoKernel, requireOk } from '../support/kernel-load.js';
 import { kernelDir, requireShared } from '../support/paths.js';
+import { vmlinuxDebug } from '../support/vmlinux-debug.js';
 import { waitFor } from './harness.js';
 
 const RUN = 'run/btf-extra';
@@ -238,21 +239,10 @@ describe('daemon end to end: vmlinux extras from the real vmlinux DWARF (shared)
   });
 });
 
-/** The shared vmlinux DWARF, decompressed once into the OS temp dir (checked against its sha256). */
 function decompressedVmlinux(): string {
-  const want = readFileSync(join(kernelDir, 'meta/vmlinux.debug.sha256'), 'utf8').trim().split(/\s+/)[0] ?? '';
-  const dir = join(tmpdir(), 'btf-extra-test');
-  const file = join(dir, `vmlinux-${want.slice(0, 16)}.debug`);
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    const r = spawnSync('sh', ['-c', `xz -dc "$0" > "$1"`, join(kernelDir, 'vmlinux.debug.xz'), tmp], { stdio: 'ignore' });
-    assert.equal(r.status, 0, 'xz -dc vmlinux.debug.xz');
-    const sum = spawnSync('sha256sum', [tmp], { encoding: 'utf8' }).stdout.split(' ')[0];
-    assert.equal(sum, want, 'decompressed vmlinux sha256');
-    renameSync(tmp, file);
-  }
-  return file;
+  const path = vmlinuxDebug();
+  assert.ok(path !== undefined, 'the slim vmlinux DWARF');
+  return path;
 }
 
 function freePort(): Promise<number> {

@@ -1,10 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ElfFile, STT, type ElfSymbol } from '../../src/elf/index.js';
 import { collectVariables, Dwarf, type StaticVariable, type VariableScan } from '../../src/dwarf/index.js';
 import { fixture, haveShared, kernelDir, requireShared } from '../support/paths.js';
+import { vmlinuxDebug } from '../support/vmlinux-debug.js';
 
 interface Counts { cus: number; cu_def_ext: number; cu_def_static: number; cu_decl: number; fn_static: number; unique_names: number; no_name: number }
 
@@ -175,11 +176,13 @@ describe('collectVariables: all 11 shared debug modules (needs ../shared)', func
   }
 });
 
-describe('collectVariables: slim vmlinux (set BTF_EXTRA_VMLINUX_DEBUG to the decompressed vmlinux.debug)', function () {
-  const path = process.env['BTF_EXTRA_VMLINUX_DEBUG'];
+describe('collectVariables: slim vmlinux (shared, or BTF_EXTRA_VMLINUX_DEBUG)', function () {
+  this.timeout(300_000);
+  let path: string | undefined;
   before(function () {
-    if (path === undefined || !existsSync(path)) {
-      process.stderr.write('skipping vmlinux variable counts: BTF_EXTRA_VMLINUX_DEBUG not set to an existing file\n');
+    path = vmlinuxDebug();
+    if (path === undefined) {
+      process.stderr.write('skipping vmlinux variable counts: no ../shared and BTF_EXTRA_VMLINUX_DEBUG not set\n');
       this.skip();
     }
   });

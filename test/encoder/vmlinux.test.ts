@@ -2,26 +2,20 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { flattenStandalone } from '../../src/btf/merge.js';
 import { validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
 import { encodeObject } from '../../src/encoder/encode.js';
 import { haveShared, kernelDir, requireShared } from '../support/paths.js';
+import { vmlinuxDebug } from '../support/vmlinux-debug.js';
 import { loadIntoKernel, requireOk } from '../support/kernel-load.js';
 import { chainOf, tmpFile, typeCount, varEntries } from './support.js';
 import { KIND_NAME } from '../../src/btf/kinds.js';
 
-/** The slim vmlinux, decompressed once into the OS temp dir (shared with bench/encode.ts). */
 function slimVmlinux(): string {
-  const dir = join(tmpdir(), 'btf-extra-bench');
-  const path = join(dir, 'vmlinux.debug');
-  if (!existsSync(path)) {
-    mkdirSync(dir, { recursive: true });
-    const r = spawnSync('sh', ['-c', `xz -dc '${resolve(kernelDir, 'vmlinux.debug.xz')}' > '${path}.tmp-${process.pid}'`]);
-    assert.equal(r.status, 0, 'xz -dc vmlinux.debug.xz');
-    renameSync(`${path}.tmp-${process.pid}`, path);
-  }
+  const path = vmlinuxDebug();
+  assert.ok(path !== undefined, 'the slim vmlinux DWARF');
   return path;
 }
 
@@ -47,6 +41,7 @@ describe('encoder on the slim vmlinux (shared)', function () {
     const vmlinux = slimVmlinux();
     const paholeOut = join(tmpdir(), 'btf-extra-bench', 'vmlinux.pahole-1.24.btf');
     if (!existsSync(paholeOut)) {
+      mkdirSync(dirname(paholeOut), { recursive: true });
       const r = spawnSync('pahole', ['-J', '--btf_gen_floats', '--lang_exclude=rust', `--btf_encode_detached=${paholeOut}.tmp`, vmlinux]);
       if (r.error !== undefined) { process.stderr.write('skipping: pahole is not installed\n'); this.skip(); }
       assert.equal(r.status, 0, 'pahole -J');
