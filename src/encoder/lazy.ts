@@ -80,6 +80,42 @@ function stringBytes(level: Btf): Uint8Array {
   return v;
 }
 
+const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
+
+/**
+ * The string at absolute offset `off` of `chain`, decoded alone from its level's bytes (the same
+ * text Btf.str gives): Btf.str decodes a whole base table on first use, ~2.5 MB for vmlinux, of
+ * which the encoder needs a few hundred names. Throws like Btf.str when no level has `off`.
+ */
+export function chainStr(chain: Btf, off: number): string {
+  for (let l: Btf | undefined = chain; l !== undefined; l = l.base) {
+    const strs = l.strings;
+    if (off >= strs.start) {
+      if (off >= strs.end) break;
+      const bytes = stringBytes(l);
+      const rel = off - strs.start;
+      let end = bytes.indexOf(0, rel);
+      if (end < 0) end = bytes.length;
+      return utf8Decoder.decode(bytes.subarray(rel, end));
+    }
+  }
+  return chain.str(off);
+}
+
+/** True when the NUL-terminated string at absolute `off` of `level` is exactly `name` (UTF-8 bytes). */
+function nameAtIs(chain: Btf, off: number, name: Uint8Array): boolean {
+  // split levels reuse their ancestors' strings: find the level that owns `off`
+  let level: Btf | undefined = chain;
+  while (level !== undefined && off < level.strings.start) level = level.base;
+  const strs = level?.strings;
+  if (level === undefined || strs === undefined || off >= strs.end) return chain.str(off) === utf8Decoder.decode(name);
+  const bytes = stringBytes(level);
+  const rel = off - strs.start;
+  if (rel + name.length > bytes.length) return false;
+  for (let j = 0; j < name.length; j++) if (bytes[rel + j] !== name[j]) return false;
+  return rel + name.length === bytes.length || bytes[rel + name.length] === 0;
+}
+
 /** FNV-1a of a name's UTF-8 bytes (the same value nameHashAt gives for that name). */
 export function nameHash(name: string): number {
   const b = utf8.encode(name);
@@ -163,7 +199,8 @@ function nameIndex(level: Btf): NameIndex {
  * vmlinux one it failed to deduplicate against.
  */
 export function findNamed(chain: Btf, name: string, kind: Kind): number[] {
-  const hash = nameHash(name);
+  const nameBytes = utf8.encode(name);
+  const hash = fnv(nameBytes, 0, nameBytes.length);
   const out: number[] = [];
   if (((NAMED_LOOKUP_KINDS >>> kind) & 1) === 0) {
     // not indexed: a plain scan (no caller asks for these today)
@@ -181,7 +218,7 @@ export function findNamed(chain: Btf, name: string, kind: Kind): number[] {
       if (hashes[i] !== (hash | 0)) continue;
       const id = level.startId + i;
       if (level.kindOf(id) !== kind) continue;
-      if (level.str(level.nameOffOf(id)!) === name) found.push(id);
+      if (nameAtIs(level, level.nameOffOf(id)!, nameBytes)) found.push(id);
     }
     out.push(...found.reverse()); // ascending within a level
   }

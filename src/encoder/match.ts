@@ -17,7 +17,7 @@ import type { Btf } from '../btf/btf.js';
 import { KIND } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
 import type { ProtoGraph, ProtoRef } from './proto.js';
-import { chainType, findNamed, forEachKind, nameHash, nameHashAt } from './lazy.js';
+import { chainStr, chainType, findNamed, forEachKind, nameHash, nameHashAt } from './lazy.js';
 
 /**
  * Reverse index of one level's anonymous reference types, built once per level in one pass over
@@ -300,7 +300,7 @@ export class ChainMatcher {
     if (protoOff === 0 || chainOff === 0) return protoOff === chainOff;
     let m = this.strMap.get(chainOff);
     if (m === undefined) {
-      const s = this.chain!.str(chainOff);
+      const s = chainStr(this.chain!, chainOff);
       m = this.graph.lookup(s) ?? -1;
       this.strMap.set(chainOff, m);
     }
