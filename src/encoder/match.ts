@@ -214,11 +214,26 @@ export class ChainMatcher {
     const chain = this.chain!;
     const levels = chain.chain();
     const indexes = this.indexes();
+    // Cheap pre-checks on the raw words, the ones sameResolved makes before resolving anything
+    // (no name; same kind and kind_flag; FUNC_PROTO: same vlen; ARRAY: same nelems): an anchor
+    // like `int` has thousands of FUNC_PROTOs, and decoding each to compare costs time and garbage.
+    const isProto = p.kind === KIND.FUNC_PROTO;
+    const infoMask = isProto ? 0x9f00ffff : 0x9f000000;
+    const wantInfo = (((p.kind & 0x1f) << 24) | (p.kflag ? 0x80000000 : 0) | (isProto ? p.params.length & 0xffff : 0)) & infoMask;
+    const nelems = p.kind === KIND.ARRAY ? p.nelems : -1;
     for (let l = 0; l < indexes.length; l++) {
       const { first, next } = indexes[l]!;
       if (anchor >= first.length) continue;
-      const startId = levels[l]!.startId;
+      const level = levels[l]!;
+      const startId = level.startId;
+      const raw = level.rawTypes;
       for (let i = first[anchor]!; i >= 0; i = next[i]!) {
+        if (raw !== undefined) {
+          const q = raw.offs[i]!;
+          const words = raw.words;
+          if (words[q] !== 0 || (words[q + 1]! & infoMask) !== wantInfo) continue;
+          if (nelems >= 0 && words[q + 5] !== nelems) continue;
+        }
         const c = startId + i;
         if (this.sameResolved(p, chainType(chain, c))) return c;
       }
