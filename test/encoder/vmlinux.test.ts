@@ -39,7 +39,7 @@ describe('encoder on the slim vmlinux (shared)', function () {
   it('full mode: the same functions and types as pahole 1.24 single-threaded, but for known differences', function () {
     if (!haveShared) this.skip();
     const vmlinux = slimVmlinux();
-    const paholeOut = join(tmpdir(), 'btf-extra-bench', 'vmlinux.pahole-1.24.btf');
+    const paholeOut = join(process.env['BTF_EXTRA_HOST_TMPDIR'] ?? tmpdir(), 'btf-extra-test', 'vmlinux.pahole-1.24.btf');
     if (!existsSync(paholeOut)) {
       mkdirSync(dirname(paholeOut), { recursive: true });
       const r = spawnSync('pahole', ['-J', '--btf_gen_floats', '--lang_exclude=rust', `--btf_encode_detached=${paholeOut}.tmp`, vmlinux]);

@@ -7,7 +7,7 @@ import { haveShared, kernelDir } from './paths.js';
 
 /**
  * The slim vmlinux DWARF from ../shared (226 MB once decompressed), decompressed once per machine
- * into the OS temp dir under a name that carries its sha256 and checked against
+ * into the host's temp dir under a name that carries its sha256 and checked against
  * meta/vmlinux.debug.sha256, so a torn or stale copy is never used. BTF_EXTRA_VMLINUX_DEBUG names
  * an already decompressed copy instead. Undefined when neither is available (callers skip).
  */
@@ -16,7 +16,8 @@ export function vmlinuxDebug(): string | undefined {
   if (given !== undefined && existsSync(given)) return given;
   if (!haveShared) return undefined;
   const want = readFileSync(join(kernelDir, 'meta/vmlinux.debug.sha256'), 'utf8').trim().split(/\s+/)[0] ?? '';
-  const dir = join(tmpdir(), 'btf-extra-test');
+  // Outlives the run: the per-run TMPDIR (test/support/run-tmpdir.cjs) is removed at the end.
+  const dir = join(process.env['BTF_EXTRA_HOST_TMPDIR'] ?? tmpdir(), 'btf-extra-test');
   const file = join(dir, `vmlinux-${want.slice(0, 16)}.debug`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
