@@ -7,8 +7,6 @@
  * encoder never asks for them. Small files are read whole.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 
 /** Files below this size are read whole. */
 const SPARSE_THRESHOLD = 64 << 20;
@@ -82,13 +80,15 @@ function readRange(fd: number, buf: Buffer, offset: number, length: number): voi
  * A full garbage collection between phases of a large encode: V8 otherwise lets garbage from
  * the DWARF walk pile up to the heap limit before collecting, which for vmlinux adds ~60 MB to
  * the peak RSS. Obtained once through V8's flag API (no --expose-gc needed on the command line).
+ * node:v8 and node:vm are loaded here, on first use, not at import: only large encodes need
+ * them, and loading them costs every small encode's start-up a few milliseconds.
  */
 let gcFn: (() => void) | undefined | null;
 export function collectGarbage(): void {
   if (gcFn === undefined) {
     try {
-      v8.setFlagsFromString('--expose-gc');
-      gcFn = vm.runInNewContext('gc') as () => void;
+      process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
+      gcFn = process.getBuiltinModule('node:vm').runInNewContext('gc') as () => void;
     } catch {
       gcFn = null;
     }
