@@ -178,10 +178,9 @@ function nameIndex(level: Btf): NameIndex {
       }
       h >>>= 0;
     } else {
-      // a name in an ancestor's table (split levels reuse base strings)
-      let s: string;
-      try { s = level.str(off); } catch { continue; }
-      h = nameHash(s);
+      // a name in an ancestor's table (split levels reuse base strings): hashed from that
+      // table's bytes, as Btf.str would decode the ancestor's whole table
+      try { h = nameHashAt(level, off); } catch { continue; }
     }
     const b = h & mask;
     next[i] = heads[b]!;
