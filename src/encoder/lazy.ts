@@ -51,7 +51,6 @@ export function forEachKind(level: Btf, fn: (id: number, kind: Kind) => void): v
  * index from a hash of the name's UTF-8 bytes (read straight from the string section) to ids;
  * a lookup hashes the wanted name the same way and confirms candidates by comparing strings.
  */
-const nameIndexes = new WeakMap<Btf, NameIndex>();
 const utf8 = new TextEncoder();
 const EMPTY_HASH = 0x811c9dc5;
 
@@ -129,19 +128,39 @@ function fnv(bytes: Uint8Array, start: number, end: number): number {
 }
 
 /**
- * Per level: bucket heads (hash & mask -> most recent type index) and, per type index, the
- * next earlier index in the same bucket and the full name hash. Only the kinds findNamed is
- * asked for are indexed: FUNCs, VARs and the rest are most of vmlinux's names and never looked
- * up by name, so skipping them makes the index several times cheaper to build.
+ * Per level, built together in one backward pass over the type words (one pass, and one
+ * warm-up of the loop, instead of two):
+ * - names: bucket heads (hash & mask -> lowest type index in the bucket) and, per type index,
+ *   the next higher index in the same bucket and the full name hash. Only the kinds findNamed
+ *   is asked for are indexed: FUNCs, VARs and the rest are most of vmlinux's names and never
+ *   looked up by name, so skipping them makes the index several times cheaper to build.
+ * - anchors: for each chain id a (any id up to this level), a list of the level's PTR/modifier/
+ *   ARRAY/FUNC_PROTO types anchored on it (their target, element type, or return type or else
+ *   first parameter type), ascending: firstAnchored[a] -> nextAnchored[i] -> ... (-1 ends).
  */
-interface NameIndex { readonly heads: Int32Array; readonly mask: number; readonly next: Int32Array; readonly hashes: Int32Array }
+interface LevelIndexes {
+  readonly heads: Int32Array;
+  readonly mask: number;
+  readonly next: Int32Array;
+  readonly hashes: Int32Array;
+  readonly firstAnchored: Int32Array;
+  readonly nextAnchored: Int32Array;
+}
 
 /** Kinds that are looked up by name (match.ts): bit per kind. */
 const NAMED_LOOKUP_KINDS = (1 << KIND.INT) | (1 << KIND.STRUCT) | (1 << KIND.UNION) | (1 << KIND.ENUM) | (1 << KIND.FWD)
   | (1 << KIND.TYPEDEF) | (1 << KIND.FLOAT) | (1 << KIND.ENUM64);
 
-function nameIndex(level: Btf): NameIndex {
-  let idx = nameIndexes.get(level);
+const levelIndexesCache = new WeakMap<Btf, LevelIndexes>();
+
+/** The anonymous reference types of `level` anchored on each chain id (see LevelIndexes). */
+export function anchorIndex(level: Btf): { readonly first: Int32Array; readonly next: Int32Array } {
+  const idx = levelIndexes(level);
+  return { first: idx.firstAnchored, next: idx.nextAnchored };
+}
+
+function levelIndexes(level: Btf): LevelIndexes {
+  let idx = levelIndexesCache.get(level);
   if (idx) return idx;
   const strs = level.strings;
   const bytes = stringBytes(level);
@@ -153,28 +172,54 @@ function nameIndex(level: Btf): NameIndex {
   const heads = new Int32Array(buckets).fill(-1);
   const next = new Int32Array(count);
   const hashes = new Int32Array(count);
+  const n = level.nextId;
+  const firstAnchored = new Int32Array(n).fill(-1);
+  const nextAnchored = new Int32Array(count);
   const sStart = strs.start;
   const sEnd = strs.end;
-  for (let i = 0; i < count; i++) {
+  // Backwards, pushing on the front of each list, so every list comes out ascending.
+  for (let i = count - 1; i >= 0; i--) {
     let off: number;
+    let kind: number;
+    let anchor = -1;
     if (raw !== undefined) {
+      // header word 2 is the size or referenced type; ARRAY data starts at word 3 with the
+      // element type; FUNC_PROTO params are (name, type) pairs from word 3
+      const words = raw.words;
       const p = raw.offs[i]!;
-      if (((NAMED_LOOKUP_KINDS >>> ((raw.words[p + 1]! >>> 24) & 0x1f)) & 1) === 0) continue;
-      off = raw.words[p]!;
+      const info = words[p + 1]!;
+      kind = (info >>> 24) & 0x1f;
+      off = words[p]!;
+      switch (kind) {
+        case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: anchor = words[p + 2]!; break;
+        case KIND.ARRAY: anchor = words[p + 3]!; break;
+        case KIND.FUNC_PROTO: anchor = words[p + 2] !== 0 || (info & 0xffff) === 0 ? words[p + 2]! : words[p + 4]!; break;
+        default: break;
+      }
     } else {
       const t = level.types[i]!;
-      if (((NAMED_LOOKUP_KINDS >>> t.kind) & 1) === 0) continue;
+      kind = t.kind;
       off = t.nameOff;
+      switch (t.kind) {
+        case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: anchor = t.type; break;
+        case KIND.ARRAY: anchor = t.elemType; break;
+        case KIND.FUNC_PROTO: anchor = t.returnType !== 0 || t.params.length === 0 ? t.returnType : t.params[0]!.type; break;
+        default: break;
+      }
     }
-    if (off === 0) continue;
+    if (anchor >= 0) {
+      if (anchor < n) { nextAnchored[i] = firstAnchored[anchor]!; firstAnchored[anchor] = i; }
+      continue;
+    }
+    if (((NAMED_LOOKUP_KINDS >>> kind) & 1) === 0 || off === 0) continue;
     let h: number;
     if (off >= sStart && off < sEnd) {
       // FNV-1a up to the terminating NUL (or the end of the section)
       h = 0x811c9dc5;
       for (let j = off - sStart; j < bytes.length; j++) {
-        const b = bytes[j]!;
-        if (b === 0) break;
-        h = Math.imul(h ^ b, 0x01000193);
+        const c = bytes[j]!;
+        if (c === 0) break;
+        h = Math.imul(h ^ c, 0x01000193);
       }
       h >>>= 0;
     } else {
@@ -187,8 +232,8 @@ function nameIndex(level: Btf): NameIndex {
     heads[b] = i;
     hashes[i] = h | 0;
   }
-  idx = { heads, mask, next, hashes };
-  nameIndexes.set(level, idx);
+  idx = { heads, mask, next, hashes, firstAnchored, nextAnchored };
+  levelIndexesCache.set(level, idx);
   return idx;
 }
 
@@ -211,7 +256,7 @@ export function findNamed(chain: Btf, name: string, kind: Kind): number[] {
     return out;
   }
   for (let level: Btf | undefined = chain; level !== undefined; level = level.base) {
-    const { heads, mask, next, hashes } = nameIndex(level);
+    const { heads, mask, next, hashes } = levelIndexes(level);
     const found: number[] = [];
     for (let i = heads[hash & mask]!; i >= 0; i = next[i]!) {
       if (hashes[i] !== (hash | 0)) continue;
@@ -219,7 +264,7 @@ export function findNamed(chain: Btf, name: string, kind: Kind): number[] {
       if (level.kindOf(id) !== kind) continue;
       if (nameAtIs(level, level.nameOffOf(id)!, nameBytes)) found.push(id);
     }
-    out.push(...found.reverse()); // ascending within a level
+    out.push(...found); // ascending within a level (the lists are built ascending)
   }
   return out;
 }

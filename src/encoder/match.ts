@@ -17,65 +17,10 @@ import type { Btf } from '../btf/btf.js';
 import { KIND } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
 import type { ProtoGraph, ProtoRef } from './proto.js';
-import { chainStr, chainType, findNamed, forEachKind, nameHash, nameHashAt } from './lazy.js';
+import { anchorIndex, chainStr, chainType, findNamed, forEachKind, nameHash, nameHashAt } from './lazy.js';
 
-/**
- * Reverse index of one level's anonymous reference types, built once per level in one pass over
- * the words: for each anchor id (any id of the chain up to this level), a linked list of the
- * level's PTR/modifier/ARRAY/FUNC_PROTO types anchored on it, in ascending id order
- * (first[a] -> next[i - startId] -> ..., -1 ends). Anonymous aggregates: aggregateIndex.
- */
-interface LevelIndex {
-  /** first[a]: the lowest level index anchored on chain id a, or -1. */
-  readonly first: Int32Array;
-  /** next[i]: the next level index with the same anchor as index i, or -1. */
-  readonly next: Int32Array;
-}
-
-const levelIndexCache = new WeakMap<Btf, LevelIndex>();
-
-function levelIndex(level: Btf): LevelIndex {
-  const cached = levelIndexCache.get(level);
-  if (cached) return cached;
-  const n = level.nextId;
-  const count = level.nextId - level.startId;
-  const first = new Int32Array(n).fill(-1);
-  const next = new Int32Array(count);
-  const raw = level.rawTypes;
-  // Walk the level backwards, pushing on the front of each list, so lists come out ascending.
-  if (raw !== undefined) {
-    // Straight from the words: header word 2 is the size or referenced type; ARRAY data starts
-    // at word 3 with the element type; FUNC_PROTO params are (name, type) pairs from word 3.
-    const { words, offs } = raw;
-    for (let i = count - 1; i >= 0; i--) {
-      const p = offs[i]!;
-      const info = words[p + 1]!;
-      let a: number;
-      switch ((info >>> 24) & 0x1f) {
-        case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = words[p + 2]!; break;
-        case KIND.ARRAY: a = words[p + 3]!; break;
-        case KIND.FUNC_PROTO: a = words[p + 2] !== 0 || (info & 0xffff) === 0 ? words[p + 2]! : words[p + 4]!; break;
-        default: continue;
-      }
-      if (a < n) { next[i] = first[a]!; first[a] = i; }
-    }
-  } else {
-    for (let i = count - 1; i >= 0; i--) {
-      const t = level.types[i]!;
-      let a: number;
-      switch (t.kind) {
-        case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: a = t.type; break;
-        case KIND.ARRAY: a = t.elemType; break;
-        case KIND.FUNC_PROTO: a = t.returnType !== 0 || t.params.length === 0 ? t.returnType : t.params[0]!.type; break;
-        default: continue;
-      }
-      if (a >= 0 && a < n) { next[i] = first[a]!; first[a] = i; }
-    }
-  }
-  const idx = { first, next };
-  levelIndexCache.set(level, idx);
-  return idx;
-}
+/** Per level: anonymous reference types by anchor (lazy.ts anchorIndex, built with the name index). */
+type LevelIndex = ReturnType<typeof anchorIndex>;
 
 /** One level's anonymous structs/unions/enums by aggregateKey, built on the first anonymous-aggregate lookup. */
 const aggregateIndexCache = new WeakMap<Btf, Map<string, number[]>>();
@@ -298,7 +243,7 @@ export class ChainMatcher {
   /** Per-level indexes, root first (each cached on its level, so a batch builds vmlinux's once). */
   private indexes(): LevelIndex[] {
     if (this.levelIndexes) return this.levelIndexes;
-    this.levelIndexes = this.chain!.chain().map(levelIndex);
+    this.levelIndexes = this.chain!.chain().map(anchorIndex);
     return this.levelIndexes;
   }
 
