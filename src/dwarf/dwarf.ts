@@ -142,13 +142,7 @@ export class Dwarf {
   /** The unit containing the DIE at absolute .debug_info offset `offset`. */
   unitContaining(offset: number): Unit {
     const starts = this.unitOffsets();
-    let lo = 0;
-    let hi = starts.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (starts[mid]! <= offset) { found = mid; lo = mid + 1; } else hi = mid - 1;
-    }
+    const found = lastAtOrBelow(starts, offset);
     if (found < 0) throw this.info.error('bad-reference', offset, `offset 0x${offset.toString(16)} is in no unit`);
     const u = this.unitByOffset(starts[found]!);
     if (offset < u.firstDieOffset || offset >= u.end) {
@@ -897,3 +891,14 @@ export class DieCursor {
   }
 }
 
+/** Index of the last entry of the ascending `starts` that is <= `offset` (-1 when none): the unit holding a DIE. */
+export function lastAtOrBelow(starts: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid]! <= offset) { found = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  return found;
+}

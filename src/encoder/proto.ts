@@ -15,7 +15,7 @@
  * stack): `ref(offset)` allocates a proto and queues the DIE; `drain()` decodes queued DIEs.
  * Bad DWARF (dangling references, unsupported tags) degrades to void with a warning naming the DIE.
  */
-import type { Dwarf, DieCursor } from '../dwarf/dwarf.js';
+import { lastAtOrBelow, type Dwarf, type DieCursor } from '../dwarf/dwarf.js';
 import { DwarfError } from '../dwarf/errors.js';
 import { DW_AT, DW_ATE, DW_TAG } from '../dwarf/constants.js';
 import { INT_ENC, KIND, mapTypeIds } from '../btf/kinds.js';
@@ -40,13 +40,7 @@ export class UnitIndex {
   dieAt(offset: number): DieCursor {
     const starts = this.starts;
     if (starts === undefined) return this.dwarf.dieAt(offset);
-    let lo = 0;
-    let hi = starts.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (starts[mid]! <= offset) { found = mid; lo = mid + 1; } else hi = mid - 1;
-    }
+    const found = lastAtOrBelow(starts, offset);
     if (found < 0) throw this.dwarf.info.error('bad-reference', offset, `offset 0x${offset.toString(16)} is in no readable unit`);
     return this.dwarf.unitByOffset(starts[found]!).dieAt(offset);
   }
