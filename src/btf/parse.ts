@@ -8,6 +8,7 @@
  * here and become objects when first used (Btf.types).
  */
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { Btf, type RawTypes } from './btf.js';
 import { BtfError } from './errors.js';
 import { elfSection, isElf } from './elf-section.js';
@@ -134,13 +135,23 @@ function parseTypes(sec: Uint8Array, startId: number, file: string | undefined):
   return { words, offs: offs.subarray(0, n) };
 }
 
-/** Raw BTF bytes of a file: the file itself, or its .BTF section when it is an ELF object. */
+/**
+ * Raw BTF bytes of a file: the file itself, or its .BTF section when it is an ELF object;
+ * gzip-compressed files (e.g. a saved vmlinux BTF) are decompressed first.
+ */
 export function readBtfBytes(path: string): Uint8Array {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
   } catch (e) {
     throw new BtfError('io', `cannot read: ${e instanceof Error ? e.message : String(e)}`, { file: path });
+  }
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (e) {
+      throw new BtfError('io', `cannot decompress gzip: ${e instanceof Error ? e.message : String(e)}`, { file: path });
+    }
   }
   return isElf(bytes) ? elfSection(bytes, path) : bytes;
 }

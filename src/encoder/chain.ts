@@ -1,29 +1,20 @@
 /**
- * Reading a --base chain for the encoder: raw BTF or an ELF's .BTF section (btf/parse.ts), also
- * gzip-compressed (the committed vmlinux fixture is). Errors become EncoderError('bad-base').
+ * Reading a --base chain for the encoder through btf/parse.ts's readBtfBytes (raw BTF, an ELF's
+ * .BTF section, either gzip-compressed as the committed vmlinux fixture is). Errors become EncoderError('bad-base').
  * `BaseCache` keeps parsed chain prefixes by path list so a batch reads vmlinux once (the last
  * level of a multi-level chain, a module's own BTF, is not kept: only its job uses it).
  */
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import type { Btf } from '../btf/btf.js';
-import { elfSection, isElf } from '../btf/elf-section.js';
-import { parseBtf } from '../btf/parse.js';
+import { BtfError } from '../btf/errors.js';
+import { parseBtf, readBtfBytes } from '../btf/parse.js';
 import { EncoderError } from './errors.js';
 
 export function readBaseBytes(path: string): Uint8Array {
-  let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    return readBtfBytes(path);
   } catch (e) {
-    throw new EncoderError('bad-base', `cannot read: ${e instanceof Error ? e.message : String(e)}`, { file: path });
-  }
-  try {
-    if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
-    return isElf(bytes) ? elfSection(bytes, path) : bytes;
-  } catch (e) {
-    if (e instanceof EncoderError) throw e;
-    throw new EncoderError('bad-base', e instanceof Error ? e.message.replace(/^.*?: /, '') : String(e), { file: path });
+    if (!(e instanceof BtfError)) throw e;
+    throw new EncoderError('bad-base', e.message.replace(/^.*?: /, ''), { file: path });
   }
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { BtfError, type BtfErrorCode } from '../../src/btf/errors.js';
 import { ElfFile, SHT } from '../../src/elf/index.js';
 import { KIND } from '../../src/btf/kinds.js';
@@ -123,6 +124,17 @@ describe('btf/parse', () => {
       expectCode(() => readBtfFile(join(dir, 'missing')), 'io', /missing: cannot read/);
       writeFileSync(join(dir, 'elf'), Buffer.from('\x7fELF\x02\x01\x01'));
       expectCode(() => readBtfFile(join(dir, 'elf')), 'bad-elf', /elf: ELF header \+0x0: .*need 64 bytes/);
+    } finally { rmSync(dir, { recursive: true }); }
+  });
+
+  it('reads gzip-compressed files; a corrupt gzip stream is an io error naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'btfcore-'));
+    try {
+      const v = readBtfFile(fixture('kernel/btf/vmlinux.gz'));
+      assert.deepEqual(writeBtf(v), vmlinuxBytes());
+      const gz = gzipSync(writeBtf(threeLevels().base));
+      writeFileSync(join(dir, 'cut.gz'), gz.subarray(0, gz.length - 9));
+      expectCode(() => readBtfFile(join(dir, 'cut.gz')), 'io', /cut\.gz: cannot decompress gzip/);
     } finally { rmSync(dir, { recursive: true }); }
   });
 
