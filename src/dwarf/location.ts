@@ -38,11 +38,11 @@ export function staticLocation(die: DieCursor): DwarfAddress | undefined {
 
 /**
  * Like staticLocation, but also reports `DW_OP_addr A [+N]; DW_OP_stack_value` with
- * implicitValue = true: the variable has no storage of its own, its value is the address A
+ * implicitValue = true, and `exact` when the expression is `DW_OP_addr A [+N]` and nothing more: the variable has no storage of its own, its value is the address A
  * (GCC emits this for locals optimised into a constant pointer to a static object).
  * elfutils-style counts of "function statics" include these.
  */
-export function locationAddress(die: DieCursor): { address: DwarfAddress; implicitValue: boolean } | undefined {
+export function locationAddress(die: DieCursor): { address: DwarfAddress; implicitValue: boolean; exact: boolean } | undefined {
   const offset = die.blockPos(DW_AT.location);
   if (offset < 0 || die.blockLength === 0) return undefined;
   const first = die.unit.dwarf.info.bytes[offset];
@@ -71,8 +71,9 @@ export function locationAddress(die: DieCursor): { address: DwarfAddress; implic
     addr = addToAddress(addr, n.value);
     pos = n.next;
   }
-  // DW_OP_stack_value makes the address the value itself: no storage.
-  return { address: addr, implicitValue: pos < bytes.length && bytes[pos] === DW_OP.stack_value };
+  // DW_OP_stack_value makes the address the value itself: no storage. `exact`: nothing else
+  // follows (the encoder, like pahole, takes only such plain expressions as a variable's home).
+  return { address: addr, implicitValue: pos < bytes.length && bytes[pos] === DW_OP.stack_value, exact: pos === bytes.length };
 }
 
 /** Whether the location starts with a static-address operator (cheap check, no decoding). */

@@ -7,7 +7,8 @@
 import type { ElfFile } from '../elf/index.js';
 import { ET, SHF, SHT, STT } from '../elf/index.js';
 import type { Dwarf, DieCursor, DwarfAddress, Unit } from '../dwarf/dwarf.js';
-import { DW_AT, DW_OP, DW_TAG } from '../dwarf/constants.js';
+import { DW_AT, DW_TAG } from '../dwarf/constants.js';
+import { locationAddress } from '../dwarf/location.js';
 import { DwarfError } from '../dwarf/errors.js';
 import type { EncoderWarning } from './errors.js';
 import type { SelectionContext } from './select.js';
@@ -136,7 +137,7 @@ function readVariable(c: DieCursor, unit: Unit, elf: ElfFile): RawVariable {
     typeDie ??= s.ref(DW_AT.type);
     external ||= s.flag(DW_AT.external);
   }
-  const address = declaration ? undefined : locate(c, unit, elf, DW_AT.location);
+  const address = declaration ? undefined : locate(c, elf);
   return { dieOffset: c.offset, name, external, declaration, artificial, typeDie, address };
 }
 
@@ -183,33 +184,14 @@ function paramsNamed(unit: Unit, offset: number): boolean {
   return true;
 }
 
-/** DW_OP_addr/DW_OP_addrx [DW_OP_plus_uconst N] -> section-relative address; undefined for anything else. */
-function locate(c: DieCursor, unit: Unit, elf: ElfFile, at: number): RawVariable['address'] {
-  const b = c.block(at);
-  if (b === undefined || b.bytes.length === 0) return undefined;
-  const bytes = b.bytes;
-  let pos: number;
-  let addr: DwarfAddress;
-  const op = bytes[0]!;
-  if (op === DW_OP.addr) {
-    if (bytes.length < 1 + unit.addressSize) return undefined;
-    addr = unit.dwarf.info.addressAt(b.offset + 1, unit.addressSize);
-    pos = 1 + unit.addressSize;
-  } else if (op === DW_OP.addrx || op === DW_OP.GNU_addr_index) {
-    const r = uleb(bytes, 1);
-    if (r === undefined) return undefined;
-    addr = unit.addrx(r.value, b.offset);
-    pos = r.next;
-  } else return undefined;
-  let add = 0n;
-  if (pos < bytes.length) {
-    if (bytes[pos] !== DW_OP.plus_uconst) return undefined;
-    const r = uleb(bytes, pos + 1);
-    if (r === undefined || r.next !== bytes.length) return undefined;
-    add = BigInt(r.value);
-  }
-  const sa = toSectionAddress(addr, elf);
-  return sa === undefined ? undefined : { sectionIndex: sa.sectionIndex, offset: sa.offset + add };
+/**
+ * `DW_OP_addr|addrx A [DW_OP_plus_uconst N]` and nothing more -> section-relative address (the DWARF
+ * reader's decoder); undefined for anything else.
+ */
+function locate(c: DieCursor, elf: ElfFile): RawVariable['address'] {
+  const loc = locationAddress(c);
+  if (loc === undefined || !loc.exact) return undefined;
+  return toSectionAddress(loc.address, elf);
 }
 
 function toSectionAddress(addr: DwarfAddress, elf: ElfFile): { sectionIndex: number; offset: bigint } | undefined {
@@ -217,18 +199,6 @@ function toSectionAddress(addr: DwarfAddress, elf: ElfFile): { sectionIndex: num
   if (elf.type === ET.REL) return undefined; // an unrelocated address in a relocatable object means nothing
   const sec = elf.sectionContaining(addr);
   return sec === undefined ? undefined : { sectionIndex: sec.index, offset: addr - sec.addr };
-}
-
-function uleb(bytes: Uint8Array, pos: number): { value: number; next: number } | undefined {
-  let value = 0;
-  let mul = 1;
-  for (let i = pos; i < bytes.length && i < pos + 10; i++) {
-    const byte = bytes[i]!;
-    value += (byte & 0x7f) * mul;
-    if ((byte & 0x80) === 0) return { value, next: i + 1 };
-    mul *= 128;
-  }
-  return undefined;
 }
 
 /** The selector's view of an ELF file: sections and object symbols. */
