@@ -62,6 +62,7 @@ function build() {
     a.label('def').uleb(16).ref('decl', 4, 0).uleb(9).u8(0x03).u64(0x1000n);
     a.label('v2').uleb(17).cstr('viaaddrx').ref('cpcchar', 4, 0).uleb(4).u8(0xa1).uleb(1).u8(0x23).uleb(0x10).u8(1).sleb(-3);
     a.label('v3').uleb(17).cstr('value').ref('int', 4, 0).uleb(10).u8(0x03).u64(0x2000n).u8(0x9f).u8(0).sleb(0);
+    a.label('v4').uleb(17).cstr('deref').ref('int', 4, 0).uleb(10).u8(0x03).u64(0x3000n).u8(0x06).u8(0).sleb(0);
     a.uleb(0);
   });
   const addr = new Asm().u32(20).u16(5).u8(8).u8(0).u64(0x5000n).u64(0x6000n).bytes();
@@ -102,7 +103,12 @@ describe('DWARF resolved values', () => {
     assert.equal(staticLocation(die('def')), 0x1000n);
     assert.equal(staticLocation(die('v2')), 0x6010n);
     assert.equal(staticLocation(die('v3')), undefined);
-    assert.deepEqual(locationAddress(die('v3')), { address: 0x2000n, implicitValue: true });
+    assert.deepEqual(locationAddress(die('v3')), { address: 0x2000n, implicitValue: true, exact: false });
+    // `exact`: the plain forms the encoder accepts as a variable's home, nothing after them
+    assert.deepEqual(locationAddress(die('def')), { address: 0x1000n, implicitValue: false, exact: true });
+    assert.deepEqual(locationAddress(die('v2')), { address: 0x6010n, implicitValue: false, exact: true });
+    // DW_OP_addr A; DW_OP_deref: storage found through A, not at A
+    assert.deepEqual(locationAddress(die('v4')), { address: 0x3000n, implicitValue: false, exact: false });
     assert.equal(hasStaticLocation(die('v3')), true);
     assert.equal(staticLocation(die('int')), undefined);
   });
