@@ -57,18 +57,25 @@ const EMPTY_HASH = 0x811c9dc5;
 /** FNV-1a of the name at absolute string offset `off` of `chain`, read from the bytes where possible. */
 export function nameHashAt(chain: Btf, off: number): number {
   if (off === 0) return EMPTY_HASH;
-  for (let l: Btf | undefined = chain; l !== undefined; l = l.base) {
-    const strs = l.strings;
-    if (off >= strs.start) {
-      if (off >= strs.end) break;
-      const bytes = stringBytes(l);
-      const rel = off - strs.start;
-      let end = bytes.indexOf(0, rel);
-      if (end < 0) end = bytes.length;
-      return fnv(bytes, rel, end);
-    }
-  }
-  return nameHash(chain.str(off));
+  const span = stringSpan(chain, off);
+  return span === undefined ? nameHash(chain.str(off)) : fnv(span.bytes, span.start, span.end);
+}
+
+/** Where the string at absolute offset `off` lies in its level's bytes; undefined when no level has it. */
+function stringSpan(chain: Btf, off: number): { bytes: Uint8Array; start: number; end: number } | undefined {
+  const level = stringLevel(chain, off);
+  if (level === undefined) return undefined;
+  const bytes = stringBytes(level);
+  const start = off - level.strings.start;
+  const end = bytes.indexOf(0, start);
+  return { bytes, start, end: end < 0 ? bytes.length : end };
+}
+
+/** The level whose own string section holds absolute offset `off` (split levels reuse their ancestors' strings). */
+function stringLevel(chain: Btf, off: number): Btf | undefined {
+  let level: Btf | undefined = chain;
+  while (level !== undefined && off < level.strings.start) level = level.base;
+  return level !== undefined && off < level.strings.end ? level : undefined;
 }
 
 /** A base level's string section (base levels never change, so the view stays valid). */
@@ -87,29 +94,16 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
  * which the encoder needs a few hundred names. Throws like Btf.str when no level has `off`.
  */
 export function chainStr(chain: Btf, off: number): string {
-  for (let l: Btf | undefined = chain; l !== undefined; l = l.base) {
-    const strs = l.strings;
-    if (off >= strs.start) {
-      if (off >= strs.end) break;
-      const bytes = stringBytes(l);
-      const rel = off - strs.start;
-      let end = bytes.indexOf(0, rel);
-      if (end < 0) end = bytes.length;
-      return utf8Decoder.decode(bytes.subarray(rel, end));
-    }
-  }
-  return chain.str(off);
+  const span = stringSpan(chain, off);
+  return span === undefined ? chain.str(off) : utf8Decoder.decode(span.bytes.subarray(span.start, span.end));
 }
 
 /** True when the NUL-terminated string at absolute `off` of `level` is exactly `name` (UTF-8 bytes). */
 function nameAtIs(chain: Btf, off: number, name: Uint8Array): boolean {
-  // split levels reuse their ancestors' strings: find the level that owns `off`
-  let level: Btf | undefined = chain;
-  while (level !== undefined && off < level.strings.start) level = level.base;
-  const strs = level?.strings;
-  if (level === undefined || strs === undefined || off >= strs.end) return chain.str(off) === utf8Decoder.decode(name);
+  const level = stringLevel(chain, off);
+  if (level === undefined) return chain.str(off) === utf8Decoder.decode(name);
   const bytes = stringBytes(level);
-  const rel = off - strs.start;
+  const rel = off - level.strings.start;
   if (rel + name.length > bytes.length) return false;
   for (let j = 0; j < name.length; j++) if (bytes[rel + j] !== name[j]) return false;
   return rel + name.length === bytes.length || bytes[rel + name.length] === 0;
