@@ -42,13 +42,16 @@
  *
  * Cost: the ancestors' part of the candidate table is built once per ancestor LEVEL and cached
  * (vmlinux is indexed once for any number of modules and extras on it); a run then costs time in
- * proportion to its own level. With `legacyTypedefs` the output is byte-identical to libbpf 1.1's
- * btf__dedup (tested on every shared module); the default differs only where the typedef pass
- * finds more equivalences.
+ * proportion to its own level. A parsed ancestor is indexed from its words and its records are
+ * decoded one at a time when a run needs them (it stays raw for the writer and the validator);
+ * its strings are found by their bytes (see AsciiStrings). With `legacyTypedefs` the output is
+ * byte-identical to libbpf 1.1's btf__dedup (tested on every shared module); the default differs
+ * only where the typedef pass finds more equivalences.
  */
-import { Btf } from './btf.js';
+import { isAscii } from 'node:buffer';
+import { Btf, type RawTypes } from './btf.js';
 import { BtfError } from './errors.js';
-import { KIND, cloneType, infoOf, mapStrOffs, mapTypeIds } from './kinds.js';
+import { KIND, cloneType, decodeType, infoOf, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
 import { StringTable } from './strings.js';
 import type { BtfType, StructType, TypeId } from './types.js';
 
@@ -262,23 +265,282 @@ function equalFnProto(a: BtfType, b: BtfType): boolean {
 // Ancestor index, one part per level, cached per level object: a level below a split never changes
 // (its successors' offsets depend on it), so vmlinux is indexed once however many module and
 // extras levels are deduplicated on top of it.
+//
+// A parsed level whose records were never built as objects (Btf.rawTypes) is indexed straight
+// from its words, and an ancestor record becomes an object only when a run has to look at it (a
+// candidate under the hash being settled, a type its graph walk reaches): a module's dedup on
+// vmlinux then decodes a few thousand of its 95k records, and the level stays raw for the writer
+// and the validator. Hashes and checks read the same fields the object path reads (the parser
+// guarantees the words hold nothing the objects lack), so both paths file every id identically.
 
-interface LevelIndex {
+/**
+ * hash -> entries 0..capacity-1 filed under it, newest first, in typed arrays: an ancestor level
+ * files ~95k vmlinux ids, which as a Map of arrays would be as many small objects to build and
+ * collect. Open addressing (linear probing) over the distinct hashes; each entry links to the
+ * previous entry filed under the same hash. Entries must be added in ascending order.
+ */
+export class HashChains {
+  /** Per slot s: [2s] the hash, [2s + 1] the newest entry + 1 (0 = empty slot); side by side, one cache line per probe. */
+  private readonly slots: Int32Array;
+  /** Per entry: the previous entry with the same hash + 1 (0 = none). */
+  private readonly prev: Int32Array;
+  private readonly mask: number;
+
+  constructor(capacity: number) {
+    let n = 16;
+    while (n < capacity * 2) n *= 2;
+    this.slots = new Int32Array(n * 2);
+    this.prev = new Int32Array(capacity);
+    this.mask = n - 1;
+  }
+
+  /** Index in `slots` of `h`'s slot, or of the empty slot where it would go. */
+  private slotOf(h: number): number {
+    const slots = this.slots;
+    let s = h & this.mask;
+    while (slots[2 * s + 1] !== 0 && slots[2 * s] !== (h | 0)) s = (s + 1) & this.mask;
+    return 2 * s;
+  }
+
+  add(entry: number, h: number): void {
+    const s = this.slotOf(h);
+    this.slots[s] = h;
+    this.prev[entry] = this.slots[s + 1]!;
+    this.slots[s + 1] = entry + 1;
+  }
+
+  /** The newest entry filed under `h`, or -1. */
+  newest(h: number): number { return this.slots[this.slotOf(h) + 1]! - 1; }
+  /** The entry filed under the same hash just before `entry`, or -1. */
+  older(entry: number): number { return this.prev[entry]! - 1; }
+}
+
+class LevelIndex {
   readonly startId: number;
   readonly nextId: number;
-  /** The level's own records, by reference. */
-  readonly types: readonly BtfType[];
-  /** hash -> this level's ids filed under it, ascending. */
-  readonly table: Map<number, number[]>;
+  /** hash -> this level's ids filed under it (as id - startId). */
+  private readonly table: HashChains;
   /** struct/union name offset -> its id, or 0 when several of this level share the name. */
-  readonly compositeNames: Map<number, number>;
+  readonly compositeNames = new Map<number, number>();
   /**
    * Scratch hypothetical map for this level's ids, shared by every dedup above it (one runs at a
    * time: dedup is synchronous). All UNPROCESSED between runs; each run resets what it touched.
    */
   readonly hypot: Int32Array;
   /** Some FWD of this level has no name (never in real BTF; turns the member-shape filter off). */
-  readonly anonFwd: boolean;
+  anonFwd = false;
+  private readonly level: Btf;
+  /** Records decoded one at a time from the level's words (while it has them), by id - startId. */
+  private readonly decoded: (BtfType | undefined)[];
+
+  constructor(level: Btf, legacyTypedefs: boolean) {
+    this.level = level;
+    this.startId = level.startId;
+    this.nextId = level.nextId;
+    this.hypot = new Int32Array(level.count).fill(UNPROCESSED);
+    this.table = new HashChains(level.count);
+    const raw = level.rawTypes;
+    this.decoded = raw === undefined ? [] : new Array<BtfType | undefined>(raw.offs.length);
+    if (raw !== undefined) this.indexWords(raw, legacyTypedefs);
+    else this.indexObjects(level.types, legacyTypedefs);
+  }
+
+  /** Own type `id` (startId <= id < nextId): decoded from the words on first use while the level is raw. */
+  type(id: TypeId): BtfType {
+    const i = id - this.startId;
+    const raw = this.level.rawTypes;
+    if (raw === undefined) return this.level.types[i]!;
+    let t = this.decoded[i];
+    if (t === undefined) {
+      const p = raw.offs[i]!;
+      const info = raw.words[p + 1]!;
+      t = decodeType(raw.words, p, kindOfInfo(info), (info & 0x80000000) !== 0, info & 0xffff) as BtfType;
+      this.decoded[i] = t;
+    }
+    return t;
+  }
+
+  /** First id filed under `h` (newest first) for which `pred` holds; -1 if none. */
+  find(h: number, pred: (cand: TypeId) => boolean): TypeId {
+    for (let i = this.table.newest(h); i >= 0; i = this.table.older(i)) if (pred(this.startId + i)) return this.startId + i;
+    return -1;
+  }
+
+  private file(id: TypeId, h: number): void {
+    this.table.add(id - this.startId, h);
+  }
+
+  private pastEnd(id: TypeId, ref: number): BtfError {
+    return new BtfError('bad-type-id', `${this.level.describe(id)} refers to type id ${ref}, past the end of its chain`,
+      { file: this.level.source }, { id, ref });
+  }
+
+  private indexObjects(types: readonly BtfType[], legacyTypedefs: boolean): void {
+    const limit = this.nextId;
+    for (let i = 0; i < types.length; i++) {
+      const id = this.startId + i;
+      const t = types[i]!;
+      if (t.kind === KIND.FWD && t.nameOff === 0) this.anonFwd = true;
+      mapTypeIds(t, (ref) => {
+        if (ref >= limit) throw this.pastEnd(id, ref);
+        return ref;
+      });
+      const h = ancestorHash(t, legacyTypedefs);
+      if (h === undefined) continue;
+      this.file(id, h);
+      if (t.kind === KIND.STRUCT || t.kind === KIND.UNION) {
+        this.compositeNames.set(t.nameOff, this.compositeNames.has(t.nameOff) ? 0 : id);
+      }
+    }
+  }
+
+  /** indexObjects over the parsed words: same checks in the same order, same hashes. */
+  private indexWords(raw: RawTypes, legacyTypedefs: boolean): void {
+    const { words: w, offs } = raw;
+    const limit = this.nextId;
+    for (let i = 0; i < offs.length; i++) {
+      const id = this.startId + i;
+      const p = offs[i]!;
+      const nameOff = w[p]!, info = w[p + 1]!;
+      const kind = kindOfInfo(info);
+      if (kind === KIND.FWD && nameOff === 0) this.anonFwd = true;
+      const bad = rawRefPastEnd(w, p, kind, info & 0xffff, limit);
+      if (bad !== undefined) throw this.pastEnd(id, bad);
+      const h = rawAncestorHash(w, p, kind, info & 0xffff, legacyTypedefs);
+      if (h === undefined) continue;
+      this.file(id, h);
+      if (kind === KIND.STRUCT || kind === KIND.UNION) {
+        this.compositeNames.set(nameOff, this.compositeNames.has(nameOff) ? 0 : id);
+      }
+    }
+  }
+}
+
+function kindOfInfo(info: number): Exclude<Kind, 0> {
+  return ((info >>> 24) & 0x1f) as Exclude<Kind, 0>;
+}
+
+/** The first type-id field (in mapTypeIds' order) of the record at word `p` that is >= `limit`, or undefined. */
+function rawRefPastEnd(w: Uint32Array, p: number, kind: Kind, vlen: number, limit: number): number | undefined {
+  switch (kind) {
+    case KIND.PTR: case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT:
+    case KIND.FUNC: case KIND.VAR: case KIND.DECL_TAG: case KIND.TYPE_TAG:
+      return w[p + 2]! >= limit ? w[p + 2]! : undefined;
+    case KIND.ARRAY:
+      if (w[p + 3]! >= limit) return w[p + 3]!;
+      return w[p + 4]! >= limit ? w[p + 4]! : undefined;
+    case KIND.STRUCT: case KIND.UNION:
+      for (let q = p + 4, e = q + 3 * vlen; q < e; q += 3) if (w[q]! >= limit) return w[q]!;
+      return undefined;
+    case KIND.FUNC_PROTO:
+      if (w[p + 2]! >= limit) return w[p + 2]!;
+      for (let q = p + 4, e = q + 2 * vlen; q < e; q += 2) if (w[q]! >= limit) return w[q]!;
+      return undefined;
+    case KIND.DATASEC:
+      for (let q = p + 3, e = q + 3 * vlen; q < e; q += 3) if (w[q]! >= limit) return w[q]!;
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * ancestorHash of the record at word `p`, read from the words. Word 1 is infoOf (the parser
+ * rejects reserved bits), word 2 is sizeOrType (0 for ARRAY/FWD: also checked by the parser) and
+ * an INT's encoding word has no bits outside encoding/offset/bits.
+ */
+function rawAncestorHash(w: Uint32Array, p: number, kind: Kind, vlen: number, legacyTypedefs: boolean): number | undefined {
+  switch (kind) {
+    case KIND.VAR: case KIND.DATASEC: return undefined;
+    case KIND.ENUM: case KIND.ENUM64: return mix(0x3e7, w[p]!);
+    case KIND.TYPEDEF: if (!legacyTypedefs) return mix(mix(0x7d3, w[p]!), w[p + 1]!); break;
+    default: break;
+  }
+  let h = mix(mix(mix(0x2f1d, w[p]!), w[p + 1]!), w[p + 2]!);
+  switch (kind) {
+    case KIND.INT: case KIND.DECL_TAG:
+      return mix(h, w[p + 3]!);
+    case KIND.STRUCT: case KIND.UNION:
+      for (let q = p + 3, e = q + 3 * vlen; q < e; q += 3) h = mix(mix(h, w[q]!), w[q + 2]!);
+      return h;
+    case KIND.ARRAY:
+      return mix(mix(mix(h, w[p + 3]!), w[p + 4]!), w[p + 5]!);
+    case KIND.FUNC_PROTO:
+      for (let q = p + 3, e = q + 2 * vlen; q < e; q += 2) h = mix(mix(h, w[q]!), w[q + 1]!);
+      return h;
+    default:
+      return h;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ancestor string lookups by bytes. StringTable.find indexes a table by decoded JS strings (96k
+// of them for vmlinux, most never asked for); an all-ASCII ancestor table is instead indexed by a
+// hash of each string's bytes, and an own string is looked up by its bytes. For an ASCII table
+// this answers exactly as find does: a decoded own string equals an ASCII string only when its
+// bytes do (bytes >= 0x80 never decode to ASCII). Tables with other bytes keep using find.
+
+const FNV_BASIS = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
+export class AsciiStrings {
+  private readonly start: number;
+  private readonly bytes: Uint8Array;
+  private readonly chains: HashChains;
+  /** Entry -> relative offset of the string's first byte. */
+  private readonly starts: Int32Array;
+
+  /** undefined when `table` has a byte >= 0x80. */
+  static of(table: StringTable): AsciiStrings | undefined {
+    const b = table.bytes();
+    if (!isAscii(b)) return undefined;
+    let count = 0;
+    for (let p = b.indexOf(0); p >= 0; p = b.indexOf(0, p + 1)) count++;
+    if (b.length > 0 && b[b.length - 1] !== 0) count++; // (an unterminated last string)
+    return new AsciiStrings(table.start, b, count);
+  }
+
+  private constructor(start: number, bytes: Uint8Array, count: number) {
+    this.start = start;
+    this.bytes = bytes;
+    this.chains = new HashChains(count);
+    this.starts = new Int32Array(count);
+    let h = FNV_BASIS, from = 0, e = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i]!;
+      if (c !== 0) { h = Math.imul(h ^ c, FNV_PRIME); continue; }
+      this.chains.add(e, h); this.starts[e++] = from;
+      h = FNV_BASIS; from = i + 1;
+    }
+    if (from < bytes.length) { this.chains.add(e, h); this.starts[e] = from; }
+  }
+
+  /** Absolute offset of the first string of the table equal to `src[from, to)`, or undefined. */
+  find(src: Uint8Array, from: number, to: number): number | undefined {
+    let h = FNV_BASIS;
+    for (let i = from; i < to; i++) h = Math.imul(h ^ src[i]!, FNV_PRIME);
+    const b = this.bytes, n = to - from;
+    let first = -1; // chains run newest first: the last match is the first occurrence
+    for (let e = this.chains.newest(h); e >= 0; e = this.chains.older(e)) {
+      const r = this.starts[e]!;
+      if (r + n > b.length || (r + n < b.length && b[r + n] !== 0)) continue;
+      let i = 0;
+      while (i < n && b[r + i] === src[from + i]) i++;
+      if (i === n) first = r;
+    }
+    return first < 0 ? undefined : this.start + first;
+  }
+}
+
+const stringIndexes = new WeakMap<StringTable, { readonly length: number; readonly idx: AsciiStrings | undefined }>();
+
+/** The table's byte index, cached while the table keeps its length; undefined for a non-ASCII table. */
+function asciiStrings(table: StringTable): AsciiStrings | undefined {
+  const cached = stringIndexes.get(table);
+  if (cached !== undefined && cached.length === table.length) return cached.idx;
+  const idx = AsciiStrings.of(table);
+  stringIndexes.set(table, { length: table.length, idx });
+  return idx;
 }
 
 const levelCaches = [new WeakMap<Btf, LevelIndex>(), new WeakMap<Btf, LevelIndex>()] as const;
@@ -287,30 +549,7 @@ function levelIndex(level: Btf, legacyTypedefs: boolean): LevelIndex {
   const cache = levelCaches[legacyTypedefs ? 1 : 0];
   const cached = cache.get(level);
   if (cached !== undefined && cached.nextId === level.nextId) return cached;
-  const table = new Map<number, number[]>();
-  const compositeNames = new Map<number, number>();
-  const limit = level.nextId;
-  let anonFwd = false;
-  for (let i = 0; i < level.types.length; i++) {
-    const id = level.startId + i;
-    const t = level.types[i]!;
-    if (t.kind === KIND.FWD && t.nameOff === 0) anonFwd = true;
-    mapTypeIds(t, (ref) => {
-      if (ref >= limit) throw new BtfError('bad-type-id', `${level.describe(id)} refers to type id ${ref}, past the end of its chain`, { file: level.source }, { id, ref });
-      return ref;
-    });
-    const h = ancestorHash(t, legacyTypedefs);
-    if (h === undefined) continue;
-    const list = table.get(h);
-    if (list) list.push(id); else table.set(h, [id]);
-    if (t.kind === KIND.STRUCT || t.kind === KIND.UNION) {
-      compositeNames.set(t.nameOff, compositeNames.has(t.nameOff) ? 0 : id);
-    }
-  }
-  const idx: LevelIndex = {
-    startId: level.startId, nextId: limit, types: level.types, table, compositeNames,
-    hypot: new Int32Array(level.types.length).fill(UNPROCESSED), anonFwd,
-  };
+  const idx = new LevelIndex(level, legacyTypedefs);
   cache.set(level, idx);
   return idx;
 }
@@ -333,7 +572,7 @@ class Ancestors {
 
   type(id: TypeId): BtfType | undefined {
     const l = this.levelOf(id);
-    return l === undefined ? undefined : l.types[id - l.startId];
+    return l === undefined ? undefined : l.type(id);
   }
   hypot(id: TypeId): number {
     const l = this.levelOf(id);
@@ -347,8 +586,8 @@ class Ancestors {
   /** First id filed under `h` (newest first: nearest level first, each newest first) for which `pred` holds; -1 if none. */
   find(h: number, pred: (cand: TypeId) => boolean): TypeId {
     for (let li = this.levels.length - 1; li >= 0; li--) {
-      const list = this.levels[li]!.table.get(h);
-      if (list) for (let i = list.length - 1; i >= 0; i--) if (pred(list[i]!)) return list[i]!;
+      const found = this.levels[li]!.find(h, pred);
+      if (found >= 0) return found;
     }
     return -1;
   }
@@ -478,18 +717,25 @@ class DedupContext {
     const start = this.src.startStrOff;
     // Ancestors' tables, root first: the lowest level that has a string gives its offset (libbpf's btf__find_str).
     const tables = this.src.base?.chain().map((l) => l.strings) ?? [];
-    const inAncestors = (s: string): number | undefined => {
-      for (const t of tables) { const off = t.find(s); if (off !== undefined) return off; }
-      return undefined;
-    };
+    const indexes = tables.map(asciiStrings);
     const own = this.src.strings;
+    const ownBytes = own.bytes();
     const seen = new Map<number, number>();
     const intern = (off: number): number => {
       if (off === 0 || off < start) return off;
       const known = seen.get(off);
       if (known !== undefined) return known;
-      const s = own.has(off) ? own.get(off) : this.src.str(off); // (str() reports offsets past the end)
-      const out = inAncestors(s) ?? this.strings.add(s);
+      if (!own.has(off)) this.src.str(off); // reports the offset past the end
+      const rel = off - own.start;
+      let end = ownBytes.indexOf(0, rel);
+      if (end < 0) end = ownBytes.length;
+      let s: string | undefined; // decoded only when a table without a byte index or the new table needs it
+      let out: number | undefined;
+      for (let i = 0; i < tables.length && out === undefined; i++) {
+        const idx = indexes[i];
+        out = idx !== undefined ? idx.find(ownBytes, rel, end) : tables[i]!.find(s ??= own.get(off));
+      }
+      out ??= this.strings.add(s ?? own.get(off));
       seen.set(off, out);
       return out;
     };

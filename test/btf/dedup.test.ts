@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Btf } from '../../src/btf/btf.js';
 import { BtfBuilder } from '../../src/btf/builder.js';
-import { dedupBtf, dedupLevel } from '../../src/btf/dedup.js';
+import { AsciiStrings, HashChains, dedupBtf, dedupLevel } from '../../src/btf/dedup.js';
 import { BtfError } from '../../src/btf/errors.js';
 import { KIND, KIND_NAME, cloneType, mapStrOffs, mapTypeIds } from '../../src/btf/kinds.js';
 import { combineSiblings } from '../../src/btf/merge.js';
 import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
+import { StringTable } from '../../src/btf/strings.js';
 import type { BtfType, StructType } from '../../src/btf/types.js';
 import { validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
@@ -455,6 +456,129 @@ describe('btf/dedup: split levels against immutable ancestors', () => {
       assert.deepEqual(shape(out), shape(level), m);
       assert.deepEqual(validateBtf(out), [], m);
     }
+  });
+});
+
+describe('btf/dedup: ancestors indexed from their parsed words', () => {
+  /** The first `n` vmlinux types copied onto a level split on `base`: references among them point at the copies. */
+  function vmlinuxPrefixCopy(base: Btf, n: number): Btf {
+    const src = parseBtf(vmlinuxBytes(), { source: 'vmlinux copy' });
+    const shift = base.nextId - 1;
+    const types = src.types.slice(0, n).map((t) => {
+      const c = cloneType(t);
+      mapTypeIds(c, (id) => (id >= 1 && id <= n ? id + shift : id));
+      return c;
+    });
+    return new Btf({ base, types, source: 'prefix copy' });
+  }
+
+  it('finds every copied vmlinux type in a parsed base, leaves that base unbuilt, and answers as a built base does', () => {
+    const N = 4000;
+    const raw = parseBtf(vmlinuxBytes(), { source: 'vmlinux' });
+    const built = parseBtf(vmlinuxBytes(), { source: 'vmlinux' });
+    assert.equal(built.types.length, raw.count); // builds the objects: rawTypes is gone
+    assert.equal(built.rawTypes, undefined);
+    for (const legacyTypedefs of [false, true]) {
+      const fromRaw = dedupLevel(vmlinuxPrefixCopy(raw, N), { legacyTypedefs });
+      assert.ok(raw.rawTypes !== undefined, 'the parsed base was not turned into objects');
+      const fromBuilt = dedupLevel(vmlinuxPrefixCopy(built, N), { legacyTypedefs });
+      assert.deepEqual(writeBtf(fromRaw.btf), writeBtf(fromBuilt.btf));
+      const start = raw.nextId;
+      let home = 0;
+      for (let i = 1; i <= N; i++) {
+        const to = fromRaw.mapId(start + i - 1);
+        assert.equal(to, fromBuilt.mapId(start + i - 1), `copy of [${i}]`);
+        if (to === i) home++;
+      }
+      // VARs are never merged: the prefix has 3 (per-CPU variables), the rest map into the base
+      assert.deepEqual(fromRaw.btf.types.map((t) => KIND_NAME[t.kind]), ['VAR', 'VAR', 'VAR']);
+      assert.equal(home, N - 3, 'each other copy maps onto the very type it copies');
+    }
+  });
+
+  it('reports an ancestor reference past the end of its chain as bad-type-id, parsed or built', () => {
+    const b = new BtfBuilder();
+    b.addInt('int', 4, 1);
+    b.addPtr(9);
+    const bytes = writeBtf(b.finish());
+    for (const build of [false, true]) {
+      const base = parseBtf(bytes, { source: 'bad-base' });
+      if (build) assert.equal(base.types.length, 2);
+      const top = new BtfBuilder({ base });
+      top.addInt('int', 4, 1);
+      assert.throws(() => dedupBtf(top.finish()), (e: unknown) => e instanceof BtfError && e.code === 'bad-type-id'
+        && /\[2\] PTR .*refers to type id 9, past the end of its chain/.test(e.message));
+    }
+  });
+
+  it('reuses ancestor strings by their bytes, and by decoded text in a table that is not ASCII', () => {
+    // In the second round 'X1' (base) and 'X2' (top) become different invalid UTF-8 names that both decode to U+FFFD '1'.
+    const patch = (bytes: Uint8Array, from: string, to: number[]): Uint8Array => {
+      const at = Buffer.from(bytes).indexOf(`${from}\0`);
+      assert.ok(at >= 0);
+      const out = new Uint8Array(bytes);
+      out.set(to, at);
+      return out;
+    };
+    const b = new BtfBuilder();
+    b.addInt('int', 4, 1);
+    b.addInt('X1', 1, 0);
+    const baseBytes = writeBtf(b.finish());
+    for (const ascii of [true, false]) {
+      const base = parseBtf(ascii ? baseBytes : patch(baseBytes, 'X1', [0xff, 0x31]), { source: 'base' });
+      const t = new BtfBuilder({ base });
+      t.addStruct('fresh', 4); t.addField('int', 1, 0); // 'int' is a base string; 'fresh' is not
+      t.addInt('X2', 2, 0); // (not the size of X1: the INTs must not merge)
+      // written and read back, so the level's own strings are parsed bytes too
+      const level = parseBtf(ascii ? writeBtf(t.finish()) : patch(writeBtf(t.finish()), 'X2', [0xfe, 0x31]), { base, source: 'top' });
+      const out = dedupBtf(level);
+      const s = struct(out, out.startId);
+      assert.equal(s.members[0]!.nameOff, base.strings.find('int'));
+      assert.ok(s.nameOff >= out.startStrOff);
+      const x2 = out.type(out.startId + 1);
+      if (ascii) {
+        assert.ok(x2.nameOff >= out.startStrOff, "'X2' is not in the base");
+      } else {
+        // U+FFFD '1' on both sides: decoded names compare equal, as they always did
+        assert.equal(x2.nameOff, base.strings.find('\ufffd1'));
+        assert.equal(x2.nameOff, base.type(2).nameOff);
+      }
+    }
+  });
+
+  it('HashChains: entries of one hash come back newest first; colliding hashes stay apart', () => {
+    const c = new HashChains(4); // 16 slots: hashes 1, 17 and -15 share slot 1
+    c.add(0, 1); c.add(1, 17); c.add(2, 1); c.add(3, -15);
+    const walk = (h: number): number[] => {
+      const out: number[] = [];
+      for (let e = c.newest(h); e >= 0; e = c.older(e)) out.push(e);
+      return out;
+    };
+    assert.deepEqual(walk(1), [2, 0]);
+    assert.deepEqual(walk(17), [1]);
+    assert.deepEqual(walk(-15), [3]);
+    assert.deepEqual(walk(33), []);
+    assert.deepEqual(walk(0), [], 'hash 0 is not the empty-slot marker');
+    const z = new HashChains(1);
+    z.add(0, 0);
+    assert.equal(z.newest(0), 0);
+  });
+
+  it('AsciiStrings: whole strings only, first occurrence, the unterminated last string; not for non-ASCII tables', () => {
+    const enc = new TextEncoder();
+    const table = new StringTable(100, enc.encode('\0ab\0xab\0abc\0ab\0zz'));
+    const idx = AsciiStrings.of(table)!;
+    const find = (s: string): number | undefined => { const b = enc.encode(`#${s}#`); return idx.find(b, 1, b.length - 1); };
+    assert.equal(find(''), 100);
+    assert.equal(find('ab'), 101);
+    assert.equal(find('xab'), 104);
+    assert.equal(find('abc'), 108);
+    assert.equal(find('zz'), 115);
+    assert.equal(find('b'), undefined, 'a suffix is not a string of the table');
+    assert.equal(find('a'), undefined, 'nor is a prefix');
+    assert.equal(find('abcd'), undefined);
+    assert.equal(find('z'), undefined);
+    assert.equal(AsciiStrings.of(new StringTable(0, enc.encode('\0caf\u00e9\0'))), undefined);
   });
 });
 
