@@ -290,6 +290,11 @@ export class Unit {
 
   /** String for DW_FORM_strx index `index` (read at `from` in .debug_info). */
   strx(index: number, from: number): string {
+    return this.dwarf.debugStr(this.strxOffset(index, from), from);
+  }
+
+  /** The .debug_str offset of DW_FORM_strx index `index`. */
+  strxOffset(index: number, from: number): number {
     const sec = this.dwarf.strOffsets;
     if (!sec) throw this.dwarf.info.error('missing-section', from, 'DW_FORM_strx without a .debug_str_offsets section');
     // Without DW_AT_str_offsets_base (DWARF 5 requires it) assume the first contribution's header (8 bytes for 32-bit).
@@ -298,7 +303,7 @@ export class Unit {
     if (at + this.offsetSize > sec.length) {
       throw this.dwarf.info.error('bad-reference', from, `string index ${index} is past ${sec.name} (base 0x${base.toString(16)})`);
     }
-    return this.dwarf.debugStr(sec.offsetAt(at, this.offsetSize), from);
+    return sec.offsetAt(at, this.offsetSize);
   }
 
   /** Address for DW_FORM_addrx / DW_OP_addrx index `index`. */
@@ -612,6 +617,31 @@ export class DieCursor {
     return target;
   }
 
+  /**
+   * The .debug_str offset a strp/strx attribute points at (relocated, strx resolved through the
+   * unit's str_offsets_base), so callers can memoise decoded strings by offset; -1 when the
+   * attribute is absent or has another form (use `str`).
+   */
+  strOffset(at: number): number {
+    if (!this.locate(at)) return -1;
+    const l = this.loc;
+    if (l.form === DW_FORM.strp) return this.sec.offsetAt(l.pos, this.unit.offsetSize);
+    const index = this.indexAt(STRX_SIZES, l.form, l.pos);
+    return index < 0 ? -1 : this.unit.strxOffset(index, l.pos);
+  }
+
+  /** The index an indexed form (strx*, addrx*: `sizes` says which) holds at `pos`; -1 for other forms. */
+  private indexAt(sizes: ReadonlyMap<number, number>, form: number, pos: number): number {
+    switch (sizes.get(form)) {
+      case 0: return this.ulebAt(pos);
+      case 1: return this.sec.u8(pos);
+      case 2: return this.sec.u16(pos);
+      case 3: return this.sec.u24(pos);
+      case 4: return this.sec.u32(pos);
+      default: return -1;
+    }
+  }
+
   /** A string attribute resolved (string, strp, line_strp, strx*, GNU_str_index). */
   str(at: number): string | undefined {
     if (!this.locate(at)) return undefined;
@@ -626,14 +656,12 @@ export class DieCursor {
       }
       case DW_FORM.strp: return u.dwarf.debugStr(s.offsetAt(l.pos, u.offsetSize), l.pos);
       case DW_FORM.line_strp: return u.dwarf.debugLineStr(s.offsetAt(l.pos, u.offsetSize), l.pos);
-      case DW_FORM.strx: case DW_FORM.GNU_str_index: return u.strx(this.ulebAt(l.pos), l.pos);
-      case DW_FORM.strx1: return u.strx(s.u8(l.pos), l.pos);
-      case DW_FORM.strx2: return u.strx(s.u16(l.pos), l.pos);
-      case DW_FORM.strx3: return u.strx(s.u24(l.pos), l.pos);
-      case DW_FORM.strx4: return u.strx(s.u32(l.pos), l.pos);
       case DW_FORM.strp_sup: case DW_FORM.GNU_strp_alt:
         throw s.error('unsupported-form', l.pos, `${formName(l.form)} (supplementary object file) is not supported`);
-      default: return undefined;
+      default: {
+        const index = this.indexAt(STRX_SIZES, l.form, l.pos);
+        return index < 0 ? undefined : u.strx(index, l.pos);
+      }
     }
   }
 
@@ -645,12 +673,10 @@ export class DieCursor {
     const u = this.unit;
     switch (l.form) {
       case DW_FORM.addr: return s.addressAt(l.pos, u.addressSize);
-      case DW_FORM.addrx: case DW_FORM.GNU_addr_index: return u.addrx(this.ulebAt(l.pos), l.pos);
-      case DW_FORM.addrx1: return u.addrx(s.u8(l.pos), l.pos);
-      case DW_FORM.addrx2: return u.addrx(s.u16(l.pos), l.pos);
-      case DW_FORM.addrx3: return u.addrx(s.u24(l.pos), l.pos);
-      case DW_FORM.addrx4: return u.addrx(s.u32(l.pos), l.pos);
-      default: return undefined;
+      default: {
+        const index = this.indexAt(ADDRX_SIZES, l.form, l.pos);
+        return index < 0 ? undefined : u.addrx(index, l.pos);
+      }
     }
   }
 
@@ -892,6 +918,14 @@ export class DieCursor {
 }
 
 /** Index of the last entry of the ascending `starts` that is <= `offset` (-1 when none): the unit holding a DIE. */
+/** Indexed forms and the size of their index (0 = ULEB128). */
+const STRX_SIZES: ReadonlyMap<number, number> = new Map([
+  [DW_FORM.strx, 0], [DW_FORM.GNU_str_index, 0], [DW_FORM.strx1, 1], [DW_FORM.strx2, 2], [DW_FORM.strx3, 3], [DW_FORM.strx4, 4],
+]);
+const ADDRX_SIZES: ReadonlyMap<number, number> = new Map([
+  [DW_FORM.addrx, 0], [DW_FORM.GNU_addr_index, 0], [DW_FORM.addrx1, 1], [DW_FORM.addrx2, 2], [DW_FORM.addrx3, 3], [DW_FORM.addrx4, 4],
+]);
+
 export function lastAtOrBelow(starts: readonly number[], offset: number): number {
   let lo = 0;
   let hi = starts.length - 1;

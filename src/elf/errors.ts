@@ -20,6 +20,7 @@ export const ELF_ERROR_CODES = [
   'unsupported-relocation',   // relocation type the reader cannot apply
   'relocation-out-of-section', // relocation field past the end of its target section
   'duplicate-relocation',     // two relocations patch one offset
+  'released-section',         // the section's bytes were released (releaseSections) before this read
 ] as const;
 export type ElfErrorCode = (typeof ELF_ERROR_CODES)[number];
 

@@ -143,6 +143,9 @@ export class ElfFile {
   readonly sections: readonly ElfSection[];
   private readonly byName = new Map<string, ElfSection>();
   private readonly dataCache = new Map<number, Uint8Array>();
+  /** Sections whose bytes live in their own buffers (see fromBytes), by index; dropped by releaseSections(). */
+  private readonly detached: Map<number, Uint8Array>;
+  private readonly released = new Set<number>();
   private readonly relocCache = new Map<number, Relocations | null>();
   private symbolsCache: readonly ElfSymbol[] | undefined;
   private relocSectionsByTarget: Map<number, ElfSection[]> | undefined;
@@ -166,16 +169,22 @@ export class ElfFile {
     return new ElfFile(bytes, path, load);
   }
 
-  /** An ELF file already in memory (every byte available). A Buffer is viewed as a plain Uint8Array (faster subarray). */
-  static fromBytes(bytes: Uint8Array, name = '<memory>'): ElfFile {
+  /**
+   * An ELF file already in memory (every byte available). A Buffer is viewed as a plain
+   * Uint8Array (faster subarray). `detached` holds the raw bytes of some sections (by index) in
+   * buffers of their own, which `releaseSections()` can give back to the allocator while the
+   * rest of the file stays in use.
+   */
+  static fromBytes(bytes: Uint8Array, name = '<memory>', detached?: ReadonlyMap<number, Uint8Array>): ElfFile {
     const plain = Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
-    return new ElfFile(plain, name);
+    return new ElfFile(plain, name, undefined, detached);
   }
 
-  private constructor(bytes: Uint8Array, name: string, load?: (offset: number, size: number) => void) {
+  private constructor(bytes: Uint8Array, name: string, load?: (offset: number, size: number) => void, detached?: ReadonlyMap<number, Uint8Array>) {
     this.name = name;
     this.bytes = bytes;
     this.load = load;
+    this.detached = new Map(detached);
     const c = this.cursor(bytes, 'ELF header');
     if (ELF_MAGIC.some((b, i) => bytes[i] !== b)) {
       throw this.error('bad-magic', 'ELF header', 0, 'not an ELF file (bad magic)');
@@ -268,11 +277,14 @@ export class ElfFile {
    */
   sectionData(sec: ElfSection): Uint8Array {
     if (sec.type === SHT.NOBITS || sec.type === SHT.NULL) return new Uint8Array(0);
+    if (this.released.has(sec.index)) {
+      throw this.error('released-section', sec.name, 0, 'section data was released after use (releaseSections)');
+    }
     if (this.load !== undefined && !this.loaded.has(sec.index)) {
       this.load(sec.offset, sec.size);
       this.loaded.add(sec.index);
     }
-    const raw = this.bytes.subarray(sec.offset, sec.offset + sec.size);
+    const raw = this.detached.get(sec.index) ?? this.bytes.subarray(sec.offset, sec.offset + sec.size);
     if ((sec.flags & BigInt(SHF.COMPRESSED)) === 0n) return raw;
     const cached = this.dataCache.get(sec.index);
     if (cached) return cached;
@@ -295,6 +307,18 @@ export class ElfFile {
     }
     this.dataCache.set(sec.index, out);
     return out;
+  }
+
+  /** The sections held in buffers of their own (see fromBytes), by index. */
+  get detachedSections(): ReadonlyMap<number, Uint8Array> { return this.detached; }
+
+  /**
+   * Forgets the detached sections (and inflated copies of them): once no other reference to
+   * their bytes remains, their memory goes back. A later sectionData() on one is an error.
+   */
+  releaseSections(): void {
+    for (const index of this.detached.keys()) { this.released.add(index); this.dataCache.delete(index); }
+    this.detached.clear();
   }
 
   /** Uncompressed size of a section (ch_size for SHF_COMPRESSED). */

@@ -12,11 +12,12 @@ import { DwarfError } from '../dwarf/errors.js';
 import { ElfError, ElfFile } from '../elf/index.js';
 import { EncoderError, type EncoderWarning } from './errors.js';
 import { ChainMatcher } from './match.js';
-import { ProtoGraph, UnitIndex, type ProtoRef } from './proto.js';
+import type { ProtoRef } from './proto.js';
 import { selectVariables, type Selection, type VariableCandidate, type VarsPolicy } from './select.js';
-import { elfSelectionContext, walkUnits, type RawFunction, type RawVariable } from './walk.js';
-import { encodableFunctions } from './functions.js';
-import { collectGarbage, isLarge, readObjectForEncoding } from './read.js';
+import { elfSelectionContext, readableUnits } from './walk.js';
+import { decodeUnits, type Decoded } from './chunks.js';
+import { firstPerName } from './functions.js';
+import { collectGarbage, isLarge, readObjectForEncoding, type ObjectImage } from './read.js';
 import { checkEncoded, checkTypeLimit } from './output.js';
 import { chainType, forEachKind } from './lazy.js';
 
@@ -30,6 +31,12 @@ export interface EncodeOptions {
   readonly vars?: VarsPolicy;
   /** Validate the result (kernel + libbpf rules) and throw EncoderError('invalid-output') if it fails (default true). */
   readonly validate?: boolean;
+  /** Threads for decoding a large object's chunks (default: available parallelism); the output does not depend on it. */
+  readonly threads?: number | undefined;
+  /** Minimum .debug_info bytes per chunk (default chunks.ts CHUNK_BYTES; tests lower it to get several chunks). */
+  readonly chunkBytes?: number | undefined;
+  /** Release the ELF file's detached DWARF sections once decoded (encodeObject owns the file it reads, so it does). */
+  readonly releaseDwarf?: boolean;
   /** Run libbpf-equivalent dedup over the new level (default: full mode only; extras match every type against the chain first). */
   readonly dedup?: boolean;
 }
@@ -42,6 +49,9 @@ export interface EncodeStats {
   readonly reusedFromChain: number;
   /** Milliseconds per phase (walk, types = DIE decoding, match, emit, dedup) and the number of protos built. */
   readonly timings: Readonly<Record<'walk' | 'types' | 'match' | 'emit' | 'dedup' | 'protos', number>>;
+  /** How the walk and decoding were cut (chunks.ts): chunks (a property of the input) and threads used. */
+  readonly chunks: number;
+  readonly threads: number;
 }
 
 export interface EncodeResult {
@@ -53,10 +63,11 @@ export interface EncodeResult {
 }
 
 /** Encodes the object at `path` (or already-read bytes). Throws EncoderError; never returns invalid BTF (unless `validate: false`). */
-export function encodeObject(path: string, opts: EncodeOptions = {}, bytes?: Uint8Array): EncodeResult {
+export function encodeObject(path: string, opts: EncodeOptions = {}, bytes?: Uint8Array | ObjectImage): EncodeResult {
   let elf: ElfFile;
   try {
-    elf = ElfFile.fromBytes(bytes ?? readObjectForEncoding(path), path);
+    const image = bytes === undefined ? readObjectForEncoding(path) : bytes instanceof Uint8Array ? { bytes, sections: undefined } : bytes;
+    elf = ElfFile.fromBytes(image.bytes, path, image.sections);
   } catch (e) {
     if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('E') && !(e instanceof ElfError)) {
       throw new EncoderError('bad-object', `cannot read: ${e.message}`, { file: path });
@@ -66,7 +77,7 @@ export function encodeObject(path: string, opts: EncodeOptions = {}, bytes?: Uin
   if (!elf.section('.debug_info')) throw new EncoderError('no-debug-info', 'no .debug_info section (stripped or built without -g)', { file: path });
   let result: EncodeResult;
   try {
-    result = encodeElf(elf, opts);
+    result = encodeElf(elf, { ...opts, releaseDwarf: bytes === undefined });
   } catch (e) {
     throw wrap(e, path);
   }
@@ -86,33 +97,20 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   const mode = opts.mode ?? 'extras';
   const vars = opts.vars ?? (mode === 'extras' ? 'all' : 'percpu');
   const base = opts.base;
-  const dwarf = Dwarf.fromElf(elf);
   const T0 = performance.now();
-  const walk = walkUnits(dwarf, elf, { full: mode === 'full' });
-  // Large objects (vmlinux): collect the garbage of each phase before the next one allocates.
   const large = isLarge(elf.bytes);
-  if (large) collectGarbage();
-  const T1 = performance.now();
-  const graph = new ProtoGraph(dwarf, new UnitIndex(dwarf, walk.units));
-  const warnings: EncoderWarning[] = [...walk.warnings];
-
-  // Types of every variable that has an address (the rest are excluded whatever their type).
-  const typeOf = new Map<RawVariable, ProtoRef>();
-  for (const v of walk.variables) if (v.address !== undefined && v.typeDie !== undefined) typeOf.set(v, graph.ref(v.typeDie));
-  let fnList: { fn: RawFunction; proto: ProtoRef }[] = [];
-  if (mode === 'full') {
-    for (const off of walk.typeDies) graph.ref(off);
-    fnList = encodableFunctions(elf, walk.functions).map((fn) => ({ fn, proto: graph.ref(fn.protoDie) }));
-    fnList = fnList.filter((f) => f.proto !== 0);
-  }
-  graph.drain();
+  const decoded = decodeObject(elf, mode === 'full', opts);
+  const { graph, typeOf } = decoded;
+  const walk = { variables: decoded.variables };
+  const warnings: EncoderWarning[] = decoded.warnings;
+  let fnList = firstPerName(elf, decoded.functions, (f) => f.fn).filter((f) => f.proto !== 0);
   graph.repairMembers();
   // One proto per distinct type: every later step (matching, emission) works on representatives.
   const rep = graph.canonicalize();
   for (const [v, r] of typeOf) typeOf.set(v, rep[r] ?? r);
   fnList = fnList.map((f) => ({ fn: f.fn, proto: rep[f.proto] ?? f.proto }))
     .filter((f) => graph.proto(f.proto).kind === KIND.FUNC_PROTO); // corrupt DWARF can point elsewhere
-  const typeRoots = mode === 'full' ? [...new Set(walk.typeDies.map((off) => rep[graph.ref(off)] ?? 0))] : [];
+  const typeRoots = [...new Set(decoded.roots.map((r) => rep[r] ?? 0))];
   if (large) collectGarbage();
   const T2 = performance.now();
   warnings.push(...graph.warnings);
@@ -181,7 +179,7 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
     mapStrOffs(t, strOf);
     level.addType(t);
   }
-  // Functions (full mode, see encodableFunctions), linkage static as pahole 1.24 writes them;
+  // Functions (full mode, see functions.ts), linkage static as pahole 1.24 writes them;
   // the same name with the same prototype once (what dedup would merge).
   let functions = 0;
   const fnSeen = new Set<string>();
@@ -212,13 +210,28 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   const wantDedup = opts.dedup ?? mode === 'full';
   let out = !wantDedup || !hasTypes ? level : dedupBtf(level);
   const T5 = performance.now();
-  const timings = { walk: T1 - T0, types: T2 - T1, match: T3 - T2, emit: T4 - T3, dedup: T5 - T4, protos: graph.size };
+  const timings = { walk: decoded.walkMs, types: T2 - T0 - decoded.walkMs, match: T3 - T2, emit: T4 - T3, dedup: T5 - T4, protos: graph.size };
   if (mode === 'extras') out = pruneUnreachable(out);
   checkTypeLimit(out.nextId - 1, elf.name);
   return {
     btf: out, selection, warnings,
-    stats: { candidates: candidates.length, variables, functions, newTypes: out.types.length - variables - functions - selection.sections.length, reusedFromChain: reused, timings },
+    stats: { candidates: candidates.length, variables, functions, newTypes: out.types.length - variables - functions - selection.sections.length, reusedFromChain: reused, timings, chunks: decoded.chunks, threads: decoded.threads },
   };
+}
+
+/**
+ * Walks and decodes (in chunks, on several threads for vmlinux): every variable with an address
+ * gets its type; in full mode also every type DIE and qualifying function. The DWARF is out of
+ * scope when this returns (and with `releaseDwarf`, the ELF file's detached DWARF sections too):
+ * later phases need only the protos.
+ */
+function decodeObject(elf: ElfFile, full: boolean, opts: EncodeOptions): Decoded {
+  const dwarf = Dwarf.fromElf(elf);
+  const readable = readableUnits(dwarf);
+  const decoded = decodeUnits(dwarf, elf, readable.starts, readable.warnings, { full, threads: opts.threads, chunkBytes: opts.chunkBytes });
+  decoded.graph.detachDwarf();
+  if (opts.releaseDwarf === true) elf.releaseSections();
+  return decoded;
 }
 
 /**

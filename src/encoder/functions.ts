@@ -29,21 +29,28 @@ export function mcountAddresses(elf: ElfFile): Set<string> | undefined {
   return out;
 }
 
-/**
- * The functions pahole 1.24 would encode, in DIE order. pahole marks a name "generated" after its
- * first FUNC, but the kernel build runs it with -j, where every thread has its own marks: the
- * shipped module BTF keeps both copies of a __weak function and its override, and both of two
- * same-named static functions. So for modules (ET_REL) every qualifying DIE is kept (identical
- * FUNCs are merged by the dedup afterwards), which reproduces the shipped module BTF exactly;
- * for vmlinux the first per name, which reproduces pahole 1.24 run single-threaded exactly (the
- * shipped vmlinux, built with -j, has 444 more FUNCs from that thread effect).
+/*
+ * The functions pahole 1.24 would encode, in DIE order: those functionQualifies() accepts, then
+ * firstPerName(). pahole marks a name "generated" after its first FUNC, but the kernel build runs
+ * it with -j, where every thread has its own marks: the shipped module BTF keeps both copies of a
+ * __weak function and its override, and both of two same-named static functions. So for modules
+ * (ET_REL) every qualifying DIE is kept (identical FUNCs are merged by the dedup afterwards),
+ * which reproduces the shipped module BTF exactly; for vmlinux the first per name, which
+ * reproduces pahole 1.24 run single-threaded exactly (the shipped vmlinux, built with -j, has 444
+ * more FUNCs from that thread effect). The two steps are apart because chunks (chunks.ts) are
+ * decoded separately: the first per name is only known once they are joined.
  */
-export function encodableFunctions(elf: ElfFile, functions: readonly RawFunction[]): RawFunction[] {
+
+/** Whether pahole would encode the function at all: named parameters and a FUNC symbol of its name. */
+export function functionQualifies(elf: ElfFile): (fn: RawFunction) => boolean {
   const names = new Set<string>();
   for (const s of elf.symbols) if (s.type === STT.FUNC && s.name !== '') names.add(s.name);
-  const all = functions.filter((f) => f.argNames && names.has(f.name));
-  if (elf.type !== ET.EXEC) return all;
-  // vmlinux: pahole run single-threaded marks each name "generated" after its first FUNC
+  return (f) => f.argNames && names.has(f.name);
+}
+
+/** For vmlinux, the first of each name in DIE order (pahole run single-threaded); every one for modules. */
+export function firstPerName<T>(elf: ElfFile, list: readonly T[], fnOf: (item: T) => RawFunction): T[] {
+  if (elf.type !== ET.EXEC) return [...list];
   const seen = new Set<string>();
-  return all.filter((f) => !seen.has(f.name) && seen.add(f.name) !== undefined);
+  return list.filter((item) => { const name = fnOf(item).name; return !seen.has(name) && seen.add(name) !== undefined; });
 }

@@ -16,7 +16,10 @@
  *  2. select.ts (pure): pahole's global_var rules + ours (sorted, no duplicates, no overlaps),
  *     one reason per excluded variable (shared with `btf-extra vars`); DATASEC layout.
  *  3. proto.ts: only the type DIEs reachable from what is encoded are decoded, into "protos"
- *     (BtfType records with local refs), through a work queue (no recursion).
+ *     (BtfType records with local refs), each unit as the walk leaves it (its DIE memo is then a
+ *     dense array). chunks.ts cuts a large object (vmlinux) into chunks of units decoded apart,
+ *     on worker threads when there are cores to spare; the cut depends only on the input, so
+ *     the output is the same bytes with any number of threads. The DWARF is released after.
  *  4. match.ts: each proto is looked up in the chain (named types by name + libbpf-style graph
  *     equivalence, FWD-tolerant, treating identical chain copies as one; reference types
  *     bottom-up through per-level indexes built from the raw words). Everything the chain has

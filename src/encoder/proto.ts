@@ -15,13 +15,13 @@
  * stack): `ref(offset)` allocates a proto and queues the DIE; `drain()` decodes queued DIEs.
  * Bad DWARF (dangling references, unsupported tags) degrades to void with a warning naming the DIE.
  */
-import { lastAtOrBelow, type Dwarf, type DieCursor } from '../dwarf/dwarf.js';
+import { lastAtOrBelow, type Dwarf, type DieCursor, type Unit } from '../dwarf/dwarf.js';
 import { DwarfError } from '../dwarf/errors.js';
 import { DW_AT, DW_ATE, DW_TAG } from '../dwarf/constants.js';
-import { INT_ENC, KIND, mapTypeIds } from '../btf/kinds.js';
+import { INT_ENC, KIND, mapStrOffs, mapTypeIds } from '../btf/kinds.js';
 import type { BtfType, Member, Param } from '../btf/types.js';
 import type { EncoderWarning } from './errors.js';
-import { IntMap } from './intmap.js';
+import { IntMap, TupleMap } from './intmap.js';
 
 /** A proto reference: index + 1; 0 is void. */
 export type ProtoRef = number;
@@ -37,6 +37,9 @@ export class UnitIndex {
   private readonly starts: readonly number[] | undefined;
   constructor(dwarf: Dwarf, starts?: readonly number[]) { this.dwarf = dwarf; this.starts = starts; }
 
+  /** The unit whose header starts at `start`. */
+  unitAt(start: number): Unit { return this.dwarf.unitByOffset(start); }
+
   dieAt(offset: number): DieCursor {
     const starts = this.starts;
     if (starts === undefined) return this.dwarf.dieAt(offset);
@@ -47,8 +50,8 @@ export class UnitIndex {
 }
 
 export class ProtoGraph {
-  readonly dwarf: Dwarf;
-  private readonly units: UnitIndex;
+  /** The DIEs; undefined after detachDwarf(). */
+  private units: UnitIndex | undefined;
   /** protos[ref - 1]; type fields hold ProtoRefs, nameOff indexes `strings`. */
   readonly protos: BtfType[] = [];
   /** DIE offset the proto came from (-1 for synthetic ones). */
@@ -56,24 +59,126 @@ export class ProtoGraph {
   readonly strings: string[] = [''];
   readonly warnings: EncoderWarning[] = [];
   private readonly stringIndex = new Map<string, number>([['', 0]]);
+  /** DIE offset -> proto for DIEs outside the current unit (see enterUnit). */
   private readonly byDie = new IntMap();
-  private readonly byIdentity = new Map<string, ProtoRef>();
+  /**
+   * The current unit's memo, dense: local[offset - localStart] = value + 2 (0 = not seen). Almost
+   * every lookup is a reference inside the unit being decoded; a hash table over millions of
+   * vmlinux DIE offsets misses the cache on each of them, this array stays warm.
+   */
+  private local = new Int32Array(0);
+  private localStart = 0;
+  private localEnd = 0;
+  private localUnit: Unit | undefined;
+  /** (tag, name, byte_size, decl_line, decl_column) of a named definition -> its proto. */
+  private readonly byIdentity = new TupleMap();
+  /** .debug_str offset -> index in `strings` (names repeat in every CU: decode each once). */
+  private readonly byStrOffset = new IntMap();
+  /** Per `strings` index: 0 not checked yet, 1 a valid C identifier, 2 not. */
+  private readonly identState: number[] = [0];
+  /** Scratch tuple for identity and hash-consing keys (filled and looked up with no recursion in between). */
+  private key = new Int32Array(64);
   private readonly queue: number[] = [];
-  private readonly cons = new Map<string, ProtoRef>();
+  private readonly cons = new TupleMap();
   /** Hash-cons anonymous types at first sight (on by default; off only to test canonicalize alone). */
   hashCons = true;
   private intRef: ProtoRef = 0;
 
-  constructor(dwarf: Dwarf, units?: UnitIndex) { this.dwarf = dwarf; this.units = units ?? new UnitIndex(dwarf); }
+  constructor(dwarf: Dwarf, units?: UnitIndex) { this.units = units ?? new UnitIndex(dwarf); }
+
+  /**
+   * Drops every reference to the DWARF (call after the last ref() and drain()): what remains is
+   * the protos, and the DWARF's memory can go back before the later phases run.
+   */
+  detachDwarf(): void {
+    this.units = undefined;
+    this.localUnit = undefined;
+    this.localStart = this.localEnd = 0;
+    this.local = new Int32Array(0);
+  }
+
+  private get dies(): UnitIndex {
+    if (this.units === undefined) throw new Error('ProtoGraph: DWARF already detached');
+    return this.units;
+  }
 
   get size(): number { return this.protos.length; }
+
+  /**
+   * Makes the unit starting at `start` the current one: its DIEs' memo becomes a dense array,
+   * the previous unit's memo is dropped after its queued named types are decoded. A later
+   * reference into a dropped unit decodes the DIE again; identity and hash-consing give it the
+   * same proto (or canonicalize() merges it), so dropping costs time, never correctness.
+   * Callers process one unit at a time for speed; without this call every DIE uses the hash table.
+   */
+  enterUnit(start: number): void {
+    this.drain();
+    this.localUnit = undefined;
+    this.localStart = this.localEnd = 0;
+    let unit: Unit;
+    try {
+      unit = this.dies.unitAt(start);
+    } catch (e) {
+      if (!(e instanceof DwarfError)) throw e;
+      return; // a unit whose header is bad: its DIEs (if any are referenced) go through the hash table
+    }
+    this.localUnit = unit;
+    this.localStart = unit.firstDieOffset;
+    this.localEnd = unit.end;
+    const n = unit.end - unit.firstDieOffset;
+    if (this.local.length < n) this.local = new Int32Array(Math.max(n, this.local.length * 2));
+    else this.local.fill(0, 0, n);
+  }
+
+  private memoGet(off: number): number | undefined {
+    if (off >= this.localStart && off < this.localEnd) {
+      const v = this.local[off - this.localStart]!;
+      return v === 0 ? undefined : v - 2;
+    }
+    return this.byDie.get(off);
+  }
+
+  private memoSet(off: number, value: number): void {
+    if (off >= this.localStart && off < this.localEnd) this.local[off - this.localStart] = value + 2;
+    else this.byDie.set(off, value);
+  }
+
+  private dieAt(off: number): DieCursor {
+    const u = this.localUnit;
+    return u !== undefined && off >= this.localStart && off < this.localEnd ? u.dieAt(off) : this.dies.dieAt(off);
+  }
   proto(ref: ProtoRef): BtfType { return this.protos[ref - 1]!; }
   name(ref: ProtoRef): string { return this.strings[this.protos[ref - 1]!.nameOff]!; }
 
   intern(s: string): number {
     let i = this.stringIndex.get(s);
-    if (i === undefined) { i = this.strings.length; this.strings.push(s); this.stringIndex.set(s, i); }
+    if (i === undefined) { i = this.strings.length; this.strings.push(s); this.identState.push(0); this.stringIndex.set(s, i); }
     return i;
+  }
+
+  /** Index in `strings` of the DIE's DW_AT_name, -1 when it has none. */
+  private nameAt(c: DieCursor): number {
+    const off = c.strOffset(DW_AT.name);
+    if (off >= 0) {
+      const known = this.byStrOffset.get(off);
+      if (known !== undefined) return known;
+      const i = this.intern(c.str(DW_AT.name)!);
+      this.byStrOffset.set(off, i);
+      return i;
+    }
+    const s = c.str(DW_AT.name);
+    return s === undefined ? -1 : this.intern(s);
+  }
+
+  /** ident() of the DIE's own name. */
+  private identAt(c: DieCursor, required: boolean): number {
+    const i = this.nameAt(c);
+    if (i > 0) {
+      let state = this.identState[i]!;
+      if (state === 0) { state = IDENT.test(this.strings[i]!) ? 1 : 2; this.identState[i] = state; }
+      if (state === 1) return i;
+    }
+    return this.ident(i < 0 ? undefined : this.strings[i], c.offset, required);
   }
 
   /**
@@ -98,11 +203,11 @@ export class ProtoGraph {
   /** The proto for the type DIE at `offset` (queued for decoding when new). */
   ref(offset: number | undefined): ProtoRef {
     if (offset === undefined) return 0;
-    const known = this.byDie.get(offset);
+    const known = this.memoGet(offset);
     if (known !== undefined) {
       if (known !== PENDING) return known;
       const r = this.alloc(placeholder(), offset);
-      this.byDie.set(offset, r);
+      this.memoSet(offset, r);
       return r;
     }
     // Follow transparent DIEs now so nothing ever points at them.
@@ -110,57 +215,64 @@ export class ProtoGraph {
     for (let hops = 0; hops < 64; hops++) {
       let c: DieCursor;
       try {
-        c = this.units.dieAt(off);
+        c = this.dieAt(off);
       } catch (e) {
         if (!(e instanceof DwarfError)) throw e;
         this.warn(offset, `dangling type reference 0x${off.toString(16)}: ${e.message}; using void`);
-        this.byDie.set(offset, 0);
+        this.memoSet(offset, 0);
         return 0;
       }
       if (c.tag === DW_TAG.atomic_type || c.tag === DW_TAG.immutable_type) {
         const next = c.ref(DW_AT.type);
-        if (next === undefined) { this.byDie.set(offset, 0); return 0; }
-        const k = this.byDie.get(next);
-        if (k !== undefined) { this.byDie.set(offset, k); return k; }
+        if (next === undefined) { this.memoSet(offset, 0); return 0; }
+        const k = this.memoGet(next);
+        if (k !== undefined) { this.memoSet(offset, k); return k; }
         off = next;
         continue;
       }
-      if (c.tag === DW_TAG.unspecified_type) { this.byDie.set(offset, 0); return 0; }
+      if (c.tag === DW_TAG.unspecified_type) { this.memoSet(offset, 0); return 0; }
       if (!CONVERTIBLE.has(c.tag)) {
         this.warn(off, `unsupported type tag 0x${c.tag.toString(16)}; using void`);
-        this.byDie.set(offset, 0);
+        this.memoSet(offset, 0);
         return 0;
       }
       // The same header type repeated in another CU: same tag, name, size and declaration
       // line/column means the same definition; reuse its proto without decoding the subtree again.
-      let identity: string | undefined;
+      let identity = false;
       if (IDENTIFIED.has(c.tag) && !c.flag(DW_AT.declaration)) {
-        const name = c.str(DW_AT.name);
+        const name = this.nameAt(c);
         const line = c.udata(DW_AT.decl_line);
-        if (name !== undefined && line !== undefined) {
-          identity = `${c.tag}:${name}:${c.udata(DW_AT.byte_size) ?? ''}:${line}:${c.udata(DECL_COLUMN) ?? ''}`;
-          const same = this.byIdentity.get(identity);
+        // A typedef has no size; what it has is a target that one CU may know only as a
+        // declaration (`typedef struct s s_t;` in a header, struct s defined in one .c file):
+        // the two are different types for whoever needs the size, so that is in the key.
+        const size = c.tag === DW_TAG.typedef ? this.typedefTargetDeclared(c) : c.udata(DW_AT.byte_size) ?? -1;
+        const column = c.udata(DECL_COLUMN) ?? -1;
+        if (name >= 0 && line !== undefined && isInt32(line) && isInt32(size) && isInt32(column)) {
+          identity = true;
+          const k = this.key;
+          k[0] = c.tag; k[1] = name; k[2] = size; k[3] = line; k[4] = column;
+          const same = this.byIdentity.get(k, 5);
           if (same !== undefined) {
-            this.byDie.set(off, same);
-            if (off !== offset) this.byDie.set(offset, same);
+            this.memoSet(off, same);
+            if (off !== offset) this.memoSet(offset, same);
             return same;
           }
         }
       }
-      if (identity === undefined && this.hashCons) {
+      if (!identity && this.hashCons) {
         const r = this.consed(c, off);
-        if (off !== offset) this.byDie.set(offset, r);
+        if (off !== offset) this.memoSet(offset, r);
         return r;
       }
       const r = this.alloc(placeholder(), off);
-      if (identity !== undefined) this.byIdentity.set(identity, r);
-      this.byDie.set(off, r);
-      if (off !== offset) this.byDie.set(offset, r);
+      if (identity) this.byIdentity.set(this.key, 5, r);
+      this.memoSet(off, r);
+      if (off !== offset) this.memoSet(offset, r);
       this.queue.push(r);
       return r;
     }
     this.warn(offset, 'too many chained atomic/immutable modifiers; using void');
-    this.byDie.set(offset, 0);
+    this.memoSet(offset, 0);
     return 0;
   }
 
@@ -172,7 +284,7 @@ export class ProtoGraph {
    * plain proto.
    */
   private consed(c: DieCursor, off: number): ProtoRef {
-    this.byDie.set(off, PENDING);
+    this.memoSet(off, PENDING);
     let t: BtfType;
     try {
       t = this.decode(c);
@@ -181,12 +293,12 @@ export class ProtoGraph {
       this.warn(off, `cannot decode type DIE (${e.message}); using an empty struct`);
       t = { kind: KIND.STRUCT, nameOff: 0, kflag: false, size: 0, members: [] };
     }
-    const already = this.byDie.get(off)!;
+    const already = this.memoGet(off)!;
     if (already !== PENDING) { this.protos[already - 1] = t; return already; }
-    const key = consKey(t);
-    let r = this.cons.get(key);
-    if (r === undefined) { r = this.alloc(t, off); this.cons.set(key, r); }
-    this.byDie.set(off, r);
+    const n = this.consKey(t);
+    let r = n < 0 ? undefined : this.cons.get(this.key, n);
+    if (r === undefined) { r = this.alloc(t, off); if (n >= 0) this.cons.set(this.key, n, r); }
+    this.memoSet(off, r);
     return r;
   }
 
@@ -196,7 +308,7 @@ export class ProtoGraph {
       const r = this.queue.pop()!;
       const off = this.dieOf[r - 1]!;
       try {
-        this.protos[r - 1] = this.decode(this.units.dieAt(off));
+        this.protos[r - 1] = this.decode(this.dieAt(off));
       } catch (e) {
         if (!(e instanceof DwarfError)) throw e;
         this.warn(off, `cannot decode type DIE (${e.message}); using an empty ${'struct'}`);
@@ -276,6 +388,7 @@ export class ProtoGraph {
    * proto (index ref-1) so callers can rewrite their own refs.
    */
   canonicalize(): Int32Array {
+    this.resolveForwards();
     const n = this.protos.length;
     const sigOf = new Int32Array(n + 1).fill(-1);
     const sigIds = new Map<string, number>();
@@ -333,6 +446,89 @@ export class ProtoGraph {
     return rep;
   }
 
+  /**
+   * Writes the shallow content key of a decoded proto (names as string indexes, children as
+   * refs, kind first) into `this.key`; returns its length, or -1 when a field does not fit 32
+   * bits (corrupt DWARF: such a proto is never shared).
+   */
+  private consKey(t: BtfType): number {
+    let k = this.key;
+    let n = 0;
+    let fits = true;
+    const put = (v: number): void => {
+      if (n === k.length) { const g = new Int32Array(k.length * 2); g.set(k); k = this.key = g; }
+      if (!isInt32(v) && v !== v >>> 0) fits = false;
+      k[n++] = v;
+    };
+    put(t.kind); put(t.nameOff); put(t.kflag ? 1 : 0);
+    switch (t.kind) {
+      case KIND.INT: put(t.size); put(t.encoding); put(t.bits); put(t.bitOffset); break;
+      case KIND.FLOAT: put(t.size); break;
+      case KIND.FWD: break;
+      case KIND.ENUM: put(t.size); for (const v of t.values) { put(v.nameOff); put(v.value); } break;
+      case KIND.ENUM64:
+        put(t.size);
+        for (const v of t.values) { put(v.nameOff); put(Number(BigInt.asUintN(32, v.value))); put(Number(BigInt.asUintN(32, v.value >> 32n))); }
+        break;
+      case KIND.STRUCT: case KIND.UNION: put(t.size); for (const m of t.members) { put(m.nameOff); put(m.offset); put(m.type); } break;
+      case KIND.ARRAY: put(t.elemType); put(t.indexType); put(t.nelems); break;
+      case KIND.FUNC_PROTO: put(t.returnType); for (const q of t.params) { put(q.nameOff); put(q.type); } break;
+      case KIND.PTR: case KIND.TYPEDEF: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+      case KIND.FUNC: case KIND.VAR: case KIND.DECL_TAG:
+        put(t.type); break;
+      default: return -1;
+    }
+    return fits ? n : -1;
+  }
+
+  /**
+   * Appends another graph's protos (a chunk decoded apart, see chunks.ts), its refs shifted past
+   * ours and its names interned here; returns the shift for the caller's own refs into it. The
+   * records are taken over, not copied.
+   */
+  absorb(other: { readonly protos: BtfType[]; readonly dieOf: readonly number[]; readonly strings: readonly string[] }): (r: ProtoRef) => ProtoRef {
+    const base = this.protos.length;
+    const names = other.strings.map((s) => this.intern(s));
+    const shift = (r: ProtoRef): ProtoRef => (r === 0 ? 0 : r + base);
+    other.protos.forEach((t, i) => {
+      mapTypeIds(t, shift);
+      mapStrOffs(t, (s) => names[s]!);
+      this.protos.push(t);
+      this.dieOf.push(other.dieOf[i]!);
+    });
+    return shift;
+  }
+
+  /**
+   * libbpf's FWD resolution, on protos: references to a struct/union FWD go to the definition of
+   * that name and kind when every definition of it has one shape (size, member names and
+   * offsets). Without it, a header typedef that one CU knows as `typedef struct s s_t` over a
+   * declaration and another over the definition would be emitted twice, and dedup would merge
+   * them. Ambiguous names keep their FWDs.
+   */
+  private resolveForwards(): void {
+    const def = new Map<string, ProtoRef>();
+    const shapes = new Map<string, string>();
+    const forwards: ProtoRef[] = [];
+    for (let r = 1; r <= this.protos.length; r++) {
+      const t = this.protos[r - 1]!;
+      if (t.kind === KIND.FWD && t.nameOff !== 0) { forwards.push(r); continue; }
+      if ((t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) || t.nameOff === 0) continue;
+      const key = `${t.kind === KIND.UNION ? 'u' : 's'}${t.nameOff}`;
+      const shape = `${t.size}:${t.members.map((m) => `${m.nameOff}@${m.offset}`).join(',')}`;
+      const known = shapes.get(key);
+      if (known === undefined) { def.set(key, r); shapes.set(key, shape); } else if (known !== shape) def.set(key, 0);
+    }
+    const target = new Map<ProtoRef, ProtoRef>();
+    for (const r of forwards) {
+      const t = this.protos[r - 1]!;
+      const d = def.get(`${t.kflag ? 'u' : 's'}${t.nameOff}`);
+      if (d !== undefined && d !== 0) target.set(r, d);
+    }
+    if (target.size === 0) return;
+    for (const t of this.protos) mapTypeIds(t, (x) => target.get(x) ?? x);
+  }
+
   warn(dieOffset: number, message: string): void { this.warnings.push({ dieOffset, message }); }
 
   private alloc(t: BtfType, dieOffset: number): ProtoRef {
@@ -350,7 +546,7 @@ export class ProtoGraph {
   }
 
   private decode(c: DieCursor): BtfType {
-    const name = (): number => this.ident(c.str(DW_AT.name), c.offset, true);
+    const name = (): number => this.identAt(c, true);
     switch (c.tag) {
       case DW_TAG.base_type: return this.baseType(c);
       case DW_TAG.pointer_type: case DW_TAG.reference_type: case DW_TAG.rvalue_reference_type:
@@ -370,7 +566,8 @@ export class ProtoGraph {
   }
 
   private baseType(c: DieCursor): BtfType {
-    let name = c.str(DW_AT.name) ?? '';
+    const nameIdx = this.nameAt(c);
+    let name = nameIdx < 0 ? '' : this.strings[nameIdx]!;
     const enc = c.udata(DW_AT.encoding) ?? 0;
     let size = c.udata(DW_AT.byte_size) ?? 0;
     const signed = enc === DW_ATE.signed || enc === DW_ATE.signed_char;
@@ -388,7 +585,7 @@ export class ProtoGraph {
   private structType(c: DieCursor): BtfType {
     const isUnion = c.tag === DW_TAG.union_type;
     const declaration = c.flag(DW_AT.declaration);
-    const nameOff = this.ident(c.str(DW_AT.name), c.offset, declaration);
+    const nameOff = this.identAt(c, declaration);
     if (declaration) return { kind: KIND.FWD, nameOff, kflag: isUnion };
     const size = c.udata(DW_AT.byte_size) ?? 0;
     const members: Member[] = [];
@@ -412,7 +609,7 @@ export class ProtoGraph {
               bitOffset = loc + storage * 8 - legacy - bitSize;
             } else bitOffset = loc;
           }
-          members.push({ nameOff: this.ident(k.str(DW_AT.name), k.offset, false), type, offset: bitOffset });
+          members.push({ nameOff: this.identAt(k, false), type, offset: bitOffset });
           bitfields.push(bitSize);
         }
         k.skipChildren();
@@ -428,10 +625,28 @@ export class ProtoGraph {
     return { kind: isUnion ? KIND.UNION : KIND.STRUCT, nameOff, kflag, size, members };
   }
 
+  /**
+   * -2 when the typedef at `c` ends (through typedefs and modifiers) in a struct/union/enum
+   * declaration, else -1 (what the identity key holds for a typedef's size).
+   */
+  private typedefTargetDeclared(c: DieCursor): number {
+    let offset = c.ref(DW_AT.type);
+    try {
+      for (let hops = 0; hops < 16 && offset !== undefined; hops++) {
+        const t = this.dieAt(offset);
+        if (!MODIFIERS.has(t.tag)) return t.flag(DW_AT.declaration) ? -2 : -1;
+        offset = t.ref(DW_AT.type);
+      }
+    } catch (e) {
+      if (!(e instanceof DwarfError)) throw e;
+    }
+    return -1;
+  }
+
   /** DW_AT_byte_size of a type DIE, following typedefs and modifiers (for DWARF 4 bitfields). */
   private dieByteSize(offset: number | undefined): number | undefined {
     for (let hops = 0; hops < 32 && offset !== undefined; hops++) {
-      const c = this.units.dieAt(offset);
+      const c = this.dieAt(offset);
       const s = c.udata(DW_AT.byte_size);
       if (s !== undefined) return s;
       offset = c.ref(DW_AT.type);
@@ -440,7 +655,7 @@ export class ProtoGraph {
   }
 
   private enumType(c: DieCursor): BtfType {
-    const nameOff = this.ident(c.str(DW_AT.name), c.offset, false);
+    const nameOff = this.identAt(c, false);
     if (c.flag(DW_AT.declaration)) return { kind: KIND.ENUM, nameOff, kflag: false, size: 4, values: [] };
     const size = c.udata(DW_AT.byte_size) ?? 4;
     const underlying = c.ref(DW_AT.type);
@@ -452,7 +667,7 @@ export class ProtoGraph {
         if (k.depth === 1 && k.tag === DW_TAG.enumerator) {
           const v = k.constant(DW_AT.const_value) ?? 0n;
           if (v < 0n) negative = true;
-          raw.push({ nameOff: this.ident(k.str(DW_AT.name), k.offset, true), value: v });
+          raw.push({ nameOff: this.identAt(k, true), value: v });
         }
         k.skipChildren();
       }
@@ -474,7 +689,7 @@ export class ProtoGraph {
     if (offset === undefined) return false;
     try {
       for (let hops = 0; hops < 16 && offset !== undefined; hops++) {
-        const c = this.units.dieAt(offset);
+        const c = this.dieAt(offset);
         if (c.tag === DW_TAG.base_type) {
           const e = c.udata(DW_AT.encoding);
           return e === DW_ATE.signed || e === DW_ATE.signed_char;
@@ -517,7 +732,7 @@ export class ProtoGraph {
       while (k.next()) {
         if (k.depth === 1) {
           if (k.tag === DW_TAG.formal_parameter) {
-            params.push({ nameOff: this.ident(k.str(DW_AT.name), k.offset, false), type: this.ref(k.ref(DW_AT.type)) });
+            params.push({ nameOff: this.identAt(k, false), type: this.ref(k.ref(DW_AT.type)) });
           } else if (k.tag === DW_TAG.unspecified_parameters) {
             params.push({ nameOff: 0, type: 0 });
           }
@@ -536,29 +751,11 @@ export class ProtoGraph {
 const PENDING = -1;
 /** The kernel's btf_name_valid_identifier for type, member and enumerator names (no '.'), < KSYM_NAME_LEN. */
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,126}$/;
-let uniqueKeys = 0;
+
+function isInt32(v: number): boolean { return v === (v | 0); }
 
 function placeholder(): BtfType {
   return { kind: KIND.INT, nameOff: 0, kflag: false, size: 0, encoding: 0, bitOffset: 0, bits: 0 };
-}
-
-/** Shallow content key of a decoded proto (names as string indexes, children as refs). */
-function consKey(t: BtfType): string {
-  switch (t.kind) {
-    case KIND.INT: return `i${t.nameOff}:${t.size}:${t.encoding}:${t.bits}:${t.bitOffset}`;
-    case KIND.FLOAT: return `f${t.nameOff}:${t.size}`;
-    case KIND.FWD: return `w${t.nameOff}:${t.kflag ? 1 : 0}`;
-    case KIND.ENUM: return `e${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`;
-    case KIND.ENUM64: return `E${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`;
-    case KIND.STRUCT: case KIND.UNION:
-      return `s${t.kind}:${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.members.map((m) => `${m.nameOff}@${m.offset}:${m.type}`).join(',')}`;
-    case KIND.ARRAY: return `a${t.elemType}:${t.indexType}:${t.nelems}`;
-    case KIND.FUNC_PROTO: return `F${t.returnType}:${t.params.map((q) => `${q.nameOff}:${q.type}`).join(',')}`;
-    case KIND.PTR: case KIND.TYPEDEF: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
-    case KIND.FUNC: case KIND.VAR: case KIND.DECL_TAG:
-      return `r${t.kind}:${t.nameOff}:${t.type}`;
-    default: return `x${uniqueKeys++}`;
-  }
 }
 
 /** Named definitions recognised across CUs by their declaration coordinates. */
@@ -566,6 +763,10 @@ const IDENTIFIED: ReadonlySet<number> = new Set<number>([
   DW_TAG.structure_type, DW_TAG.class_type, DW_TAG.union_type, DW_TAG.enumeration_type, DW_TAG.typedef,
 ]);
 const DECL_COLUMN = 0x39;
+/** What a typedef's target may pass through before the type it names. */
+const MODIFIERS: ReadonlySet<number> = new Set<number>([
+  DW_TAG.typedef, DW_TAG.const_type, DW_TAG.volatile_type, DW_TAG.restrict_type, DW_TAG.atomic_type, DW_TAG.immutable_type,
+]);
 
 const CONVERTIBLE: ReadonlySet<number> = new Set<number>([
   DW_TAG.base_type, DW_TAG.pointer_type, DW_TAG.reference_type, DW_TAG.rvalue_reference_type, DW_TAG.const_type,

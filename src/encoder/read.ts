@@ -4,7 +4,11 @@
  * (the OS maps it lazily, so untouched pages cost no RSS) and only the ELF header, the section
  * header table and the sections the encoder reads are filled in: DWARF (.debug_*), their
  * relocations, the symbol table and string tables. Sections left out read as zeros; the
- * encoder never asks for them. Small files are read whole.
+ * encoder never asks for them. The big DWARF sections are read into buffers of their own
+ * (detached, see ElfFile.fromBytes) so that they can be released once the types are decoded:
+ * the later phases then run without ~170 MB of vmlinux DWARF resident. Large files live in
+ * SharedArrayBuffers so worker threads decode chunks of them without a copy. Small files are
+ * read whole.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
@@ -15,21 +19,33 @@ const SHT_SYMTAB = 2;
 const SHT_STRTAB = 3;
 const SHT_SYMTAB_SHNDX = 18;
 
+/** DWARF sections at least this big are read into buffers of their own (releasable). */
+const DETACH_THRESHOLD = 1 << 20;
+
+/** A file image for ElfFile.fromBytes(bytes, name, sections). */
+export interface ObjectImage {
+  readonly bytes: Uint8Array;
+  /** Section index -> its bytes, read apart from `bytes` (where that range stays zero). */
+  readonly sections: Map<number, Uint8Array>;
+}
+
 /** The file's bytes, with only what the encoder needs actually read when it is large. Throws on I/O errors. */
-export function readObjectForEncoding(path: string, sparseThreshold = SPARSE_THRESHOLD): Uint8Array {
+export function readObjectForEncoding(path: string, sparseThreshold = SPARSE_THRESHOLD, detachThreshold = DETACH_THRESHOLD): ObjectImage {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const buf = Buffer.alloc(size);
+    const sections = new Map<number, Uint8Array>();
     if (size < sparseThreshold) {
-      readRange(fd, buf, 0, size);
-      return buf;
+      const whole = Buffer.alloc(size);
+      readRange(fd, whole, 0, size);
+      return { bytes: whole, sections };
     }
+    const buf = Buffer.from(new SharedArrayBuffer(size));
     readRange(fd, buf, 0, Math.min(size, 64));
     // Only ELF64 little-endian is interpreted; anything else is read whole and refused by ElfFile.
     if (buf[0] !== 0x7f || buf[1] !== 0x45 || buf[4] !== 2 || buf[5] !== 1) {
       readRange(fd, buf, 0, size);
-      return buf;
+      return { bytes: buf, sections };
     }
     const shoff = Number(buf.readBigUInt64LE(0x28));
     const shentsize = buf.readUInt16LE(0x3a);
@@ -37,7 +53,7 @@ export function readObjectForEncoding(path: string, sparseThreshold = SPARSE_THR
     const shstrndx = buf.readUInt16LE(0x3e);
     if (shentsize !== 64 || shnum === 0 || shoff + shnum * 64 > size || shstrndx >= shnum) {
       readRange(fd, buf, 0, size);
-      return buf;
+      return { bytes: buf, sections };
     }
     readRange(fd, buf, shoff, shnum * 64);
     const sh = (i: number): { name: number; type: number; offset: number; size: number } => {
@@ -58,19 +74,25 @@ export function readObjectForEncoding(path: string, sparseThreshold = SPARSE_THR
       const wanted = name.startsWith('.debug_') || name.startsWith('.rela.debug_') || name.startsWith('.rel.debug_')
         || name === '__mcount_loc' || name === '.rela__mcount_loc' || name === '.BTF'
         || s.type === SHT_SYMTAB || s.type === SHT_STRTAB || s.type === SHT_SYMTAB_SHNDX;
-      if (wanted) readRange(fd, buf, s.offset, s.size);
+      if (!wanted) continue;
+      if (name.startsWith('.debug_') && s.size >= detachThreshold && s.offset + s.size <= size) {
+        const own = Buffer.from(new SharedArrayBuffer(s.size));
+        readRange(fd, own, 0, s.size, s.offset);
+        sections.set(i, new Uint8Array(own.buffer, 0, s.size));
+      } else readRange(fd, buf, s.offset, s.size);
     }
-    return buf;
+    return { bytes: buf, sections };
   } finally {
     closeSync(fd);
   }
 }
 
-function readRange(fd: number, buf: Buffer, offset: number, length: number): void {
+/** Reads `length` bytes at file offset `fileOffset` (default: `offset`) into buf[offset...]. */
+function readRange(fd: number, buf: Buffer, offset: number, length: number, fileOffset = offset): void {
   const end = Math.min(buf.length, offset + length);
   let pos = offset;
   while (pos < end) {
-    const n = readSync(fd, buf, pos, end - pos, pos);
+    const n = readSync(fd, buf, pos, end - pos, fileOffset + (pos - offset));
     if (n <= 0) break;
     pos += n;
   }

@@ -36,6 +36,19 @@ export interface RawFunction {
 export interface WalkOptions {
   /** Collect CU-level type DIEs and function definitions too (full mode). */
   readonly full: boolean;
+  /**
+   * Called after each unit with what it yielded; its type DIEs and functions are then not kept
+   * in the result (vmlinux has 3.3M type DIEs: the encoder decodes them unit by unit, while the
+   * unit's bytes are still in cache, instead of holding them all).
+   */
+  readonly onUnit?: (start: number, part: UnitPart) => void;
+}
+
+/** What one unit yielded. */
+export interface UnitPart {
+  readonly variables: readonly RawVariable[];
+  readonly typeDies: readonly number[];
+  readonly functions: readonly RawFunction[];
 }
 
 export interface WalkResult {
@@ -53,24 +66,36 @@ const TYPE_TAGS: ReadonlySet<number> = new Set<number>([
   DW_TAG.subroutine_type, DW_TAG.class_type, DW_TAG.atomic_type, DW_TAG.unspecified_type,
 ]);
 
-export function walkUnits(dwarf: Dwarf, elf: ElfFile, opts: WalkOptions): WalkResult {
-  const out: WalkResult = { units: [], variables: [], typeDies: [], functions: [], warnings: [] };
-  let offsets: readonly number[];
+/**
+ * Start offsets of the units whose headers can be read: all of them, or the ones before a
+ * truncated unit list (with a warning).
+ */
+export function readableUnits(dwarf: Dwarf): { starts: number[]; warnings: EncoderWarning[] } {
   try {
-    offsets = dwarf.unitOffsets();
+    return { starts: [...dwarf.unitOffsets()], warnings: [] };
   } catch (e) {
     if (!(e instanceof DwarfError)) throw e;
     // A truncated last unit: keep the ones before it.
-    out.warnings.push({ dieOffset: e.offset === undefined ? undefined : Number(e.offset), message: `unit list ends early: ${e.message}` });
-    offsets = unitsBefore(dwarf, e);
+    const warning = { dieOffset: e.offset === undefined ? undefined : Number(e.offset), message: `unit list ends early: ${e.message}` };
+    return { starts: unitsBefore(dwarf, e), warnings: [warning] };
   }
-  for (const off of offsets) {
+}
+
+export function walkUnits(dwarf: Dwarf, elf: ElfFile, opts: WalkOptions, readable = readableUnits(dwarf)): WalkResult {
+  const out: WalkResult = { units: [], variables: [], typeDies: [], functions: [], warnings: [...readable.warnings] };
+  const onUnit = opts.onUnit;
+  for (const off of readable.starts) {
     out.units.push(off);
+    const part = onUnit ? { ...out, variables: [], typeDies: [], functions: [] } : out;
     try {
-      walkUnit(dwarf.unitByOffset(off), elf, opts, out);
+      walkUnit(dwarf.unitByOffset(off), elf, opts, part);
     } catch (e) {
       if (!(e instanceof DwarfError)) throw e;
       out.warnings.push({ dieOffset: off, message: `compile unit skipped: ${e.message}` });
+    }
+    if (onUnit) {
+      for (const v of part.variables) out.variables.push(v);
+      onUnit(off, part);
     }
   }
   return out;

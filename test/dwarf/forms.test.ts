@@ -145,6 +145,15 @@ describe('DWARF forms (DWARF 5 section 7.5.6)', () => {
     assert.equal(c.str(at(F.data4)), undefined);
     assert.equal(c.ref(at(F.data4)), undefined);
     assert.equal(c.address(at(F.data4)), undefined);
+    // strOffset: where strp/strx* point in .debug_str (the string there is what str() decodes)
+    for (const f of [F.strp, F.strx, F.strx1, F.strx2, F.strx3, F.strx4, F.GNU_str_index]) {
+      const off = c.strOffset(at(f));
+      assert.ok(off >= 0, `form 0x${f.toString(16)}`);
+      assert.equal(d.debugStr(off, 0), c.str(at(f)), `form 0x${f.toString(16)}`);
+    }
+    assert.notEqual(c.strOffset(at(F.strx)), c.strOffset(at(F.strx1)), 's1 and s0 are different strings');
+    for (const f of [F.string, F.line_strp, F.data4]) assert.equal(c.strOffset(at(f)), -1, `form 0x${f.toString(16)}`);
+    assert.equal(c.strOffset(0x3c), -1, 'absent');
   });
 
   it('refuses supplementary-file forms and type-unit signatures with typed errors', () => {

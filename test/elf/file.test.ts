@@ -329,6 +329,24 @@ describe('ElfFile.open(path, { shared: true })', () => {
   });
 });
 
+describe('ElfFile.fromBytes(bytes, name, detached)', () => {
+  it('reads detached sections from their own buffers and refuses them once released', () => {
+    const whole = readFileSync(fixture('kernel/debug/loop.ko'));
+    const probe = ElfFile.fromBytes(whole, 'loop.ko');
+    const info = probe.section('.debug_info')!;
+    const image = new Uint8Array(whole);
+    const own = image.slice(info.offset, info.offset + info.size);
+    image.fill(0, info.offset, info.offset + info.size);
+    const elf = ElfFile.fromBytes(image, 'loop.ko', new Map([[info.index, own]]));
+    assert.equal(elf.sectionData(info), own);
+    assert.equal(collectVariables(Dwarf.fromElf(elf)).variables.length, collectVariables(Dwarf.fromElf(probe)).variables.length);
+    elf.releaseSections();
+    assert.equal(elf.detachedSections.size, 0);
+    assert.throws(() => elf.sectionData(info), (e: unknown) => e instanceof ElfError && e.code === 'released-section' && /loop\.ko/.test(e.message));
+    assert.ok(elf.sectionData(elf.section('.symtab')!).length > 0, 'the rest of the file stays readable');
+  });
+});
+
 describe('ElfFile.open(path): lazy section loading', () => {
   it('reads a section only when asked for it, and gives the same bytes as a full read', () => {
     const path = fixture('kernel/debug/tcp_bbr.ko');

@@ -22,11 +22,11 @@ const chain3 = [dir('base.btf'), dir('mid.btf')];
 
 /** What the fixture C sources define at file scope and the rules keep (see vars_a.c, vars_b.c). */
 const EXPECTED = [
-  '.bss\taligned_var', '.bss\tatomic_int', '.bss\tcounters', '.bss\tfnptr_array', '.bss\thandler', '.bss\thead_a',
+  '.bss\taligned_var', '.bss\tatomic_int', '.bss\tcounters', '.bss\tfnptr_array', '.bss\thandle_ptr', '.bss\thandler', '.bss\thead_a',
   '.bss\thead_b', '.bss\tjiffies_like', '.bss\topaque_ptr', '.bss\tops_b', '.bss\trestricted', '.bss\tsame_name_static_a',
   '.bss\tubig128', '.bss\tvoid_ptr', '.bss\tzero_at_bss_start',
   '.data\tbig128', '.data\tbitfields', '.data\tcolor', '.data\tdeclared_only', '.data\tf32', '.data\tf64', '.data\tf80',
-  '.data\tglobal_int', '.data\tgrid', '.data\tnest', '.data\tnest_ptr', '.data\tnum', '.data\tops_a', '.data\tops_ptr',
+  '.data\tglobal_int', '.data\tgrid', '.data\thandle_b', '.data\tnest', '.data\tnest_ptr', '.data\tnum', '.data\tops_a', '.data\tops_ptr',
   '.data\tpacked', '.data\tsame_name', '.data\tsame_name', '.data\tstatic_counter', '.data\ttiny', '.data\twide', '.data\tyes',
   '.data..percpu\tpercpu_counter', '.data..percpu\tpercpu_list',
   '.rodata\tgreeting', '.rodata\tnames', '__param\tparam_like',

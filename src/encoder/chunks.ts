@@ -1,0 +1,238 @@
+/**
+ * The walk and type decoding of a large object, cut into chunks that can run on several threads.
+ *
+ * A chunk is a contiguous range of units decoded into its own ProtoGraph, sharing nothing with
+ * the others; the chunks' graphs are then appended in chunk order and canonicalize() merges the
+ * types they have in common. The cut depends only on the input (the size of .debug_info), never
+ * on how many threads run, so the output is the same bytes with one thread or many: threads only
+ * change who decodes a chunk. Objects below CHUNK_BYTES of .debug_info (every module) are one
+ * chunk, decoded exactly as before chunks existed.
+ *
+ * Threads: the main thread decodes chunk 0 while worker threads (chunk-worker.ts) decode the
+ * rest of a file read into a SharedArrayBuffer (no copy). encodeElf is synchronous, so the main
+ * thread waits with Atomics.wait and takes the results with receiveMessageOnPort. A worker that
+ * does not start in time is terminated and its chunks are decoded on the main thread.
+ */
+import { availableParallelism } from 'node:os';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import type { BtfType } from '../btf/types.js';
+import type { Dwarf } from '../dwarf/dwarf.js';
+import type { ElfFile } from '../elf/index.js';
+import type { EncoderWarning } from './errors.js';
+import { functionQualifies } from './functions.js';
+import { ProtoGraph, UnitIndex, type ProtoRef } from './proto.js';
+import { walkUnits, type RawFunction, type RawVariable } from './walk.js';
+
+/** Chunks are at least this much .debug_info (a 156 MiB vmlinux .debug_info -> 2 chunks). */
+export const CHUNK_BYTES = 64 << 20;
+
+/** How long a worker may take to start before its chunks are decoded on the main thread. */
+const WORKER_START_MS = 20_000;
+
+export interface ChunkOptions {
+  readonly full: boolean;
+  /** Threads to use, the main one included (default: the machine's available parallelism). */
+  readonly threads?: number | undefined;
+  /** Minimum .debug_info bytes per chunk (tests make it small to get several chunks). */
+  readonly chunkBytes?: number | undefined;
+  /** The worker script (tests point it at one that never starts) and how long it may take to start. */
+  readonly workerUrl?: URL | undefined;
+  readonly workerStartMs?: number | undefined;
+}
+
+/** What one chunk yields, as plain data (what a worker posts back). */
+export interface ChunkData {
+  /** The chunk's protos (refs local to the chunk: index + 1), names indexing `strings`. */
+  readonly protos: BtfType[];
+  readonly dieOf: number[];
+  readonly strings: string[];
+  /** Walk warnings, then decoding warnings. */
+  readonly walkWarnings: EncoderWarning[];
+  readonly graphWarnings: EncoderWarning[];
+  /** Every variable of the chunk in DIE order, with its type's proto (undefined: no address or no type). */
+  readonly variables: RawVariable[];
+  readonly variableRefs: (ProtoRef | undefined)[];
+  /** Functions that qualify for encoding (see functions.ts), in DIE order, with their prototype's proto. */
+  readonly functions: RawFunction[];
+  readonly functionRefs: ProtoRef[];
+  /** The protos of CU-level and function-local type DIEs (full mode), each once, first seen first. */
+  readonly roots: ProtoRef[];
+  readonly walkMs: number;
+  readonly typesMs: number;
+}
+
+export interface Decoded {
+  /** The merged graph (chunk 0's, with the others appended); not yet canonicalized. */
+  readonly graph: ProtoGraph;
+  readonly chunks: number;
+  readonly threads: number;
+  /** Walk warnings (the graph's are in graph.warnings, every chunk's in chunk order). */
+  readonly warnings: EncoderWarning[];
+  readonly variables: RawVariable[];
+  readonly typeOf: Map<RawVariable, ProtoRef>;
+  readonly functions: { fn: RawFunction; proto: ProtoRef }[];
+  readonly roots: ProtoRef[];
+  /** The slowest chunk's walk time (chunks run side by side). */
+  readonly walkMs: number;
+}
+
+/** Unit starts cut into chunks of at least `chunkBytes` of .debug_info each, balanced. */
+export function planChunks(starts: readonly number[], infoLength: number, chunkBytes: number): number[][] {
+  if (starts.length === 0) return [[]];
+  const count = Math.max(1, Math.min(starts.length, Math.floor(infoLength / Math.max(1, chunkBytes))));
+  const target = infoLength / count;
+  const chunks: number[][] = [[]];
+  for (const s of starts) {
+    if (s >= target * chunks.length && chunks[chunks.length - 1]!.length > 0 && chunks.length < count) chunks.push([]);
+    chunks[chunks.length - 1]!.push(s);
+  }
+  return chunks;
+}
+
+/** Walks and decodes the units of one chunk into a fresh graph. */
+export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly number[], chunk: readonly number[], full: boolean): { graph: ProtoGraph; data: ChunkData } {
+  const graph = new ProtoGraph(dwarf, new UnitIndex(dwarf, allStarts));
+  const variables: RawVariable[] = [];
+  const variableRefs: (ProtoRef | undefined)[] = [];
+  const functions: RawFunction[] = [];
+  const functionRefs: ProtoRef[] = [];
+  const roots: ProtoRef[] = [];
+  const rootSeen = new Uint8Array(1 << 16);
+  let seen = rootSeen;
+  const qualifies = full ? functionQualifies(elf) : undefined;
+  let typesMs = 0;
+  const t0 = performance.now();
+  const walk = walkUnits(dwarf, elf, {
+    full,
+    onUnit: (start, part) => {
+      const t = performance.now();
+      graph.enterUnit(start);
+      for (const v of part.variables) {
+        variables.push(v);
+        variableRefs.push(v.address !== undefined && v.typeDie !== undefined ? graph.ref(v.typeDie) : undefined);
+      }
+      for (const off of part.typeDies) {
+        const r = graph.ref(off);
+        if (r >= seen.length) { const g = new Uint8Array(Math.max(r + 1, seen.length * 2)); g.set(seen); seen = g; }
+        if (seen[r] === 0) { seen[r] = 1; roots.push(r); }
+      }
+      if (qualifies) {
+        for (const fn of part.functions) {
+          if (!qualifies(fn)) continue;
+          functions.push(fn);
+          functionRefs.push(graph.ref(fn.protoDie));
+        }
+      }
+      typesMs += performance.now() - t;
+    },
+  }, { starts: [...chunk], warnings: [] });
+  const t1 = performance.now();
+  const walkMs = t1 - t0 - typesMs;
+  graph.drain();
+  typesMs += performance.now() - t1;
+  return {
+    graph,
+    data: {
+      protos: graph.protos, dieOf: graph.dieOf, strings: graph.strings, walkWarnings: walk.warnings, graphWarnings: graph.warnings,
+      variables, variableRefs, functions, functionRefs, roots, walkMs, typesMs,
+    },
+  };
+}
+
+/**
+ * Walks and decodes every readable unit (`starts`), on several threads when the object is big
+ * enough for more than one chunk and its bytes are shared.
+ */
+export function decodeUnits(dwarf: Dwarf, elf: ElfFile, starts: readonly number[], startWarnings: readonly EncoderWarning[], opts: ChunkOptions): Decoded {
+  const chunks = planChunks(starts, dwarf.info.length, opts.chunkBytes ?? CHUNK_BYTES);
+  const shared = elf.bytes.buffer instanceof SharedArrayBuffer;
+  const threads = shared ? Math.max(1, Math.min(chunks.length, Math.floor(opts.threads ?? availableParallelism()))) : 1;
+  const workers: WorkerHandle[] = [];
+  for (let w = 1; w < threads; w++) {
+    const mine = chunks.map((_, c) => c).filter((c) => c % threads === w);
+    workers.push(startWorker(elf, starts, chunks, mine, opts));
+  }
+  const results: ChunkData[] = new Array<ChunkData>(chunks.length);
+  let graph: ProtoGraph | undefined;
+  for (let c = 0; c < chunks.length; c++) {
+    if (c % threads !== 0) continue;
+    const r = decodeChunk(dwarf, elf, starts, chunks[c]!, opts.full);
+    if (c === 0) graph = r.graph;
+    results[c] = r.data;
+  }
+  for (const w of workers) {
+    for (const [c, data] of finishWorker(w, opts.workerStartMs ?? WORKER_START_MS)) results[c] = data;
+    for (const c of w.chunks) if (results[c] === undefined) results[c] = decodeChunk(dwarf, elf, starts, chunks[c]!, opts.full).data;
+  }
+  // Merge in chunk order.
+  const g = graph!;
+  let walkMs = 0;
+  const out: Omit<Decoded, 'walkMs'> = {
+    graph: g, chunks: chunks.length, threads, warnings: [...startWarnings], variables: [], typeOf: new Map(), functions: [], roots: [],
+  };
+  results.forEach((data, c) => {
+    const shift = c === 0 ? identity : g.absorb(data);
+    out.warnings.push(...data.walkWarnings);
+    if (c !== 0) g.warnings.push(...data.graphWarnings);
+    data.variables.forEach((v, i) => {
+      out.variables.push(v);
+      const r = data.variableRefs[i];
+      if (r !== undefined) out.typeOf.set(v, shift(r));
+    });
+    data.functions.forEach((fn, i) => out.functions.push({ fn, proto: shift(data.functionRefs[i]!) }));
+    for (const r of data.roots) out.roots.push(shift(r));
+    walkMs = Math.max(walkMs, data.walkMs);
+  });
+  return { ...out, walkMs };
+}
+
+const identity = (r: ProtoRef): ProtoRef => r;
+
+interface WorkerHandle {
+  readonly worker: Worker | undefined;
+  readonly port: MessagePort;
+  /** [0]: 0 starting, 1 running, 2 finished (every result posted). */
+  readonly state: Int32Array;
+  readonly chunks: readonly number[];
+}
+
+function startWorker(elf: ElfFile, starts: readonly number[], chunks: readonly (readonly number[])[], mine: number[], opts: ChunkOptions): WorkerHandle {
+  const { port1, port2 } = new MessageChannel();
+  const state = new Int32Array(new SharedArrayBuffer(4));
+  let worker: Worker | undefined;
+  try {
+    worker = new Worker(opts.workerUrl ?? new URL('./chunk-worker.js', import.meta.url), {
+      workerData: { bytes: elf.bytes, sections: [...elf.detachedSections], name: elf.name, starts, chunks: mine.map((c) => [c, chunks[c]]), full: opts.full, state, port: port2 },
+      transferList: [port2],
+    });
+    worker.unref();
+    // An error the worker cannot report itself (failing to load) must not crash the process: its chunks are redone here.
+    worker.on('error', () => undefined);
+  } catch {
+    worker = undefined;
+  }
+  return { worker, port: port1, state, chunks: mine };
+}
+
+/** Waits for a worker and takes its results; chunks it could not decode are left for the caller. */
+function finishWorker(w: WorkerHandle, startMs: number): [number, ChunkData][] {
+  const out: [number, ChunkData][] = [];
+  if (w.worker === undefined) return out;
+  if (Atomics.wait(w.state, 0, 0, startMs) === 'timed-out' && Atomics.load(w.state, 0) === 0) {
+    void w.worker.terminate();
+    return out;
+  }
+  Atomics.wait(w.state, 0, 1);
+  for (let m = receiveMessageOnPort(w.port); m !== undefined; m = receiveMessageOnPort(w.port)) {
+    const msg = m.message as { chunk: number; data: ChunkData } | { error: { message: string; stack?: string } };
+    if ('error' in msg) {
+      const e = new Error(`encoder worker failed: ${msg.error.message}`);
+      if (msg.error.stack !== undefined) e.stack = msg.error.stack;
+      w.port.close();
+      throw e;
+    }
+    out.push([msg.chunk, msg.data]);
+  }
+  w.port.close();
+  return out;
+}

@@ -1,0 +1,67 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { writeBtf } from '../../src/btf/write.js';
+import { Dwarf } from '../../src/dwarf/dwarf.js';
+import { ElfFile } from '../../src/elf/index.js';
+import { decodeUnits, planChunks } from '../../src/encoder/chunks.js';
+import { encodeObject } from '../../src/encoder/encode.js';
+import { readableUnits } from '../../src/encoder/walk.js';
+import { fixture } from '../support/paths.js';
+
+/** The file in a SharedArrayBuffer, as readObjectForEncoding gives large files (worker threads need it). */
+function sharedImage(path: string): { bytes: Uint8Array; sections: Map<number, Uint8Array> } {
+  const data = readFileSync(path);
+  const bytes = new Uint8Array(new SharedArrayBuffer(data.length));
+  bytes.set(data);
+  return { bytes, sections: new Map() };
+}
+
+describe('encoder/chunks', function () {
+  this.timeout(60_000);
+
+  it('planChunks cuts the units into contiguous, balanced chunks whose count depends only on the size', () => {
+    const starts = Array.from({ length: 100 }, (_, i) => i * 1000);
+    const chunks = planChunks(starts, 100_000, 30_000);
+    assert.equal(chunks.length, 3);
+    assert.deepEqual(chunks.flat(), starts);
+    for (const c of chunks) assert.ok(c.length >= 30 && c.length <= 37, `unbalanced: ${c.length}`);
+    assert.equal(planChunks(starts, 100_000, 200_000).length, 1);
+    assert.deepEqual(planChunks([0, 60], 100, 1), [[0], [60]]);
+    assert.deepEqual(planChunks([0, 10], 100, 1), [[0, 10]], 'a cut falls only where a unit starts past the target');
+    assert.deepEqual(planChunks([], 0, 1), [[]]);
+  });
+
+  it('gives the same bytes with one thread or two, and with the worker thread doing half the units', () => {
+    const path = fixture('kernel/debug/loop.ko');
+    for (const mode of ['full', 'extras'] as const) {
+      const one = encodeObject(path, { mode, threads: 1, chunkBytes: 1 }, sharedImage(path));
+      const two = encodeObject(path, { mode, threads: 2, chunkBytes: 1 }, sharedImage(path));
+      assert.equal(one.stats.chunks, 2);
+      assert.equal(one.stats.threads, 1);
+      assert.equal(two.stats.threads, 2, 'the second chunk ran on a worker');
+      assert.ok(one.btf.types.length > 0);
+      assert.deepEqual(writeBtf(two.btf), writeBtf(one.btf), `${mode}: threads changed the output`);
+    }
+  });
+
+  it('a module is one chunk, whatever the thread count', () => {
+    const path = fixture('kernel/debug/loop.ko');
+    const r = encodeObject(path, { mode: 'full', threads: 4 }, sharedImage(path));
+    assert.equal(r.stats.chunks, 1);
+    assert.equal(r.stats.threads, 1);
+  });
+
+  it('decodes on the main thread the chunks of a worker that never starts', () => {
+    const path = fixture('kernel/debug/loop.ko');
+    const elf = ElfFile.fromBytes(sharedImage(path).bytes, path);
+    const dwarf = Dwarf.fromElf(elf);
+    const { starts } = readableUnits(dwarf);
+    const good = decodeUnits(dwarf, elf, starts, [], { full: true, threads: 1, chunkBytes: 1 });
+    const never = new URL('data:text/javascript,await new Promise(() => {})');
+    const fallback = decodeUnits(dwarf, elf, starts, [], { full: true, threads: 2, chunkBytes: 1, workerUrl: never, workerStartMs: 200 });
+    assert.equal(fallback.chunks, 2);
+    assert.equal(fallback.graph.size, good.graph.size);
+    assert.deepEqual(fallback.roots, good.roots);
+    assert.deepEqual(fallback.variables.map((v) => v.dieOffset), good.variables.map((v) => v.dieOffset));
+  });
+});
