@@ -4,7 +4,8 @@
  *   - the batch of all 11: ours (--batch, one process) vs pahole -j run once per module
  *   - the slim vmlinux (decompressed once to the OS temp dir): ours extras and full vs pahole and pahole -j2
  * Wall time, CPU time (user+sys) and peak RSS come from GNU time around each process,
- * median of BENCH_REPEAT runs (default 3; vmlinux once unless BENCH_REPEAT_VMLINUX is set).
+ * median of BENCH_REPEAT runs (default 3; vmlinux once unless BENCH_REPEAT_VMLINUX is set), the
+ * commands compared with each other run round-robin so that load changes hit them alike.
  * Needs ../shared (skips otherwise), pahole and /usr/bin/time. BENCH_ENCODE_SKIP_VMLINUX=1 skips vmlinux.
  */
 import { spawnSync } from 'node:child_process';
@@ -34,10 +35,11 @@ function median(xs: Sample[]): Sample {
   return { wall: by('wall'), cpu: by('cpu'), rssMb: by('rssMb') };
 }
 
-function repeat(n: number, f: () => Sample): Sample {
-  const xs: Sample[] = [];
-  for (let i = 0; i < n; i++) xs.push(f());
-  return median(xs);
+/** Runs each command n times, round-robin (so a change of machine load hits all of them alike); medians. */
+function interleaved(n: number, fs: readonly (() => Sample)[]): Sample[] {
+  const xs: Sample[][] = fs.map(() => []);
+  for (let i = 0; i < n; i++) fs.forEach((f, k) => xs[k]!.push(f()));
+  return xs.map(median);
 }
 
 const fmt = (s: Sample): string => `${s.wall.toFixed(2)} s (cpu ${s.cpu.toFixed(2)}) / ${s.rssMb.toFixed(0)} MB`;
@@ -67,10 +69,12 @@ export async function run(): Promise<void> {
     const m = f.replace(/-/g, '_');
     const ko = resolve(K, `debug/${f}.ko`);
     const modBtf = resolve(K, `btf/modules/${m}`);
-    const extras = repeat(n, () => timed(node, [cli, 'encode', ko, '--base', vmlinuxBtf, '--base', modBtf, '--vars', 'all', '-o', out(`${m}.extras`), '--quiet']));
-    const full = repeat(n, () => timed(node, [cli, 'encode', ko, '--mode', 'full', '--base', vmlinuxBtf, '-o', out(`${m}.full`), '--quiet']));
-    const pahole = repeat(n, () => timed('pahole', ['-J', '--btf_gen_floats', '--lang_exclude=rust', '--btf_base', vmlinuxBtf, `--btf_encode_detached=${out(`${m}.pahole`)}`, ko]));
-    const paholeJ = repeat(n, () => timed('pahole', ['-J', '-j', '--btf_gen_floats', '--lang_exclude=rust', '--btf_base', vmlinuxBtf, `--btf_encode_detached=${out(`${m}.paholej`)}`, ko]));
+    const [extras, full, pahole, paholeJ] = interleaved(n, [
+      () => timed(node, [cli, 'encode', ko, '--base', vmlinuxBtf, '--base', modBtf, '--vars', 'all', '-o', out(`${m}.extras`), '--quiet']),
+      () => timed(node, [cli, 'encode', ko, '--mode', 'full', '--base', vmlinuxBtf, '-o', out(`${m}.full`), '--quiet']),
+      () => timed('pahole', ['-J', '--btf_gen_floats', '--lang_exclude=rust', '--btf_base', vmlinuxBtf, `--btf_encode_detached=${out(`${m}.pahole`)}`, ko]),
+      () => timed('pahole', ['-J', '-j', '--btf_gen_floats', '--lang_exclude=rust', '--btf_base', vmlinuxBtf, `--btf_encode_detached=${out(`${m}.paholej`)}`, ko]),
+    ]) as [Sample, Sample, Sample, Sample];
     paholeJTotal += paholeJ.wall;
     paholeJCpu += paholeJ.cpu;
     paholeJMaxRss = Math.max(paholeJMaxRss, paholeJ.rssMb);
@@ -80,7 +84,7 @@ export async function run(): Promise<void> {
 
   const list = out('batch.txt');
   writeFileSync(list, `${batchLines.join('\n')}\n`);
-  const batch = repeat(n, () => timed(node, [cli, 'encode', '--batch', list, '--quiet']));
+  const [batch] = interleaved(n, [() => timed(node, [cli, 'encode', '--batch', list, '--quiet'])]) as [Sample];
   process.stdout.write(`\nBatch of all 11 (extras, one process): ${fmt(batch)}; pahole -j, one process per module: ${paholeJTotal.toFixed(2)} s total (cpu ${paholeJCpu.toFixed(2)}), max ${paholeJMaxRss.toFixed(0)} MB; ratio ${(batch.wall / paholeJTotal).toFixed(2)}x\n`);
 
   if (process.env['BENCH_ENCODE_SKIP_VMLINUX'] !== '1') {
@@ -94,16 +98,20 @@ export async function run(): Promise<void> {
     }
     const nv = Number(process.env['BENCH_REPEAT_VMLINUX'] ?? 1);
     process.stdout.write(`\nvmlinux (slim, ${nv} run(s))\n\n`);
-    const extras = repeat(nv, () => timed(node, [cli, 'encode', vmlinux, '--base', vmlinuxBtf, '--vars', 'all', '-o', out('vmlinux.extras'), '--quiet']));
-    const full = repeat(nv, () => timed(node, [cli, 'encode', vmlinux, '--mode', 'full', '-o', out('vmlinux.full'), '--quiet']));
-    const p1 = repeat(nv, () => timed('pahole', ['-J', '--btf_gen_floats', '--lang_exclude=rust', `--btf_encode_detached=${out('vmlinux.pahole')}`, vmlinux]));
-    const p2 = repeat(nv, () => timed('pahole', ['-J', '-j2', '--btf_gen_floats', '--lang_exclude=rust', `--btf_encode_detached=${out('vmlinux.pahole2')}`, vmlinux]));
+    const [extras, full, full1, p1, p2] = interleaved(nv, [
+      () => timed(node, [cli, 'encode', vmlinux, '--base', vmlinuxBtf, '--vars', 'all', '-o', out('vmlinux.extras'), '--quiet']),
+      () => timed(node, [cli, 'encode', vmlinux, '--mode', 'full', '-o', out('vmlinux.full'), '--quiet']),
+      () => timed(node, [cli, 'encode', vmlinux, '--mode', 'full', '--jobs', '1', '-o', out('vmlinux.full1'), '--quiet']),
+      () => timed('pahole', ['-J', '--btf_gen_floats', '--lang_exclude=rust', `--btf_encode_detached=${out('vmlinux.pahole')}`, vmlinux]),
+      () => timed('pahole', ['-J', '-j2', '--btf_gen_floats', '--lang_exclude=rust', `--btf_encode_detached=${out('vmlinux.pahole2')}`, vmlinux]),
+    ]) as [Sample, Sample, Sample, Sample, Sample];
     const v: string[] = [];
-    v.push('| vmlinux | wall / peak RSS | vs pahole -j2 |', '| --- | --- | --- |');
-    v.push(`| ours --mode extras | ${fmt(extras)} | ${ratio(extras, p2)} |`);
-    v.push(`| ours --mode full | ${fmt(full)} | ${ratio(full, p2)} |`);
-    v.push(`| pahole 1.24 | ${fmt(p1)} | ${ratio(p1, p2)} |`);
-    v.push(`| pahole 1.24 -j2 | ${fmt(p2)} | 1.00x / 1.00x |`);
+    v.push('| vmlinux | wall (cpu) / peak RSS | vs pahole -j2 | vs pahole |', '| --- | --- | --- | --- |');
+    v.push(`| ours --mode extras | ${fmt(extras)} | ${ratio(extras, p2)} | ${ratio(extras, p1)} |`);
+    v.push(`| ours --mode full | ${fmt(full)} | ${ratio(full, p2)} | ${ratio(full, p1)} |`);
+    v.push(`| ours --mode full --jobs 1 | ${fmt(full1)} | ${ratio(full1, p2)} | ${ratio(full1, p1)} |`);
+    v.push(`| pahole 1.24 | ${fmt(p1)} | ${ratio(p1, p2)} | 1.00x / 1.00x |`);
+    v.push(`| pahole 1.24 -j2 | ${fmt(p2)} | 1.00x / 1.00x | ${ratio(p2, p1)} |`);
     process.stdout.write(`${v.join('\n')}\n`);
   }
   rmSync(tmp, { recursive: true, force: true });

@@ -266,14 +266,7 @@ export class Unit {
 
   /** A cursor positioned at the DIE at absolute offset `offset` (depth 0 there). */
   dieAt(offset: number): DieCursor {
-    if (offset < this.firstDieOffset || offset >= this.end) {
-      throw this.dwarf.info.error('bad-reference', offset, `DIE offset 0x${offset.toString(16)} is outside the unit at 0x${this.offset.toString(16)}`);
-    }
-    const c = new DieCursor(this, offset);
-    if (!c.next() || c.offset !== offset) {
-      throw this.dwarf.info.error('bad-reference', offset, `no DIE at 0x${offset.toString(16)} (null entry)`);
-    }
-    return c;
+    return new DieCursor(this, this.firstDieOffset).moveTo(offset);
   }
 
   /** DW_AT_str_offsets_base / DW_AT_addr_base (or GNU_addr_base) from the root DIE. */
@@ -353,6 +346,32 @@ export class DieCursor {
     this.sec = unit.dwarf.info;
     this.bytes = this.sec.bytes;
     this.tbl = unit.abbrevs;
+  }
+
+  /**
+   * Repositions the cursor at the DIE at absolute offset `offset` of its unit (depth 0 there),
+   * as `unit.dieAt(offset)` does with a new cursor: decoders that visit millions of DIEs reuse
+   * cursors instead of allocating one per DIE.
+   */
+  moveTo(offset: number): this {
+    const u = this.unit;
+    if (offset < u.firstDieOffset || offset >= u.end) {
+      throw this.sec.error('bad-reference', offset, `DIE offset 0x${offset.toString(16)} is outside the unit at 0x${u.offset.toString(16)}`);
+    }
+    this.pos = offset;
+    this.offset = -1;
+    this.depth = -1;
+    this.tag = 0;
+    this.hasChildren = false;
+    this.ai = -1;
+    this.attrsPos = 0;
+    this.endPos = -1;
+    this.siblingPos = -1;
+    this.started = false;
+    if (!this.next() || this.offset !== offset) {
+      throw this.sec.error('bad-reference', offset, `no DIE at 0x${offset.toString(16)} (null entry)`);
+    }
+    return this;
   }
 
   /** The current DIE's abbreviation (an object view; the walker itself works on indices). */

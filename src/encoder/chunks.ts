@@ -19,9 +19,9 @@ import type { BtfType } from '../btf/types.js';
 import type { Dwarf } from '../dwarf/dwarf.js';
 import type { ElfFile } from '../elf/index.js';
 import type { EncoderWarning } from './errors.js';
-import { functionQualifies } from './functions.js';
+import { functionQualifies, functionSymbolNames } from './functions.js';
 import { ProtoGraph, UnitIndex, type ProtoRef } from './proto.js';
-import { walkUnits, type RawFunction, type RawVariable } from './walk.js';
+import { walkUnits, type RawVariable } from './walk.js';
 
 /** Chunks are at least this much .debug_info (a 156 MiB vmlinux .debug_info -> 2 chunks). */
 export const CHUNK_BYTES = 64 << 20;
@@ -52,8 +52,8 @@ export interface ChunkData {
   /** Every variable of the chunk in DIE order, with its type's proto (undefined: no address or no type). */
   readonly variables: RawVariable[];
   readonly variableRefs: (ProtoRef | undefined)[];
-  /** Functions that qualify for encoding (see functions.ts), in DIE order, with their prototype's proto. */
-  readonly functions: RawFunction[];
+  /** Names of the functions that qualify for encoding (see functions.ts), in DIE order, with their prototype's proto. */
+  readonly functionNames: string[];
   readonly functionRefs: ProtoRef[];
   /** The protos of CU-level and function-local type DIEs (full mode), each once, first seen first. */
   readonly roots: ProtoRef[];
@@ -70,36 +70,47 @@ export interface Decoded {
   readonly warnings: EncoderWarning[];
   readonly variables: RawVariable[];
   readonly typeOf: Map<RawVariable, ProtoRef>;
-  readonly functions: { fn: RawFunction; proto: ProtoRef }[];
+  readonly functions: { name: string; proto: ProtoRef }[];
   readonly roots: ProtoRef[];
   /** The slowest chunk's walk time (chunks run side by side). */
   readonly walkMs: number;
 }
 
-/** Unit starts cut into chunks of at least `chunkBytes` of .debug_info each, balanced. */
+/**
+ * Unit starts cut into chunks of at least `chunkBytes` of .debug_info each, balanced, except
+ * that chunk 0 is FIRST_SHARE times the others: the main thread decodes it while the workers are
+ * still starting.
+ */
 export function planChunks(starts: readonly number[], infoLength: number, chunkBytes: number): number[][] {
   if (starts.length === 0) return [[]];
   const count = Math.max(1, Math.min(starts.length, Math.floor(infoLength / Math.max(1, chunkBytes))));
-  const target = infoLength / count;
+  const other = infoLength / (count - 1 + FIRST_SHARE);
+  const cut = (k: number): number => other * (FIRST_SHARE + k - 1); // where chunk k starts
   const chunks: number[][] = [[]];
   for (const s of starts) {
-    if (s >= target * chunks.length && chunks[chunks.length - 1]!.length > 0 && chunks.length < count) chunks.push([]);
+    if (chunks.length < count && s >= cut(chunks.length) && chunks[chunks.length - 1]!.length > 0) chunks.push([]);
     chunks[chunks.length - 1]!.push(s);
   }
   return chunks;
 }
 
-/** Walks and decodes the units of one chunk into a fresh graph. */
-export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly number[], chunk: readonly number[], full: boolean): { graph: ProtoGraph; data: ChunkData } {
+const FIRST_SHARE = 1.1;
+
+/**
+ * Walks and decodes the units of one chunk into a fresh graph; `functionNames` (the object's
+ * FUNC symbols) only in full mode.
+ */
+export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly number[], chunk: readonly number[], symbolNames: ReadonlySet<string> | undefined): { graph: ProtoGraph; data: ChunkData } {
+  const full = symbolNames !== undefined;
   const graph = new ProtoGraph(dwarf, new UnitIndex(dwarf, allStarts));
   const variables: RawVariable[] = [];
   const variableRefs: (ProtoRef | undefined)[] = [];
-  const functions: RawFunction[] = [];
+  const functionNames: string[] = [];
   const functionRefs: ProtoRef[] = [];
   const roots: ProtoRef[] = [];
   const rootSeen = new Uint8Array(1 << 16);
   let seen = rootSeen;
-  const qualifies = full ? functionQualifies(elf) : undefined;
+  const qualifies = symbolNames === undefined ? undefined : functionQualifies(symbolNames);
   let typesMs = 0;
   const t0 = performance.now();
   const walk = walkUnits(dwarf, elf, {
@@ -119,7 +130,7 @@ export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly numb
       if (qualifies) {
         for (const fn of part.functions) {
           if (!qualifies(fn)) continue;
-          functions.push(fn);
+          functionNames.push(fn.name);
           functionRefs.push(graph.ref(fn.protoDie));
         }
       }
@@ -134,7 +145,7 @@ export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly numb
     graph,
     data: {
       protos: graph.protos, dieOf: graph.dieOf, strings: graph.strings, walkWarnings: walk.warnings, graphWarnings: graph.warnings,
-      variables, variableRefs, functions, functionRefs, roots, walkMs, typesMs,
+      variables, variableRefs, functionNames, functionRefs, roots, walkMs, typesMs,
     },
   };
 }
@@ -147,22 +158,24 @@ export function decodeUnits(dwarf: Dwarf, elf: ElfFile, starts: readonly number[
   const chunks = planChunks(starts, dwarf.info.length, opts.chunkBytes ?? CHUNK_BYTES);
   const shared = elf.bytes.buffer instanceof SharedArrayBuffer;
   const threads = shared ? Math.max(1, Math.min(chunks.length, Math.floor(opts.threads ?? availableParallelism()))) : 1;
+  // Parsed once here; workers get the names, not the symbol table (150k symbols for vmlinux).
+  const names = opts.full ? functionSymbolNames(elf) : undefined;
   const workers: WorkerHandle[] = [];
   for (let w = 1; w < threads; w++) {
     const mine = chunks.map((_, c) => c).filter((c) => c % threads === w);
-    workers.push(startWorker(elf, starts, chunks, mine, opts));
+    workers.push(startWorker(elf, starts, chunks, mine, names, opts));
   }
   const results: ChunkData[] = new Array<ChunkData>(chunks.length);
   let graph: ProtoGraph | undefined;
   for (let c = 0; c < chunks.length; c++) {
     if (c % threads !== 0) continue;
-    const r = decodeChunk(dwarf, elf, starts, chunks[c]!, opts.full);
+    const r = decodeChunk(dwarf, elf, starts, chunks[c]!, names);
     if (c === 0) graph = r.graph;
     results[c] = r.data;
   }
   for (const w of workers) {
     for (const [c, data] of finishWorker(w, opts.workerStartMs ?? WORKER_START_MS)) results[c] = data;
-    for (const c of w.chunks) if (results[c] === undefined) results[c] = decodeChunk(dwarf, elf, starts, chunks[c]!, opts.full).data;
+    for (const c of w.chunks) if (results[c] === undefined) results[c] = decodeChunk(dwarf, elf, starts, chunks[c]!, names).data;
   }
   // Merge in chunk order.
   const g = graph!;
@@ -179,7 +192,7 @@ export function decodeUnits(dwarf: Dwarf, elf: ElfFile, starts: readonly number[
       const r = data.variableRefs[i];
       if (r !== undefined) out.typeOf.set(v, shift(r));
     });
-    data.functions.forEach((fn, i) => out.functions.push({ fn, proto: shift(data.functionRefs[i]!) }));
+    data.functionNames.forEach((name, i) => out.functions.push({ name, proto: shift(data.functionRefs[i]!) }));
     for (const r of data.roots) out.roots.push(shift(r));
     walkMs = Math.max(walkMs, data.walkMs);
   });
@@ -196,14 +209,17 @@ interface WorkerHandle {
   readonly chunks: readonly number[];
 }
 
-function startWorker(elf: ElfFile, starts: readonly number[], chunks: readonly (readonly number[])[], mine: number[], opts: ChunkOptions): WorkerHandle {
+function startWorker(elf: ElfFile, starts: readonly number[], chunks: readonly (readonly number[])[], mine: number[], names: ReadonlySet<string> | undefined, opts: ChunkOptions): WorkerHandle {
   const { port1, port2 } = new MessageChannel();
   const state = new Int32Array(new SharedArrayBuffer(4));
   let worker: Worker | undefined;
   try {
     worker = new Worker(opts.workerUrl ?? new URL('./chunk-worker.js', import.meta.url), {
-      workerData: { bytes: elf.bytes, sections: [...elf.detachedSections], name: elf.name, starts, chunks: mine.map((c) => [c, chunks[c]]), full: opts.full, state, port: port2 },
+      workerData: { bytes: elf.bytes, sections: [...elf.detachedSections], name: elf.name, starts, chunks: mine.map((c) => [c, chunks[c]]),
+        functionNames: names === undefined ? undefined : [...names].join('\n'), state, port: port2 },
       transferList: [port2],
+      // A smaller young generation than V8's default: ~12 MB less peak RSS for vmlinux, no slower.
+      resourceLimits: { maxYoungGenerationSizeMb: 16 },
     });
     worker.unref();
     // An error the worker cannot report itself (failing to load) must not crash the process: its chunks are redone here.

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
  * encodeObject: ELF + DWARF object -> one BTF level split on a base chain (see index.ts for the design).
  */
 import { Btf } from '../btf/btf.js';
-import { dedupBtf } from '../btf/dedup.js';
+import { dedupLevelInPlace } from '../btf/dedup.js';
 import { BtfError } from '../btf/errors.js';
 import { FUNC_LINKAGE, KIND, cloneType, forEachTypeId, mapStrOffs, mapTypeIds } from '../btf/kinds.js';
 import type { BtfType, VarSecInfo } from '../btf/types.js';
@@ -95,6 +95,31 @@ function wrap(e: unknown, path: string): unknown {
 
 export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult {
   const mode = opts.mode ?? 'extras';
+  // The proto graph and everything built on it are out of scope once the level is built: for
+  // vmlinux that is ~100 MB that dedup's own allocations can then reuse.
+  const built = buildLevel(elf, opts, mode);
+  const { level, stats } = built;
+  if (isLarge(elf.bytes)) collectGarbage();
+  const T4 = performance.now();
+  const hasTypes = level.types.some((t) => t.kind !== KIND.VAR && t.kind !== KIND.DATASEC);
+  const wantDedup = opts.dedup ?? mode === 'full';
+  // In place: the level is ours and dropped after (saves a copy of every record).
+  let out = !wantDedup || !hasTypes ? level : dedupLevelInPlace(level).btf;
+  const dedupMs = performance.now() - T4;
+  if (mode === 'extras') out = pruneUnreachable(out);
+  checkTypeLimit(out.nextId - 1, elf.name);
+  const { variables, functions } = stats;
+  return {
+    btf: out, selection: built.selection, warnings: built.warnings,
+    stats: {
+      ...stats, newTypes: out.types.length - variables - functions - built.selection.sections.length,
+      timings: { ...stats.timings, dedup: dedupMs },
+    },
+  };
+}
+
+/** Everything up to dedup: decode, select, match against the chain, emit the new level. */
+function buildLevel(elf: ElfFile, opts: EncodeOptions, mode: EncodeMode): { level: Btf; selection: Selection; warnings: EncoderWarning[]; stats: EncodeStats } {
   const vars = opts.vars ?? (mode === 'extras' ? 'all' : 'percpu');
   const base = opts.base;
   const T0 = performance.now();
@@ -103,12 +128,12 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   const { graph, typeOf } = decoded;
   const walk = { variables: decoded.variables };
   const warnings: EncoderWarning[] = decoded.warnings;
-  let fnList = firstPerName(elf, decoded.functions, (f) => f.fn).filter((f) => f.proto !== 0);
+  let fnList = firstPerName(elf, decoded.functions).filter((f) => f.proto !== 0);
   graph.repairMembers();
   // One proto per distinct type: every later step (matching, emission) works on representatives.
   const rep = graph.canonicalize();
   for (const [v, r] of typeOf) typeOf.set(v, rep[r] ?? r);
-  fnList = fnList.map((f) => ({ fn: f.fn, proto: rep[f.proto] ?? f.proto }))
+  fnList = fnList.map((f) => ({ name: f.name, proto: rep[f.proto] ?? f.proto }))
     .filter((f) => graph.proto(f.proto).kind === KIND.FUNC_PROTO); // corrupt DWARF can point elsewhere
   const typeRoots = [...new Set(decoded.roots.map((r) => rep[r] ?? 0))];
   if (large) collectGarbage();
@@ -172,7 +197,11 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   // Strings go into the new level's own table: looking them up in the ancestors would index
   // every vmlinux string (~100 ms) to save a few bytes; dedup, when it runs, reuses them anyway.
   const addStr = (s: string): number => (s === '' ? 0 : level.strings.add(s));
-  const strOf = (i: number): number => addStr(graph.strings[i]!);
+  const strCache = new Int32Array(graph.strings.length).fill(-1);
+  const strOf = (i: number): number => {
+    const known = strCache[i]!;
+    return known >= 0 ? known : (strCache[i] = addStr(graph.strings[i]!));
+  };
   for (const r of order) {
     const t = cloneType(graph.proto(r));
     mapTypeIds(t, mapRef);
@@ -185,10 +214,10 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   const fnSeen = new Set<string>();
   for (const f of fnList) {
     const type = mapRef(f.proto);
-    const key = `${f.fn.name}:${type}`;
+    const key = `${f.name}:${type}`;
     if (fnSeen.has(key)) continue;
     fnSeen.add(key);
-    level.addType({ kind: KIND.FUNC, nameOff: addStr(f.fn.name), kflag: false, type, linkage: FUNC_LINKAGE.STATIC });
+    level.addType({ kind: KIND.FUNC, nameOff: addStr(f.name), kflag: false, type, linkage: FUNC_LINKAGE.STATIC });
     functions++;
   }
   let variables = 0;
@@ -206,16 +235,10 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   }
 
   const T4 = performance.now();
-  const hasTypes = level.types.some((t) => t.kind !== KIND.VAR && t.kind !== KIND.DATASEC);
-  const wantDedup = opts.dedup ?? mode === 'full';
-  let out = !wantDedup || !hasTypes ? level : dedupBtf(level);
-  const T5 = performance.now();
-  const timings = { walk: decoded.walkMs, types: T2 - T0 - decoded.walkMs, match: T3 - T2, emit: T4 - T3, dedup: T5 - T4, protos: graph.size };
-  if (mode === 'extras') out = pruneUnreachable(out);
-  checkTypeLimit(out.nextId - 1, elf.name);
+  const timings = { walk: decoded.walkMs, types: T2 - T0 - decoded.walkMs, match: T3 - T2, emit: T4 - T3, dedup: 0, protos: graph.size };
   return {
-    btf: out, selection, warnings,
-    stats: { candidates: candidates.length, variables, functions, newTypes: out.types.length - variables - functions - selection.sections.length, reusedFromChain: reused, timings, chunks: decoded.chunks, threads: decoded.threads },
+    level, selection, warnings,
+    stats: { candidates: candidates.length, variables, functions, newTypes: 0, reusedFromChain: reused, timings, chunks: decoded.chunks, threads: decoded.threads },
   };
 }
 
@@ -228,7 +251,10 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
 function decodeObject(elf: ElfFile, full: boolean, opts: EncodeOptions): Decoded {
   const dwarf = Dwarf.fromElf(elf);
   const readable = readableUnits(dwarf);
-  const decoded = decodeUnits(dwarf, elf, readable.starts, readable.warnings, { full, threads: opts.threads, chunkBytes: opts.chunkBytes });
+  // Extras decode only the variables' types: the walk is most of the work and a worker's
+  // start-up and duplicate decoding cost more than they save, so one chunk unless asked.
+  const chunkBytes = opts.chunkBytes ?? (full ? undefined : Infinity);
+  const decoded = decodeUnits(dwarf, elf, readable.starts, readable.warnings, { full, threads: opts.threads, chunkBytes });
   decoded.graph.detachDwarf();
   if (opts.releaseDwarf === true) elf.releaseSections();
   return decoded;

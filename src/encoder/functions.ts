@@ -41,16 +41,21 @@ export function mcountAddresses(elf: ElfFile): Set<string> | undefined {
  * decoded separately: the first per name is only known once they are joined.
  */
 
-/** Whether pahole would encode the function at all: named parameters and a FUNC symbol of its name. */
-export function functionQualifies(elf: ElfFile): (fn: RawFunction) => boolean {
+/** Names of the object's STT_FUNC symbols. */
+export function functionSymbolNames(elf: ElfFile): Set<string> {
   const names = new Set<string>();
   for (const s of elf.symbols) if (s.type === STT.FUNC && s.name !== '') names.add(s.name);
+  return names;
+}
+
+/** Whether pahole would encode the function at all: named parameters and a FUNC symbol (`names`) of its name. */
+export function functionQualifies(names: ReadonlySet<string>): (fn: RawFunction) => boolean {
   return (f) => f.argNames && names.has(f.name);
 }
 
 /** For vmlinux, the first of each name in DIE order (pahole run single-threaded); every one for modules. */
-export function firstPerName<T>(elf: ElfFile, list: readonly T[], fnOf: (item: T) => RawFunction): T[] {
+export function firstPerName<T extends { readonly name: string }>(elf: ElfFile, list: readonly T[]): T[] {
   if (elf.type !== ET.EXEC) return [...list];
   const seen = new Set<string>();
-  return list.filter((item) => { const name = fnOf(item).name; return !seen.has(name) && seen.add(name) !== undefined; });
+  return list.filter(({ name }) => !seen.has(name) && seen.add(name) !== undefined);
 }

@@ -67,6 +67,8 @@ export class ProtoGraph {
    * vmlinux DIE offsets misses the cache on each of them, this array stays warm.
    */
   private local = new Int32Array(0);
+  /** Indexes of `local` set since the unit was entered (cleared on the next enterUnit: most units touch few). */
+  private touched: number[] = [];
   private localStart = 0;
   private localEnd = 0;
   private localUnit: Unit | undefined;
@@ -83,6 +85,9 @@ export class ProtoGraph {
   /** Hash-cons anonymous types at first sight (on by default; off only to test canonicalize alone). */
   hashCons = true;
   private intRef: ProtoRef = 0;
+  /** Reusable cursors per nesting level of ref() (see dieAtLevel) and the first free level. */
+  private readonly cursors: DieCursor[] = [];
+  private level = 0;
 
   constructor(dwarf: Dwarf, units?: UnitIndex) { this.units = units ?? new UnitIndex(dwarf); }
 
@@ -95,6 +100,7 @@ export class ProtoGraph {
     this.localUnit = undefined;
     this.localStart = this.localEnd = 0;
     this.local = new Int32Array(0);
+    this.touched = [];
   }
 
   private get dies(): UnitIndex {
@@ -126,8 +132,9 @@ export class ProtoGraph {
     this.localStart = unit.firstDieOffset;
     this.localEnd = unit.end;
     const n = unit.end - unit.firstDieOffset;
+    for (const i of this.touched) this.local[i] = 0;
+    this.touched = [];
     if (this.local.length < n) this.local = new Int32Array(Math.max(n, this.local.length * 2));
-    else this.local.fill(0, 0, n);
   }
 
   private memoGet(off: number): number | undefined {
@@ -139,14 +146,31 @@ export class ProtoGraph {
   }
 
   private memoSet(off: number, value: number): void {
-    if (off >= this.localStart && off < this.localEnd) this.local[off - this.localStart] = value + 2;
+    if (off >= this.localStart && off < this.localEnd) {
+      const i = off - this.localStart;
+      if (this.local[i] === 0) this.touched.push(i);
+      this.local[i] = value + 2;
+    }
     else this.byDie.set(off, value);
   }
 
-  private dieAt(off: number): DieCursor {
+  /**
+   * A cursor at the DIE at `off`: inside the current unit, the pooled cursor of nesting level
+   * `level` (vmlinux decodes millions of DIEs; one cursor each was most of the garbage), else a
+   * new one. ref() and drain() claim a level for the DIE they decode, so its cursor stays valid
+   * while nested ref()s use deeper levels; helpers that never call ref() use the first free
+   * level (`this.level`), see dieAt().
+   */
+  private dieAtLevel(off: number, level: number): DieCursor {
     const u = this.localUnit;
-    return u !== undefined && off >= this.localStart && off < this.localEnd ? u.dieAt(off) : this.dies.dieAt(off);
+    if (u === undefined || off < this.localStart || off >= this.localEnd) return this.dies.dieAt(off);
+    const c = this.cursors[level];
+    if (c === undefined || c.unit !== u) return (this.cursors[level] = u.dieAt(off));
+    return c.moveTo(off);
   }
+
+  /** A cursor for a helper that reads DIEs but never calls ref() while it holds the cursor. */
+  private dieAt(off: number): DieCursor { return this.dieAtLevel(off, this.level); }
   proto(ref: ProtoRef): BtfType { return this.protos[ref - 1]!; }
   name(ref: ProtoRef): string { return this.strings[this.protos[ref - 1]!.nameOff]!; }
 
@@ -210,12 +234,22 @@ export class ProtoGraph {
       this.memoSet(offset, r);
       return r;
     }
+    const level = this.level++;
+    try {
+      return this.refNew(offset, level);
+    } finally {
+      this.level = level;
+    }
+  }
+
+  /** ref() of a DIE not seen yet, decoded with the cursor of nesting level `level`. */
+  private refNew(offset: number, level: number): ProtoRef {
     // Follow transparent DIEs now so nothing ever points at them.
     let off = offset;
     for (let hops = 0; hops < 64; hops++) {
       let c: DieCursor;
       try {
-        c = this.dieAt(off);
+        c = this.dieAtLevel(off, level);
       } catch (e) {
         if (!(e instanceof DwarfError)) throw e;
         this.warn(offset, `dangling type reference 0x${off.toString(16)}: ${e.message}; using void`);
@@ -285,21 +319,54 @@ export class ProtoGraph {
    */
   private consed(c: DieCursor, off: number): ProtoRef {
     this.memoSet(off, PENDING);
-    let t: BtfType;
+    let t: BtfType | undefined;
+    let n = -1;
     try {
-      t = this.decode(c);
+      n = this.shallowKey(c);
+      if (n < 0) t = this.decode(c);
     } catch (e) {
       if (!(e instanceof DwarfError)) throw e;
       this.warn(off, `cannot decode type DIE (${e.message}); using an empty struct`);
       t = { kind: KIND.STRUCT, nameOff: 0, kflag: false, size: 0, members: [] };
     }
     const already = this.memoGet(off)!;
-    if (already !== PENDING) { this.protos[already - 1] = t; return already; }
-    const n = this.consKey(t);
+    if (already !== PENDING) { this.protos[already - 1] = t ?? this.fromShallowKey(); return already; }
+    if (t !== undefined) n = this.consKey(t);
     let r = n < 0 ? undefined : this.cons.get(this.key, n);
-    if (r === undefined) { r = this.alloc(t, off); if (n >= 0) this.cons.set(this.key, n, r); }
+    if (r === undefined) { r = this.alloc(t ?? this.fromShallowKey(), off); if (n >= 0) this.cons.set(this.key, n, r); }
     this.memoSet(off, r);
     return r;
+  }
+
+  /**
+   * The hash-consing key of a pointer/modifier or struct/union declaration DIE, written into
+   * `this.key` straight from the DIE (the same key consKey gives the decoded record), so that
+   * the ~1.5M of them vmlinux repeats allocate nothing when they are already known; -1 for
+   * other DIEs.
+   */
+  private shallowKey(c: DieCursor): number {
+    const tag = c.tag;
+    const kind = SHALLOW_KINDS.get(tag);
+    if (kind !== undefined) {
+      const type = this.ref(c.ref(DW_AT.type));
+      const k = this.key;
+      k[0] = kind; k[1] = 0; k[2] = 0; k[3] = type;
+      return 4;
+    }
+    if ((tag === DW_TAG.structure_type || tag === DW_TAG.class_type || tag === DW_TAG.union_type) && c.flag(DW_AT.declaration)) {
+      const nameOff = this.identAt(c, true);
+      const k = this.key;
+      k[0] = KIND.FWD; k[1] = nameOff; k[2] = tag === DW_TAG.union_type ? 1 : 0;
+      return 3;
+    }
+    return -1;
+  }
+
+  /** The record a shallowKey() describes. */
+  private fromShallowKey(): BtfType {
+    const k = this.key;
+    if (k[0] === KIND.FWD) return { kind: KIND.FWD, nameOff: k[1]!, kflag: k[2] === 1 };
+    return { kind: k[0] as typeof KIND.PTR, nameOff: 0, kflag: false, type: k[3]! };
   }
 
   /** Decode every queued DIE (and whatever they reference). */
@@ -307,13 +374,16 @@ export class ProtoGraph {
     while (this.queue.length > 0) {
       const r = this.queue.pop()!;
       const off = this.dieOf[r - 1]!;
+      const level = this.level++;
       try {
-        this.protos[r - 1] = this.decode(this.dieAt(off));
+        this.protos[r - 1] = this.decode(this.dieAtLevel(off, level));
       } catch (e) {
         if (!(e instanceof DwarfError)) throw e;
         this.warn(off, `cannot decode type DIE (${e.message}); using an empty ${'struct'}`);
         // A decodable placeholder of the right shape keeps references valid: a 0-member struct.
         this.protos[r - 1] = { kind: KIND.STRUCT, nameOff: 0, kflag: false, size: 0, members: [] };
+      } finally {
+        this.level = level;
       }
     }
   }
@@ -763,6 +833,11 @@ const IDENTIFIED: ReadonlySet<number> = new Set<number>([
   DW_TAG.structure_type, DW_TAG.class_type, DW_TAG.union_type, DW_TAG.enumeration_type, DW_TAG.typedef,
 ]);
 const DECL_COLUMN = 0x39;
+/** Tags whose record is only a kind and a type (see shallowKey), as decode() converts them. */
+const SHALLOW_KINDS: ReadonlyMap<number, number> = new Map<number, number>([
+  [DW_TAG.pointer_type, KIND.PTR], [DW_TAG.reference_type, KIND.PTR], [DW_TAG.rvalue_reference_type, KIND.PTR],
+  [DW_TAG.const_type, KIND.CONST], [DW_TAG.volatile_type, KIND.VOLATILE], [DW_TAG.restrict_type, KIND.RESTRICT],
+]);
 /** What a typedef's target may pass through before the type it names. */
 const MODIFIERS: ReadonlySet<number> = new Set<number>([
   DW_TAG.typedef, DW_TAG.const_type, DW_TAG.volatile_type, DW_TAG.restrict_type, DW_TAG.atomic_type, DW_TAG.immutable_type,

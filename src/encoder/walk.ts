@@ -197,10 +197,10 @@ function paramsNamed(unit: Unit, offset: number): boolean {
   if (!c.hasChildren) return true;
   while (c.next()) {
     if (c.depth === 1 && c.tag === DW_TAG.formal_parameter) {
-      let named = c.str(DW_AT.name) !== undefined;
+      let named = c.has(DW_AT.name);
       if (!named) {
         const o = c.ref(DW_AT.abstract_origin);
-        if (o !== undefined) named = unit.dwarf.dieAt(o).str(DW_AT.name) !== undefined;
+        if (o !== undefined) named = unit.dwarf.dieAt(o).has(DW_AT.name);
       }
       if (!named) return false;
     }

@@ -33,6 +33,8 @@ Options:
                   whitespace-separated (no spaces in paths), bases root first; blank lines and
                   lines starting with # are ignored. --mode/--vars apply to every job. Prints
                   "ok OBJECT -> OUT ..." per job; exit 1 if any job failed (the others still run).
+  -j, --jobs N    threads for decoding a vmlinux-sized object in full mode (default: the
+                  machine's available parallelism); the output is the same bytes for any N
   --quiet         do not print warnings (skipped DIEs)
   --timings       print the time spent in each phase on stderr
   --explain       write nothing; list every variable with its section, offset and size, and
@@ -64,6 +66,7 @@ export const encodeCommand: Command = {
           timings: { type: 'boolean' },
           dedup: { type: 'boolean' },
           explain: { type: 'boolean' },
+          jobs: { type: 'string', short: 'j' },
         },
       });
     } catch (e) {
@@ -76,6 +79,10 @@ export const encodeCommand: Command = {
       throw new UsageError(`--vars must be all, percpu or none, not '${v.vars}'`);
     }
     const vars = v.vars as VarsPolicy | undefined;
+    const threads = v.jobs === undefined ? undefined : Number(v.jobs);
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 256)) {
+      throw new UsageError(`--jobs must be a whole number from 1 to 256, not '${v.jobs}'`);
+    }
     let jobs: Job[];
     if (v.batch !== undefined) {
       if (parsed.positionals.length > 0 || v.output !== undefined || v.base !== undefined) {
@@ -92,13 +99,13 @@ export const encodeCommand: Command = {
     for (const job of jobs) {
       try {
         const base = cache.chain(job.bases);
-        const r = encodeObject(job.object, { base, mode, ...(vars ? { vars } : {}), ...(v.dedup ? { dedup: true } : {}) });
+        const r = encodeObject(job.object, { base, mode, threads, ...(vars ? { vars } : {}), ...(v.dedup ? { dedup: true } : {}) });
         if (v.explain) { io.out(explainSelection(r.selection)); continue; }
         writeFileAtomic(job.out, writeBtf(r.btf));
         if (!v.quiet) for (const w of r.warnings) io.err(`warning: ${formatWarning(job.object, w)}\n`);
         if (v.timings) {
           const t = r.stats.timings;
-          io.err(`timings: ${job.object}: walk ${t.walk.toFixed(0)} ms, types ${t.types.toFixed(0)} ms (${t.protos} protos), match ${t.match.toFixed(0)} ms, emit ${t.emit.toFixed(0)} ms, dedup ${t.dedup.toFixed(0)} ms\n`);
+          io.err(`timings: ${job.object}: walk ${t.walk.toFixed(0)} ms, types ${t.types.toFixed(0)} ms (${t.protos} protos), match ${t.match.toFixed(0)} ms, emit ${t.emit.toFixed(0)} ms, dedup ${t.dedup.toFixed(0)} ms; ${r.stats.chunks} chunk(s) on ${r.stats.threads} thread(s)\n`);
         }
         if (v.batch !== undefined) {
           io.out(`ok ${job.object} -> ${job.out} (${r.stats.variables} variables, ${r.stats.newTypes} new types)\n`);
