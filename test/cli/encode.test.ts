@@ -48,6 +48,18 @@ describe('cli/encode', function () {
     assert.match(out, /\tlocal_static_a\tfunction-local|declared_only\tdeclaration/);
   });
 
+  it('--jobs N: the same bytes for any N; --timings says how the work was cut', async () => {
+    const outs: Buffer[] = [];
+    for (const jobs of ['1', '3']) {
+      const out = join(tmp, `cli-jobs${jobs}.btf`);
+      const io = captureIo();
+      assert.equal(await main(['encode', obj, '--mode', 'full', '--jobs', jobs, '--timings', '-o', out], io), 0, io.stderr());
+      assert.match(io.stderr(), /1 chunk\(s\) on 1 thread\(s\)/, 'a small object is one chunk on one thread');
+      outs.push(readFileSync(out));
+    }
+    assert.ok(outs[0]!.equals(outs[1]!));
+  });
+
   it('--mode full and --vars percpu', async () => {
     const out = join(tmp, 'cli-full.btf');
     assert.equal(await main(['encode', obj, '--mode', 'full', '-o', out], captureIo()), 0);
@@ -78,7 +90,8 @@ describe('cli/encode', function () {
   });
 
   it('usage errors exit 2; bad input exits 1 with one line', async () => {
-    for (const args of [['encode'], ['encode', obj, '--mode', 'half'], ['encode', obj, '--vars', 'some'], ['encode', '--batch', 'x', obj], ['encode', obj, '--bogus']]) {
+    for (const args of [['encode'], ['encode', obj, '--mode', 'half'], ['encode', obj, '--vars', 'some'], ['encode', '--batch', 'x', obj], ['encode', obj, '--bogus'],
+      ['encode', obj, '--jobs', '0'], ['encode', obj, '-j', '1.5'], ['encode', obj, '--jobs', 'many']]) {
       const io = captureIo();
       assert.equal(await main(args, io), 2, args.join(' '));
     }
