@@ -720,11 +720,12 @@ class DedupContext {
     const indexes = tables.map(asciiStrings);
     const own = this.src.strings;
     const ownBytes = own.bytes();
-    const seen = new Map<number, number>();
+    // own offset -> new offset + 1 (0 = not seen): a level's string fields repeat its names many times
+    const seen = new Int32Array(own.length + 1);
     const intern = (off: number): number => {
       if (off === 0 || off < start) return off;
-      const known = seen.get(off);
-      if (known !== undefined) return known;
+      const known = off - start < seen.length ? seen[off - start]! : 0;
+      if (known !== 0) return known - 1;
       if (!own.has(off)) this.src.str(off); // reports the offset past the end
       const rel = off - own.start;
       let end = ownBytes.indexOf(0, rel);
@@ -736,7 +737,7 @@ class DedupContext {
         out = idx !== undefined ? idx.find(ownBytes, rel, end) : tables[i]!.find(s ??= own.get(off));
       }
       out ??= this.strings.add(s ?? own.get(off));
-      seen.set(off, out);
+      seen[off - start] = out + 1;
       return out;
     };
     for (let id = this.startId; id < this.nextId; id++) mapStrOffs(this.t(id), intern);

@@ -187,6 +187,7 @@ function buildLevel(elf: ElfFile, opts: EncodeOptions, mode: EncodeMode): { leve
     previous = order.length;
     newId.clear(); order.length = 0; reused = 0;
     visitAll();
+    if (base === undefined) break; // without a chain nothing matches later: the first walk is final
   }
 
   if (large) collectGarbage();

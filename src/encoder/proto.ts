@@ -461,7 +461,8 @@ export class ProtoGraph {
     this.resolveForwards();
     const n = this.protos.length;
     const sigOf = new Int32Array(n + 1).fill(-1);
-    const sigIds = new Map<string, number>();
+    // Signatures are int tuples (kind code first, fixed fields, then a run per member/param/value).
+    const sigIds = new TupleMap();
     const repOfSig: number[] = [];
     const rep = new Int32Array(n + 1);
     const inProgress = new Uint8Array(n + 1);
@@ -472,25 +473,32 @@ export class ProtoGraph {
       if (inProgress[r]) return -(r + 1); // a cycle not through a named pointee: keep it unique
       inProgress[r] = 1;
       const t = this.protos[r - 1]!;
-      let key: string;
+      const k: number[] = [];
       switch (t.kind) {
-        case KIND.INT: key = `i${t.nameOff}:${t.size}:${t.encoding}:${t.bits}:${t.bitOffset}`; break;
-        case KIND.FLOAT: key = `f${t.nameOff}:${t.size}`; break;
-        case KIND.FWD: key = `w${t.nameOff}:${t.kflag ? 1 : 0}`; break;
-        case KIND.ENUM: key = `e${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`; break;
-        case KIND.ENUM64: key = `E${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`; break;
+        case KIND.INT: k.push(1, t.nameOff, t.size, t.encoding, t.bits, t.bitOffset); break;
+        case KIND.FLOAT: k.push(2, t.nameOff, t.size); break;
+        case KIND.FWD: k.push(3, t.nameOff, t.kflag ? 1 : 0); break;
+        case KIND.ENUM: k.push(4, t.nameOff, t.size, t.kflag ? 1 : 0); for (const v of t.values) k.push(v.nameOff, v.value); break;
+        case KIND.ENUM64:
+          k.push(5, t.nameOff, t.size, t.kflag ? 1 : 0);
+          for (const v of t.values) k.push(v.nameOff, Number(BigInt.asUintN(32, v.value)), Number(BigInt.asUintN(32, v.value >> 32n)));
+          break;
         case KIND.STRUCT: case KIND.UNION:
-          key = `s${t.kind}:${t.nameOff}:${t.size}:${t.kflag ? 1 : 0}:${t.members.map((m) => `${m.nameOff}@${m.offset}:${sig(m.type)}`).join(',')}`; break;
-        case KIND.PTR: key = `p${pointee(t.type)}`; break;
-        case KIND.TYPEDEF: key = `t${t.nameOff}:${sig(t.type)}`; break;
-        case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: key = `m${t.kind}:${sig(t.type)}`; break;
-        case KIND.ARRAY: key = `a${t.nelems}:${sig(t.elemType)}:${sig(t.indexType)}`; break;
-        case KIND.FUNC_PROTO: key = `F${sig(t.returnType)}:${t.params.map((q) => `${q.nameOff}:${sig(q.type)}`).join(',')}`; break;
-        default: key = `u${r}`;
+          k.push(6, t.kind, t.nameOff, t.size, t.kflag ? 1 : 0);
+          for (const m of t.members) k.push(m.nameOff, m.offset, sig(m.type));
+          break;
+        case KIND.PTR: k.push(7); pointee(t.type, k); break;
+        case KIND.TYPEDEF: k.push(8, t.nameOff, sig(t.type)); break;
+        case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG: k.push(9, t.kind, sig(t.type)); break;
+        case KIND.ARRAY: k.push(10, t.nelems, sig(t.elemType), sig(t.indexType)); break;
+        case KIND.FUNC_PROTO: k.push(11, sig(t.returnType)); for (const q of t.params) k.push(q.nameOff, sig(q.type)); break;
+        default: k.push(12, r);
       }
       inProgress[r] = 0;
-      let id = sigIds.get(key);
-      if (id === undefined) { id = sigIds.size + 1; sigIds.set(key, id); repOfSig[id] = r; } else if (t.kind === KIND.PTR) {
+      // A field past 32 bits (corrupt DWARF) would alias another key: such a proto stays unique.
+      if (!k.every((v) => isInt32(v) || v === v >>> 0)) k.splice(0, k.length, 12, r);
+      let id = sigIds.get(k, k.length);
+      if (id === undefined) { id = sigIds.size + 1; sigIds.set(k, k.length, id); repOfSig[id] = r; } else if (t.kind === KIND.PTR) {
         // Pointers to a struct and to its FWD share a signature: keep the one that knows the struct.
         const cur = this.protos[repOfSig[id]! - 1] as { type: number };
         if (cur.type !== 0 && this.protos[cur.type - 1]!.kind === KIND.FWD && t.type !== 0 && this.protos[t.type - 1]!.kind !== KIND.FWD) repOfSig[id] = r;
@@ -498,15 +506,17 @@ export class ProtoGraph {
       sigOf[r] = id;
       return id;
     };
-    const pointee = (r: ProtoRef): string => {
-      if (r === 0) return '0';
+    /** A pointee as two ints: a named struct/union (or its FWD) or typedef by name only, else its signature. */
+    const pointee = (r: ProtoRef, k: number[]): void => {
+      if (r === 0) { k.push(0, 0); return; }
       const t = this.protos[r - 1]!;
       if (t.nameOff !== 0 && (t.kind === KIND.STRUCT || t.kind === KIND.UNION || t.kind === KIND.FWD)) {
         const isUnion = t.kind === KIND.UNION || (t.kind === KIND.FWD && t.kflag);
-        return `N${isUnion ? 'u' : 's'}${t.nameOff}`;
+        k.push(isUnion ? 2 : 1, t.nameOff);
+        return;
       }
-      if (t.nameOff !== 0 && t.kind === KIND.TYPEDEF) return `T${t.nameOff}`;
-      return `${sig(r)}`;
+      if (t.nameOff !== 0 && t.kind === KIND.TYPEDEF) { k.push(3, t.nameOff); return; }
+      k.push(4, sig(r));
     };
     for (let r = 1; r <= n; r++) {
       const id = sig(r);
