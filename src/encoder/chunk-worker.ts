@@ -6,7 +6,7 @@
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { Dwarf } from '../dwarf/dwarf.js';
 import { ElfFile } from '../elf/index.js';
-import { decodeChunk } from './chunks.js';
+import { decodeChunk, packProtos } from './chunks.js';
 
 interface Job {
   readonly bytes: Uint8Array;
@@ -29,7 +29,9 @@ try {
   const names = job.functionNames === undefined ? undefined : new Set(job.functionNames.split('\n'));
   for (const [chunk, starts] of job.chunks) {
     const { data } = decodeChunk(dwarf, elf, job.starts, starts, names);
-    job.port.postMessage({ chunk, data });
+    const packed = packProtos(data.protos);
+    if (packed === undefined) job.port.postMessage({ chunk, data, packed });
+    else job.port.postMessage({ chunk, data: { ...data, protos: [] }, packed }, [packed.buffer]);
   }
 } catch (e) {
   const err = e instanceof Error ? e : new Error(String(e));

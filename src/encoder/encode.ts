@@ -190,7 +190,6 @@ function buildLevel(elf: ElfFile, opts: EncodeOptions, mode: EncodeMode): { leve
     if (base === undefined) break; // without a chain nothing matches later: the first walk is final
   }
 
-  if (large) collectGarbage();
   const T3 = performance.now();
   let next = level.startId;
   for (const r of order) newId.set(r, next++);

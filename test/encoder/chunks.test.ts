@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { writeBtf } from '../../src/btf/write.js';
 import { Dwarf } from '../../src/dwarf/dwarf.js';
 import { ElfFile } from '../../src/elf/index.js';
-import { decodeUnits, planChunks } from '../../src/encoder/chunks.js';
+import { KIND } from '../../src/btf/kinds.js';
+import type { BtfType } from '../../src/btf/types.js';
+import { decodeChunk, decodeUnits, packProtos, planChunks, unpackProtos } from '../../src/encoder/chunks.js';
 import { encodeObject } from '../../src/encoder/encode.js';
 import { readableUnits } from '../../src/encoder/walk.js';
 import { fixture } from '../support/paths.js';
@@ -42,6 +44,21 @@ describe('encoder/chunks', function () {
       assert.ok(one.btf.types.length > 0);
       assert.deepEqual(writeBtf(two.btf), writeBtf(one.btf), `${mode}: threads changed the output`);
     }
+  });
+
+  it('packs protos into words and back exactly, and refuses records that do not fit 32-bit fields', () => {
+    const path = fixture('kernel/debug/loop.ko');
+    const elf = ElfFile.fromBytes(readFileSync(path), path);
+    const dwarf = Dwarf.fromElf(elf);
+    const { starts } = readableUnits(dwarf);
+    const { data } = decodeChunk(dwarf, elf, starts, starts, new Set(['loop_add']));
+    assert.ok(data.protos.length > 100);
+    const words = packProtos(data.protos)!;
+    assert.deepEqual(unpackProtos(words), data.protos);
+    const huge: BtfType = { kind: KIND.STRUCT, nameOff: 0, kflag: false, size: 2 ** 33, members: [] };
+    assert.equal(packProtos([...data.protos, huge]), undefined, 'a 2^33-byte struct (corrupt DWARF) is sent as records');
+    const wide: BtfType = { kind: KIND.ENUM, nameOff: 0, kflag: true, size: 4, values: [{ nameOff: 0, value: 0xffffffff }] };
+    assert.equal(packProtos([wide]), undefined, 'a signed enum value outside int32');
   });
 
   it('a module is one chunk, whatever the thread count', () => {
