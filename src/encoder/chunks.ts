@@ -95,7 +95,7 @@ export function planChunks(starts: readonly number[], infoLength: number, chunkB
   return chunks;
 }
 
-const FIRST_SHARE = 1.1;
+const FIRST_SHARE = 1.2;
 
 /**
  * Walks and decodes the units of one chunk into a fresh graph; `functionNames` (the object's

@@ -26,7 +26,8 @@ describe('encoder/chunks', function () {
     const chunks = planChunks(starts, 100_000, 30_000);
     assert.equal(chunks.length, 3);
     assert.deepEqual(chunks.flat(), starts);
-    for (const c of chunks) assert.ok(c.length >= 30 && c.length <= 37, `unbalanced: ${c.length}`);
+    // chunk 0 (the main thread's, which starts first) is 1.2 times the others
+    assert.deepEqual(chunks.map((c) => c.length), [38, 31, 31]);
     assert.equal(planChunks(starts, 100_000, 200_000).length, 1);
     assert.deepEqual(planChunks([0, 60], 100, 1), [[0], [60]]);
     assert.deepEqual(planChunks([0, 10], 100, 1), [[0, 10]], 'a cut falls only where a unit starts past the target');
