@@ -44,7 +44,8 @@ export function mcountAddresses(elf: ElfFile): Set<string> | undefined {
 /** Names of the object's STT_FUNC symbols. */
 export function functionSymbolNames(elf: ElfFile): Set<string> {
   const names = new Set<string>();
-  for (const s of elf.symbols) if (s.type === STT.FUNC && s.name !== '') names.add(s.name);
+  // Only the FUNC symbols, and not cached in the ElfFile: vmlinux has ~150k symbols.
+  for (const s of elf.symbolsWhere({ types: FUNC_ONLY })) if (s.name !== '') names.add(s.name);
   return names;
 }
 
@@ -59,3 +60,5 @@ export function firstPerName<T extends { readonly name: string }>(elf: ElfFile, 
   const seen = new Set<string>();
   return list.filter(({ name }) => !seen.has(name) && seen.add(name) !== undefined);
 }
+
+const FUNC_ONLY: ReadonlySet<number> = new Set([STT.FUNC]);

@@ -241,8 +241,8 @@ export function elfSelectionContext(elf: ElfFile, inBase?: ReadonlyMap<string, R
       if (objects === undefined) {
         objects = new Set();
         const rel = elf.type === ET.REL;
-        for (const sym of elf.symbols) {
-          if (sym.type !== STT.OBJECT) continue;
+        // Only the OBJECT symbols, and not cached in the ElfFile: vmlinux has ~150k symbols.
+        for (const sym of elf.symbolsWhere({ types: OBJECT_ONLY })) {
           const sec = elf.sectionByIndex(sym.shndx);
           if (sec === undefined) continue;
           const off = rel ? sym.value : sym.value - sec.addr;
@@ -253,3 +253,5 @@ export function elfSelectionContext(elf: ElfFile, inBase?: ReadonlyMap<string, R
     },
   };
 }
+
+const OBJECT_ONLY: ReadonlySet<number> = new Set([STT.OBJECT]);
