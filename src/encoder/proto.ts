@@ -587,14 +587,22 @@ export class ProtoGraph {
    * them. Ambiguous names keep their FWDs.
    */
   private resolveForwards(): void {
-    const def = new Map<string, ProtoRef>();
-    const shapes = new Map<string, string>();
+    // name string index * 2 + (union ? 1 : 0): the FWD's name and kind, the definition's
+    const keyOf = (nameOff: number, union: boolean): number => nameOff * 2 + (union ? 1 : 0);
     const forwards: ProtoRef[] = [];
+    const wanted = new Set<number>();
     for (let r = 1; r <= this.protos.length; r++) {
       const t = this.protos[r - 1]!;
-      if (t.kind === KIND.FWD && t.nameOff !== 0) { forwards.push(r); continue; }
+      if (t.kind === KIND.FWD && t.nameOff !== 0) { forwards.push(r); wanted.add(keyOf(t.nameOff, t.kflag)); }
+    }
+    if (forwards.length === 0) return;
+    const def = new Map<number, ProtoRef>();
+    const shapes = new Map<number, string>();
+    for (let r = 1; r <= this.protos.length; r++) {
+      const t = this.protos[r - 1]!;
       if ((t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) || t.nameOff === 0) continue;
-      const key = `${t.kind === KIND.UNION ? 'u' : 's'}${t.nameOff}`;
+      const key = keyOf(t.nameOff, t.kind === KIND.UNION);
+      if (!wanted.has(key)) continue;
       const shape = `${t.size}:${t.members.map((m) => `${m.nameOff}@${m.offset}`).join(',')}`;
       const known = shapes.get(key);
       if (known === undefined) { def.set(key, r); shapes.set(key, shape); } else if (known !== shape) def.set(key, 0);
@@ -602,7 +610,7 @@ export class ProtoGraph {
     const target = new Map<ProtoRef, ProtoRef>();
     for (const r of forwards) {
       const t = this.protos[r - 1]!;
-      const d = def.get(`${t.kflag ? 'u' : 's'}${t.nameOff}`);
+      const d = def.get(keyOf(t.nameOff, t.kflag));
       if (d !== undefined && d !== 0) target.set(r, d);
     }
     if (target.size === 0) return;
