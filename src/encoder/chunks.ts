@@ -6,7 +6,7 @@
  * types they have in common. The cut depends only on the input (the size of .debug_info), never
  * on how many threads run, so the output is the same bytes with one thread or many: threads only
  * change who decodes a chunk. Objects below CHUNK_BYTES of .debug_info (every module) are one
- * chunk, decoded exactly as before chunks existed.
+ * chunk on one thread.
  *
  * Threads: the main thread decodes chunk 0 while worker threads (chunk-worker.ts) decode the
  * rest of a file read into a SharedArrayBuffer (no copy). encodeElf is synchronous, so the main
@@ -59,7 +59,6 @@ export interface ChunkData {
   /** The protos of CU-level and function-local type DIEs (full mode), each once, first seen first. */
   readonly roots: ProtoRef[];
   readonly walkMs: number;
-  readonly typesMs: number;
 }
 
 export interface Decoded {
@@ -98,8 +97,8 @@ export function planChunks(starts: readonly number[], infoLength: number, chunkB
 const FIRST_SHARE = 1.2;
 
 /**
- * Walks and decodes the units of one chunk into a fresh graph; `functionNames` (the object's
- * FUNC symbols) only in full mode.
+ * Walks and decodes the units of one chunk into a fresh graph; `symbolNames` (the object's
+ * FUNC symbols) only in full mode, where functions are encoded too.
  */
 export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly number[], chunk: readonly number[], symbolNames: ReadonlySet<string> | undefined): { graph: ProtoGraph; data: ChunkData } {
   const full = symbolNames !== undefined;
@@ -109,8 +108,7 @@ export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly numb
   const functionNames: string[] = [];
   const functionRefs: ProtoRef[] = [];
   const roots: ProtoRef[] = [];
-  const rootSeen = new Uint8Array(1 << 16);
-  let seen = rootSeen;
+  let seen = new Uint8Array(1 << 16); // roots seen, by proto ref
   const qualifies = symbolNames === undefined ? undefined : functionQualifies(symbolNames);
   let typesMs = 0;
   const t0 = performance.now();
@@ -138,15 +136,13 @@ export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly numb
       typesMs += performance.now() - t;
     },
   }, { starts: [...chunk], warnings: [] });
-  const t1 = performance.now();
-  const walkMs = t1 - t0 - typesMs;
+  const walkMs = performance.now() - t0 - typesMs;
   graph.drain();
-  typesMs += performance.now() - t1;
   return {
     graph,
     data: {
       protos: graph.protos, dieOf: graph.dieOf, strings: graph.strings, walkWarnings: walk.warnings, graphWarnings: graph.warnings,
-      variables, variableRefs, functionNames, functionRefs, roots, walkMs, typesMs,
+      variables, variableRefs, functionNames, functionRefs, roots, walkMs,
     },
   };
 }
@@ -158,7 +154,8 @@ export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly numb
 export function decodeUnits(dwarf: Dwarf, elf: ElfFile, starts: readonly number[], startWarnings: readonly EncoderWarning[], opts: ChunkOptions): Decoded {
   const chunks = planChunks(starts, dwarf.info.length, opts.chunkBytes ?? CHUNK_BYTES);
   const shared = elf.bytes.buffer instanceof SharedArrayBuffer;
-  const threads = shared ? Math.max(1, Math.min(chunks.length, Math.floor(opts.threads ?? availableParallelism()))) : 1;
+  const wanted = Math.floor(opts.threads ?? availableParallelism());
+  const threads = shared && Number.isFinite(wanted) ? Math.max(1, Math.min(chunks.length, wanted)) : 1;
   // Parsed once here; workers get the names, not the symbol table (150k symbols for vmlinux).
   const names = opts.full ? functionSymbolNames(elf) : undefined;
   const workers: WorkerHandle[] = [];

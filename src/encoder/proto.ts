@@ -150,8 +150,9 @@ export class ProtoGraph {
       const i = off - this.localStart;
       if (this.local[i] === 0) this.touched.push(i);
       this.local[i] = value + 2;
+    } else {
+      this.byDie.set(off, value);
     }
-    else this.byDie.set(off, value);
   }
 
   /**
