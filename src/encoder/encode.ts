@@ -202,8 +202,10 @@ function buildLevel(elf: ElfFile, opts: EncodeOptions, mode: EncodeMode): { leve
     const known = strCache[i]!;
     return known >= 0 ? known : (strCache[i] = addStr(graph.strings[i]!));
   };
+  // The protos themselves become the level's records (not copies): the graph is dropped after
+  // this, and mapRef reads only ids (newId, the matcher's memo), never a proto's fields.
   for (const r of order) {
-    const t = cloneType(graph.proto(r));
+    const t = graph.proto(r);
     mapTypeIds(t, mapRef);
     mapStrOffs(t, strOf);
     level.addType(t);
