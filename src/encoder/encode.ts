@@ -125,8 +125,7 @@ function buildLevel(elf: ElfFile, opts: EncodeOptions, mode: EncodeMode): { leve
   const T0 = performance.now();
   const large = isLarge(elf.bytes);
   const decoded = decodeObject(elf, mode === 'full', opts);
-  const { graph, typeOf } = decoded;
-  const walk = { variables: decoded.variables };
+  const { graph, typeOf, variables: rawVariables } = decoded;
   const warnings: EncoderWarning[] = decoded.warnings;
   let fnList = firstPerName(elf, decoded.functions).filter((f) => f.proto !== 0);
   graph.repairMembers();
@@ -140,7 +139,7 @@ function buildLevel(elf: ElfFile, opts: EncodeOptions, mode: EncodeMode): { leve
   const T2 = performance.now();
   warnings.push(...graph.warnings);
 
-  const candidates: VariableCandidate[] = walk.variables.map((v) => {
+  const candidates: VariableCandidate[] = rawVariables.map((v) => {
     const ref = typeOf.get(v);
     const size = ref === undefined || ref === 0 ? undefined : graph.byteSize(ref);
     return {
@@ -152,7 +151,7 @@ function buildLevel(elf: ElfFile, opts: EncodeOptions, mode: EncodeMode): { leve
   const inBase = base ? varsOfLevel(base) : undefined;
   const selection = selectVariables(candidates, elfSelectionContext(elf, inBase), { vars, skipInBase: mode === 'extras' });
   const refOfCandidate = new Map<VariableCandidate, ProtoRef>();
-  walk.variables.forEach((v, i) => { const r = typeOf.get(v); if (r !== undefined) refOfCandidate.set(candidates[i]!, r); });
+  rawVariables.forEach((v, i) => { const r = typeOf.get(v); if (r !== undefined) refOfCandidate.set(candidates[i]!, r); });
 
   // Roots: in full mode every type DIE and function; always the kept variables' types.
   const matcher = new ChainMatcher(base, graph);
