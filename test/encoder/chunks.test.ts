@@ -7,6 +7,7 @@ import { KIND } from '../../src/btf/kinds.js';
 import type { BtfType } from '../../src/btf/types.js';
 import { decodeChunk, decodeUnits, packProtos, planChunks, unpackProtos } from '../../src/encoder/chunks.js';
 import { encodeObject } from '../../src/encoder/encode.js';
+import { EncoderError } from '../../src/encoder/errors.js';
 import { readableUnits } from '../../src/encoder/walk.js';
 import { fixture } from '../support/paths.js';
 
@@ -60,6 +61,36 @@ describe('encoder/chunks', function () {
     assert.equal(packProtos([...data.protos, huge]), undefined, 'a 2^33-byte struct (corrupt DWARF) is sent as records');
     const wide: BtfType = { kind: KIND.ENUM, nameOff: 0, kflag: true, size: 4, values: [{ nameOff: 0, value: 0xffffffff }] };
     assert.equal(packProtos([wide]), undefined, 'a signed enum value outside int32');
+  });
+
+  it('on corrupted DWARF, a worker gives what the main thread gives: the same bytes and warnings, or the same error', () => {
+    const path = fixture('encoder/vars-dwarf5.o');
+    const orig = readFileSync(path);
+    const info = ElfFile.fromBytes(orig, path).section('.debug_info')!;
+    let seed = 7;
+    const rnd = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32; };
+    const outcome = (bytes: Uint8Array, threads: number): string => {
+      const image = new Uint8Array(new SharedArrayBuffer(bytes.length));
+      image.set(bytes);
+      try {
+        const r = encodeObject('corrupt.o', { mode: 'full', threads, chunkBytes: 1 }, { bytes: image, sections: new Map() });
+        assert.equal(r.stats.chunks, 2);
+        assert.equal(r.stats.threads, threads);
+        return `${Buffer.from(writeBtf(r.btf)).toString('hex')} ${JSON.stringify(r.warnings)}`;
+      } catch (e) {
+        assert.ok(e instanceof EncoderError, e instanceof Error ? e.stack : String(e));
+        return `error ${e.code}`;
+      }
+    };
+    let warned = 0;
+    for (let i = 0; i < 20; i++) {
+      const bytes = new Uint8Array(orig);
+      for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) bytes[info.offset + Math.floor(rnd() * info.size)] = Math.floor(rnd() * 256);
+      const one = outcome(bytes, 1);
+      assert.equal(outcome(bytes, 2), one, `corruption ${i}`);
+      if (/dieOffset/.test(one)) warned++;
+    }
+    assert.ok(warned > 0, 'some corruptions gave warnings (the worker\'s reach the result too)');
   });
 
   it('a module is one chunk, whatever the thread count', () => {
