@@ -28,7 +28,7 @@ try {
   const dwarf = Dwarf.fromElf(elf);
   const names = job.functionNames === undefined ? undefined : new Set(job.functionNames.split('\n'));
   for (const [chunk, starts] of job.chunks) {
-    const { data } = decodeChunk(dwarf, elf, job.starts, starts, names);
+    const { data } = decodeChunk(dwarf, elf, job.starts, starts, names, () => { Atomics.add(job.state, 1, 1); });
     const packed = packProtos(data.protos);
     if (packed === undefined) job.port.postMessage({ chunk, data, packed });
     else job.port.postMessage({ chunk, data: { ...data, protos: [] }, packed }, [packed.buffer]);

@@ -29,6 +29,12 @@ export const CHUNK_BYTES = 64 << 20;
 
 /** How long a worker may take to start before its chunks are decoded on the main thread. */
 const WORKER_START_MS = 20_000;
+/**
+ * How long a running worker may go without finishing a unit before it is taken for dead (a worker
+ * stopped by V8 for running out of heap never says so) and its chunks are decoded here. A unit
+ * takes milliseconds.
+ */
+const WORKER_STALL_MS = 60_000;
 
 export interface ChunkOptions {
   readonly full: boolean;
@@ -36,9 +42,10 @@ export interface ChunkOptions {
   readonly threads?: number | undefined;
   /** Minimum .debug_info bytes per chunk (tests make it small to get several chunks). */
   readonly chunkBytes?: number | undefined;
-  /** The worker script (tests point it at one that never starts) and how long it may take to start. */
+  /** The worker script (tests point it at one that never starts or stalls), how long it may take to start or stall. */
   readonly workerUrl?: URL | undefined;
   readonly workerStartMs?: number | undefined;
+  readonly workerStallMs?: number | undefined;
 }
 
 /** What one chunk yields, as plain data (what a worker posts back). */
@@ -100,7 +107,10 @@ const FIRST_SHARE = 1.2;
  * Walks and decodes the units of one chunk into a fresh graph; `symbolNames` (the object's
  * FUNC symbols) only in full mode, where functions are encoded too.
  */
-export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly number[], chunk: readonly number[], symbolNames: ReadonlySet<string> | undefined): { graph: ProtoGraph; data: ChunkData } {
+export function decodeChunk(
+  dwarf: Dwarf, elf: ElfFile, allStarts: readonly number[], chunk: readonly number[], symbolNames: ReadonlySet<string> | undefined,
+  onUnitDone?: () => void,
+): { graph: ProtoGraph; data: ChunkData } {
   const full = symbolNames !== undefined;
   const graph = new ProtoGraph(dwarf, new UnitIndex(dwarf, allStarts));
   const variables: RawVariable[] = [];
@@ -134,6 +144,7 @@ export function decodeChunk(dwarf: Dwarf, elf: ElfFile, allStarts: readonly numb
         }
       }
       typesMs += performance.now() - t;
+      onUnitDone?.();
     },
   }, { starts: [...chunk], warnings: [] });
   const walkMs = performance.now() - t0 - typesMs;
@@ -172,7 +183,7 @@ export function decodeUnits(dwarf: Dwarf, elf: ElfFile, starts: readonly number[
     results[c] = r.data;
   }
   for (const w of workers) {
-    for (const [c, data] of finishWorker(w, opts.workerStartMs ?? WORKER_START_MS)) results[c] = data;
+    for (const [c, data] of finishWorker(w, opts.workerStartMs ?? WORKER_START_MS, opts.workerStallMs ?? WORKER_STALL_MS)) results[c] = data;
     for (const c of w.chunks) if (results[c] === undefined) results[c] = decodeChunk(dwarf, elf, starts, chunks[c]!, names).data;
   }
   // Merge in chunk order.
@@ -253,14 +264,14 @@ function packable(t: BtfType): boolean {
 interface WorkerHandle {
   readonly worker: Worker | undefined;
   readonly port: MessagePort;
-  /** [0]: 0 starting, 1 running, 2 finished (every result posted). */
+  /** [0]: 0 starting, 1 running, 2 finished (every result posted); [1]: units decoded so far. */
   readonly state: Int32Array;
   readonly chunks: readonly number[];
 }
 
 function startWorker(elf: ElfFile, starts: readonly number[], chunks: readonly (readonly number[])[], mine: number[], names: ReadonlySet<string> | undefined, opts: ChunkOptions): WorkerHandle {
   const { port1, port2 } = new MessageChannel();
-  const state = new Int32Array(new SharedArrayBuffer(4));
+  const state = new Int32Array(new SharedArrayBuffer(8));
   let worker: Worker | undefined;
   try {
     worker = new Worker(opts.workerUrl ?? new URL('./chunk-worker.js', import.meta.url), {
@@ -279,15 +290,22 @@ function startWorker(elf: ElfFile, starts: readonly number[], chunks: readonly (
   return { worker, port: port1, state, chunks: mine };
 }
 
-/** Waits for a worker and takes its results; chunks it could not decode are left for the caller. */
-function finishWorker(w: WorkerHandle, startMs: number): [number, ChunkData][] {
+/**
+ * Waits for a worker and takes its results; the chunks of a worker that did not start, or that
+ * stalled (no unit finished within two waits of `stallMs`), are left for the caller, which
+ * decodes them itself.
+ */
+function finishWorker(w: WorkerHandle, startMs: number, stallMs: number): [number, ChunkData][] {
   const out: [number, ChunkData][] = [];
   if (w.worker === undefined) return out;
-  if (Atomics.wait(w.state, 0, 0, startMs) === 'timed-out' && Atomics.load(w.state, 0) === 0) {
-    void w.worker.terminate();
-    return out;
+  let alive = Atomics.wait(w.state, 0, 0, startMs) !== 'timed-out' || Atomics.load(w.state, 0) !== 0;
+  for (let progress = -1; alive && Atomics.load(w.state, 0) === 1;) {
+    if (Atomics.wait(w.state, 0, 1, stallMs) !== 'timed-out') continue;
+    const now = Atomics.load(w.state, 1);
+    if (now === progress) alive = false;
+    progress = now;
   }
-  Atomics.wait(w.state, 0, 1);
+  if (!alive) void w.worker.terminate();
   for (let m = receiveMessageOnPort(w.port); m !== undefined; m = receiveMessageOnPort(w.port)) {
     const msg = m.message as { chunk: number; data: ChunkData; packed: Uint32Array | undefined } | { error: { message: string; stack?: string } };
     if ('error' in msg) {
