@@ -720,6 +720,7 @@ class DedupContext {
     const indexes = tables.map(asciiStrings);
     const own = this.src.strings;
     const ownBytes = own.bytes();
+    const copyUnique = own.unique && this.strings.length <= 1;
     // own offset -> new offset + 1 (0 = not seen): a level's string fields repeat its names many times
     const seen = new Int32Array(own.length + 1);
     const intern = (off: number): number => {
@@ -736,6 +737,9 @@ class DedupContext {
         const idx = indexes[i];
         out = idx !== undefined ? idx.find(ownBytes, rel, end) : tables[i]!.find(s ??= own.get(off));
       }
+      // A first sighting of a string of a duplicate-free table is new to the new table too (distinct
+      // offsets hold distinct strings): copy its bytes, no decoding or hashing (vmlinux: ~150k).
+      if (out === undefined && copyUnique) out = this.strings.appendNew(ownBytes.subarray(rel, end));
       out ??= this.strings.add(s ?? own.get(off));
       seen[off - start] = out + 1;
       return out;

@@ -32,12 +32,38 @@ export class StringTable {
   private asciiChecked = false;
   private index: Map<string, StrOff> | undefined;
   private classes: Uint8Array | undefined;
+  /** No string occurs twice (see `unique`). */
+  private uniqueStrings: boolean;
 
   /** `initial` is used as is (not copied) until the first `add`. */
   constructor(start: number, initial: Uint8Array = new Uint8Array(0)) {
     this.start = start;
     this.buf = initial;
     this.len = initial.length;
+    this.uniqueStrings = initial.length === 0 || (initial.length === 1 && initial[0] === 0);
+  }
+
+  /**
+   * True when no string occurs twice: a table that started empty and grew only through `add` and
+   * `appendNew`. A table made from bytes (parsed, merged) may repeat strings, so it says false.
+   */
+  get unique(): boolean { return this.uniqueStrings; }
+
+  /**
+   * Appends the string whose UTF-8 bytes (no NUL) are `bytes`, which the caller knows this table
+   * lacks: no decoding, no lookup (the index is rebuilt on the next find/add). For copying the
+   * strings of a `unique` table in a new order.
+   */
+  appendNew(bytes: Uint8Array): StrOff {
+    this.reserve(bytes.length + 1);
+    const off = this.start + this.len;
+    this.buf.set(bytes, this.len);
+    this.buf[this.len + bytes.length] = 0;
+    this.len += bytes.length + 1;
+    this.index = undefined;
+    this.text = undefined;
+    this.asciiChecked = false;
+    return off;
   }
 
   /** A fresh table: standalone tables begin with the empty string at offset 0, split ones empty. */

@@ -55,6 +55,27 @@ function struct(btf: Btf, id: number): StructType {
   return t;
 }
 
+describe('btf/dedup: strings', () => {
+  it('a duplicate-free own table (built) and the same table parsed from bytes dedup to the same bytes', () => {
+    const b = new BtfBuilder();
+    for (let copy = 0; copy < 2; copy++) {
+      const int = b.addInt('int', 4, 1);
+      b.addStruct(`s${copy % 2 === 0 ? 'a' : 'b'}`, 4);
+      b.addField('x', int, 0);
+      b.addStruct('shared', 4);
+      b.addField('y', int, 0);
+      b.addTypedef('t_é', int);
+    }
+    const built = b.finish();
+    assert.ok(built.strings.unique);
+    const parsed = parseBtf(writeBtf(built));
+    assert.ok(!parsed.strings.unique, 'parsed bytes may repeat strings');
+    const fromBuilt = writeBtf(dedupBtf(built));
+    assert.deepEqual(fromBuilt, writeBtf(dedupBtf(parsed)));
+    assert.ok(fromBuilt.length < writeBtf(built).length, 'dedup merged the copies');
+  });
+});
+
 describe('btf/dedup: standalone', () => {
   it('collapses duplicate struct graphs (with a pointer cycle) and remaps references', () => {
     const b = new BtfBuilder();

@@ -28,6 +28,20 @@ describe('btf/strings', () => {
     assert.throws(() => t.get(107), (e: unknown) => e instanceof BtfError && e.code === 'bad-string-offset');
   });
 
+  it('unique: true while built by add/appendNew from empty, false for wrapped bytes; appendNew copies bytes', () => {
+    const t = StringTable.empty(0);
+    assert.ok(t.unique);
+    t.add('abc');
+    assert.equal(t.appendNew(new TextEncoder().encode('de')), 5);
+    assert.ok(t.unique);
+    assert.deepEqual([...t.bytes()], [0, 97, 98, 99, 0, 100, 101, 0]);
+    assert.equal(t.get(5), 'de');
+    assert.equal(t.find('de'), 5, 'the index knows appended strings');
+    assert.equal(t.add('de'), 5, 'and add does not append them again');
+    assert.ok(!new StringTable(0, new Uint8Array([0, 0x61, 0, 0x61, 0])).unique, 'bytes may repeat a string');
+    assert.ok(new StringTable(7, new Uint8Array(0)).unique);
+  });
+
   it('does not write into the bytes it wraps', () => {
     const backing = new Uint8Array([0, 0x61, 0, 0xee, 0xee]);
     const t = new StringTable(0, backing.subarray(0, 3));
