@@ -100,33 +100,30 @@ describe('encoder/chunks', function () {
     assert.equal(r.stats.threads, 1);
   });
 
-  it('decodes on the main thread the chunks of a worker that never starts', () => {
+  /** Decodes loop.ko in 2 chunks with a broken worker; what comes back must equal one thread's decoding. */
+  function assertMainThreadTakesOver(workerUrl: URL, limits: { workerStartMs?: number; workerStallMs?: number }): void {
     const path = fixture('kernel/debug/loop.ko');
     const elf = ElfFile.fromBytes(sharedImage(path).bytes, path);
     const dwarf = Dwarf.fromElf(elf);
     const { starts } = readableUnits(dwarf);
     const good = decodeUnits(dwarf, elf, starts, [], { full: true, threads: 1, chunkBytes: 1 });
-    const never = new URL('data:text/javascript,await new Promise(() => {})');
-    const fallback = decodeUnits(dwarf, elf, starts, [], { full: true, threads: 2, chunkBytes: 1, workerUrl: never, workerStartMs: 200 });
+    const t0 = Date.now();
+    const fallback = decodeUnits(dwarf, elf, starts, [], { full: true, threads: 2, chunkBytes: 1, workerUrl, ...limits });
+    assert.ok(Date.now() - t0 < 10_000, 'no hang');
     assert.equal(fallback.chunks, 2);
     assert.equal(fallback.graph.size, good.graph.size);
     assert.deepEqual(fallback.roots, good.roots);
     assert.deepEqual(fallback.variables.map((v) => v.dieOffset), good.variables.map((v) => v.dieOffset));
+  }
+
+  it('decodes on the main thread the chunks of a worker that never starts', () => {
+    assertMainThreadTakesOver(new URL('data:text/javascript,await new Promise(() => {})'), { workerStartMs: 200 });
   });
 
   it('decodes on the main thread the chunks of a worker that starts and then stalls (never hangs)', () => {
-    const path = fixture('kernel/debug/loop.ko');
-    const elf = ElfFile.fromBytes(sharedImage(path).bytes, path);
-    const dwarf = Dwarf.fromElf(elf);
-    const { starts } = readableUnits(dwarf);
-    const good = decodeUnits(dwarf, elf, starts, [], { full: true, threads: 1, chunkBytes: 1 });
     // says it runs, then never finishes a unit (what a worker stopped by V8 for lack of heap looks like)
     const stalls = new URL(`data:text/javascript,${encodeURIComponent(
       "import { workerData } from 'node:worker_threads'; Atomics.store(workerData.state, 0, 1); Atomics.notify(workerData.state, 0); await new Promise(() => {});")}`);
-    const t0 = Date.now();
-    const fallback = decodeUnits(dwarf, elf, starts, [], { full: true, threads: 2, chunkBytes: 1, workerUrl: stalls, workerStallMs: 150 });
-    assert.ok(Date.now() - t0 < 10_000);
-    assert.equal(fallback.graph.size, good.graph.size);
-    assert.deepEqual(fallback.roots, good.roots);
+    assertMainThreadTakesOver(stalls, { workerStallMs: 150 });
   });
 });
