@@ -1,0 +1,11 @@
+/** Public surface of the companion-module writer. */
+export { buildCompanion, companionName, COMPANION_SUFFIX, type CompanionImport, type CompanionSpec } from './companion.js';
+export { buildCompanionBtf, checkSplit, type CompanionBtf } from './companion-btf.js';
+export { KMOD_ERROR_CODES, KmodError, type KmodErrorCode } from './errors.js';
+export {
+  moduleLayoutVersion, modinfoValue, parseInstalledModule, readInstalledModule, vermagicOf,
+  type ExportedSymbol, type InstalledModule, type ModVersion,
+} from './installed-ko.js';
+export { decideHold, describeHold, type HoldDecision } from './safety.js';
+export { structModuleLayout, type StructModuleLayout } from './struct-module.js';
+export { writeRelocatable, type OutSection, type OutSymbol } from './elf-writer.js';
