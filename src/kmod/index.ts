@@ -9,3 +9,4 @@ export {
 export { decideHold, describeHold, type HoldDecision } from './safety.js';
 export { structModuleLayout, type StructModuleLayout } from './struct-module.js';
 export { writeRelocatable, type OutSection, type OutSymbol } from './elf-writer.js';
+export { loadSigningIdentity, MODULE_SIG_MAGIC, pkcs7Signature, signModule, splitSignature, type SigningIdentity } from './sign.js';

@@ -4,6 +4,7 @@
  */
 import { makeCompanion } from '../../kmod/make.js';
 import { describeHold } from '../../kmod/safety.js';
+import { loadSigningIdentity, signModule } from '../../kmod/sign.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { parseCommandArgs } from '../args.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
@@ -49,9 +50,12 @@ export const companionCommand: Command = {
     if (v.ko === undefined) throw new UsageError('missing --ko INSTALLED_KO');
     if (v.output === undefined) throw new UsageError('missing -o OUT.ko');
     if ((v['sign-key'] === undefined) !== (v['sign-cert'] === undefined)) throw new UsageError('--sign-key and --sign-cert go together');
+    // Key and certificate are checked first: a bad key should not cost a BTF build.
+    const signer = v['sign-key'] !== undefined ? loadSigningIdentity(v['sign-key'], v['sign-cert']!) : undefined;
     const made = makeCompanion({ name, btf: v.btf, extras: v.extras, ko: v.ko });
-    writeFileAtomic(v.output, made.bytes);
-    io.out(`${v.output}: module ${made.name}, ${made.variables} variables, .BTF ${made.btfBytes} bytes, ${made.bytes.length} bytes\n`);
+    const bytes = signer !== undefined ? signModule(made.bytes, signer) : made.bytes;
+    writeFileAtomic(v.output, bytes);
+    io.out(`${v.output}: module ${made.name}, ${made.variables} variables, .BTF ${made.btfBytes} bytes, ${bytes.length} bytes${signer ? `, signed by ${signer.cert.subject.replace(/\n/g, ', ')}` : ''}\n`);
     io.out(`hold: ${describeHold(name, made.hold)}\n`);
     return 0;
   },
