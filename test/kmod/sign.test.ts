@@ -61,6 +61,14 @@ describe('kmod module signing', () => {
     const printed = need(this, 'openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', p7Path]);
     assert.match(printed, /certificates:\s*<ABSENT>/);
     assert.match(printed, /signedAttrs:\s*<ABSENT>/);
+    // kmod's modinfo reads the trailer and the PKCS#7 as the kernel does: signer, key id (serial), hash.
+    const info2 = need(this, 'modinfo', [out]);
+    assert.match(info2, /^sig_id:\s+PKCS#7$/m);
+    assert.match(info2, /^signer:\s+btf-extra test signing key$/m);
+    assert.match(info2, /^sig_hashalgo:\s+sha256$/m);
+    const serial = /serial=([0-9A-F]+)/.exec(need(this, 'openssl', ['x509', '-in', cert, '-noout', '-serial']))![1]!;
+    const hex = (h: string): string => h.replace(/:/g, '').toUpperCase().replace(/^0+/, '');
+    assert.equal(hex(/^sig_key:\s+(\S+)$/m.exec(info2)![1]!), hex(serial), 'key id = the certificate\'s serial');
     // A changed module no longer verifies.
     const tampered = Buffer.from(parts.module);
     tampered.writeUInt8(tampered.readUInt8(tampered.length - 1) ^ 1, tampered.length - 1);
