@@ -13,6 +13,7 @@ export const KMOD_ERROR_CODES = [
   'extras-not-split',     // EXTRAS is not split BTF on the given --btf chain
   'no-variables',         // EXTRAS holds no variable: a companion would publish nothing
   'invalid-btf',          // the companion's BTF fails validation (never written)
+  'bad-kallsyms',         // --kallsyms unreadable
   'bad-signing-key',      // --sign-key unreadable or not an RSA private key
   'bad-certificate',      // --sign-cert unreadable, not X.509, or not the key's certificate
 ] as const;

@@ -1,6 +1,7 @@
 /** Public surface of the companion-module writer. */
 export { buildCompanion, companionName, COMPANION_SUFFIX, type CompanionImport, type CompanionSpec } from './companion.js';
-export { buildCompanionBtf, checkSplit, type CompanionBtf } from './companion-btf.js';
+export { buildCompanionBtf, checkSplit, type CompanionBtf, type CompanionBtfOptions } from './companion-btf.js';
+export { nameResolvesTo, parseKallsyms, type KallsymsIndex } from './kallsyms.js';
 export { KMOD_ERROR_CODES, KmodError, type KmodErrorCode } from './errors.js';
 export {
   moduleLayoutVersion, modinfoValue, parseInstalledModule, readInstalledModule, vermagicOf,

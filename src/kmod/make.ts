@@ -9,8 +9,9 @@ import { BtfError } from '../btf/errors.js';
 import { readBtfFile } from '../btf/parse.js';
 import { writeBtf } from '../btf/write.js';
 import { buildCompanion, type CompanionImport } from './companion.js';
-import { buildCompanionBtf } from './companion-btf.js';
+import { buildCompanionBtf, type CompanionBtf } from './companion-btf.js';
 import { KmodError } from './errors.js';
+import { nameResolvesTo, parseKallsyms } from './kallsyms.js';
 import { modinfoValue, moduleLayoutVersion, readInstalledModule, vermagicOf } from './installed-ko.js';
 import { decideHold, type HoldDecision } from './safety.js';
 import { structModuleLayout } from './struct-module.js';
@@ -23,6 +24,12 @@ export interface MakeCompanionOptions {
   readonly extras: string;
   /** The base module's installed .ko (for vmlinux: any installed module). */
   readonly ko: string;
+  /**
+   * The running kernel's /proc/kallsyms text: variables whose name the kernel's by-name address
+   * lookup would resolve to another symbol are left out (kallsyms.ts). Without it, only names that
+   * EXTRAS itself holds twice are.
+   */
+  readonly kallsyms?: string | undefined;
 }
 
 export interface MadeCompanion {
@@ -30,6 +37,7 @@ export interface MadeCompanion {
   readonly bytes: Uint8Array;
   readonly hold: HoldDecision;
   readonly variables: number;
+  readonly dropped: CompanionBtf['dropped'];
   readonly btfBytes: number;
 }
 
@@ -51,7 +59,9 @@ export function makeCompanion(o: MakeCompanionOptions): MadeCompanion {
   const moduleBtf = isVmlinux ? undefined : readLevel(o.btf[1]!, vmlinux, 'bad-btf');
   const extras = readLevel(o.extras, moduleBtf ?? vmlinux, 'extras-not-split');
   const layout = structModuleLayout(vmlinux);
-  const companionBtf = buildCompanionBtf(vmlinux, extras);
+  const baseName = isVmlinux ? 'vmlinux' : o.name.replace(/-/g, '_');
+  const index = o.kallsyms !== undefined ? parseKallsyms(o.kallsyms) : undefined;
+  const companionBtf = buildCompanionBtf(vmlinux, extras, index ? { resolvesByName: (n) => nameResolvesTo(index, n, baseName) } : {});
   const ko = readInstalledModule(o.ko);
   const vermagic = vermagicOf(ko);
   const moduleLayout = moduleLayoutVersion(ko);
@@ -59,7 +69,7 @@ export function makeCompanion(o: MakeCompanionOptions): MadeCompanion {
   if (!isVmlinux && koName !== undefined && koName.replace(/-/g, '_') !== o.name.replace(/-/g, '_')) {
     throw new KmodError('bad-ko', `the installed module is ${koName}, not ${o.name}: give the base module's .ko (its exports hold the base)`, { file: o.ko });
   }
-  const hold = decideHold(isVmlinux ? 'vmlinux' : o.name.replace(/-/g, '_'), ko.exports);
+  const hold = decideHold(baseName, ko.exports);
   const imports: CompanionImport[] = hold.safe && hold.mechanism === 'imports-export' ? [hold.import] : [];
   const btfBytes = writeBtf(companionBtf.btf);
   const { name, bytes } = buildCompanion({
@@ -68,5 +78,5 @@ export function makeCompanion(o: MakeCompanionOptions): MadeCompanion {
     depends: imports.length > 0 && koName !== undefined ? [koName] : [],
     retpoline: modinfoValue(ko, 'retpoline') === 'Y',
   });
-  return { name, bytes, hold, variables: companionBtf.variables, btfBytes: btfBytes.length };
+  return { name, bytes, hold, variables: companionBtf.variables, dropped: companionBtf.dropped, btfBytes: btfBytes.length };
 }

@@ -6,6 +6,8 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/btf-extra.js';
+import { companionCommand } from '../../src/cli/commands/companion.js';
+import { KmodError } from '../../src/kmod/errors.js';
 import { ElfFile } from '../../src/elf/index.js';
 import { captureIo } from '../support/cli-io.js';
 import { fixture } from '../support/paths.js';
@@ -39,6 +41,21 @@ describe('btf-extra companion', () => {
     assert.equal(v.code, 0, v.err);
     assert.match(v.out, /module vmlinux_btf_extra, 1 variables/);
     assert.match(v.out, /hold: vmlinux never unloads/);
+  });
+
+  it('--kallsyms leaves out variables the kernel would resolve to another symbol; an unreadable one is bad-kallsyms', async () => {
+    const i = loopInputs();
+    const kallsyms = join(tmp, 'kallsyms');
+    writeFileSync(kallsyms, 'ffffffff82b00010 d extra_counter\nffffffffc0a01000 d extra_list\t[crc7]\n');
+    const r = await run('loop', '--btf', i.vm, '--btf', i.mod, '--extras', i.extras, '--ko', loopKo, '-o', join(tmp, 'cli-ks.ko'), '--kallsyms', kallsyms);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /module loop_btf_extra, 2 variables/);
+    assert.match(r.out, /left out: 2 variables .* \(0 duplicate names in EXTRAS, 2 ambiguous in kallsyms\)/);
+    const bad = await run('loop', '--btf', i.vm, '--btf', i.mod, '--extras', i.extras, '--ko', loopKo, '-o', join(tmp, 'cli-ks2.ko'), '--kallsyms', join(tmp, 'no-such-kallsyms'));
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /no-such-kallsyms: cannot read/);
+    await assert.rejects(companionCommand.run(['loop', '--btf', i.vm, '--btf', i.mod, '--extras', i.extras, '--ko', loopKo, '-o', join(tmp, 'x.ko'),
+      '--kallsyms', join(tmp, 'no-such-kallsyms')], captureIo()), (e: unknown) => e instanceof KmodError && e.code === 'bad-kallsyms');
   });
 
   it('usage errors exit 2', async () => {

@@ -18,6 +18,7 @@ import { readInstalledModule } from '../../src/kmod/installed-ko.js';
 import { structModuleLayout } from '../../src/kmod/struct-module.js';
 import { vmlinux } from '../btf/sample.js';
 import { loadIntoKernel, parseSplitWithLibbpf, requireOk } from '../support/kernel-load.js';
+import { vmlinuxDebug } from '../support/vmlinux-debug.js';
 import { fixture, kernelDir, requireShared } from '../support/paths.js';
 import { crc7Inputs, loopInputs, need, realModulesDir, tmpFile, vmlinuxExtras, vmlinuxRaw } from './support.js';
 
@@ -188,6 +189,26 @@ describe('kmod companion module', () => {
       for (const rel of ['drivers/block/loop.ko', 'net/netfilter/nf_conntrack.ko', 'fs/xfs/xfs.ko']) {
         assert.equal(readelfSections(this, join(modules!, rel)).get('.gnu.linkonce.this_module')!.size, layout.size, rel);
       }
+    });
+
+    it('vmlinux_btf_extra from vmlinux\'s DWARF: ~22k variables, init_net/nr_cpu_ids/jiffies_64, valid, loadable as BTF', function () {
+      this.timeout(300_000);
+      const debug = vmlinuxDebug();
+      if (debug === undefined) this.skip();
+      const vmPath = join(kernelDir, 'btf/vmlinux');
+      const r = encodeObject(debug, { base: new BaseCache().chain([vmPath]), mode: 'extras' });
+      const made = makeCompanion({ name: 'vmlinux', btf: [vmPath], extras: tmpFile('vmlinux.real.extra', writeBtf(r.btf)), ko: join(modules!, 'drivers/block/loop.ko') });
+      const vm = readBtfFile(vmPath);
+      const elf = ElfFile.fromBytes(made.bytes);
+      const btf = parseBtf(elf.sectionData(elf.requireSection('.BTF')), { base: vm });
+      const vars = new Set(btf.types.flatMap((t) => (t.kind === KIND.VAR ? [btf.str(t.nameOff)] : [])));
+      for (const v of ['init_net', 'nr_cpu_ids', 'jiffies_64']) assert.ok(vars.has(v), v);
+      assert.ok(made.variables > 20_000, `${made.variables} variables`);
+      assert.equal(made.variables, btf.types.filter((t) => t.kind === KIND.VAR).length);
+      assert.equal(made.variables, vars.size, 'no name twice: the kernel finds addresses by name');
+      assert.ok(made.dropped.length > 0 && made.dropped.every((d) => d.reason === 'duplicate-name'));
+      process.stderr.write(`      (vmlinux: ${made.variables} variables kept, ${made.dropped.length} left out as duplicate names)\n`);
+      requireOk(this, loadIntoKernel(tmpFile('vmlinux-companion-standalone.btf', writeBtf(flattenStandalone(btf)))));
     });
 
     it('an import\'s CRC is the one a real consumer of that export carries (nf_conntrack -> nf_nat)', function () {
