@@ -8,6 +8,7 @@ export const KMOD_ERROR_CODES = [
   'bad-ko',               // the installed .ko cannot be read as an ELF module (wraps ElfError)
   'no-vermagic',          // the installed .ko has no .modinfo vermagic= (the loader compares it)
   'no-module-layout',     // the installed .ko has no __versions entry for module_layout (MODVERSIONS needs its CRC)
+  'kernel-mismatch',      // the installed .ko's this_module size differs from vmlinux BTF's struct module: not the same kernel
   'bad-exports',          // the installed .ko's __ksymtab/__kcrctab tables are inconsistent
   'bad-btf',              // a --btf file is unreadable, or vmlinux BTF is not standalone
   'extras-not-split',     // EXTRAS is not split BTF on the given --btf chain

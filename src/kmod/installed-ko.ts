@@ -36,6 +36,8 @@ export interface InstalledModule {
   readonly modinfo: readonly (readonly [string, string])[];
   readonly versions: readonly ModVersion[];
   readonly exports: readonly ExportedSymbol[];
+  /** Size of its `.gnu.linkonce.this_module` (= sizeof(struct module) of the kernel it was built for). */
+  readonly thisModuleSize: number | undefined;
 }
 
 /** First value of `key` in .modinfo. */
@@ -70,7 +72,11 @@ export function readInstalledModule(path: string): InstalledModule {
 }
 
 export function parseInstalledModule(elf: ElfFile): InstalledModule {
-  return { file: elf.name, modinfo: readModinfo(elf), versions: readVersions(elf), exports: readExports(elf) };
+  const thisModule = elf.section('.gnu.linkonce.this_module');
+  return {
+    file: elf.name, modinfo: readModinfo(elf), versions: readVersions(elf), exports: readExports(elf),
+    thisModuleSize: thisModule === undefined ? undefined : thisModule.size,
+  };
 }
 
 function text(bytes: Uint8Array, start: number, end: number): string {

@@ -63,6 +63,12 @@ export function makeCompanion(o: MakeCompanionOptions): MadeCompanion {
   const index = o.kallsyms !== undefined ? parseKallsyms(o.kallsyms) : undefined;
   const companionBtf = buildCompanionBtf(vmlinux, extras, index ? { resolvesByName: (n) => nameResolvesTo(index, n, baseName) } : {});
   const ko = readInstalledModule(o.ko);
+  // The BTF and the .ko must describe one kernel: a vmlinux BTF of another build would give the
+  // companion base type ids (and a struct module) that the running kernel does not have.
+  if (ko.thisModuleSize !== undefined && ko.thisModuleSize !== layout.size) {
+    throw new KmodError('kernel-mismatch', `.gnu.linkonce.this_module is ${ko.thisModuleSize} bytes, but struct module in ${o.btf[0]} is ${layout.size}: `
+      + 'the vmlinux BTF and the installed module are not from the same kernel', { file: o.ko, section: '.gnu.linkonce.this_module' });
+  }
   const vermagic = vermagicOf(ko);
   const moduleLayout = moduleLayoutVersion(ko);
   const koName = modinfoValue(ko, 'name');

@@ -11,7 +11,7 @@
  * Pure: the caller reads the exports (installed-ko.ts) and acts on the decision.
  */
 import type { CompanionImport } from './companion.js';
-import type { ExportedSymbol } from './installed-ko.js';
+import { MODULE_NAME_LEN, type ExportedSymbol } from './installed-ko.js';
 
 export type HoldDecision =
   | { readonly safe: true; readonly mechanism: 'never-unloads' }
@@ -23,7 +23,9 @@ export type HoldDecision =
  * the first by name, so the same base always gives the same companion.
  */
 function pickExport(exports: readonly ExportedSymbol[]): ExportedSymbol | undefined {
-  const byName = [...exports].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // A name must fit struct modversion_info's name[MODULE_NAME_LEN] to carry its CRC.
+  const byName = exports.filter((e) => Buffer.byteLength(e.name) < MODULE_NAME_LEN)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return byName.find((e) => e.namespace === '') ?? byName[0];
 }
 

@@ -85,6 +85,16 @@ describe('kmod errors', () => {
     assert.equal(moduleLayoutVersion(ok).crc, 0xdeadbeefn);
   });
 
+  it('kernel-mismatch: an installed module built for a struct module of another size', () => {
+    const inputs = loopInputs();
+    const ko = fakeKo([
+      { name: '.modinfo', data: modinfo('vermagic=6.1.0 SMP', 'name=loop') },
+      { name: '__versions', data: version('module_layout', 1) },
+      { name: '.gnu.linkonce.this_module', data: new Uint8Array(1024) },
+    ]);
+    assertCode(() => makeCompanion({ name: 'loop', btf: [inputs.vm, inputs.mod], extras: inputs.extras, ko }), 'kernel-mismatch', /1024 bytes, but struct module .* is 896/);
+  });
+
   it('bad-exports: __ksymtab not a whole number of entries, CRC table of the wrong size, entries without relocations', () => {
     const ko = (sections: Parameters<typeof buildElf>[0]['sections']): ElfFile => ElfFile.fromBytes(buildElf({ sections, symbols: [] }), 'x.ko');
     const partial = ko([{ name: '__ksymtab', data: new Uint8Array(13) }]);

@@ -31,6 +31,9 @@ describe('kmod safety (hazard 1)', () => {
     const ns = decideHold('m', [sym('only', 'CRYPTO_INTERNAL', 7n)]);
     assert.deepEqual(ns, { safe: true, mechanism: 'imports-export', import: { name: 'only', namespace: 'CRYPTO_INTERNAL', crc: 7n } });
     assert.match(describeHold('m', ns), /imports only \(namespace CRYPTO_INTERNAL\) from m: rmmod m is refused/);
+    const long = 'x'.repeat(56);
+    assert.equal(decideHold('m', [sym(long)]).safe, false, 'a name too long for struct modversion_info cannot carry its CRC');
+    assert.deepEqual(decideHold('m', [sym(long), sym('zz')]), { safe: true, mechanism: 'imports-export', import: { name: 'zz', namespace: '', crc: 1n } });
   });
 
   it('on the installed modules: loop holds nothing, crc7 and cordic export (names as readelf shows __ksymtab_*)', function () {
