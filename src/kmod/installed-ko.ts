@@ -8,7 +8,11 @@
  * 12 bytes {value, name, namespace}, each a PC32 relocation (the stored bytes are 0) against a
  * symbol; name and namespace point into `__ksymtab_strings`. `__kcrctab`/`__kcrctab_gpl` hold one
  * u32 CRC per entry, in the same order (the kernel indexes both tables by the symbol's position).
+ * Compressed modules (.ko.gz/.xz/.zst) are read decompressed.
  */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { ElfError, ElfFile, SHT, type ElfSection } from '../elf/index.js';
 import { safeName } from '../util/errors.js';
 import { KmodError } from './errors.js';
@@ -62,9 +66,37 @@ export function moduleLayoutVersion(m: InstalledModule): ModVersion {
   return v;
 }
 
+/** Compressed module formats distributions ship (.ko.gz, .ko.xz: Debian 13, .ko.zst: Ubuntu, Fedora), by magic. */
+const COMPRESSED = [
+  { magic: [0x1f, 0x8b], tool: 'gzip' },
+  { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], tool: 'xz' },
+  { magic: [0x28, 0xb5, 0x2f, 0xfd], tool: 'zstd' },
+] as const;
+
+/** The module's ELF bytes: the file itself, or decompressed (gzip in-process; xz/zstd by their tools). */
+function moduleBytes(path: string): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (e) {
+    throw new KmodError('bad-ko', `cannot read: ${(e as Error).message}`, { file: path });
+  }
+  const format = COMPRESSED.find((c) => c.magic.every((b, i) => raw[i] === b));
+  if (format === undefined) return raw;
+  if (format.tool === 'gzip') {
+    try { return gunzipSync(raw); } catch (e) { throw new KmodError('bad-ko', `cannot decompress gzip: ${(e as Error).message}`, { file: path }); }
+  }
+  const r = spawnSync(format.tool, ['-dc'], { input: raw, maxBuffer: 1 << 30, timeout: 120_000 });
+  if (r.error !== undefined || r.status !== 0) {
+    const why = r.error !== undefined ? `${format.tool} is not available (${r.error.message})` : `${format.tool} -dc failed: ${r.stderr.toString().trim().split('\n')[0] ?? ''}`;
+    throw new KmodError('bad-ko', `cannot decompress: ${why}`, { file: path });
+  }
+  return r.stdout;
+}
+
 export function readInstalledModule(path: string): InstalledModule {
   try {
-    return parseInstalledModule(ElfFile.open(path));
+    return parseInstalledModule(ElfFile.fromBytes(moduleBytes(path), path));
   } catch (e) {
     if (e instanceof ElfError) throw new KmodError('bad-ko', e.message, {}, { file: path, elfCode: e.code });
     throw e;

@@ -68,8 +68,10 @@ describe('kmod errors', () => {
     assert.deepEqual(structModuleLayout(vmlinux()), { size: 896, nameOffset: 24, nameLength: 56 });
   });
 
-  it('bad-ko: not an ELF file', () => {
+  it('bad-ko: not an ELF file, a missing file, a corrupt compressed one', () => {
     assertCode(() => readInstalledModule(tmpFile('not.ko', 'hello')), 'bad-ko', /not\.ko/);
+    assertCode(() => readInstalledModule(tmpFile('bad.ko.xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3]))), 'bad-ko', /bad\.ko\.xz: cannot decompress/);
+    assertCode(() => readInstalledModule(tmpFile('bad.ko.gz', Buffer.from([0x1f, 0x8b, 1, 2, 3]))), 'bad-ko', /cannot decompress gzip/);
     assertCode(() => readInstalledModule(join(tmp, 'missing-dir', 'none.ko')), 'bad-ko');
   });
 

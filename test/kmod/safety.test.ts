@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import { readInstalledModule, type ExportedSymbol } from '../../src/kmod/installed-ko.js';
 import { decideHold, describeHold } from '../../src/kmod/safety.js';
 import { fixture, requireShared } from '../support/paths.js';
-import { koFiles, need, realModulesDir } from './support.js';
+import { join } from 'node:path';
+import { koFiles, need, realModulesDir, tmp } from './support.js';
 
 const sym = (name: string, namespace = '', crc: bigint | undefined = 1n): ExportedSymbol => ({ name, namespace, crc, gplOnly: false });
 
@@ -48,6 +49,17 @@ describe('kmod safety (hazard 1)', () => {
     const crc7 = readInstalledModule(fixture('kernel/debug/crc7.ko'));
     assert.deepEqual(crc7.exports.map((e) => [e.name, e.namespace, e.gplOnly]).sort(), [['crc7_be', '', false], ['crc7_be_syndrome_table', '', false]]);
     assert.equal(decideHold('crc7', crc7.exports).safe, true);
+  });
+
+  it('reads compressed modules (.ko.gz in-process, .ko.xz and .ko.zst with their tools) as the plain one', function () {
+    const path = fixture('kernel/debug/crc7.ko');
+    const plain = readInstalledModule(path);
+    for (const [tool, ext] of [['gzip', 'gz'], ['xz', 'xz'], ['zstd', 'zst']] as const) {
+      const packed = join(tmp, `crc7.ko.${ext}`);
+      need(this, 'sh', ['-c', `${tool} -c "$0" > "$1"`, path, packed]);
+      const m = readInstalledModule(packed);
+      assert.deepEqual({ ...m, file: '' }, { ...plain, file: '' }, ext);
+    }
   });
 
   it('over the whole 6.1 tree: 276 of 1121 modules export a symbol a companion can import', function () {
