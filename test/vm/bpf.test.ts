@@ -1,7 +1,8 @@
 /**
  * The BPF test programs of the in-VM proof (test/vm/bpf): never run on the host. Checked here: the
- * committed objects carry the __ksym externs the proof needs (as extern VARs in .ksyms, read with bpftool), and, where clang/gcc/libbpf-dev are installed, build.sh rebuilds them (and the
- * statically linked loader) from the sources with the same externs.
+ * committed objects carry the __ksym externs the proof needs (extern VARs in .ksyms, read with
+ * bpftool), and, where clang/gcc/libbpf-dev are installed, build.sh rebuilds them (and the statically
+ * linked loader) from the sources with the same externs.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -45,7 +46,7 @@ describe('vm BPF test programs', () => {
     if (r.status !== 0) {
       const why = `${r.stderr}`.split('\n').find((l) => l.trim() !== '') ?? `exit ${r.status}`;
       if (/not found|No such file|cannot find -l/.test(why)) {
-        process.stderr.write(`skipping: cannot build the BPF programs (install clang llvm gcc libbpf-dev libelf-dev zlib1g-dev): ${why}\n`);
+        process.stderr.write(`skipping: cannot build the BPF programs (install clang gcc libbpf-dev libelf-dev zlib1g-dev): ${why}\n`);
         this.skip();
       }
       assert.fail(`build.sh failed: ${r.stderr}`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the BPF test programs for the in-VM proof (not run on the host):
-#   ksym_vmlinux.bpf.o, ksym_loop.bpf.o   clang -target bpf (Debian: clang, llvm, libbpf-dev)
+#   ksym_vmlinux.bpf.o, ksym_loop.bpf.o   clang -target bpf (Debian: clang, libbpf-dev)
 #   ksym_run                              gcc, statically linked against libbpf.a, libelf.a, libz.a
 #                                         (Debian: gcc, libbpf-dev, libelf-dev, zlib1g-dev), so the
 #                                         guest needs no libbpf
