@@ -20,6 +20,8 @@ const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/encode.js')).encodeCommand },
   { name: 'merge', summary: 'flatten a BTF chain onto a base or into one standalone file; merge sibling modules',
     load: async () => (await import('./commands/merge.js')).mergeCommand },
+  { name: 'companion', summary: 'write a loadable kernel module NAME_btf_extra carrying the extras as module BTF',
+    load: async () => (await import('./commands/companion.js')).companionCommand },
   { name: 'status', summary: 'show the daemon\'s objects and their extras (state, source, vars, reason)',
     load: async () => (await import('./commands/status.js')).statusCommand },
   { name: 'regen', summary: 'regenerate the extras of some or all objects (through the daemon)',

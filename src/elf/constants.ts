@@ -1,10 +1,12 @@
 /**
- * ELF constants used by the reader (ELF64 gABI + x86-64 psABI), as `as const` tables.
- * Only what the reader interprets is listed; other values pass through as plain numbers.
+ * ELF constants used by the reader and by src/kmod's writer (ELF64 gABI + x86-64 psABI), as
+ * `as const` tables. Only what they interpret is listed; other values pass through as plain numbers.
  */
 export const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46] as const;
 export const ELFCLASS64 = 2;
 export const ELFDATA2LSB = 1;
+/** e_ident[EI_VERSION] and e_version. */
+export const EV_CURRENT = 1;
 export const EM_X86_64 = 62;
 
 export const ET = { NONE: 0, REL: 1, EXEC: 2, DYN: 3, CORE: 4 } as const;
