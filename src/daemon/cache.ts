@@ -6,7 +6,8 @@
  * reported as corrupt (the caller regenerates). Writes are atomic.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { FILE_LIMITS, readRegularFileSync, SafeFileError } from '../util/safe-file.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
@@ -84,7 +85,15 @@ export class ExtrasCache {
   get(key: CacheKey): CacheResult {
     const file = this.fileFor(key);
     let data: Buffer;
-    try { data = readFileSync(file); } catch { return { kind: 'miss' }; }
+    try {
+      // Never follow a link or open a FIFO/device planted at an entry's path: such a thing is
+      // no entry of ours; it is removed (unlink removes the link, not its target) and regenerated.
+      data = readRegularFileSync(file, { maxBytes: FILE_LIMITS.cacheEntry, noFollow: true });
+    } catch (e) {
+      if (!(e instanceof SafeFileError) || e.code === 'missing') return { kind: 'miss' };
+      try { unlinkSync(file); } catch { /* already gone, or not ours to remove */ }
+      return { kind: 'corrupt', reason: e.reason, file };
+    }
     const reason = this.check(data, key);
     if (typeof reason === 'string') {
       try { unlinkSync(file); } catch { /* already gone */ }

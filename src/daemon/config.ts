@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { cosmiconfig } from 'cosmiconfig';
 import { HOST_DEFAULTS } from '../host/paths.js';
+import { FILE_LIMITS, SafeFileError, withSafeFile } from '../util/safe-file.js';
 import { FormatError, type ErrorLocation } from '../util/errors.js';
 import { compileGlob, globMatches } from './glob.js';
 
@@ -52,6 +53,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
 
 export const CONFIG_ERROR_CODES = [
   'not-found',     // --config names a file that does not exist
+  'unreadable',    // not a regular file (a FIFO, a device), too large, or cannot be opened
   'syntax',        // YAML did not parse
   'not-mapping',   // a value that must be a mapping is not (including the top level)
   'unknown-key',   // a key the daemon does not know (typos should not be silently ignored)
@@ -226,6 +228,11 @@ export async function loadConfig(file: string, explicit: boolean): Promise<Loade
   if (!existsSync(file)) {
     if (explicit) throw new ConfigError('not-found', 'configuration file does not exist', { file });
     return { config: DEFAULT_CONFIG, file: undefined };
+  }
+  // cosmiconfig reads the file itself: make sure first that it is a regular file of sane size
+  // (a FIFO there would block the daemon's start-up, /dev/zero would fill its memory).
+  try { withSafeFile(file, { maxBytes: FILE_LIMITS.config }, () => undefined); } catch (e) {
+    throw new ConfigError('unreadable', e instanceof SafeFileError ? e.reason : String(e), { file });
   }
   const explorer = cosmiconfig('btf-extra', { searchStrategy: 'none', searchPlaces: [], cache: false });
   let result;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { FILE_LIMITS, readRegularFileSync } from '../util/safe-file.js';
 import { safeName } from '../util/errors.js';
 import { loadedModulesOrNone, type HostReader } from '../host/reader.js';
 import type { ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
@@ -431,7 +432,7 @@ export class Daemon implements ControlHandlers {
       }
       case 'use-kernel': {
         const btf = this.readBtf(step.name);
-        const extras = readFileSync(step.path);
+        const extras = readRegularFileSync(step.path, { maxBytes: FILE_LIMITS.btf });
         if (btf) this.publisher.put(step.name, btf, extras);
         this.records.delete(step.name);
         this.setRecord(step.name, { state: 'kernel-provided', policy: step.policy, buildId: step.buildId, source: 'kernel', bytes: extras.length, vars: this.countVars(step.name, extras, btf), reason: undefined });

@@ -2,7 +2,7 @@
  * /proc/modules: one line per module, "name size refcount deps state address".
  * Only Live modules count as loaded: a Loading module has no BTF or notes yet.
  */
-import { readFile } from 'node:fs/promises';
+import { FILE_LIMITS, readRegularFile } from '../util/safe-file.js';
 import { HostFormatError } from './errors.js';
 
 export interface ProcModule {
@@ -32,7 +32,7 @@ export function parseProcModules(text: string, file?: string): ProcModule[] {
 
 /** The Live modules, in file order. */
 export async function readLiveModules(procModules: string): Promise<ProcModule[]> {
-  const text = await readFile(procModules, 'utf8');
+  const text = (await readRegularFile(procModules, { maxBytes: FILE_LIMITS.text })).toString('utf8');
   return parseProcModules(text, procModules).filter((m) => m.state === 'Live');
 }
 
