@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { FILE_LIMITS, readRegularFile, readRegularFileSync, SafeFileError } from '../util/safe-file.js';
 import { join } from 'node:path';
 import { readLiveModules, readLoadedModules, type ProcModule } from './modules.js';
+import type { HostFormatError } from './errors.js';
 import { buildIdFromNotes } from './notes.js';
 import { readOsRelease, type OsRelease } from './os-release.js';
 import type { HostPaths } from './paths.js';
@@ -65,13 +66,28 @@ async function orNone<T>(read: () => Promise<T[]>): Promise<T[]> {
 
 const COMPANION_FILE = /^(.+?)[-_]btf[-_]extra\.ko(\.(xz|zst|gz))?$/;
 
-export function fsHostReader(paths: HostPaths): HostReader {
+/** Distinct malformed /proc/modules lines remembered (each is warned about once). */
+const MAX_WARNED_LINES = 1000;
+
+export interface HostReaderOptions {
+  /** Where warnings go (a malformed /proc/modules line: skipped, reported once per distinct line). */
+  readonly warn?: ((msg: string) => void) | undefined;
+}
+
+export function fsHostReader(paths: HostPaths, opts: HostReaderOptions = {}): HostReader {
+  const warnedLines = new Set<string>();
+  const onMalformed = (e: HostFormatError): void => {
+    const line = String(e.details['line'] ?? e.message);
+    if (warnedLines.has(line) || warnedLines.size >= MAX_WARNED_LINES) return;
+    warnedLines.add(line);
+    opts.warn?.(`${e.message}: line skipped`);
+  };
   let depCache: { file: string; mtimeMs: number; size: number; map: Map<string, string> } | undefined;
   return {
     paths,
     kernelRelease: () => readKernelRelease(paths.osRelease),
-    loadedModules: () => readLoadedModules(paths.procModules),
-    liveModules: () => readLiveModules(paths.procModules),
+    loadedModules: () => readLoadedModules(paths.procModules, onMalformed),
+    liveModules: () => readLiveModules(paths.procModules, onMalformed),
     async buildId(object) {
       const file = object === 'vmlinux' ? paths.kernelNotes : paths.moduleBuildIdNote(object);
       try { return buildIdFromNotes(await readRegularFile(file, { maxBytes: FILE_LIMITS.text }), file); } catch { return undefined; }
