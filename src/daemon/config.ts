@@ -4,6 +4,7 @@
  * expected. A missing default file means "built-in defaults" (a fresh install just works).
  */
 import { existsSync } from 'node:fs';
+import { posix } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { HOST_DEFAULTS } from '../host/paths.js';
 import { FILE_LIMITS, SafeFileError, withSafeFile } from '../util/safe-file.js';
@@ -114,7 +115,16 @@ class Validator {
   absPath(v: unknown, key: string): string {
     if (typeof v !== 'string') this.fail('wrong-type', key, `expected an absolute path, got ${describe(v)}`);
     if (!v.startsWith('/')) this.fail('bad-value', key, `expected an absolute path, got "${v.slice(0, 60)}"`);
+    // Paths are taken inside --root: a `..` would climb out of it (refused rather than clamped).
+    if (v.split('/').includes('..')) this.fail('bad-value', key, `".." is not allowed in paths, got "${v.slice(0, 60)}"`);
     return v;
+  }
+
+  /** A folder the daemon owns (it deletes files in it): never / itself. */
+  ownDir(v: unknown, key: string): string {
+    const p = this.absPath(v, key);
+    if (posix.normalize(p).replace(/\/+$/, '') === '') this.fail('bad-value', key, 'must be a directory of its own, not /');
+    return p;
   }
 
   list(v: unknown, key: string): unknown[] {
@@ -207,11 +217,11 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
     };
   }
 
-  return {
-    policy, vars, debuginfo, jobs, control, watch, companions,
-    runtimeDir: top['runtimeDir'] === undefined ? d.runtimeDir : v.absPath(top['runtimeDir'], 'runtimeDir'),
-    cacheDir: top['cacheDir'] === undefined ? d.cacheDir : v.absPath(top['cacheDir'], 'cacheDir'),
-  };
+  const runtimeDir = top['runtimeDir'] === undefined ? d.runtimeDir : v.ownDir(top['runtimeDir'], 'runtimeDir');
+  const cacheDir = top['cacheDir'] === undefined ? d.cacheDir : v.ownDir(top['cacheDir'], 'cacheDir');
+  const [rt, cd] = [runtimeDir, cacheDir].map((p) => `${posix.normalize(p).replace(/\/+$/, '')}/`) as [string, string];
+  if (rt.startsWith(cd) || cd.startsWith(rt)) v.fail('bad-value', 'cacheDir', `must not be, contain or lie inside runtimeDir (${runtimeDir})`);
+  return { policy, vars, debuginfo, jobs, control, watch, companions, runtimeDir, cacheDir };
 }
 
 export interface LoadedConfig {
