@@ -22,6 +22,7 @@ import type { FileWatch, FileWatchFactory } from './fswatch.js';
 import type { DaemonLogger } from './logger.js';
 import { nullNotifier, type Notifier } from './notify.js';
 import { COMPANION_SUFFIX, isCompanionModule, plan, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
+import { prepareDaemonFolders } from './folders.js';
 import { Publisher } from './publish.js';
 import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
 
@@ -160,7 +161,7 @@ export class Daemon implements ControlHandlers {
   async start(opts: { readonly announceReady?: boolean } = {}): Promise<void> {
     const { host } = this.deps;
     this.release = await host.kernelRelease();
-    mkdirSync(this.runtimeDir, { recursive: true });
+    prepareDaemonFolders({ paths: host.paths, runtimeDir: this.runtimeDir, cacheDir: this.cacheDir, debugDirs: this.config.debuginfo.paths, log: this.log });
     this.cache = new ExtrasCache(join(this.cacheDir, 'extras'));
     const pruned = this.cache.pruneReleases(this.release);
     if (pruned.length > 0) this.log.info(`cache: removed entries of kernels ${pruned.join(', ')}`);
