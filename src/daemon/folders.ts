@@ -103,15 +103,20 @@ export function checkInsideRoot(paths: HostPaths, path: string, what: string): v
   }
 }
 
-/** Make `dir` (runtimeDir or cacheDir) the daemon's: marker present, or contents all recognised. */
-function claim(dir: string, known: ReadonlySet<string>, what: string): void {
+/**
+ * Make `dir` (runtimeDir or cacheDir) the daemon's. With the marker it is; an empty or new one
+ * gets it. Without a marker, only the default location is adopted, and only when everything in it
+ * has a name the daemon writes (a folder of a version before markers): a configured folder that
+ * already holds anything (cacheDir: /tmp holding a tmp/ of someone else's) is refused.
+ */
+function claim(dir: string, known: ReadonlySet<string>, what: string, isDefault: boolean): void {
   ensureOwnDir(dir);
   const names = readdirSync(dir);
   if (names.includes(OWNER_MARKER)) return;
-  const foreign = names.filter((n) => !known.has(n) && !ATOMIC_TEMP.test(n) && !CONTROL_TEMP.test(n));
+  const foreign = isDefault ? names.filter((n) => !known.has(n) && !ATOMIC_TEMP.test(n) && !CONTROL_TEMP.test(n)) : names;
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ');
-    throw new FolderError('foreign-content', `${what} holds files btf-extrad did not create (${shown}${foreign.length > 3 ? ', ...' : ''}); give it a directory of its own`, dir);
+    throw new FolderError('foreign-content', `${what} holds files btf-extrad did not create (${shown}${foreign.length > 3 ? ', ...' : ''}) and no ${OWNER_MARKER} marker; give it a directory of its own`, dir);
   }
   writeFileSync(join(dir, OWNER_MARKER), MARKER_TEXT);
 }
@@ -158,8 +163,8 @@ export function prepareDaemonFolders(f: DaemonFolders): void {
   checkInsideRoot(paths, f.runtimeDir, 'runtimeDir');
   checkInsideRoot(paths, f.cacheDir, 'cacheDir');
   for (const d of f.debugDirs) checkInsideRoot(paths, paths.under(d), `debuginfo path ${d}`);
-  claim(f.runtimeDir, RUNTIME_ENTRIES, 'runtimeDir');
-  claim(f.cacheDir, CACHE_ENTRIES, 'cacheDir');
+  claim(f.runtimeDir, RUNTIME_ENTRIES, 'runtimeDir', f.runtimeDir === paths.defaultRuntimeDir);
+  claim(f.cacheDir, CACHE_ENTRIES, 'cacheDir', f.cacheDir === paths.defaultCacheDir);
   for (const sub of ['btf', 'merged']) checkOwnDir(join(f.runtimeDir, sub));
   for (const sub of ['extras', 'tmp', 'debuginfod']) checkOwnDir(join(f.cacheDir, sub));
 

@@ -92,7 +92,14 @@ describe('daemon/folders', () => {
     assert.throws(() => prepare(), isFolderError('not-a-directory'));
   });
 
-  it('a folder of an earlier version (no marker, only what the daemon writes) is adopted', () => {
+  it('a configured folder without the marker that holds only names the daemon uses is still refused (cacheDir /tmp with a tmp/)', () => {
+    mkdirSync(join(root, 'tmp/tmp'), { recursive: true });
+    writeFileSync(join(root, 'tmp/tmp/someone-elses'), 'x');
+    assert.throws(() => prepare('/run/btf-extra', '/tmp'), isFolderError('foreign-content'));
+    assert.ok(existsSync(join(root, 'tmp/tmp/someone-elses')));
+  });
+
+  it('the default folder of an earlier version (no marker, only what the daemon writes) is adopted', () => {
     mkdirSync(join(root, 'var/cache/btf-extra/extras'), { recursive: true });
     mkdirSync(join(root, 'run/btf-extra/btf'), { recursive: true });
     writeFileSync(join(root, 'run/btf-extra/status.json'), '{}');
