@@ -43,6 +43,9 @@ interface Daemon {
   kill(sig?: NodeJS.Signals): void;
 }
 
+/** Daemons not yet exited: the suite's afterEach kills them before removing their roots. */
+const running = new Set<Daemon>();
+
 /** Start btf-extrad in a process group of its own, killed (group-wide) at `deadlineMs`. */
 function startDaemon(root: InjectedRoot, args: readonly string[] = [], deadlineMs = 30000): Daemon {
   const child = spawn(process.execPath, [DAEMON, '--root', root.dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, JOURNAL_STREAM: '1:1' } });
@@ -56,9 +59,12 @@ function startDaemon(root: InjectedRoot, args: readonly string[] = [], deadlineM
   const exit = new Promise<Run>((resolve) => child.on('exit', (code, signal) => {
     clearTimeout(timer);
     kill(); // whatever it left running in its group
+    running.delete(d);
     resolve({ code, signal, out, timedOut });
   }));
-  return { pid, out: () => out, exit, kill };
+  const d: Daemon = { pid, out: () => out, exit, kill };
+  running.add(d);
+  return d;
 }
 
 function runOnce(root: InjectedRoot, args: readonly string[] = [], deadlineMs = 30000): Promise<Run> {
@@ -175,7 +181,12 @@ describe('btf-extrad fault suite (process, injected roots)', function () {
   this.timeout(240000);
   let base: string;
   beforeEach(() => { base = mkdtempSync(join(tmpdir(), 'btfx-faults-')); });
-  afterEach(() => { rmSync(base, { recursive: true, force: true }); });
+  afterEach(async () => {
+    const left = [...running];
+    for (const d of left) d.kill();
+    await Promise.all(left.map((d) => d.exit));
+    rmSync(base, { recursive: true, force: true });
+  });
 
   it('SIGKILL at seeded random moments: every published file stays valid, and restarts converge to the bytes of a fresh root', async () => {
     const tries = Number(process.env['BTFX_FAULT_TRIES'] ?? 8);
