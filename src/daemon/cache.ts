@@ -182,6 +182,8 @@ export class ExtrasCache {
   }
 
   remove(key: CacheKey): void {
+    // Never through a folder replaced by a link (it would delete a file elsewhere).
+    try { for (const d of this.dirsOf(key)) if (!checkOwnDir(d)) return; } catch { return; }
     rmSync(this.fileFor(key), { force: true });
   }
 }
