@@ -11,8 +11,17 @@ export function isElf(bytes: Uint8Array): boolean {
 
 /** A view of the named section's bytes (default `.BTF`); 'bad-elf' when unreadable or absent. */
 export function elfSection(bytes: Uint8Array, file: string | undefined, name = '.BTF'): Uint8Array {
+  return sectionOf(() => ElfFile.fromBytes(bytes, file ?? '<memory>'), file, name);
+}
+
+/** As elfSection, from a file on disk: only its headers and that section are read. */
+export function elfFileSection(path: string, name = '.BTF'): Uint8Array {
+  return sectionOf(() => ElfFile.open(path), path, name);
+}
+
+function sectionOf(openElf: () => ElfFile, file: string | undefined, name: string): Uint8Array {
   try {
-    const elf = ElfFile.fromBytes(bytes, file ?? '<memory>');
+    const elf = openElf();
     const sec = elf.section(name);
     if (sec === undefined) throw new BtfError('bad-elf', `no ${name} section`, { file, section: 'ELF' });
     if (sec.type === SHT.NOBITS) throw new BtfError('bad-elf', `${name} has no bytes (NOBITS)`, { file, section: name });

@@ -7,13 +7,13 @@
  * Speed: the type section is copied once into an aligned Uint32Array; records are only indexed
  * here and become objects when first used (Btf.types).
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { Btf, type RawTypes } from './btf.js';
 import { BtfError } from './errors.js';
-import { elfSection, isElf } from './elf-section.js';
+import { elfFileSection, elfSection, isElf } from './elf-section.js';
 import { BTF_HEADER_LEN, BTF_MAGIC, BTF_VERSION, INFO_MASK, MAX_KIND, recordSize, unrepresentable, type Kind } from './kinds.js';
 import { StringTable } from './strings.js';
+import { FILE_LIMITS, SafeFileError, withSafeFile } from '../util/safe-file.js';
 
 export interface ParseOptions {
   base?: Btf | undefined;
@@ -137,23 +137,37 @@ function parseTypes(sec: Uint8Array, startId: number, file: string | undefined):
 
 /**
  * Raw BTF bytes of a file: the file itself, or its .BTF section when it is an ELF object;
- * gzip-compressed files (e.g. a saved vmlinux BTF) are decompressed first.
+ * gzip-compressed files (e.g. a saved vmlinux BTF) are decompressed first. Only a regular file
+ * is read (a FIFO or /dev/zero is refused before any read); its first bytes decide what it is,
+ * so a huge file that is none of the three is refused without being read, and an ELF object
+ * is read only as far as its headers and .BTF section.
  */
 export function readBtfBytes(path: string): Uint8Array {
-  let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    return withSafeFile(path, { maxBytes: FILE_LIMITS.elf }, (f) => {
+      const head = new Uint8Array(4);
+      const got = f.readAt(head, 0, head.length, 0);
+      if (got === 4 && isElf(head)) return elfFileSection(path);
+      const gzip = got >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+      const btf = got >= 2 && head[0] === (BTF_MAGIC & 0xff) && head[1] === BTF_MAGIC >> 8;
+      if (!gzip && !btf) {
+        throw new BtfError('bad-magic', `neither BTF (magic 0x${BTF_MAGIC.toString(16)}), an ELF object nor gzip (${f.size} bytes)`, { file: path, offset: 0 });
+      }
+      if (f.size > FILE_LIMITS.btf) throw new BtfError('io', `${f.size} bytes, larger than the ${FILE_LIMITS.btf}-byte limit for BTF`, { file: path });
+      const bytes = f.readAll();
+      if (!gzip) return bytes;
+      let raw: Uint8Array;
+      try {
+        raw = gunzipSync(bytes, { maxOutputLength: FILE_LIMITS.btf });
+      } catch (e) {
+        throw new BtfError('io', `cannot decompress gzip: ${e instanceof Error ? e.message : String(e)}`, { file: path });
+      }
+      return isElf(raw) ? elfSection(raw, path) : raw;
+    });
   } catch (e) {
-    throw new BtfError('io', `cannot read: ${e instanceof Error ? e.message : String(e)}`, { file: path });
+    if (e instanceof SafeFileError) throw new BtfError('io', `cannot read: ${e.reason}`, { file: path }, { fileCode: e.code });
+    throw e;
   }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw new BtfError('io', `cannot decompress gzip: ${e instanceof Error ? e.message : String(e)}`, { file: path });
-    }
-  }
-  return isElf(bytes) ? elfSection(bytes, path) : bytes;
 }
 
 /** Reads a raw BTF file or an ELF file's .BTF section. */

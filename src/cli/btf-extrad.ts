@@ -93,7 +93,7 @@ function runCommand(argv: readonly string[], extra: string): Promise<void> {
 /** Build a Daemon with the real edges for `root`. */
 export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
   const paths = hostPaths(s.root);
-  const host = fsHostReader(paths);
+  const host = fsHostReader(paths, { warn: (m) => s.logger.warn(m) });
   const onRealHost = paths.root === '/';
   const env = s.env ?? process.env;
   const explicit = s.configFile !== undefined;

@@ -6,9 +6,11 @@
  * reported as corrupt (the caller regenerates). Writes are atomic.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { FILE_LIMITS, readRegularFileSync, SafeFileError } from '../util/safe-file.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { checkOwnDir, ensureOwnDir } from './folders.js';
 
 export interface CacheKey {
   readonly release: string;
@@ -73,6 +75,11 @@ function part(s: string): string {
   return SAFE.test(s) && s !== '.' && s !== '..' ? s : `x${sha256Hex(Buffer.from(s)).slice(0, 32)}`;
 }
 
+/** A name `part` can produce. */
+function isPart(name: string): boolean {
+  return SAFE.test(name) && name !== '.' && name !== '..';
+}
+
 export class ExtrasCache {
   /** `validate` throws when the payload is not acceptable BTF (parse failure = corrupt entry). */
   constructor(readonly dir: string, private readonly validate?: (bytes: Uint8Array, key: CacheKey) => void) {}
@@ -81,10 +88,32 @@ export class ExtrasCache {
     return join(this.dir, part(key.release), part(key.name), `${part(key.buildId)}.${part(key.baseDigest.slice(0, 16))}.${part(key.encoderVersion)}.btfx`);
   }
 
+  /** The folders an entry sits in, outermost first: extras/, extras/<release>/, extras/<release>/<object>/. */
+  private dirsOf(key: CacheKey): string[] {
+    return [this.dir, join(this.dir, part(key.release)), join(this.dir, part(key.release), part(key.name))];
+  }
+
   get(key: CacheKey): CacheResult {
     const file = this.fileFor(key);
+    for (const dir of this.dirsOf(key)) {
+      try {
+        if (!checkOwnDir(dir)) return { kind: 'miss' };
+      } catch (e) {
+        // A link (or file) planted where a cache folder goes: removed (unlink never follows), not entered.
+        try { unlinkSync(dir); } catch { /* not ours to remove */ }
+        return { kind: 'corrupt', reason: e instanceof Error ? e.message : String(e), file };
+      }
+    }
     let data: Buffer;
-    try { data = readFileSync(file); } catch { return { kind: 'miss' }; }
+    try {
+      // Never follow a link or open a FIFO/device planted at an entry's path: such a thing is
+      // no entry of ours; it is removed (unlink removes the link, not its target) and regenerated.
+      data = readRegularFileSync(file, { maxBytes: FILE_LIMITS.cacheEntry, noFollow: true });
+    } catch (e) {
+      if (!(e instanceof SafeFileError) || e.code === 'missing') return { kind: 'miss' };
+      try { unlinkSync(file); } catch { /* already gone, or not ours to remove */ }
+      return { kind: 'corrupt', reason: e.reason, file };
+    }
     const reason = this.check(data, key);
     if (typeof reason === 'string') {
       try { unlinkSync(file); } catch { /* already gone */ }
@@ -115,6 +144,7 @@ export class ExtrasCache {
   put(key: CacheKey, bytes: Uint8Array, extra: { vars?: number | undefined; debuginfo?: string | undefined } = {}): string {
     const meta: CacheMeta = { ...key, sha256: sha256Hex(bytes), length: bytes.length, vars: extra.vars, debuginfo: extra.debuginfo, createdAt: new Date().toISOString() };
     const file = this.fileFor(key);
+    for (const dir of this.dirsOf(key)) ensureOwnDir(dir);
     writeFileAtomic(file, Buffer.concat([Buffer.from(MAGIC, 'latin1'), Buffer.from(`${JSON.stringify(meta)}\n`), bytes]));
     return file;
   }
@@ -124,9 +154,8 @@ export class ExtrasCache {
     const dir = join(this.dir, part(key.release), part(key.name));
     const keep = this.fileFor(key).slice(dir.length + 1);
     let removed = 0;
-    let names: string[];
-    try { names = readdirSync(dir); } catch { return 0; }
-    for (const n of names) {
+    for (const d of this.dirsOf(key)) if (!checkOwnDir(d)) return 0;
+    for (const n of readdirSync(dir)) {
       if (n === keep || !n.endsWith('.btfx')) continue;
       rmSync(join(dir, n), { force: true });
       removed++;
@@ -140,8 +169,10 @@ export class ExtrasCache {
    */
   pruneReleases(current: string, keepOthers = 2): string[] {
     let dirs: { name: string; mtime: number }[];
+    if (!checkOwnDir(this.dir)) return [];
     try {
-      dirs = readdirSync(this.dir, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== part(current))
+      // Only real directories named the way fileFor names releases: anything else is not ours.
+      dirs = readdirSync(this.dir, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== part(current) && isPart(d.name))
         .map((d) => ({ name: d.name, mtime: statSync(join(this.dir, d.name)).mtimeMs }));
     } catch { return []; }
     dirs.sort((a, b) => b.mtime - a.mtime || (a.name < b.name ? -1 : 1));
@@ -151,6 +182,8 @@ export class ExtrasCache {
   }
 
   remove(key: CacheKey): void {
+    // Never through a folder replaced by a link (it would delete a file elsewhere).
+    try { for (const d of this.dirsOf(key)) if (!checkOwnDir(d)) return; } catch { return; }
     rmSync(this.fileFor(key), { force: true });
   }
 }

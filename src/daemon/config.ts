@@ -4,8 +4,10 @@
  * expected. A missing default file means "built-in defaults" (a fresh install just works).
  */
 import { existsSync } from 'node:fs';
+import { posix } from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
 import { HOST_DEFAULTS } from '../host/paths.js';
+import { FILE_LIMITS, SafeFileError, withSafeFile } from '../util/safe-file.js';
 import { FormatError, type ErrorLocation } from '../util/errors.js';
 import { compileGlob, globMatches } from './glob.js';
 
@@ -52,6 +54,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
 
 export const CONFIG_ERROR_CODES = [
   'not-found',     // --config names a file that does not exist
+  'unreadable',    // not a regular file (a FIFO, a device), too large, or cannot be opened
   'syntax',        // YAML did not parse
   'not-mapping',   // a value that must be a mapping is not (including the top level)
   'unknown-key',   // a key the daemon does not know (typos should not be silently ignored)
@@ -112,7 +115,16 @@ class Validator {
   absPath(v: unknown, key: string): string {
     if (typeof v !== 'string') this.fail('wrong-type', key, `expected an absolute path, got ${describe(v)}`);
     if (!v.startsWith('/')) this.fail('bad-value', key, `expected an absolute path, got "${v.slice(0, 60)}"`);
+    // Paths are taken inside --root: a `..` would climb out of it (refused rather than clamped).
+    if (v.split('/').includes('..')) this.fail('bad-value', key, `".." is not allowed in paths, got "${v.slice(0, 60)}"`);
     return v;
+  }
+
+  /** A folder the daemon owns (it deletes files in it): never / itself. */
+  ownDir(v: unknown, key: string): string {
+    const p = this.absPath(v, key);
+    if (posix.normalize(p).replace(/\/+$/, '') === '') this.fail('bad-value', key, 'must be a directory of its own, not /');
+    return p;
   }
 
   list(v: unknown, key: string): unknown[] {
@@ -205,11 +217,11 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
     };
   }
 
-  return {
-    policy, vars, debuginfo, jobs, control, watch, companions,
-    runtimeDir: top['runtimeDir'] === undefined ? d.runtimeDir : v.absPath(top['runtimeDir'], 'runtimeDir'),
-    cacheDir: top['cacheDir'] === undefined ? d.cacheDir : v.absPath(top['cacheDir'], 'cacheDir'),
-  };
+  const runtimeDir = top['runtimeDir'] === undefined ? d.runtimeDir : v.ownDir(top['runtimeDir'], 'runtimeDir');
+  const cacheDir = top['cacheDir'] === undefined ? d.cacheDir : v.ownDir(top['cacheDir'], 'cacheDir');
+  const [rt, cd] = [runtimeDir, cacheDir].map((p) => `${posix.normalize(p).replace(/\/+$/, '')}/`) as [string, string];
+  if (rt.startsWith(cd) || cd.startsWith(rt)) v.fail('bad-value', 'cacheDir', `must not be, contain or lie inside runtimeDir (${runtimeDir})`);
+  return { policy, vars, debuginfo, jobs, control, watch, companions, runtimeDir, cacheDir };
 }
 
 export interface LoadedConfig {
@@ -226,6 +238,11 @@ export async function loadConfig(file: string, explicit: boolean): Promise<Loade
   if (!existsSync(file)) {
     if (explicit) throw new ConfigError('not-found', 'configuration file does not exist', { file });
     return { config: DEFAULT_CONFIG, file: undefined };
+  }
+  // cosmiconfig reads the file itself: make sure first that it is a regular file of sane size
+  // (a FIFO there would block the daemon's start-up, /dev/zero would fill its memory).
+  try { withSafeFile(file, { maxBytes: FILE_LIMITS.config }, () => undefined); } catch (e) {
+    throw new ConfigError('unreadable', e instanceof SafeFileError ? e.reason : String(e), { file });
   }
   const explorer = cosmiconfig('btf-extra', { searchStrategy: 'none', searchPlaces: [], cache: false });
   let result;

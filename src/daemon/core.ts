@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { FILE_LIMITS, readRegularFileSync } from '../util/safe-file.js';
 import { safeName } from '../util/errors.js';
 import { loadedModulesOrNone, type HostReader } from '../host/reader.js';
 import type { ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
@@ -21,6 +22,7 @@ import type { FileWatch, FileWatchFactory } from './fswatch.js';
 import type { DaemonLogger } from './logger.js';
 import { nullNotifier, type Notifier } from './notify.js';
 import { COMPANION_SUFFIX, isCompanionModule, plan, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
+import { prepareDaemonFolders } from './folders.js';
 import { Publisher } from './publish.js';
 import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
 
@@ -159,7 +161,7 @@ export class Daemon implements ControlHandlers {
   async start(opts: { readonly announceReady?: boolean } = {}): Promise<void> {
     const { host } = this.deps;
     this.release = await host.kernelRelease();
-    mkdirSync(this.runtimeDir, { recursive: true });
+    prepareDaemonFolders({ paths: host.paths, runtimeDir: this.runtimeDir, cacheDir: this.cacheDir, debugDirs: this.config.debuginfo.paths, log: this.log });
     this.cache = new ExtrasCache(join(this.cacheDir, 'extras'));
     const pruned = this.cache.pruneReleases(this.release);
     if (pruned.length > 0) this.log.info(`cache: removed entries of kernels ${pruned.join(', ')}`);
@@ -431,7 +433,7 @@ export class Daemon implements ControlHandlers {
       }
       case 'use-kernel': {
         const btf = this.readBtf(step.name);
-        const extras = readFileSync(step.path);
+        const extras = readRegularFileSync(step.path, { maxBytes: FILE_LIMITS.btf });
         if (btf) this.publisher.put(step.name, btf, extras);
         this.records.delete(step.name);
         this.setRecord(step.name, { state: 'kernel-provided', policy: step.policy, buildId: step.buildId, source: 'kernel', bytes: extras.length, vars: this.countVars(step.name, extras, btf), reason: undefined });

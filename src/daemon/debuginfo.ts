@@ -5,7 +5,7 @@
  * .build-id/xx/rest.debug, then debuginfod. A candidate whose GNU build id differs from the
  * loaded object's is refused (and named in the reason if nothing better turns up).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostPaths } from '../host/paths.js';
 import type { OsRelease } from '../host/os-release.js';
@@ -42,6 +42,10 @@ export function installHint(os: OsRelease, release: string): string {
 }
 
 const DEBUG_SUFFIXES = ['.ko.debug', '.ko'] as const;
+
+function isRegularFile(file: string): boolean {
+  try { return statSync(file).isFile(); } catch { return false; }
+}
 
 export class DebuginfoFinder {
   /** normalized module name -> debug files (all roots, in root order). */
@@ -101,7 +105,11 @@ export class DebuginfoFinder {
     const hint = installHint(this.o.os, this.o.release);
     const refused: string[] = [];
     const check = async (file: string): Promise<boolean> => {
-      if (!existsSync(file)) return false;
+      if (!isRegularFile(file)) {
+        // A FIFO or device (e.g. a link to /dev/zero) is never handed to the encoder: it would block or never end.
+        if (existsSync(file)) refused.push(`${this.o.paths.hostView(file)}: not a regular file`);
+        return false;
+      }
       if (buildId === undefined) return true; // nothing to check against (no notes): trust the layout
       let id: string | undefined;
       try { id = await this.o.readBuildId(file); } catch (e) {

@@ -4,13 +4,14 @@
  * the requested GNU build id, and only then renamed into place ($CACHE/<buildid>/debuginfo, the
  * layout of libdebuginfod's client cache). Every failed attempt leaves a one-line reason.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { readElfBuildId } from '../host/elf-build-id.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { readRegularFileSync } from '../util/safe-file.js';
 
 export const DEBUGINFOD_DEFAULTS = {
   /** libdebuginfod's default DEBUGINFOD_TIMEOUT (seconds without progress). */
@@ -125,7 +126,7 @@ async function verifiedCacheEntry(path: string, buildId: string): Promise<Debugi
   if (id === buildId) {
     let url = '';
     try {
-      url = readFileSync(join(path, '..', 'url'), 'utf8').trim();
+      url = readRegularFileSync(join(path, '..', 'url'), { maxBytes: 64 * 1024, noFollow: true }).toString('utf8').trim();
     } catch { /* no provenance recorded */ }
     return { path, url, cached: true };
   }

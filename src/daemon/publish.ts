@@ -10,6 +10,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { ensureOwnDir } from './folders.js';
 import type { DaemonStatus } from './api.js';
 import type { BtfOps } from './btf-ops.js';
 
@@ -58,6 +59,17 @@ export class Publisher {
 
   setVmlinux(bytes: Uint8Array): void { this.vmlinux = bytes; }
 
+  /**
+   * Before every write or delete: the runtime dir, btf/ and merged/ are real directories (made
+   * when missing). A symlink planted at any of them is refused (FolderError), never followed.
+   */
+  private ownDirs(): void {
+    const { runtimeDir, btfDir, mergedDir } = this.layout;
+    ensureOwnDir(runtimeDir);
+    ensureOwnDir(btfDir);
+    ensureOwnDir(mergedDir);
+  }
+
   get names(): string[] { return [...this.entries.keys()]; }
   has(name: string): boolean { return this.entries.has(name); }
   extrasOf(name: string): Uint8Array | undefined { return this.entries.get(name)?.extras; }
@@ -67,6 +79,7 @@ export class Publisher {
   /** Publish (or republish) one object, with or without extras. Returns the files written. */
   put(name: string, objectBtf: Uint8Array, extras: Uint8Array | undefined): string[] {
     checkName(name);
+    this.ownDirs();
     const prev = this.entries.get(name);
     const { btfDir, mergedDir } = this.layout;
     const written: string[] = [];
@@ -107,6 +120,7 @@ export class Publisher {
   /** Unpublish: the object and its extras disappear from btf/ and merged/. */
   remove(name: string): void {
     if (!this.entries.delete(name)) return;
+    this.ownDirs();
     const { btfDir, mergedDir } = this.layout;
     // Extras and merged view first: a reader never finds extras whose base is gone.
     rmSync(join(mergedDir, name), { force: true });
@@ -121,6 +135,7 @@ export class Publisher {
    */
   async rebuildKernel(): Promise<number | undefined> {
     this.kernelDirty = false;
+    this.ownDirs();
     const file = join(this.layout.mergedDir, 'kernel');
     const vm = this.entries.get('vmlinux');
     if (!this.ops.canMerge || !vm) { rmSync(file, { force: true }); return undefined; }
@@ -142,6 +157,7 @@ export class Publisher {
   }
 
   writeStatus(status: DaemonStatus): void {
+    ensureOwnDir(this.layout.runtimeDir);
     writeFileAtomic(this.layout.statusFile, `${JSON.stringify(status, null, 2)}\n`);
   }
 
@@ -151,14 +167,16 @@ export class Publisher {
    */
   sweep(loaded: ReadonlySet<string>): number {
     let removed = 0;
+    this.ownDirs();
     const { btfDir, mergedDir } = this.layout;
     for (const dir of [btfDir, mergedDir]) {
-      let names: string[];
-      try { names = readdirSync(dir); } catch { continue; }
-      for (const n of names) {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const n = e.name;
         if (dir === mergedDir && n === 'kernel') continue;
         const base = n.endsWith(EXTRA_SUFFIX) ? n.slice(0, -EXTRA_SUFFIX.length) : n;
         if (!n.startsWith('.') && (loaded.has(base) || this.entries.has(base))) continue;
+        // Only files and links are ours to remove; a directory is left alone and reported.
+        if (e.isDirectory()) { this.warn(`${join(dir, n)}: a directory the daemon did not create; left alone`); continue; }
         rmSync(join(dir, n), { force: true });
         removed++;
       }

@@ -10,7 +10,8 @@
  * .section(name), .sectionData(sec), .symbols, .buildId, .relocationsFor(sec),
  * .sectionContaining(addr). Errors: ElfError with a closed `code`.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
+import { FILE_LIMITS, SafeFile, SafeFileError, withSafeFile } from '../util/safe-file.js';
 import { inflateSync } from 'node:zlib';
 import { ByteCursor } from '../util/cursor.js';
 import { safeName } from '../util/errors.js';
@@ -42,39 +43,33 @@ function asBuffer(b: Uint8Array): Buffer { return Buffer.from(b.buffer, b.byteOf
  */
 function lazyFile(path: string): { bytes: Uint8Array; load: (offset: number, size: number) => void } {
   const ioError = (what: string): ElfError => new ElfError('io', what, { file: path });
-  let stamp: { size: number; mtimeMs: number };
-  try {
-    const st = statSync(path);
-    stamp = { size: st.size, mtimeMs: st.mtimeMs };
-  } catch (e) {
-    throw ioError(`cannot read: ${(e as Error).message}`);
-  }
+  const open = (): SafeFile => {
+    try {
+      return SafeFile.open(path, { maxBytes: FILE_LIMITS.elf });
+    } catch (e) {
+      throw e instanceof SafeFileError ? new ElfError('io', `cannot read: ${e.reason}`, { file: path }, { fileCode: e.code }) : e;
+    }
+  };
+  const first = open();
+  const stamp = { size: first.size, mtimeMs: fstatSync(first.fd).mtimeMs };
+  first.close();
   const size = stamp.size;
   const bytes = new Uint8Array(size);
   const load = (offset: number, length: number): void => {
     const start = Math.max(0, Math.min(offset, size));
     const end = Math.max(start, Math.min(offset + length, size));
     if (end === start) return;
-    let fd: number;
+    const f = open();
     try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      throw ioError(`cannot read: ${(e as Error).message}`);
-    }
-    try {
-      const st = fstatSync(fd);
+      const st = fstatSync(f.fd);
       if (st.size !== stamp.size || st.mtimeMs !== stamp.mtimeMs) throw ioError('file changed while it was being read');
-      let done = start;
-      while (done < end) {
-        const n = readSync(fd, bytes, done, Math.min(end - done, 1 << 30), done);
-        if (n <= 0) throw ioError(`short read at 0x${done.toString(16)}`);
-        done += n;
-      }
+      const n = f.readAt(bytes, start, end - start, start);
+      if (n < end - start) throw ioError(`short read at 0x${(start + n).toString(16)}`);
     } catch (e) {
       if (e instanceof ElfError) throw e;
-      throw ioError(`cannot read: ${(e as Error).message}`);
+      throw ioError(`cannot read: ${e instanceof SafeFileError ? e.reason : (e as Error).message}`);
     } finally {
-      closeSync(fd);
+      f.close();
     }
   };
   // Header, section table and section-name table: what the constructor parses.
@@ -99,20 +94,12 @@ function lazyFile(path: string): { bytes: Uint8Array; load: (offset: number, siz
 }
 
 function readShared(path: string): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const bytes = new Uint8Array(new SharedArrayBuffer(size));
-    let done = 0;
-    while (done < size) {
-      const n = readSync(fd, bytes, done, Math.min(size - done, 1 << 30), done);
-      if (n <= 0) throw new Error(`short read at ${done} of ${size} bytes`);
-      done += n;
-    }
+  return withSafeFile(path, { maxBytes: FILE_LIMITS.elf }, (f) => {
+    const bytes = new Uint8Array(new SharedArrayBuffer(f.size));
+    const n = f.readAt(bytes, 0, f.size, 0);
+    if (n < f.size) throw new Error(`short read at ${n} of ${f.size} bytes`);
     return bytes;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** What `ElfFile.symbolsWhere` selects (every given condition must hold). */
@@ -161,7 +148,7 @@ export class ElfFile {
       try {
         buf = readShared(path);
       } catch (e) {
-        throw new ElfError('io', `cannot read: ${(e as Error).message}`, { file: path });
+        throw new ElfError('io', `cannot read: ${e instanceof SafeFileError ? e.reason : (e as Error).message}`, { file: path });
       }
       return new ElfFile(buf, path);
     }

@@ -17,6 +17,7 @@ import { selectVariables, type Selection, type VariableCandidate, type VarsPolic
 import { elfSelectionContext, readableUnits } from './walk.js';
 import { decodeUnits, type Decoded } from './chunks.js';
 import { firstPerName } from './functions.js';
+import { SafeFileError } from '../util/safe-file.js';
 import { collectGarbage, isLarge, readObjectForEncoding, type ObjectImage } from './read.js';
 import { checkEncoded, checkTypeLimit } from './output.js';
 import { chainType, forEachKind } from './lazy.js';
@@ -69,6 +70,7 @@ export function encodeObject(path: string, opts: EncodeOptions = {}, bytes?: Uin
     const image = bytes === undefined ? readObjectForEncoding(path) : bytes instanceof Uint8Array ? { bytes, sections: undefined } : bytes;
     elf = ElfFile.fromBytes(image.bytes, path, image.sections);
   } catch (e) {
+    if (e instanceof SafeFileError) throw new EncoderError('bad-object', `cannot read: ${e.reason}`, { file: path }, { cause: e.code });
     if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('E') && !(e instanceof ElfError)) {
       throw new EncoderError('bad-object', `cannot read: ${e.message}`, { file: path });
     }

@@ -10,7 +10,7 @@
  * SharedArrayBuffers so worker threads decode chunks of them without a copy. Small files are
  * read whole.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { FILE_LIMITS, withSafeFile, type SafeFile } from '../util/safe-file.js';
 
 /** Files below this size are read whole. */
 const SPARSE_THRESHOLD = 64 << 20;
@@ -31,9 +31,8 @@ export interface ObjectImage {
 
 /** The file's bytes, with only what the encoder needs actually read when it is large. Throws on I/O errors. */
 export function readObjectForEncoding(path: string, sparseThreshold = SPARSE_THRESHOLD, detachThreshold = DETACH_THRESHOLD): ObjectImage {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
+  return withSafeFile(path, { maxBytes: FILE_LIMITS.elf }, (fd) => {
+    const size = fd.size;
     const sections = new Map<number, Uint8Array>();
     if (size < sparseThreshold) {
       const whole = Buffer.alloc(size);
@@ -42,11 +41,9 @@ export function readObjectForEncoding(path: string, sparseThreshold = SPARSE_THR
     }
     const buf = Buffer.from(new SharedArrayBuffer(size));
     readRange(fd, buf, 0, Math.min(size, 64));
-    // Only ELF64 little-endian is interpreted; anything else is read whole and refused by ElfFile.
-    if (buf[0] !== 0x7f || buf[1] !== 0x45 || buf[4] !== 2 || buf[5] !== 1) {
-      readRange(fd, buf, 0, size);
-      return { bytes: buf, sections };
-    }
+    // Only ELF64 little-endian is interpreted. Anything else is refused by ElfFile from its
+    // header alone: reading the rest of a huge non-ELF file would only cost time and memory.
+    if (buf[0] !== 0x7f || buf[1] !== 0x45 || buf[4] !== 2 || buf[5] !== 1) return { bytes: buf, sections };
     const shoff = Number(buf.readBigUInt64LE(0x28));
     const shentsize = buf.readUInt16LE(0x3a);
     const shnum = buf.readUInt16LE(0x3c);
@@ -82,20 +79,13 @@ export function readObjectForEncoding(path: string, sparseThreshold = SPARSE_THR
       } else readRange(fd, buf, s.offset, s.size);
     }
     return { bytes: buf, sections };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** Reads `length` bytes at file offset `fileOffset` (default: `offset`) into buf[offset...]. */
-function readRange(fd: number, buf: Buffer, offset: number, length: number, fileOffset = offset): void {
+function readRange(file: SafeFile, buf: Buffer, offset: number, length: number, fileOffset = offset): void {
   const end = Math.min(buf.length, offset + length);
-  let pos = offset;
-  while (pos < end) {
-    const n = readSync(fd, buf, pos, end - pos, fileOffset + (pos - offset));
-    if (n <= 0) break;
-    pos += n;
-  }
+  if (end > offset) file.readAt(buf, offset, end - offset, fileOffset);
 }
 
 /**

@@ -2,7 +2,7 @@
  * GNU build id of an ELF64 little-endian file on disk (a debug vmlinux or module), reading only
  * the ELF header, the section headers and the SHT_NOTE sections: a 226 MB vmlinux costs a few KB.
  */
-import { open } from 'node:fs/promises';
+import { FILE_LIMITS, openRegular } from '../util/safe-file.js';
 import { HostFormatError } from './errors.js';
 import { buildIdFromNotes } from './notes.js';
 
@@ -10,9 +10,10 @@ const SHT_NOTE = 7;
 const MAX_NOTE_SECTION = 1 << 20;
 
 export async function readElfBuildId(path: string): Promise<string | undefined> {
-  const fh = await open(path, 'r');
+  // A FIFO or device (a symlink to /dev/zero) is refused here, before any read; O_NONBLOCK keeps
+  // the open of a FIFO from holding a thread-pool thread.
+  const { fh, size } = await openRegular(path, { maxBytes: FILE_LIMITS.elf });
   try {
-    const size = (await fh.stat()).size;
     const read = async (pos: number, len: number, what: string): Promise<Uint8Array> => {
       if (pos + len > size) throw new HostFormatError('elf-truncated', `${what} (${len} bytes) runs past the end of the file (${size} bytes)`, { file: path, offset: pos });
       const buf = Buffer.alloc(len);

@@ -15,8 +15,8 @@ export const HOST_ERROR_CODES = [
 export type HostErrorCode = (typeof HOST_ERROR_CODES)[number];
 
 export class HostFormatError extends FormatError<HostErrorCode> {
-  constructor(code: HostErrorCode, what: string, where: ErrorLocation = {}) {
-    super(code, what, where);
+  constructor(code: HostErrorCode, what: string, where: ErrorLocation = {}, details: Record<string, unknown> = {}) {
+    super(code, what, where, details);
     this.name = 'HostFormatError';
   }
 }

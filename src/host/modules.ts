@@ -2,7 +2,7 @@
  * /proc/modules: one line per module, "name size refcount deps state address".
  * Only Live modules count as loaded: a Loading module has no BTF or notes yet.
  */
-import { readFile } from 'node:fs/promises';
+import { FILE_LIMITS, readRegularFile } from '../util/safe-file.js';
 import { HostFormatError } from './errors.js';
 
 export interface ProcModule {
@@ -13,7 +13,11 @@ export interface ProcModule {
   readonly address: string;
 }
 
-export function parseProcModules(text: string, file?: string): ProcModule[] {
+/**
+ * Every well-formed line. A malformed one throws 'modules-line', or, given `onMalformed`, is
+ * passed to it and skipped (the daemon must not stop seeing modules over one odd line).
+ */
+export function parseProcModules(text: string, file?: string, onMalformed?: (e: HostFormatError) => void): ProcModule[] {
   const out: ProcModule[] = [];
   let offset = 0;
   for (const line of text.split('\n')) {
@@ -23,7 +27,10 @@ export function parseProcModules(text: string, file?: string): ProcModule[] {
     const fields = line.trim().split(/\s+/);
     const [name, size, , , state, address] = fields;
     if (name === undefined || size === undefined || state === undefined || !/^\d+$/.test(size)) {
-      throw new HostFormatError('modules-line', `expected "name size refcount deps state address", got ${JSON.stringify(line.slice(0, 80))}`, { file, offset: here });
+      const e = new HostFormatError('modules-line', `expected "name size refcount deps state address", got ${JSON.stringify(line.slice(0, 80))}`, { file, offset: here }, { line });
+      if (!onMalformed) throw e;
+      onMalformed(e);
+      continue;
     }
     out.push({ name, size: Number(size), state, address: address ?? '' });
   }
@@ -31,12 +38,12 @@ export function parseProcModules(text: string, file?: string): ProcModule[] {
 }
 
 /** The Live modules, in file order. */
-export async function readLiveModules(procModules: string): Promise<ProcModule[]> {
-  const text = await readFile(procModules, 'utf8');
-  return parseProcModules(text, procModules).filter((m) => m.state === 'Live');
+export async function readLiveModules(procModules: string, onMalformed?: (e: HostFormatError) => void): Promise<ProcModule[]> {
+  const text = (await readRegularFile(procModules, { maxBytes: FILE_LIMITS.text })).toString('utf8');
+  return parseProcModules(text, procModules, onMalformed).filter((m) => m.state === 'Live');
 }
 
 /** Names of the Live modules, in file order. */
-export async function readLoadedModules(procModules: string): Promise<string[]> {
-  return (await readLiveModules(procModules)).map((m) => m.name);
+export async function readLoadedModules(procModules: string, onMalformed?: (e: HostFormatError) => void): Promise<string[]> {
+  return (await readLiveModules(procModules, onMalformed)).map((m) => m.name);
 }

@@ -1,5 +1,5 @@
 /** Distribution id from /etc/os-release (ID and ID_LIKE), for "what to install" hints. */
-import { readFile } from 'node:fs/promises';
+import { FILE_LIMITS, readRegularFile } from '../util/safe-file.js';
 
 export interface OsRelease {
   readonly id: string | undefined;
@@ -16,5 +16,5 @@ export function parseOsRelease(text: string): OsRelease {
 }
 
 export async function readOsRelease(file: string): Promise<OsRelease> {
-  try { return parseOsRelease(await readFile(file, 'utf8')); } catch { return { id: undefined, idLike: [] }; }
+  try { return parseOsRelease((await readRegularFile(file, { maxBytes: FILE_LIMITS.text })).toString('utf8')); } catch { return { id: undefined, idLike: [] }; }
 }

@@ -2,7 +2,7 @@
  * The one module that knows where things live on a Linux host. Every path is built under an
  * injected root so tests and the demo run on a directory tree instead of the real kernel.
  */
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join, posix, relative, resolve } from 'node:path';
 
 export interface HostPaths {
   readonly root: string;
@@ -55,7 +55,8 @@ export function procPidFile(pid: number, file: 'stat' | 'status'): string {
 
 export function hostPaths(rootDir = '/'): HostPaths {
   const root = resolve(rootDir);
-  const under = (p: string): string => (isAbsolute(p) ? join(root, p) : resolve(root, p));
+  // Clamped: `..` can never climb above the root (posix normalize of an absolute path stops at /).
+  const under = (p: string): string => join(root, posix.normalize(`/${p}`));
   const p = (...parts: string[]): string => join(root, ...parts);
   return {
     root,

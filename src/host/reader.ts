@@ -2,10 +2,11 @@
  * Everything the daemon reads from the host, under the injected root: loaded modules, build ids,
  * kernel BTF, kernel-provided extras, companion modules in the module tree, the distro.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { FILE_LIMITS, readRegularFile, readRegularFileSync, SafeFileError } from '../util/safe-file.js';
 import { join } from 'node:path';
 import { readLiveModules, readLoadedModules, type ProcModule } from './modules.js';
+import type { HostFormatError } from './errors.js';
 import { buildIdFromNotes } from './notes.js';
 import { readOsRelease, type OsRelease } from './os-release.js';
 import type { HostPaths } from './paths.js';
@@ -58,27 +59,43 @@ export async function liveModulesOrNone(host: HostReader): Promise<ProcModule[]>
 
 async function orNone<T>(read: () => Promise<T[]>): Promise<T[]> {
   try { return await read(); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (e instanceof SafeFileError && e.code === 'missing') return [];
     throw e;
   }
 }
 
 const COMPANION_FILE = /^(.+?)[-_]btf[-_]extra\.ko(\.(xz|zst|gz))?$/;
 
-export function fsHostReader(paths: HostPaths): HostReader {
+/** Distinct malformed /proc/modules lines remembered (each is warned about once). */
+const MAX_WARNED_LINES = 1000;
+
+export interface HostReaderOptions {
+  /** Where warnings go (a malformed /proc/modules line: skipped, reported once per distinct line). */
+  readonly warn?: ((msg: string) => void) | undefined;
+}
+
+export function fsHostReader(paths: HostPaths, opts: HostReaderOptions = {}): HostReader {
+  const warnedLines = new Set<string>();
+  const onMalformed = (e: HostFormatError): void => {
+    const line = String(e.details['line'] ?? e.message);
+    if (warnedLines.has(line) || warnedLines.size >= MAX_WARNED_LINES) return;
+    warnedLines.add(line);
+    opts.warn?.(`${e.message}: line skipped`);
+  };
   let depCache: { file: string; mtimeMs: number; size: number; map: Map<string, string> } | undefined;
   return {
     paths,
     kernelRelease: () => readKernelRelease(paths.osRelease),
-    loadedModules: () => readLoadedModules(paths.procModules),
-    liveModules: () => readLiveModules(paths.procModules),
+    loadedModules: () => readLoadedModules(paths.procModules, onMalformed),
+    liveModules: () => readLiveModules(paths.procModules, onMalformed),
     async buildId(object) {
       const file = object === 'vmlinux' ? paths.kernelNotes : paths.moduleBuildIdNote(object);
-      try { return buildIdFromNotes(await readFile(file), file); } catch { return undefined; }
+      try { return buildIdFromNotes(await readRegularFile(file, { maxBytes: FILE_LIMITS.text }), file); } catch { return undefined; }
     },
     hasBtf: (o) => existsSync(paths.sysBtf(o)),
     readBtf(o) {
-      try { return readFileSync(paths.sysBtf(o)); } catch { return undefined; }
+      // A FIFO or device planted there is refused (undefined), never read.
+      try { return readRegularFileSync(paths.sysBtf(o), { maxBytes: FILE_LIMITS.btf }); } catch { return undefined; }
     },
     kernelExtras(o) {
       for (const p of [paths.sysBtfExtra(o), paths.sysBtfCompanion(o)]) if (existsSync(p)) return p;
@@ -112,7 +129,7 @@ export function fsHostReader(paths: HostPaths): HostReader {
       try { st = statSync(file); } catch { return new Map(); }
       if (!depCache || depCache.file !== file || depCache.mtimeMs !== st.mtimeMs || depCache.size !== st.size) {
         let map = new Map<string, string>();
-        try { map = parseModulesDep(readFileSync(file, 'utf8')); } catch { /* unreadable: empty */ }
+        try { map = parseModulesDep(readRegularFileSync(file, { maxBytes: FILE_LIMITS.text }).toString('utf8')); } catch { /* unreadable: empty */ }
         depCache = { file, mtimeMs: st.mtimeMs, size: st.size, map };
       }
       return depCache.map;

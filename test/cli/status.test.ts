@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/btf-extra.js';
@@ -69,6 +70,14 @@ describe('btf-extra status', () => {
     const runDir = join(tmp.dir, 'run/btf-extra');
     await assert.rejects(run('--root', tmp.dir), (e: unknown) => e instanceof Error
       && e.message === `btf-extrad is not running (no socket at ${runDir}/control.sock), and there is no ${runDir}/status.json`);
+  });
+
+  it('a FIFO as status.json is refused at once, not waited on', async function () {
+    this.timeout(10000);
+    const runDir = join(tmp.dir, 'run/btf-extra');
+    mkdirSync(runDir, { recursive: true });
+    execFileSync('mkfifo', [join(runDir, 'status.json')]);
+    await assert.rejects(run('--root', tmp.dir), /, and .*status\.json: a FIFO, not a regular file; refusing to read it$/);
   });
 
   it('a status.json that is not JSON, or not a status -> an error', async () => {

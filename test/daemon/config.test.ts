@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG_ERROR_CODES, ConfigError, DEFAULT_CONFIG, loadConfig, policyFor, validateConfig, type ConfigErrorCode } from '../../src/daemon/config.js';
@@ -33,6 +34,16 @@ describe('daemon/config', () => {
   it('a missing default file means built-in defaults; a missing --config file is not-found', async () => {
     assert.deepEqual(await loadConfig(join(dir, 'absent.yaml'), false), { config: DEFAULT_CONFIG, file: undefined });
     await assert.rejects(loadConfig(join(dir, 'absent.yaml'), true), (e: unknown) => e instanceof ConfigError && e.code === 'not-found');
+  });
+
+  it('a FIFO or /dev/zero as the config file is unreadable, refused without blocking or reading', async () => {
+    const fifo = join(dir, 'config-fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const zero = join(dir, 'config-zero.yaml');
+    symlinkSync('/dev/zero', zero);
+    for (const f of [fifo, zero]) {
+      await assert.rejects(loadConfig(f, true), (e: unknown) => e instanceof ConfigError && e.code === 'unreadable' && e.message.startsWith(f) && /not a regular file/.test(e.message));
+    }
   });
 
   it('an empty file is the defaults', async () => {
@@ -87,7 +98,7 @@ watch: { pollIntervalMs: 500 }
     it('bad-glob', () => expectCode('policy: { rules: [ { match: "kvm[", policy: never } ] }\n', 'bad-glob', /policy\.rules\[0\]\.match: unclosed/));
     it('wrong-type rule match', () => expectCode('policy: { rules: [ { policy: never } ] }\n', 'wrong-type', /policy\.rules\[0\]\.match: expected a non-empty glob/));
     it('every code is covered above', () => {
-      const covered: ConfigErrorCode[] = ['not-found', 'syntax', 'not-mapping', 'unknown-key', 'wrong-type', 'bad-value', 'bad-glob'];
+      const covered: ConfigErrorCode[] = ['not-found', 'unreadable', 'syntax', 'not-mapping', 'unknown-key', 'wrong-type', 'bad-value', 'bad-glob'];
       assert.deepEqual([...covered].sort(), [...CONFIG_ERROR_CODES].sort());
     });
   });

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -115,6 +115,19 @@ describe('debuginfod client', () => {
       const r = await fetchDebuginfo(loopId, [good], cache);
       assert.equal(r?.cached, false);
       assert.equal(await readElfBuildId(r?.path ?? ''), loopId);
+    });
+
+    it('a FIFO as the cached file or as its url is not waited on: a FIFO entry is replaced by a fresh fetch', async function () {
+      this.timeout(10000);
+      const good = await serve(serveFile(fixture('kernel/debug/loop.ko')));
+      mkdirSync(join(cache, loopId), { recursive: true });
+      spawnSync('mkfifo', [debuginfodCachePath(cache, loopId)]);
+      const r = await fetchDebuginfo(loopId, [good], cache);
+      assert.equal(r?.cached, false);
+      assert.equal(await readElfBuildId(r?.path ?? ''), loopId);
+      spawnSync('mkfifo', [join(cache, loopId, 'url.fifo')]);
+      renameSync(join(cache, loopId, 'url.fifo'), join(cache, loopId, 'url'));
+      assert.deepEqual(await fetchDebuginfo(loopId, ['http://127.0.0.1:1'], cache), { path: debuginfodCachePath(cache, loopId), url: '', cached: true });
     });
 
     it('a download with another build id is refused and not kept', async () => {

@@ -7,17 +7,7 @@
 import { DW_AT as A, DW_FORM as F, DW_TAG as T } from '../../src/dwarf/index.js';
 import { abbrevTable, Asm, unit } from './asm.js';
 
-/** Deterministic PRNG (mulberry32) so a failure reproduces. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../support/prng.js';
 
 export const rewiredAbbrev = abbrevTable([
   [1, T.compile_unit, true, []],

@@ -4,7 +4,7 @@
  * injected one), kernel BTF, debug info per loaded object (found the way the daemon finds it,
  * build ids checked; no network), debuginfod configuration, and whether the daemon answers.
  */
-import { readFileSync } from 'node:fs';
+import { FILE_LIMITS, readRegularFileSync } from '../../util/safe-file.js';
 import type { DaemonConfig } from '../../daemon/config.js';
 import { fetchStatus } from '../../daemon/control/client.js';
 import { DebuginfoFinder, installHint } from '../../daemon/debuginfo.js';
@@ -228,7 +228,7 @@ export function formatReport(r: DoctorReport): string {
 
 function prettyName(osReleaseFile: string): string | undefined {
   try {
-    const m = /^PRETTY_NAME=(.*)$/m.exec(readFileSync(osReleaseFile, 'utf8'));
+    const m = /^PRETTY_NAME=(.*)$/m.exec(readRegularFileSync(osReleaseFile, { maxBytes: FILE_LIMITS.text }).toString('utf8'));
     return m?.[1]?.trim().replace(/^["']|["']$/g, '') || undefined;
   } catch { return undefined; }
 }

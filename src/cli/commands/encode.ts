@@ -3,7 +3,6 @@
  * The daemon runs `encode DEBUGFILE --base VMLINUX_BTF [--base MODULE_BTF] --vars all -o OUT`
  * as a child process: that form is a stable contract (exit 0 = OUT written and valid).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { writeBtf } from '../../btf/write.js';
 // Direct imports (not encoder/index.js): the daemon starts this command once per module, so it
@@ -13,6 +12,7 @@ import { encodeObject, type EncodeMode } from '../../encoder/encode.js';
 import { EncoderError, formatWarning } from '../../encoder/errors.js';
 import { EXCLUSION, type Selection, type VarsPolicy } from '../../encoder/select.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
+import { FILE_LIMITS, readRegularFileSync, SafeFileError } from '../../util/safe-file.js';
 import { UsageError, type CliIo, type Command } from '../command.js';
 
 const usage = `Usage: btf-extra encode OBJECT [--base FILE]... [--mode extras|full] [--vars all|percpu|none] [-o OUT]
@@ -139,9 +139,9 @@ export function explainSelection(sel: Selection): string {
 export function readBatch(path: string): Job[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFileSync(path, { maxBytes: FILE_LIMITS.config }).toString('utf8');
   } catch (e) {
-    throw new EncoderError('bad-batch', `cannot read: ${e instanceof Error ? e.message : String(e)}`, { file: path });
+    throw new EncoderError('bad-batch', `cannot read: ${e instanceof SafeFileError ? e.reason : e instanceof Error ? e.message : String(e)}`, { file: path });
   }
   return parseBatch(text, path);
 }

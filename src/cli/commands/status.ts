@@ -2,7 +2,7 @@
  * `btf-extra status`: every object the daemon tracks, its state and why, from the control
  * socket; when the daemon cannot be asked, from the last status.json it wrote (and says so).
  */
-import { readFileSync } from 'node:fs';
+import { FILE_LIMITS, readRegularFileSync, SafeFileError } from '../../util/safe-file.js';
 import type { DaemonStatus, ObjectStatus } from '../../daemon/api.js';
 import { fetchStatus } from '../../daemon/control/client.js';
 import { ControlError } from '../../daemon/control/protocol.js';
@@ -42,8 +42,8 @@ export const statusCommand: Command = {
 /** The status file as the daemon wrote it; errors say why the socket failed too. */
 export function readStatusFile(path: string, socketProblem: string): DaemonStatus {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch {
-    throw new Error(`${socketProblem}, and there is no ${path}`);
+  try { text = readRegularFileSync(path, { maxBytes: FILE_LIMITS.text }).toString('utf8'); } catch (e) {
+    throw new Error(`${socketProblem}, and ${e instanceof SafeFileError && e.code !== 'missing' ? `${path}: ${e.reason}` : `there is no ${path}`}`);
   }
   let doc: unknown;
   try { doc = JSON.parse(text); } catch {

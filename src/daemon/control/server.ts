@@ -6,8 +6,8 @@
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { HOST_DEFAULTS } from '../../host/paths.js';
 import type { ControlHandlers } from '../api.js';
@@ -23,6 +23,14 @@ export interface ControlServerOptions {
   readonly mode?: number;
   /** Where group names are resolved first (default /etc/group; `getent group` is the fallback). */
   readonly groupFile?: string;
+  /** Connection limits (tests shorten them); default CONTROL_LIMITS. */
+  readonly limits?: Partial<ConnectionLimits>;
+}
+
+export interface ConnectionLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxConnections: number;
 }
 
 export interface ControlServer { close(): Promise<void> }
@@ -54,16 +62,19 @@ export async function startControlServer(
   }
   await removeStaleSocket(socketPath);
 
-  const server = createServer((req, res) => {
+  const limits: ConnectionLimits = { ...CONTROL_LIMITS, ...opts.limits };
+  // Node checks headersTimeout/requestTimeout only every connectionsCheckingInterval (30 s by
+  // default): our own per-connection deadlines (guardConnections) do the real work.
+  const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     handleRequest(req, res, handlers).catch((e: unknown) => {
       // handleRequest answers every error itself; this only guards against a failure while answering.
       if (!res.headersSent) sendError(res, new ControlError('internal', errorText(e)));
       else res.destroy();
     });
   });
-  server.headersTimeout = CONTROL_LIMITS.headersTimeoutMs;
-  server.requestTimeout = CONTROL_LIMITS.requestTimeoutMs;
-  server.maxConnections = CONTROL_LIMITS.maxConnections;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  guardConnections(server, limits);
 
   // Bind under a temporary name, set mode/owner, then rename into place: the socket never shows
   // at its real path with the wrong permissions, and libuv (which unlinks the path it bound when the
@@ -108,6 +119,53 @@ export async function startControlServer(
       return closed;
     },
   };
+}
+
+/**
+ * Per-connection deadlines and a bounded connection count that idle clients cannot exhaust:
+ * - a connection must send complete headers within headersTimeoutMs of connecting (or of its
+ *   previous answer, when kept alive), and its whole request body within requestTimeoutMs;
+ *   then it is destroyed (the handler's own time, e.g. a long regen, is not limited);
+ * - at maxConnections, a new client evicts the oldest connection that has no complete request
+ *   being handled; only when every connection is being served is the new one dropped.
+ */
+function guardConnections(server: Server, limits: ConnectionLimits): void {
+  interface Conn { handling: boolean; deadline: NodeJS.Timeout | undefined }
+  const conns = new Map<Socket, Conn>(); // insertion order = oldest first
+  const arm = (socket: Socket, c: Conn, ms: number): void => {
+    clearTimeout(c.deadline);
+    c.deadline = setTimeout(() => socket.destroy(), ms);
+    c.deadline.unref();
+  };
+  server.on('connection', (socket: Socket) => {
+    if (conns.size >= limits.maxConnections) {
+      const victim = [...conns].find(([, c]) => !c.handling);
+      if (victim === undefined) { socket.destroy(); return; }
+      victim[0].destroy();
+      conns.delete(victim[0]);
+    }
+    const c: Conn = { handling: false, deadline: undefined };
+    conns.set(socket, c);
+    arm(socket, c, limits.headersTimeoutMs);
+    socket.once('close', () => { clearTimeout(c.deadline); conns.delete(socket); });
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    const c = conns.get(socket);
+    if (c === undefined) return;
+    arm(socket, c, limits.requestTimeoutMs);
+    // The body may end after the answer went out (a GET's empty body is drained): then the
+    // connection is already idle again.
+    const handled = (): void => {
+      if (res.writableFinished) return;
+      clearTimeout(c.deadline);
+      c.deadline = undefined;
+      c.handling = true;
+    };
+    const idle = (): void => { c.handling = false; if (!socket.destroyed) arm(socket, c, limits.headersTimeoutMs); };
+    if (req.complete) handled(); else req.once('end', handled);
+    if (res.writableFinished) idle(); else res.once('finish', idle);
+  });
 }
 
 /** Replace a socket file nobody listens on; refuse a live one, and anything that is not a socket. */

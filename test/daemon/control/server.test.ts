@@ -170,23 +170,77 @@ describe('control server', () => {
       assert.ok(sent < 64 * 1024 * 1024, 'server must hang up long before 64 MiB');
       assert.match(received, /^HTTP\/1\.1 413 /);
     });
-    it('drops connections beyond maxConnections, and serves again once they close', async () => {
+    it('maxConnections idle clients (connected, or half a request line sent) lock nobody out: a new client evicts the oldest idle one', async () => {
       const held: Socket[] = [];
+      const closedCount = { n: 0 };
       for (let i = 0; i < CONTROL_LIMITS.maxConnections; i++) {
         const s = connect(sock);
         await new Promise((r) => s.once('connect', r));
+        s.on('error', () => {});
+        s.once('close', () => { closedCount.n++; });
+        if (i % 2 === 1) s.write('GET /v1/status HTTP/1.1\r\nHost: x\r\n'); // slowloris: headers never end
         held.push(s);
       }
-      await new Promise((r) => setTimeout(r, 50));
-      await assert.rejects(raw(sock, 'GET', '/v1/status'), (e: unknown) => ['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? ''));
+      const oldestClosed = new Promise((r) => held[0]!.once('close', r));
+      // The header deadline is 5 s: these answers come long before it, by eviction alone.
+      for (let i = 0; i < 3; i++) assert.equal((await raw(sock, 'GET', '/v1/status')).status, 200);
+      await oldestClosed; // the oldest idle connection made room
+      assert.ok(closedCount.n >= 1 && closedCount.n < 4, `${closedCount.n} idle connections evicted`);
       for (const s of held) s.destroy();
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal((await raw(sock, 'GET', '/v1/status')).status, 200);
     });
     it('a second server on the same live socket is refused with socket-in-use', async () => {
       await assert.rejects(startControlServer(sock, fakeHandlers().handlers),
         (e: unknown) => e instanceof ControlError && e.code === 'socket-in-use' && e.message === `${sock}: a running daemon already answers on this socket`);
       // ... and the first one still answers
+      assert.equal((await raw(sock, 'GET', '/v1/status')).status, 200);
+    });
+  });
+
+  describe('connection deadlines', () => {
+    const limits = { headersTimeoutMs: 300, requestTimeoutMs: 600, maxConnections: 4 };
+    const closeOf = (s: Socket): Promise<string> => new Promise((r) => {
+      let got = '';
+      s.on('data', (d) => { got += d.toString(); });
+      s.on('error', () => {});
+      s.once('close', () => r(got));
+    });
+
+    it('a connection that sends nothing, or headers that never end, or a body that never ends, is closed at its deadline', async () => {
+      server = await startControlServer(sock, fakeHandlers().handlers, { limits });
+      const silent = connect(sock);
+      const partial = connect(sock);
+      partial.once('connect', () => partial.write('GET /v1/status HTTP/1.1\r\nHost: x\r\n'));
+      const body = connect(sock);
+      body.once('connect', () => body.write('POST /v1/regen HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"na'));
+      // Each is closed by the server (the test's own timeout would fail it otherwise); no answer is sent.
+      assert.deepEqual(await Promise.all([closeOf(silent), closeOf(partial), closeOf(body)]), ['', '', '']);
+    });
+
+    it('a kept-alive connection is closed when idle after its answer; a slow handler is not cut off', async () => {
+      const f = fakeHandlers();
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => { release = r; });
+      server = await startControlServer(sock, { ...f.handlers, reload: async () => { await gate; } }, { limits });
+      const slow = raw(sock, 'POST', '/v1/reload', '');
+      await new Promise((r) => setTimeout(r, limits.requestTimeoutMs * 2)); // well past both deadlines
+      release();
+      assert.equal((await slow).status, 200);
+      const s = connect(sock);
+      const closed = closeOf(s);
+      s.write('GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.match(await closed, /^HTTP\/1\.1 200 /);
+    });
+
+    it('when every connection has a request being handled, a new one is dropped; served again after', async () => {
+      const f = fakeHandlers();
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => { release = r; });
+      server = await startControlServer(sock, { ...f.handlers, reload: async () => { await gate; } }, { limits });
+      const busy = Array.from({ length: limits.maxConnections }, () => raw(sock, 'POST', '/v1/reload', ''));
+      await new Promise((r) => setTimeout(r, 100));
+      await assert.rejects(raw(sock, 'GET', '/v1/status'), (e: unknown) => ['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? ''));
+      release();
+      for (const b of busy) assert.equal((await b).status, 200);
       assert.equal((await raw(sock, 'GET', '/v1/status')).status, 200);
     });
   });

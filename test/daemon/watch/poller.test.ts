@@ -1,10 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcModulesPoller, diffModules } from '../../../src/daemon/watch/poller.js';
 import { readLiveModules, readLoadedModules } from '../../../src/host/modules.js';
 import type { ModuleEvent } from '../../../src/daemon/watch/types.js';
+import { hostPaths } from '../../../src/host/paths.js';
+import { fsHostReader } from '../../../src/host/reader.js';
 
 describe('daemon/watch/poller', () => {
   it('diffModules: removes then adds', () => {
@@ -25,6 +27,31 @@ describe('daemon/watch/poller', () => {
     await p.poll((e) => got.push(e));
     await p.stop();
     assert.deepEqual(got, [{ action: 'remove', name: 'loop' }, { action: 'add', name: 'crc7' }, { action: 'add', name: 'tcp_bbr' }]);
+  });
+
+  it('malformed /proc/modules lines (at start and later) are skipped with one warning per distinct line; the poller keeps working', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'btfx-poll-'));
+    const paths = hostPaths(root);
+    mkdirSync(join(root, 'proc'));
+    const warnings: string[] = [];
+    const host = fsHostReader(paths, { warn: (m) => warnings.push(m) });
+    writeFileSync(paths.procModules, 'loop 1 0 - Live 0x0\ngarbage\ncrc7 1 0 - Live 0x0\n');
+    const p = new ProcModulesPoller(() => host.liveModules(), 60_000);
+    const errors: Error[] = [];
+    await p.start(() => {}, (e) => errors.push(e));
+    const got: ModuleEvent[] = [];
+    writeFileSync(paths.procModules, 'garbage\ncrc7 1 0 - Live 0x0\nx y\n');
+    await p.poll((e) => got.push(e));
+    writeFileSync(paths.procModules, 'garbage\nx y\ntcp_bbr 1 0 - Live 0x0\n');
+    await p.poll((e) => got.push(e));
+    await p.stop();
+    assert.deepEqual(got, [{ action: 'remove', name: 'loop' }, { action: 'remove', name: 'crc7' }, { action: 'add', name: 'tcp_bbr' }]);
+    assert.deepEqual(errors, []);
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    assert.match(warnings[0]!, /proc\/modules: \+0x14: expected "name size refcount deps state address", got "garbage": line skipped$/);
+    assert.match(warnings[1]!, /got "x y": line skipped$/);
+    assert.deepEqual(await host.loadedModules(), ['tcp_bbr']);
+    assert.equal(warnings.length, 2);
   });
 
   it('a module reloaded between two polls (new address, or new size when addresses are hidden) is a remove and an add', async () => {
