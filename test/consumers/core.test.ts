@@ -86,6 +86,10 @@ describe('consumers/BPF CO-RE', function () {
     };
     assert.match(minimal(fx.merged('kernel')), /STRUCT 'loop_device' size=480 vlen=1\n\t'lo_number' type_id=\d+ bits_offset=0/);
     assert.doesNotMatch(minimal(fx.btf('vmlinux')), /loop_device/, 'vmlinux alone has no candidate');
+    // A split file cannot be the target: libbpf parses it as standalone (btf__parse(path, NULL)).
+    const split = runTool(this, 'bpftool', ['gen', 'min_core_btf', fx.merged('loop'), join(dir, `${n++}.min.btf`), object]);
+    assert.notEqual(split.status, 0);
+    assert.match(split.stderr, /failed parsing .* BTF file/);
   });
 
   it('bpftool\'s C dump of merged/kernel keeps every enumerator of vmlinux\'s', function () {
