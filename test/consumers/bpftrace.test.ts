@@ -51,9 +51,12 @@ describe('consumers/bpftrace', function () {
     let real: Published;
     before(async function () { real = await requireRealPublished(this); });
 
-    it('BPFTRACE_BTF=merged/vmlinux and merged/kernel load (struct net, struct bbr)', function () {
+    it('BPFTRACE_BTF=merged/vmlinux and merged/kernel load (struct net, struct bbr); btf/vmlinux-btf-extra does not', function () {
       assert.match(structText(this, real.merged('vmlinux'), 'net'), /^struct net \{\n\trefcount_t passive;/m);
       assert.match(structText(this, real.merged('kernel'), 'bbr'), /^struct bbr \{/m);
+      const split = listStruct(this, real.extras('vmlinux'), 'net');
+      assert.ok(split.status !== 0 || split.signal !== null, 'btf/vmlinux-btf-extra is split too');
+      assert.doesNotMatch(split.stdout, /struct net/);
     });
   });
 });
