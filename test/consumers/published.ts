@@ -57,7 +57,7 @@ async function publish(label: string, vmlinux: Uint8Array, modBtf: (m: string) =
     pub.put(m, bytes, writeBtf(extras.btf));
   }
   if (await pub.rebuildKernel() === undefined || warnings.length > 0) throw new Error(`publishing failed: ${warnings.join('; ')}`);
-  return layout(join(dir), vmExtras !== undefined);
+  return layout(dir, vmExtras !== undefined);
 }
 
 let fixtureSet: Promise<Published> | undefined;
