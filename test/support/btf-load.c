@@ -3,6 +3,9 @@
  *   btf-load load FILE              parse FILE as standalone raw BTF, load it with BPF_BTF_LOAD
  *   btf-load parse FILE [BASE]...   parse a chain (BASEs root first, FILE last) with btf__parse_split
  *   btf-load dedup OUT FILE [BASE]... run btf__dedup on FILE's level and write its raw bytes to OUT
+ *   btf-load find NAME FILE [BASE]... btf__find_by_name_kind(NAME, VAR) in the chain: "ok <id>"
+ *   btf-load name ID FILE [BASE]...   the name libbpf reads for type ID: "ok <name>" ("ok (null)" when it reads none)
+ *   btf-load version                  "ok <major>.<minor>" of the libbpf linked at run time
  * Prints one line: "ok <type count>" or "error <errno> <what>" (plus libbpf's own log on stderr).
  * Exit codes: 0 ok, 1 error, 2 refused for lack of privilege or of bpf() (EPERM/EACCES/ENOSYS), 3 usage.
  */
@@ -91,6 +94,36 @@ int main(int argc, char **argv)
 		printf("ok %u\n", btf__type_cnt(btf) - 1);
 		return 0;
 	}
-	fprintf(stderr, "usage: btf-load load FILE | parse FILE [BASE]... | dedup OUT FILE [BASE]...\n");
+	if (argc >= 4 && strcmp(argv[1], "find") == 0) {
+		int id;
+
+		btf = parse_chain(argc - 3, argv + 3, &err);
+		if (!btf)
+			return fail(err, "parse");
+		id = btf__find_by_name_kind(btf, argv[2], BTF_KIND_VAR);
+		if (id < 0)
+			return fail(id, "find");
+		printf("ok %d\n", id);
+		return 0;
+	}
+	if (argc >= 4 && strcmp(argv[1], "name") == 0) {
+		const struct btf_type *t;
+		const char *name;
+
+		btf = parse_chain(argc - 3, argv + 3, &err);
+		if (!btf)
+			return fail(err, "parse");
+		t = btf__type_by_id(btf, (__u32)strtoul(argv[2], NULL, 10));
+		if (!t)
+			return fail(ENOENT, "type id");
+		name = btf__name_by_offset(btf, t->name_off);
+		printf("ok %s\n", name ? name : "(null)");
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "version") == 0) {
+		printf("ok %u.%u\n", libbpf_major_version(), libbpf_minor_version());
+		return 0;
+	}
+	fprintf(stderr, "usage: btf-load load FILE | parse FILE [BASE]... | dedup OUT FILE [BASE]... | find NAME FILE [BASE]... | name ID FILE [BASE]... | version\n");
 	return 3;
 }

@@ -107,3 +107,23 @@ export function requireOk(ctx: Mocha.Context, r: OracleResult): string {
   }
   assert.fail(r.error);
 }
+
+/** libbpf's btf__find_by_name_kind(name, VAR) on `path` split on `bases` (root first); output = the type id. */
+export function findVarWithLibbpf(name: string, path: string, bases: readonly string[] = []): OracleResult {
+  return mapOutput(runHelper(['find', name, path, ...bases]));
+}
+
+/** The name libbpf reads for type `id` of `path` split on `bases`; output = the name, or "(null)". */
+export function typeNameWithLibbpf(id: number, path: string, bases: readonly string[] = []): OracleResult {
+  return mapOutput(runHelper(['name', String(id), path, ...bases]));
+}
+
+/** major.minor of the libbpf the helper runs with (the system's libbpf1). */
+export function libbpfVersion(): OracleResult {
+  return mapOutput(runHelper(['version']));
+}
+
+/** The helper's "ok REST" line as REST. */
+function mapOutput(r: OracleResult): OracleResult {
+  return r.ok ? { ok: true, output: r.output.replace(/^ok /, '') } : r;
+}
