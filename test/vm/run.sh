@@ -37,7 +37,7 @@ if [ -n "$missing" ]; then
   echo "FAIL setup: missing tools:$missing (apt-get install qemu-system-x86 mmdebstrap e2fsprogs cpio busybox-static kmod xz-utils git file)"
   finish 0 1 0
 fi
-(cd "$kdir/image" && sha256sum --quiet -c SHA256SUMS) || { echo "FAIL setup: kernel package does not match image/SHA256SUMS"; finish 0 1 0; }
+(cd "$kdir" && sha256sum --quiet -c image/SHA256SUMS) || { echo "FAIL setup: kernel package does not match image/SHA256SUMS"; finish 0 1 0; }
 rel=$(basename "$kdir" | sed 's/^debian-//')
 mkdir -p "$cache"
 exec 9> "$cache/lock"
