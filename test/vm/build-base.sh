@@ -7,7 +7,7 @@
 #   vmlinuz      the kernel
 #   initrd.img   a busybox initramfs: insmod virtio_pci + virtio_blk, mount /dev/vda, switch_root
 # Called by test/vm/run.sh (which decides whether the cached copy is still good); usage:
-#   build-base.sh OUT_DIR KERNEL_DIR
+#   build-base.sh OUT_DIR KERNEL_DIR [DEBOOTSTRAP_TAR]
 set -euo pipefail
 out=$1 kdir=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,13 +18,21 @@ root="$out/rootfs"
 rm -rf "$root"
 t0=$SECONDS
 
-pkgs=$(grep -v '^#' "$here/packages.txt" | paste -sd, -)
-echo "vm: mmdebstrap bookworm minbase ($pkgs)"
-timeout 900 mmdebstrap --quiet --variant=minbase --include="$pkgs" \
-  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
-  --dpkgopt='path-exclude=/usr/share/locale/*' \
-  bookworm "$root" http://deb.debian.org/debian
-echo "vm: mmdebstrap took $((SECONDS - t0)) s"
+# The Debian part depends only on packages.txt: kept as a tar ($3) so that changes to the rest
+# of the image do not download and unpack the packages again.
+base_tar=${3:-$out/debootstrap.tar}
+if [ ! -f "$base_tar" ]; then
+  pkgs=$(grep -v '^#' "$here/packages.txt" | paste -sd, -)
+  echo "vm: mmdebstrap bookworm minbase ($pkgs)"
+  timeout 900 mmdebstrap --quiet --variant=minbase --include="$pkgs" \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    bookworm "$base_tar.tmp" http://deb.debian.org/debian
+  mv "$base_tar.tmp" "$base_tar"
+  echo "vm: mmdebstrap took $((SECONDS - t0)) s"
+fi
+mkdir -p "$root"
+tar -xf "$base_tar" -C "$root"
 
 # The kernel: files of the .deb, modules.dep made the way its postinst would (depmod).
 dpkg-deb -x "$deb" "$root"
@@ -70,7 +78,7 @@ rm -rf "$root/var/cache/apt/archives"/*.deb "$root/var/lib/apt/lists"/* "$root/b
 
 size_mb=$(( $(du -sm "$root" | cut -f1) + 1024 ))
 rm -f "$out/rootfs.ext4"
-mkfs.ext4 -q -F -L btf-extra-vm -d "$root" "$out/rootfs.ext4" "${size_mb}M"
+mkfs.ext4 -q -F -E root_owner=0:0 -L btf-extra-vm -d "$root" "$out/rootfs.ext4" "${size_mb}M"
 
 # initramfs: static busybox + the virtio modules the disk needs (VIRTIO_PCI=m, VIRTIO_BLK=m).
 ird="$out/initrd"
@@ -78,12 +86,17 @@ rm -rf "$ird"
 mkdir -p "$ird"/{bin,dev,proc,sys,newroot,lib/modules}
 cp /bin/busybox "$ird/bin/busybox"
 file "$ird/bin/busybox" | grep -q 'statically linked' || { echo "vm: /bin/busybox is not static (install busybox-static)" >&2; exit 1; }
+# Load order from modules.dep (a module's dependencies are listed last-loaded-first).
+dep="$root/lib/modules/$rel/modules.dep"
 mods=""
-for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
-  p=$(find "$root/lib/modules/$rel/kernel/drivers" -name "$m.ko" | head -1)
-  [ -n "$p" ] || { echo "vm: $m.ko not in the kernel package" >&2; exit 1; }
-  cp "$p" "$ird/lib/modules/"
-  mods="$mods $m"
+for want in virtio_pci virtio_blk; do
+  line=$(grep -E "/$want\.ko:" "$dep") || { echo "vm: $want.ko not in modules.dep" >&2; exit 1; }
+  for p in $(echo "${line#*:}" | tr ' ' '\n' | tac) "${line%%:*}"; do
+    m=$(basename "$p" .ko)
+    case " $mods " in *" $m "*) continue ;; esac
+    cp "$root/lib/modules/$rel/$p" "$ird/lib/modules/"
+    mods="$mods $m"
+  done
 done
 sed "s/@MODULES@/${mods# }/" "$here/guest/initramfs-init" > "$ird/init"
 chmod 755 "$ird/init"

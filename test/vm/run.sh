@@ -58,13 +58,16 @@ else
   echo "vm: building the base image $base (cold; a few minutes)"
   t0=$SECONDS
   rm -rf "$base.tmp"
-  if ! "$here/build-base.sh" "$base.tmp" "$kdir" > "$cache/build-base.log" 2>&1; then
+  deb_key=$(sha256sum < "$here/packages.txt" | cut -c1-16)
+  if ! "$here/build-base.sh" "$base.tmp" "$kdir" "$cache/debootstrap-$deb_key.tar" > "$cache/build-base.log" 2>&1; then
     tail -20 "$cache/build-base.log"
     echo "FAIL setup: base image build failed (log: $cache/build-base.log)"
     finish 0 1 0
   fi
   touch "$base.tmp/complete"
-  for old in "$cache"/base-*; do [ "$old" = "$base.tmp" ] || rm -rf "$old"; done
+  for old in "$cache"/base-* "$cache"/debootstrap-*.tar; do
+    [ "$old" = "$base.tmp" ] || [ "$old" = "$cache/debootstrap-$deb_key.tar" ] || rm -rf "$old"
+  done
   mv "$base.tmp" "$base"
   echo "vm: base image built in $((SECONDS - t0)) s"
 fi
