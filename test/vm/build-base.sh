@@ -24,7 +24,7 @@ base_tar=${3:-$out/debootstrap.tar}
 if [ ! -f "$base_tar" ]; then
   pkgs=$(grep -v '^#' "$here/packages.txt" | paste -sd, -)
   echo "vm: mmdebstrap bookworm minbase ($pkgs)"
-  timeout 900 mmdebstrap --quiet --variant=minbase --include="$pkgs" \
+  timeout 900 mmdebstrap --quiet --format=tar --variant=minbase --include="$pkgs" \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     bookworm "$base_tar.tmp" http://deb.debian.org/debian
@@ -32,7 +32,7 @@ if [ ! -f "$base_tar" ]; then
   echo "vm: mmdebstrap took $((SECONDS - t0)) s"
 fi
 mkdir -p "$root"
-tar -xf "$base_tar" -C "$root"
+tar --numeric-owner -xf "$base_tar" -C "$root"
 
 # The kernel: files of the .deb, modules.dep made the way its postinst would (depmod).
 dpkg-deb -x "$deb" "$root"
