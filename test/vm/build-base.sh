@@ -35,7 +35,8 @@ mkdir -p "$root"
 tar --numeric-owner -xf "$base_tar" -C "$root"
 
 # The kernel: files of the .deb, modules.dep made the way its postinst would (depmod).
-dpkg-deb -x "$deb" "$root"
+# (--keep-directory-symlink: /lib is a symlink to usr/lib in bookworm and must stay one.)
+dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C "$root"
 depmod -b "$root" "$rel"
 cp "$root/boot/vmlinuz-$rel" "$out/vmlinuz"
 
