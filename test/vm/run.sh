@@ -8,7 +8,7 @@
 # Environment:
 #   BTF_EXTRA_SHARED        the shared data (default <repo>/../shared); absent: skip (exit 0)
 #   BTF_EXTRA_VM_CACHE      image cache (default ${XDG_CACHE_HOME:-/var/cache}/btf-extra-vm)
-#   BTF_EXTRA_VM_TIMEOUT    seconds the guest's checks may take (default 900); QEMU gets +300
+#   BTF_EXTRA_VM_TIMEOUT    seconds the guest's checks may take (default 1800); QEMU gets +300
 #   BTF_EXTRA_COUNTS_FILE   if set, "vm <passed> <failed> <skipped>" is appended to it
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +16,7 @@ repo=$(cd "$here/../.." && pwd)
 shared=${BTF_EXTRA_SHARED:-$repo/../shared}
 kdir="$shared/kernel/debian-6.1.0-56-cloud-amd64"
 cache=${BTF_EXTRA_VM_CACHE:-${XDG_CACHE_HOME:-/var/cache}/btf-extra-vm}
-guest_timeout=${BTF_EXTRA_VM_TIMEOUT:-900}
+guest_timeout=${BTF_EXTRA_VM_TIMEOUT:-1800}
 t_start=$SECONDS
 
 finish() { # passed failed skipped
