@@ -55,9 +55,7 @@ fi
 # The block's commands are taken from the README itself and run one by one in /opt/btf-extra;
 # `git clone` and `npm ci` were done on the host (the guest has no network), the last line
 # (status && doctor) is checked below.
-mapfile -t readme_cmds < <(awk '/^### Installing the service/ { on = 1; next }
-  on && /^#/ { exit }
-  on && /^    [^ ]/ { sub(/^    /, ""); sub(/[ ]+#.*$/, ""); print }' "$src/README.md")
+mapfile -t readme_cmds < <(sh "$src/test/vm/guest/readme-install-commands.sh" "$src/README.md")
 if [ "${#readme_cmds[@]}" -lt 5 ]; then
   fail "install: README commands found" "README.md has no 'Installing the service' command block (found ${#readme_cmds[@]} lines)"
 fi
