@@ -87,11 +87,11 @@ else fail "unit: module watcher is kernel uevents (udevadm monitor inside the sa
 t0=$(now)
 if until_true 900 state_is vmlinux published; then
   detail="$(field vmlinux vars) vars, $(field vmlinux bytes) bytes, source $(field vmlinux source), published $(since "$t0") s after the unit started"
-  if has_var_standalone "$run/merged/vmlinux" init_net && has_var_standalone "$run/merged/vmlinux" jiffies \
-     && has_var "$run/btf/vmlinux-btf-extra" init_net; then pass "vmlinux: extras published (bpftool finds init_net, jiffies)" "$detail"
-  else fail "vmlinux: extras published (bpftool finds init_net, jiffies)" "published but bpftool finds no VAR init_net/jiffies in $run/merged/vmlinux (standalone) or btf/vmlinux-btf-extra (on vmlinux)"; fi
+  if has_var_standalone "$run/merged/vmlinux" init_net && has_var_standalone "$run/merged/vmlinux" jiffies_64 \
+     && has_var "$run/btf/vmlinux-btf-extra" init_net; then pass "vmlinux: extras published (bpftool finds init_net, jiffies_64)" "$detail"
+  else fail "vmlinux: extras published (bpftool finds init_net, jiffies_64)" "published but bpftool finds no VAR init_net/jiffies_64 in $run/merged/vmlinux (standalone) or btf/vmlinux-btf-extra (on vmlinux)"; fi
 else
-  fail "vmlinux: extras published (bpftool finds init_net, jiffies)" "state '$(state vmlinux)' $(field vmlinux reason)"
+  fail "vmlinux: extras published (bpftool finds init_net, jiffies_64)" "state '$(state vmlinux)' $(field vmlinux reason)"
 fi
 
 # --- modprobe: each module with debug info gets its extras -----------------------------------------
@@ -100,7 +100,8 @@ declare -A var_of=([loop]=max_loop [tcp_bbr]=bbr_pacing_gain [crc7]=crc7_be_synd
 # One burst (as a boot or `modprobe -a` does): each module's time is from the burst to its publish.
 mods="loop tcp_bbr crc7 cordic virtio_net nf_conntrack nf_tables xfs btrfs"
 t0=$(now)
-for m in $mods; do timeout 120 modprobe "$m" || echo "modprobe $m failed"; done
+for m in $mods; do timeout 300 modprobe "$m" || echo "modprobe $m failed"; done
+echo "== modprobe burst took $(since "$t0") s"
 for m in $mods; do
   name="modprobe $m: extras published, bpftool -B vmlinux finds ${var_of[$m]} in merged/$m"
   if [ ! -d "/sys/module/$m" ]; then fail "$name" "modprobe $m failed"; continue; fi
