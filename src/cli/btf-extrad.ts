@@ -72,6 +72,8 @@ export interface DaemonSetup {
   readonly modprobeCommand?: readonly string[] | undefined;
   readonly env?: NodeJS.ProcessEnv;
   readonly fileWatch?: boolean;
+  /** Aborted when the daemon is asked to stop: abandons a merged/kernel rebuild in flight. */
+  readonly stopSignal?: AbortSignal | undefined;
 }
 
 function runCommand(argv: readonly string[], extra: string): Promise<void> {
@@ -124,7 +126,7 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
     host, loaded,
     loadConfig: load,
     encoder: new ChildProcessEncoder(BUNDLED_CLI),
-    btf: { ...libraryBtfOps, mergeSiblings: mergeSiblingsInWorker },
+    btf: { ...libraryBtfOps, mergeSiblings: (base, siblings) => mergeSiblingsInWorker(base, siblings, s.stopSignal) },
     variableFinder: libraryVariableFinder,
     logger: s.logger,
     notifier: systemdNotifier(env),
@@ -197,13 +199,14 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   let daemon: Daemon | undefined;
   let stopRequested: string | undefined;
-  const signalled = untilSignal(() => daemon, logger).then((sig) => { stopRequested = sig; return sig; });
+  const stopAll = new AbortController();
+  const signalled = untilSignal(() => daemon, logger).then((sig) => { stopRequested = sig; stopAll.abort(); return sig; });
   logger.debug(`starting (pid ${process.pid}); signals handled`);
   try {
     daemon = await createDaemon({
       root: opts.root ?? '/', configFile: opts.config, logger,
       ueventCommand: split(opts['uevent-command']), modprobeCommand: split(opts.modprobe),
-      fileWatch: !opts.once,
+      fileWatch: !opts.once, stopSignal: stopAll.signal,
     });
     await daemon.start({ announceReady: false });
   } catch (e) {

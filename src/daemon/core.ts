@@ -655,6 +655,7 @@ export class Daemon implements ControlHandlers {
   }
 
   private async rebuildKernelOnce(): Promise<void> {
+    if (this.stopping) return; // a rebuild chained behind one in flight: not worth a stop's wait
     this.kernelDirtySince = 0;
     const t0 = this.now();
     const objects = this.publisher.names.length;

@@ -11,10 +11,25 @@ interface MergeJob {
   readonly siblings: readonly (readonly Uint8Array[])[];
 }
 
-export function mergeSiblingsInWorker(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[]): Promise<Uint8Array> {
+/**
+ * Merge in a worker. When `signal` aborts (the daemon stops), the worker is terminated and the
+ * promise rejects with an error named AbortError: a stop does not wait for a rebuild that can take
+ * a minute on a slow machine (seen in the VM test bed: systemd's stop timeout killed the daemon).
+ */
+export function mergeSiblingsInWorker(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[], signal?: AbortSignal): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
+    const aborted = (): Error => Object.assign(new Error('merge worker stopped: the daemon is stopping'), { name: 'AbortError' });
+    if (signal?.aborted) { reject(aborted()); return; }
     const w = new Worker(new URL(import.meta.url), { workerData: { base, siblings } satisfies MergeJob });
     let done = false;
+    const onAbort = (): void => {
+      if (done) return;
+      done = true;
+      reject(aborted());
+      void w.terminate();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    w.once('exit', () => signal?.removeEventListener('abort', onAbort));
     w.once('message', (m: { ok: true; bytes: Uint8Array } | { ok: false; error: string }) => {
       done = true;
       if (m.ok) resolve(m.bytes); else reject(new Error(m.error));

@@ -150,6 +150,8 @@ export class Publisher {
       writeFileAtomic(file, bytes);
       return bytes.length;
     } catch (e) {
+      // Abandoned because the daemon stops: the previous file stays, nothing to report.
+      if (e instanceof Error && e.name === 'AbortError') return undefined;
       rmSync(file, { force: true });
       this.warn(`merged/kernel not written: ${e instanceof Error ? e.message : String(e)}`);
       return undefined;

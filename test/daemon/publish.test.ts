@@ -107,6 +107,25 @@ describe('daemon/publish', () => {
     assert.ok(!existsSync(join(dir, 'r2/merged/vmlinux')));
   });
 
+  it('a merged/kernel rebuild abandoned by a stop (AbortError) keeps the previous file and warns nothing', async () => {
+    const warnings: string[] = [];
+    let abort = false;
+    const ops: BtfOps = {
+      ...fakeOps,
+      mergeSiblings: (base, sibs) => (abort
+        ? Promise.reject(Object.assign(new Error('stopping'), { name: 'AbortError' }))
+        : fakeOps.mergeSiblings(base, sibs)),
+    };
+    const p = new Publisher(join(dir, 'r3'), ops, (m) => warnings.push(m));
+    p.put('vmlinux', b('V'), b('VX'));
+    await p.rebuildKernel();
+    p.put('loop', b('L'), b('LX'));
+    abort = true;
+    assert.equal(await p.rebuildKernel(), undefined);
+    assert.equal(read(join(dir, 'r3/merged/kernel')), 'kernel(V+VX;)');
+    assert.deepEqual(warnings, []);
+  });
+
   it('a failing merge warns and leaves no merged file', () => {
     const warnings: string[] = [];
     const p = new Publisher(join(dir, 'r3'), { ...fakeOps, flattenOnto: () => { throw new Error('boom'); } }, (m) => warnings.push(m));

@@ -1,0 +1,34 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../support/paths.js';
+
+/** key -> values of the [Service] section (comments and other sections left out). */
+function serviceSection(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let inService = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('[')) { inService = line === '[Service]'; continue; }
+    if (!inService || line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    const key = line.slice(0, eq);
+    out.set(key, [...(out.get(key) ?? []), line.slice(eq + 1)]);
+  }
+  return out;
+}
+
+describe('systemd/btf-extrad.service', () => {
+  const unit = serviceSection(readFileSync(join(repoRoot, 'systemd/btf-extrad.service'), 'utf8'));
+
+  it('journal lines are tagged btf-extrad, not after the ExecStart program (seen in the VM: "env[PID]:")', () => {
+    const exec = unit.get('ExecStart')?.[0] ?? '';
+    assert.match(exec, /btf-extrad/);
+    if (!/^[-+!@:]*\S*\/btf-extrad\b/.test(exec)) assert.deepEqual(unit.get('SyslogIdentifier'), ['btf-extrad']);
+  });
+
+  it('Type=notify with NotifyAccess=all (READY/STATUS/WATCHDOG come from systemd-notify children)', () => {
+    assert.deepEqual(unit.get('Type'), ['notify']);
+    assert.deepEqual(unit.get('NotifyAccess'), ['all']);
+  });
+});
