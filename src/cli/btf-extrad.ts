@@ -14,7 +14,7 @@ import { mergeSiblingsInWorker } from '../daemon/merge-worker.js';
 import { Daemon } from '../daemon/core.js';
 import type { DebuginfodLookup } from '../daemon/debuginfo.js';
 import { debuginfodUrls, queryDebuginfod } from '../daemon/debuginfod.js';
-import { BUNDLED_CLI, ChildProcessEncoder } from '../daemon/encoder.js';
+import { WarmEncoderPool } from '../daemon/encoder.js';
 import { chokidarWatch } from '../daemon/fswatch.js';
 import { createLogger, detectLogStyle, type DaemonLogger } from '../daemon/logger.js';
 import { systemdNotifier } from '../daemon/notify.js';
@@ -120,10 +120,12 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
       return { path: r.hit?.path, reasons: r.attempts.map((a) => a.reason) };
     };
   };
-  return new Daemon({
+  // Warm children kept idle: as many as may run at once (jobs.concurrency, re-read after a reload).
+  const encoder = new WarmEncoderPool({ maxIdle: () => daemon.currentConfig.jobs.concurrency });
+  const daemon: Daemon = new Daemon({
     host, loaded,
     loadConfig: load,
-    encoder: new ChildProcessEncoder(BUNDLED_CLI),
+    encoder,
     btf: { ...libraryBtfOps, mergeSiblings: mergeSiblingsInWorker },
     variableFinder: libraryVariableFinder,
     logger: s.logger,
@@ -135,6 +137,7 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
     debuginfod,
     fileWatch: s.fileWatch === false ? undefined : chokidarWatch,
   });
+  return daemon;
 }
 
 /** Start the control socket for a running daemon (group from the config). */

@@ -4,7 +4,6 @@
  * publisher, debuginfo finder, logger, notifier, clock). It implements the control handlers.
  * All I/O edges are passed in; the entry point (src/cli/btf-extrad.ts) builds the real ones.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -17,10 +16,11 @@ import { policyFor, type DaemonConfig, type LoadedConfig, type Policy } from './
 import { ControlError } from './control/protocol.js';
 import { DebuginfoFinder, type DebuginfodLookup } from './debuginfo.js';
 import { EncodeFailed, type ExtrasEncoder } from './encoder.js';
+import { JobFailed, failureCodeOf, type FailureCode } from './failure.js';
 import type { FileWatch, FileWatchFactory } from './fswatch.js';
 import type { DaemonLogger } from './logger.js';
 import { nullNotifier, type Notifier } from './notify.js';
-import { COMPANION_SUFFIX, isCompanionModule, plan, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
+import { COMPANION_SUFFIX, isCompanionModule, plan, runStep, type Executors, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
 import { Publisher } from './publish.js';
 import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
 
@@ -55,6 +55,7 @@ export interface DaemonDeps {
 
 interface Rec extends ObjectRecord {
   reason?: string | undefined;
+  code?: FailureCode | undefined;
   hint?: string | undefined;
   source?: ExtrasSource | undefined;
   debuginfo?: string | undefined;
@@ -200,6 +201,7 @@ export class Daemon implements ControlHandlers {
     this.debugWatch = undefined;
     for (const job of this.jobs.values()) job.abort.abort();
     await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
+    await this.deps.encoder.close?.();
     if (this.reconciling) await this.reconciling.catch(() => {});
     // A merged/kernel rebuild in flight finishes (its file is written atomically either way).
     if (this.kernelBuild) await this.kernelBuild.catch(() => {});
@@ -380,7 +382,7 @@ export class Daemon implements ControlHandlers {
     }
     for (const step of steps) {
       try {
-        await this.execute(step);
+        await runStep(this.executors, step);
       } catch (e) {
         const name = 'name' in step ? step.name : 'softdeps';
         this.log.error(`${name}: ${step.kind} failed: ${errText(e)}`);
@@ -401,82 +403,69 @@ export class Daemon implements ControlHandlers {
     return next;
   }
 
-  private async execute(step: Step): Promise<void> {
-    const t0 = this.now();
-    if (step.kind === 'generate' || step.kind === 'load-companion') this.dropStaleExtras(step.name, step.buildId);
-    switch (step.kind) {
-      case 'forget': {
-        this.jobs.get(step.name)?.abort.abort();
-        this.records.delete(step.name);
-        this.requested.delete(step.name);
-        this.publisher.remove(step.name);
-        this.log.decision({ object: step.name, action: 'unpublish', reason: 'unloaded', ms: this.now() - t0 });
-        return;
+  /** One executor per step kind (the type makes a missing one a compile error). */
+  private readonly executors: Executors<Step> = {
+    'forget': (step) => {
+      this.jobs.get(step.name)?.abort.abort();
+      this.records.delete(step.name);
+      this.requested.delete(step.name);
+      this.publisher.remove(step.name);
+      this.log.decision({ object: step.name, action: 'unpublish', reason: 'unloaded' });
+    },
+    'write-softdeps': (step) => {
+      const file = this.deps.host.paths.softdepFile;
+      if (step.content === '') rmSync(file, { force: true }); else writeFileAtomic(file, step.content);
+      this.softdepsWritten = step.content;
+      this.log.decision({ object: 'modprobe.d', action: step.content === '' ? 'remove softdeps' : 'write softdeps', reason: this.deps.host.paths.hostView(file) });
+    },
+    'skip': (step) => {
+      this.jobs.get(step.name)?.abort.abort();
+      const btf = this.readBtf(step.name);
+      if (btf) this.publisher.put(step.name, btf, undefined); else this.publisher.remove(step.name);
+      this.records.delete(step.name);
+      this.setRecord(step.name, { state: 'skipped', policy: step.policy, reason: step.reason, buildId: step.buildId });
+      this.log.decision({ object: step.name, action: 'skip', reason: step.reason });
+    },
+    'use-kernel': (step) => {
+      const t0 = this.now();
+      const btf = this.readBtf(step.name);
+      const extras = readFileSync(step.path);
+      if (btf) this.publisher.put(step.name, btf, extras);
+      this.records.delete(step.name);
+      this.setRecord(step.name, { state: 'kernel-provided', policy: step.policy, buildId: step.buildId, source: 'kernel', bytes: extras.length, vars: this.countVars(step.name, extras, btf), reason: undefined });
+      this.log.decision({ object: step.name, action: 'use kernel-provided extras', reason: this.deps.host.paths.hostView(step.path), ms: this.now() - t0 });
+    },
+    'companion-present': (step) => {
+      this.companionPresent(step.name, step.policy, step.buildId, this.now(), false);
+    },
+    'withdraw-extras': (step) => {
+      // The object was replaced in place (a new build id without an unload seen in between): mirror
+      // its new BTF now instead of showing the old build's extras (they would not split on it).
+      if (!this.publisher.has(step.name)) return;
+      const btf = this.readBtf(step.name);
+      if (btf) this.publisher.put(step.name, btf, undefined); else this.publisher.remove(step.name);
+      this.log.decision({ object: step.name, action: 'withdraw extras', reason: `build id changed from ${step.from ?? 'unknown'} to ${step.to ?? 'unknown'}` });
+    },
+    'load-companion': async (step) => {
+      const t0 = this.now();
+      this.setRecord(step.name, { state: 'queued', policy: step.policy, buildId: step.buildId, companionTried: true });
+      let err: string | undefined;
+      if (!this.deps.modprobe) err = 'modprobe disabled';
+      else {
+        try { await this.deps.modprobe(`${step.name}-btf-extra`); } catch (e) { err = errText(e); }
       }
-      case 'write-softdeps': {
-        const file = this.deps.host.paths.softdepFile;
-        if (step.content === '') rmSync(file, { force: true }); else writeFileAtomic(file, step.content);
-        this.softdepsWritten = step.content;
-        this.log.decision({ object: 'modprobe.d', action: step.content === '' ? 'remove softdeps' : 'write softdeps', reason: this.deps.host.paths.hostView(file) });
-        return;
+      if (err === undefined) {
+        const now = new Set(await loadedModulesOrNone(this.deps.host));
+        if (now.has(`${step.name}${COMPANION_SUFFIX}`)) { this.companionPresent(step.name, step.policy, step.buildId, t0, true); return; }
+        err = `modprobe ${step.name}-btf-extra succeeded but ${step.name}${COMPANION_SUFFIX} did not appear`;
       }
-      case 'skip': {
-        this.jobs.get(step.name)?.abort.abort();
-        const btf = this.readBtf(step.name);
-        if (btf) this.publisher.put(step.name, btf, undefined); else this.publisher.remove(step.name);
-        this.records.delete(step.name);
-        this.setRecord(step.name, { state: 'skipped', policy: step.policy, reason: step.reason, buildId: step.buildId });
-        this.log.decision({ object: step.name, action: 'skip', reason: step.reason });
-        return;
-      }
-      case 'use-kernel': {
-        const btf = this.readBtf(step.name);
-        const extras = readFileSync(step.path);
-        if (btf) this.publisher.put(step.name, btf, extras);
-        this.records.delete(step.name);
-        this.setRecord(step.name, { state: 'kernel-provided', policy: step.policy, buildId: step.buildId, source: 'kernel', bytes: extras.length, vars: this.countVars(step.name, extras, btf), reason: undefined });
-        this.log.decision({ object: step.name, action: 'use kernel-provided extras', reason: this.deps.host.paths.hostView(step.path), ms: this.now() - t0 });
-        return;
-      }
-      case 'companion-present': {
-        this.companionPresent(step.name, step.policy, step.buildId, t0, false);
-        return;
-      }
-      case 'load-companion': {
-        this.setRecord(step.name, { state: 'queued', policy: step.policy, buildId: step.buildId, companionTried: true });
-        let err: string | undefined;
-        if (!this.deps.modprobe) err = 'modprobe disabled';
-        else {
-          try { await this.deps.modprobe(`${step.name}-btf-extra`); } catch (e) { err = errText(e); }
-        }
-        if (err === undefined) {
-          const now = new Set(await loadedModulesOrNone(this.deps.host));
-          if (now.has(`${step.name}${COMPANION_SUFFIX}`)) { this.companionPresent(step.name, step.policy, step.buildId, t0, true); return; }
-          err = `modprobe ${step.name}-btf-extra succeeded but ${step.name}${COMPANION_SUFFIX} did not appear`;
-        }
-        this.log.decision({ object: step.name, action: 'companion not loaded, generating instead', reason: err, ms: this.now() - t0 });
-        this.startGenerate(step.name, step.policy, step.buildId, false);
-        return;
-      }
-      case 'generate': {
-        this.startGenerate(step.name, step.policy, step.buildId, step.bypassCache);
-        return;
-      }
-    }
-  }
-
-  /**
-   * The object was replaced in place (a new build id without an unload seen in between): mirror
-   * its new BTF now and withdraw the old build's extras, instead of showing them until the new
-   * ones are ready (they would not split on the new BTF).
-   */
-  private dropStaleExtras(name: string, buildId: string | undefined): void {
-    const prev = this.records.get(name);
-    if (prev === undefined || prev.buildId === buildId || !this.publisher.has(name)) return;
-    const btf = this.readBtf(name);
-    if (btf) this.publisher.put(name, btf, undefined); else this.publisher.remove(name);
-    this.log.decision({ object: name, action: 'withdraw extras', reason: `build id changed from ${prev.buildId ?? 'unknown'} to ${buildId ?? 'unknown'}` });
-  }
+      this.log.decision({ object: step.name, action: 'companion not loaded, generating instead', reason: err, ms: this.now() - t0 });
+      this.startGenerate(step.name, step.policy, step.buildId, false);
+    },
+    'generate': (step) => {
+      this.startGenerate(step.name, step.policy, step.buildId, step.bypassCache);
+    },
+  };
 
   private companionPresent(name: string, policy: Policy, buildId: string | undefined, t0: number, byUs: boolean): void {
     const btf = this.readBtf(name);
@@ -513,12 +502,12 @@ export class Daemon implements ControlHandlers {
   private startGenerate(name: string, policy: Policy, buildId: string | undefined, bypassCache: boolean): void {
     this.jobs.get(name)?.abort.abort();
     const abort = new AbortController();
-    this.setRecord(name, { state: 'queued', policy, buildId, reason: undefined, hint: undefined });
+    this.setRecord(name, { state: 'queued', policy, buildId, reason: undefined, hint: undefined, code: undefined });
     const done = this.generate(name, buildId, bypassCache, abort.signal)
       .catch((e: unknown) => {
         if (abort.signal.aborted) return;
-        this.setRecord(name, { state: 'failed', reason: errText(e) });
-        this.log.decision({ object: name, action: 'failed', reason: errText(e) });
+        this.setRecord(name, { state: 'failed', reason: errText(e), code: failureCodeOf(e) });
+        this.log.decision({ object: name, action: 'failed', reason: `${errText(e)} [${failureCodeOf(e)}]` });
       })
       .finally(() => {
         if (this.jobs.get(name)?.abort === abort) this.jobs.delete(name);
@@ -536,78 +525,81 @@ export class Daemon implements ControlHandlers {
     const start = t;
     const objectBtf = this.readBtf(name);
     const vmlinux = this.readBtf('vmlinux');
-    if (!objectBtf || !vmlinux) throw new Error(`BTF of ${objectBtf ? 'vmlinux' : name} is not readable`);
+    if (!objectBtf || !vmlinux) throw new JobFailed('btf-unreadable', `BTF of ${objectBtf ? 'vmlinux' : name} is not readable`);
     const chain = name === 'vmlinux' ? [vmlinux] : [vmlinux, objectBtf];
     const key: CacheKey = extrasCacheKey({ release: this.release, name, buildId, chain, encoderVersion: this.deps.encoderVersion, vars: this.config.vars });
     lap('read');
 
+    let discarded: string | undefined;
     if (!bypassCache) {
       const hit = this.cache.get(key);
       if (hit.kind === 'hit') {
+        // A cache hit reaches the kernel like a fresh encode: the full validator on its chain, and
+        // the VAR count recorded when it was stored (a consistent header proves nothing by itself).
         let vars: number | undefined;
-        let bad: string | undefined;
-        try { vars = ops.inspect(hit.bytes, chain).vars; } catch (e) { bad = `payload does not parse: ${errText(e)}`; }
-        if (bad === undefined) {
+        try {
+          vars = ops.inspect(hit.bytes, chain).vars;
+          if (hit.meta.vars !== undefined && hit.meta.vars !== vars) throw new Error(`${vars} VARs, the entry recorded ${hit.meta.vars}`);
+        } catch (e) { discarded = `payload rejected: ${errText(e)}`; }
+        if (discarded === undefined) {
           lap('cache');
           this.publisher.put(name, objectBtf, hit.bytes);
           lap('publish');
           this.stats.cacheHits++;
-          this.setRecord(name, { state: 'published', source: 'cache', vars, bytes: hit.bytes.length, debuginfo: hit.meta.debuginfo, timings, reason: undefined, hint: undefined });
+          this.setRecord(name, { state: 'published', source: 'cache', vars, bytes: hit.bytes.length, debuginfo: hit.meta.debuginfo, timings, reason: undefined, hint: undefined, code: undefined });
           this.log.decision({ object: name, action: 'publish', reason: 'cache hit', ms: this.now() - start });
           return;
         }
         this.cache.remove(key);
-        this.stats.cacheCorrupt++;
-        this.log.decision({ object: name, action: 'discard cache entry', reason: bad });
       } else if (hit.kind === 'corrupt') {
+        discarded = hit.reason;
+      }
+      if (discarded !== undefined) {
         this.stats.cacheCorrupt++;
-        this.log.decision({ object: name, action: 'discard cache entry', reason: hit.reason });
+        this.log.warn(`${name}: discard cache entry (${discarded}); regenerating [cache-invalid]`);
       }
       lap('cache');
     }
+    // Kept on the record (published or not) so status shows the entry was bad.
+    const cacheNote = discarded === undefined ? {} : { code: 'cache-invalid' as const, reason: `cache entry discarded: ${discarded}` };
 
     const found = await this.finder.find(name, buildId);
     lap('find');
     if (signal.aborted) return;
     if (found.kind === 'missing') {
       this.publisher.put(name, objectBtf, undefined);
-      this.setRecord(name, { state: 'no-debuginfo', reason: found.reason, hint: found.hint, timings, source: undefined, vars: undefined, bytes: undefined });
+      this.setRecord(name, { state: 'no-debuginfo', reason: found.reason, hint: found.hint, code: found.code, timings, source: undefined, vars: undefined, bytes: undefined });
       this.log.decision({ object: name, action: 'no debuginfo', reason: `${found.reason}; ${found.hint}`, ms: this.now() - start });
       return;
     }
 
     await this.slots.acquire(signal);
     let bytes: Uint8Array;
-    const tmpDir = join(this.cacheDir, 'tmp');
-    const out = join(tmpDir, `${name}.${process.pid}.${randomBytes(4).toString('hex')}.btf`);
     try {
       if (signal.aborted) return;
       lap('queue');
       this.setRecord(name, { state: 'generating', debuginfo: found.path });
-      mkdirSync(tmpDir, { recursive: true });
       this.stats.encodes++;
-      await this.deps.encoder.encode({
+      bytes = await this.deps.encoder.encode({
         debugFile: found.path,
         bases: name === 'vmlinux' ? [host.paths.sysBtf('vmlinux')] : [host.paths.sysBtf('vmlinux'), host.paths.sysBtf(name)],
-        vars: this.config.vars, out,
+        vars: this.config.vars,
         timeoutMs: this.config.jobs.timeoutSeconds * 1000, memoryMB: this.config.jobs.memoryMB, signal,
       });
-      bytes = readFileSync(out);
     } catch (e) {
-      if (signal.aborted) return;
+      if (signal.aborted || (e instanceof EncodeFailed && e.aborted)) return;
       throw e;
     } finally {
-      rmSync(out, { force: true });
       this.slots.release();
     }
     lap('encode');
     if (signal.aborted) return;
     let vars: number;
-    try { vars = ops.inspect(bytes, chain).vars; } catch (e) { throw new Error(`encoder output is not valid BTF: ${errText(e)}`); }
+    try { vars = ops.inspect(bytes, chain).vars; } catch (e) { throw new JobFailed('invalid-output', `encoder output is not valid BTF: ${errText(e)}`); }
     // Publish first (readers wait for it), then cache (its fsyncs hit the disk, not the latency).
     this.publisher.put(name, objectBtf, bytes);
     lap('publish');
-    this.setRecord(name, { state: 'published', source: 'encoder', vars, bytes: bytes.length, debuginfo: found.path, timings, reason: undefined, hint: undefined });
+    this.setRecord(name, { state: 'published', source: 'encoder', vars, bytes: bytes.length, debuginfo: found.path, timings, reason: undefined, hint: undefined, code: undefined, ...cacheNote });
     this.log.decision({ object: name, action: 'publish', reason: `encoded from ${host.paths.hostView(found.path)}${found.via === 'local' ? '' : ` (via ${found.via})`}, ${vars} vars`, ms: this.now() - start });
     try {
       this.cache.put(key, bytes, { vars, debuginfo: found.path });
@@ -694,6 +686,7 @@ export class Daemon implements ControlHandlers {
       .map((r) => {
         const o: Mutable<ObjectStatus> = { name: r.name, state: r.state, policy: r.policy, since: r.since };
         if (r.reason !== undefined) o.reason = r.reason;
+        if (r.code !== undefined) o.code = r.code;
         if (r.hint !== undefined) o.hint = r.hint;
         if (r.source !== undefined) o.source = r.source;
         if (r.buildId !== undefined) o.buildId = r.buildId;

@@ -160,7 +160,8 @@ describe('daemon/core (injected root, fake encoder)', function () {
     assert.deepEqual(third.encoder.names(), ['loop.ko']);
     assert.equal(third.daemon.stats.cacheCorrupt, 1);
     assert.equal(stateOf(third.daemon, 'loop'), 'published');
-    assert.ok(third.logLines.some((l) => /loop: discard cache entry \(payload sha256/.test(l)));
+    assert.ok(third.logLines.some((l) => /loop: discard cache entry \(payload sha256.*\[cache-invalid\]/.test(l)), third.logLines.join('\n'));
+    assert.equal(third.daemon.status().objects.find((o) => o.name === 'loop')?.code, 'cache-invalid');
   });
 
   it('a different encoder version or vars setting misses the cache', async () => {
@@ -183,6 +184,7 @@ describe('daemon/core (injected root, fake encoder)', function () {
     assert.equal(h.encoder.calls.length, 0);
     const s = h.daemon.status().objects.find((o) => o.name === 'loop');
     assert.equal(s?.state, 'no-debuginfo');
+    assert.equal(s?.code, 'build-id-mismatch');
     assert.match(s?.reason ?? '', /loop\.ko has build id 88465abd0d48756ce17aea6e15c1c03a65059850, loaded loop has 00112233445566778899aabbccddeeff00112233/);
     assert.ok(!exists(h, 'btf/loop-btf-extra'));
   });
@@ -195,6 +197,7 @@ describe('daemon/core (injected root, fake encoder)', function () {
     assert.equal(s?.state, 'no-debuginfo');
     assert.equal(s?.hint, 'apt-get install linux-image-6.1.0-56-cloud-amd64-dbg, or set debuginfo.debuginfodUrls');
     assert.match(s?.reason ?? '', /no debuginfo for cordic/);
+    assert.equal(s?.code, 'no-debuginfo');
     await new Promise((r) => setTimeout(r, 300)); // chokidar ready
     root.installDebug('cordic');
     await waitFor('cordic published after debuginfo appeared', () => stateOf(h.daemon, 'cordic') === 'published', 10000);
@@ -320,7 +323,9 @@ describe('daemon/core (injected root, fake encoder)', function () {
     const h = await start(root, { encoder: enc });
     const s = h.daemon.status().objects.find((o) => o.name === 'tcp_bbr');
     assert.equal(s?.state, 'failed');
-    assert.equal(s?.reason, 'encoder exited 1: tcp_bbr.ko: bad DWARF');
+    assert.equal(s?.reason, 'tcp_bbr.ko: .debug_info +0x10: bad DWARF');
+    assert.equal(s?.code, 'invalid-dwarf');
+    await waitFor('status.json with the code', () => (JSON.parse(readFileSync(join(root.dir, RUN, 'status.json'), 'utf8')) as DaemonStatus).objects.some((o) => o.name === 'tcp_bbr' && o.code === 'invalid-dwarf'));
     root.load('loop');
     await waitFor('loop', () => stateOf(h.daemon, 'loop') === 'published').catch((e: unknown) => { throw new Error(`${String(e)}\n${h.logLines.join('\n')}`); });
     assert.equal(enc.calls.filter((c) => c.debugFile.endsWith('tcp_bbr.ko')).length, 1);

@@ -32,7 +32,9 @@ describe('daemon/plan', () => {
     });
     it('regenerates when the build id changed (module replaced)', () => {
       const steps = plan(input([obj('loop', { buildId: 'new' })], [rec('loop', 'published')]), DEFAULT_CONFIG);
-      assert.deepEqual(kinds(steps), ['generate:loop']);
+      // The old build's extras are withdrawn first (they would not split on the new BTF).
+      assert.deepEqual(steps[0], { kind: 'withdraw-extras', name: 'loop', from: 'id-loop', to: 'new' });
+      assert.deepEqual(kinds(steps), ['withdraw-extras:loop', 'generate:loop']);
     });
     it('leaves queued and generating jobs alone', () => {
       assert.deepEqual(plan(input([obj('a'), obj('b')], [rec('a', 'queued'), rec('b', 'generating')]), DEFAULT_CONFIG), []);
@@ -77,7 +79,7 @@ describe('daemon/plan', () => {
       assert.deepEqual(kinds(second), ['generate:loop']);
       // a new build of the module earns a new modprobe attempt
       const third = plan(input([obj('loop', { buildId: 'new', companionModule: o.companionModule })], [rec('loop', 'failed', { companionTried: true })], { softdepsWritten: written }), DEFAULT_CONFIG);
-      assert.deepEqual(kinds(third), ['load-companion:loop']);
+      assert.deepEqual(kinds(third), ['withdraw-extras:loop', 'load-companion:loop']);
     });
     it('companions.modprobe: false goes straight to generation', () => {
       const o = obj('loop', { companionModule: '/x/loop-btf-extra.ko' });
