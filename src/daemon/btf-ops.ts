@@ -11,11 +11,16 @@ import { parseBtf } from '../btf/parse.js';
 import type { Btf } from '../btf/btf.js';
 import { flattenOnto, flattenStandalone, mergeSiblings } from '../btf/merge.js';
 import { writeBtf } from '../btf/write.js';
+import { checkEncoded } from '../encoder/output.js';
 import type { LookupHit } from './api.js';
 import { lookupVariable } from './lookup.js';
 
 export interface BtfOps {
-  /** Parse `extras` split on `chain` (raw BTF, root first); VAR count. Throws on invalid BTF. */
+  /**
+   * Parse `extras` split on `chain` (raw BTF, root first) and run the full validator on it, as
+   * the encoder does before it writes (nothing reaches the kernel unvalidated: a cache hit
+   * included); VAR count. Throws on invalid BTF, naming the first problem.
+   */
   inspect(extras: Uint8Array, chain: readonly Uint8Array[]): { readonly vars: number };
   /** Whether the merge operations below are available. */
   readonly canMerge: boolean;
@@ -73,6 +78,7 @@ function top(chain: readonly Uint8Array[]): Btf {
 export const libraryBtfOps: BtfOps = {
   inspect(extras, chain) {
     const level = parseBtf(extras, { base: parseChain(chain) });
+    checkEncoded(level, 'extras');
     let vars = 0;
     for (const t of level.types) if (t.kind === KIND.VAR) vars++;
     return { vars };
