@@ -45,6 +45,9 @@ under the runtime directory (default ${HOST_DEFAULTS.runtimeDir}): btf/, merged/
   -h, --help            this text
 `;
 
+/** How long a stop may take before the process exits anyway. */
+const STOP_GRACE_MS = 5000;
+
 /** Package version and a digest of the bundled encoder: a new encoder build misses the cache. */
 export function versions(): { version: string; encoderVersion: string } {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -200,7 +203,15 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   let daemon: Daemon | undefined;
   let stopRequested: string | undefined;
-  const signalled = untilSignal(() => daemon, logger).then((sig) => { stopRequested = sig; return sig; });
+  const signalled = untilSignal(() => daemon, logger).then((sig) => {
+    stopRequested = sig;
+    // A stop that hangs (a blocked file read, a stuck child) must not keep the process alive.
+    setTimeout(() => {
+      logger.error(`${sig}: not stopped after ${STOP_GRACE_MS / 1000} s, exiting`);
+      process.exit(1);
+    }, STOP_GRACE_MS).unref();
+    return sig;
+  });
   logger.debug(`starting (pid ${process.pid}); signals handled`);
   try {
     daemon = await createDaemon({
@@ -210,8 +221,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     await daemon.start({ announceReady: false });
   } catch (e) {
+    // Daemon.start stopped whatever it had started; exit even if something still holds the loop.
     logger.error(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
     await logger.close();
+    setTimeout(() => process.exit(1), STOP_GRACE_MS).unref();
     return 1;
   }
   const started = daemon;

@@ -16,11 +16,12 @@ import { policyFor, type DaemonConfig, type LoadedConfig, type Policy } from './
 import { ControlError } from './control/protocol.js';
 import { DebuginfoFinder, type DebuginfodLookup } from './debuginfo.js';
 import { EncodeFailed, type ExtrasEncoder } from './encoder.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { JobFailed, failureCodeOf, type FailureCode } from './failure.js';
 import type { FileWatch, FileWatchFactory } from './fswatch.js';
 import type { DaemonLogger } from './logger.js';
 import { nullNotifier, type Notifier } from './notify.js';
-import { COMPANION_SUFFIX, isCompanionModule, plan, runStep, type Executors, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
+import { COMPANION_SUFFIX, isCompanionModule, plan, kernelRebuildDelay, runStep, type Executors, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
 import { Publisher } from './publish.js';
 import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
 
@@ -33,7 +34,8 @@ export interface DaemonDeps {
   readonly btf: BtfOps;
   readonly logger: DaemonLogger;
   readonly notifier?: Notifier;
-  readonly now?: () => number;
+  /** Time and timers (default: the system clock; tests pass a fake one). */
+  readonly clock?: Clock;
   readonly version: string;
   readonly encoderVersion: string;
   readonly readBuildId: (file: string) => Promise<string | undefined>;
@@ -46,6 +48,8 @@ export interface DaemonDeps {
   readonly variableFinder?: VariableFinder | undefined;
   /** Quiet time before merged/kernel is rebuilt after a change. */
   readonly kernelRebuildDelayMs?: number;
+  /** merged/kernel is rebuilt at most this long after the first change it lacks (default 10 s). */
+  readonly kernelMaxStaleMs?: number;
   /**
    * While uevents drive the daemon, re-read /proc/modules this often anyway (default 60 s): a
    * netlink buffer overrun drops events silently, and a resync costs one small read per interval.
@@ -117,17 +121,22 @@ export class Daemon implements ControlHandlers {
   private loaded = new Set<string>();
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
-  private kernelTimer: NodeJS.Timeout | undefined;
+  private kernelTimer: TimerHandle | undefined;
   private kernelDirtySince = 0;
+  private kernelLastChange = 0;
   private kernelBuild: Promise<void> | undefined;
   private vmlinuxBtf: Uint8Array | undefined;
   private readonly warnedNames = new Set<string>();
-  private statusTimer: NodeJS.Timeout | undefined;
-  private debugTimer: NodeJS.Timeout | undefined;
-  private resyncTimer: NodeJS.Timeout | undefined;
+  private statusTimer: TimerHandle | undefined;
+  private debugTimer: TimerHandle | undefined;
+  private resyncTimer: TimerHandle | undefined;
   private resyncFound = 0;
+  private watcherRestart: TimerHandle | undefined;
+  private watcherBackoffMs = 0;
+  private lastWatcherError = Number.NEGATIVE_INFINITY;
   private stopping = false;
   private readonly startedAt: string;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private readonly notifier: Notifier;
   readonly runtimeDir: string;
@@ -138,7 +147,8 @@ export class Daemon implements ControlHandlers {
   constructor(private readonly deps: DaemonDeps) {
     this.config = deps.loaded.config;
     this.configFile = deps.loaded.file;
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? systemClock;
+    this.now = () => this.clock.now();
     this.notifier = deps.notifier ?? nullNotifier;
     this.startedAt = new Date(this.now()).toISOString();
     this.slots = new Slots(this.config.jobs.concurrency);
@@ -158,6 +168,16 @@ export class Daemon implements ControlHandlers {
    * units ordered after this one can talk to it).
    */
   async start(opts: { readonly announceReady?: boolean } = {}): Promise<void> {
+    try {
+      await this.startUp(opts);
+    } catch (e) {
+      // Whatever had started (watcher children, timers, encoders) stops: the caller exits.
+      await this.stop().catch(() => {});
+      throw e;
+    }
+  }
+
+  private async startUp(opts: { readonly announceReady?: boolean }): Promise<void> {
     const { host } = this.deps;
     this.release = await host.kernelRelease();
     mkdirSync(this.runtimeDir, { recursive: true });
@@ -193,8 +213,7 @@ export class Daemon implements ControlHandlers {
     this.stopping = true;
     this.notifier.stopping();
     this.notifier.stop();
-    for (const t of [this.kernelTimer, this.statusTimer, this.debugTimer]) if (t) clearTimeout(t);
-    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const t of [this.kernelTimer, this.statusTimer, this.debugTimer, this.resyncTimer, this.watcherRestart]) t?.cancel();
     await this.watcher?.stop();
     await Promise.all([...this.fileWatches, ...(this.debugWatch ? [this.debugWatch] : [])].map((w) => w.close()));
     this.fileWatches = [];
@@ -229,6 +248,7 @@ export class Daemon implements ControlHandlers {
     for (const w of this.deps.watchers(this.config, this.deps.host)) {
       try {
         await w.start((e) => this.onModuleEvent(e), (err) => this.onWatcherError(w, err));
+        if (this.stopping) { await w.stop(); return; }
         this.watcher = w;
         return;
       } catch (e) {
@@ -241,27 +261,40 @@ export class Daemon implements ControlHandlers {
 
   /** Safety net under uevents (the poller needs none): a periodic reconcile from /proc/modules. */
   private startResync(): void {
-    this.resyncTimer = setInterval(() => {
+    this.resyncTimer = this.clock.after(this.deps.ueventResyncMs ?? 60_000, () => {
+      this.startResync();
       // The poller re-reads /proc/modules itself; with uevents (or no watcher at all) resync.
-      if (this.watcher?.kind === 'poll' || this.reconciling) return;
+      if (this.watcher?.kind === 'poll' || this.reconciling || this.stopping) return;
       this.resyncFound = 0;
       void this.reconcile().then(() => {
         if (this.resyncFound > 0) this.log.info(`resync: ${this.resyncFound} module load(s)/unload(s) found in /proc/modules before their uevent`);
       });
-    }, this.deps.ueventResyncMs ?? 60_000);
-    this.resyncTimer.unref();
+    }, { background: true });
   }
 
+  /**
+   * A watcher failed (a malformed /proc/modules read, udevadm exiting...): reconcile now from
+   * /proc/modules, and start the watchers again, in preference order, after a backoff that
+   * doubles while failures keep coming (1 s .. 60 s) and resets after a quiet minute. Never a
+   * permanent fallback: the preferred watcher comes back as soon as it starts again.
+   */
   private onWatcherError(w: ModuleWatcher, err: Error): void {
     if (this.stopping || this.watcher !== w) return;
-    this.log.warn(`module watcher ${w.kind} failed: ${err.message}; falling back`);
+    const now = this.now();
+    this.watcherBackoffMs = now - this.lastWatcherError > 60_000 ? 1000 : Math.min(this.watcherBackoffMs * 2, 60_000);
+    this.lastWatcherError = now;
+    this.log.warn(`module watcher ${w.kind} failed: ${err.message}; restarting it in ${this.watcherBackoffMs / 1000} s`);
     this.watcher = undefined;
-    void w.stop().then(async () => {
-      const rest = this.deps.watchers(this.config, this.deps.host).filter((x) => x.kind !== w.kind);
-      for (const next of rest) {
-        try { await next.start((e) => this.onModuleEvent(e), (e2) => this.onWatcherError(next, e2)); this.watcher = next; break; } catch { /* next */ }
-      }
-      this.requestReconcile();
+    void w.stop().catch(() => {});
+    this.requestReconcile();
+    this.watcherRestart?.cancel();
+    this.watcherRestart = this.clock.after(this.watcherBackoffMs, () => {
+      this.watcherRestart = undefined;
+      if (this.stopping) return;
+      void this.startWatcher().then(() => {
+        this.log.info(`module watcher restarted: ${this.watcher?.kind ?? 'none'}`);
+        this.requestReconcile();
+      });
     });
   }
 
@@ -295,13 +328,13 @@ export class Daemon implements ControlHandlers {
   /** New or changed debuginfo: forget the index and retry objects that lacked it (debounced). */
   private onDebuginfoChange(): void {
     if (this.debugTimer) return;
-    this.debugTimer = setTimeout(() => {
+    this.debugTimer = this.clock.after(300, () => {
       this.debugTimer = undefined;
       this.finder.invalidate();
       for (const r of this.records.values()) if (r.state === 'no-debuginfo' || r.state === 'failed') this.retry.add(r.name);
       if (this.retry.size > 0) this.log.info(`debuginfo changed: retrying ${[...this.retry].join(', ')}`);
       this.requestReconcile();
-    }, 300);
+    });
   }
 
   // ---------------------------------------------------------------- reconcile
@@ -614,15 +647,25 @@ export class Daemon implements ControlHandlers {
 
   private scheduleKernel(): void {
     if (this.stopping) return;
-    if (this.kernelDirtySince === 0) this.kernelDirtySince = this.now();
-    if (this.kernelTimer) clearTimeout(this.kernelTimer);
-    this.kernelTimer = setTimeout(() => {
+    const now = this.now();
+    if (this.kernelDirtySince === 0) this.kernelDirtySince = now;
+    this.kernelLastChange = now;
+    this.armKernelTimer();
+  }
+
+  /** (Re)arm the merged/kernel timer for the delay plan's kernelRebuildDelay gives now. */
+  private armKernelTimer(): void {
+    this.kernelTimer?.cancel();
+    const delay = (): number => kernelRebuildDelay({
+      now: this.now(), dirtySince: this.kernelDirtySince, lastChange: this.kernelLastChange,
+      busy: [...this.records.values()].some((r) => r.state === 'generating' || r.state === 'queued'),
+    }, { debounceMs: this.deps.kernelRebuildDelayMs ?? 500, maxStaleMs: this.deps.kernelMaxStaleMs ?? 10_000 });
+    this.kernelTimer = this.clock.after(delay(), () => {
       this.kernelTimer = undefined;
-      const busy = [...this.records.values()].some((r) => r.state === 'generating' || r.state === 'queued');
-      // Rebuild when quiet, but never leave it stale for more than 10 s of continuous activity.
-      if (busy && this.now() - this.kernelDirtySince < 10_000) { this.scheduleKernel(); return; }
+      if (this.stopping) return;
+      if (delay() > 0) { this.armKernelTimer(); return; }
       void this.rebuildKernelNow();
-    }, this.deps.kernelRebuildDelayMs ?? 500);
+    });
   }
 
   /** Rebuild merged/kernel now (tests, benchmarks, and the debounced timer); one at a time. */
@@ -639,7 +682,8 @@ export class Daemon implements ControlHandlers {
 
   /** Bring merged/kernel up to date: wait for a build in flight, rebuild only if still stale. */
   async flushKernel(): Promise<void> {
-    if (this.kernelTimer) { clearTimeout(this.kernelTimer); this.kernelTimer = undefined; }
+    this.kernelTimer?.cancel();
+    this.kernelTimer = undefined;
     if (this.kernelBuild) await this.kernelBuild.catch(() => {});
     if (this.publisher.kernelStale || !existsSync(join(this.publisher.layout.mergedDir, 'kernel'))) await this.rebuildKernelNow();
   }
@@ -661,10 +705,10 @@ export class Daemon implements ControlHandlers {
 
   private scheduleStatus(): void {
     if (this.statusTimer || this.stopping) return;
-    this.statusTimer = setTimeout(() => {
+    this.statusTimer = this.clock.after(20, () => {
       this.statusTimer = undefined;
       try { this.writeStatusNow(); } catch (e) { this.log.warn(`status.json not written: ${errText(e)}`); }
-    }, 20);
+    });
   }
 
   private writeStatusNow(): void {

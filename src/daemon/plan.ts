@@ -152,3 +152,18 @@ export function plan(input: PlanInput, config: DaemonConfig): Step[] {
   }
   return steps;
 }
+
+/** merged/kernel timing: rebuilt after `debounceMs` of quiet, and never more than `maxStaleMs` late. */
+export interface KernelViewTiming { readonly debounceMs: number; readonly maxStaleMs: number }
+
+/**
+ * How long to wait before rebuilding merged/kernel (0: now). `dirtySince` is the first change
+ * the published view lacks, `lastChange` the latest; while jobs are `busy` the view waits for
+ * them, but whatever happens it is rebuilt at most maxStaleMs after the first change (a
+ * debounce alone, reset by every change, never fires under constant activity).
+ */
+export function kernelRebuildDelay(s: { readonly now: number; readonly dirtySince: number; readonly lastChange: number; readonly busy: boolean }, t: KernelViewTiming): number {
+  const deadline = s.dirtySince + t.maxStaleMs;
+  const quietAt = s.busy ? Number.POSITIVE_INFINITY : s.lastChange + t.debounceMs;
+  return Math.max(0, Math.min(quietAt, deadline) - s.now);
+}

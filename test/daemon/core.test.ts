@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlError } from '../../src/daemon/control/protocol.js';
@@ -6,6 +7,7 @@ import { chokidarWatch } from '../../src/daemon/fswatch.js';
 import type { DaemonStatus } from '../../src/daemon/api.js';
 import type { ModuleEvent, ModuleWatcher } from '../../src/daemon/watch/types.js';
 import { fsHostReader } from '../../src/host/reader.js';
+import { FakeClock } from './fake-clock.js';
 import { FakeEncoder, newRoot, startDaemon, stateOf, waitFor, writeConfig, type Harness } from './harness.js';
 
 const RUN = 'run/btf-extra';
@@ -387,5 +389,55 @@ describe('daemon/core (injected root, fake encoder)', function () {
     await h.daemon.settle();
     assert.ok(!exists(h, 'btf/loop-btf-extra'));
     assert.ok(!exists(h, 'btf/loop'));
+  });
+
+  it('merged/kernel under constant activity is rebuilt at most kernelMaxStaleMs after the first change (fake clock)', async () => {
+    const root = newRoot();
+    const clock = new FakeClock();
+    const h = await start(root, { clock, kernelRebuildDelayMs: 500, kernelMaxStaleMs: 10_000 });
+    await clock.advance(600);
+    const quiet = h.daemon.stats.kernelRebuilds;
+    assert.equal(quiet, 1, 'rebuilt once things were quiet for the debounce');
+    const btf = readFileSync(root.module('loop').btfFile);
+    // A change every 300 ms, less than the debounce, for 15 s.
+    let firstAt: number | undefined;
+    for (let i = 0; i < 50 && firstAt === undefined; i++) {
+      const name = `churn_${i}`;
+      root.loadRaw(name, btf, randomBytes(20).toString('hex'));
+      await waitFor(`${name} handled`, () => stateOf(h.daemon, name) === 'no-debuginfo');
+      await clock.advance(300);
+      if (h.daemon.stats.kernelRebuilds > quiet) firstAt = (i + 1) * 300;
+    }
+    assert.ok(firstAt !== undefined && firstAt <= 10_000 + 300, `first rebuild under churn after ${firstAt ?? 'never'} ms`);
+  });
+
+  it('a failing module watcher is restarted with a doubling backoff, not replaced for good (fake clock)', async () => {
+    const root = newRoot();
+    const clock = new FakeClock();
+    const starts: number[] = [];
+    let fail: (() => void) | undefined;
+    const watcher = (): ModuleWatcher => ({
+      kind: 'poll',
+      start: async (_onEvent, onError) => { starts.push(clock.now()); fail = () => onError(new Error('malformed /proc/modules line')); },
+      stop: async () => {},
+    });
+    const h = await start(root, { clock, watchers: () => [watcher()] });
+    assert.equal(starts.length, 1);
+    fail?.();
+    await clock.advance(999);
+    assert.equal(starts.length, 1);
+    await clock.advance(1);
+    assert.equal(starts.length, 2, 'restarted after 1 s');
+    fail?.();
+    await clock.advance(1999);
+    assert.equal(starts.length, 2);
+    await clock.advance(1);
+    assert.equal(starts.length, 3, 'restarted after 2 s (doubled)');
+    assert.ok(h.logLines.some((l) => /module watcher poll failed: malformed \/proc\/modules line; restarting it in 2 s/.test(l)), h.logLines.join('\n'));
+    // After a quiet minute a new failure starts again from 1 s.
+    await clock.advance(61_000);
+    fail?.();
+    await clock.advance(1000);
+    assert.equal(starts.length, 4, 'a quiet minute resets the backoff to 1 s');
   });
 });

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { DEFAULT_CONFIG, validateConfig, type DaemonConfig } from '../../src/daemon/config.js';
-import { isCompanionModule, plan, softdepContent, type ObjectRecord, type ObservedObject, type PlanInput, type Step } from '../../src/daemon/plan.js';
+import { isCompanionModule, kernelRebuildDelay, plan, softdepContent, type ObjectRecord, type ObservedObject, type PlanInput, type Step } from '../../src/daemon/plan.js';
 import type { ObjectState } from '../../src/daemon/api.js';
 
 function obj(name: string, over: Partial<ObservedObject> = {}): ObservedObject {
@@ -140,5 +140,17 @@ describe('daemon/plan', () => {
       assert.deepEqual(plan(input([], [], { softdepsWritten: 'softdep a post: a-btf-extra\n' }), DEFAULT_CONFIG), [{ kind: 'write-softdeps', content: '' }]);
       assert.deepEqual(plan(input([obj('loop', { companionModule: '/a' })], [rec('loop', 'published', { companionTried: true })]), cfg({ companions: { softdeps: false } })), []);
     });
+  });
+});
+
+describe('daemon/plan: merged/kernel staleness', () => {
+  const t = { debounceMs: 500, maxStaleMs: 10_000 };
+  it('waits for the debounce after the last change when quiet', () => {
+    assert.equal(kernelRebuildDelay({ now: 1000, dirtySince: 900, lastChange: 1000, busy: false }, t), 500);
+  });
+  it('never past the maximum staleness, whatever the activity or the jobs', () => {
+    assert.equal(kernelRebuildDelay({ now: 10_700, dirtySince: 1000, lastChange: 10_700, busy: false }, t), 300);
+    assert.equal(kernelRebuildDelay({ now: 5000, dirtySince: 1000, lastChange: 5000, busy: true }, t), 6000);
+    assert.equal(kernelRebuildDelay({ now: 12_000, dirtySince: 1000, lastChange: 11_900, busy: true }, t), 0);
   });
 });
