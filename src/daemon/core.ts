@@ -96,6 +96,13 @@ class Slots {
   }
 }
 
+/**
+ * Under constant activity merged/kernel is rebuilt at least every kernelMaxStaleMs, but never
+ * more often than every this many rebuild durations: a view that takes 3 s to merge (hundreds of
+ * modules) would otherwise take a core from the encoders for good during a boot.
+ */
+const KERNEL_REBUILD_SHARE = 4;
+
 const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -124,6 +131,8 @@ export class Daemon implements ControlHandlers {
   private kernelTimer: TimerHandle | undefined;
   private kernelDirtySince = 0;
   private kernelLastChange = 0;
+  /** How long the last merged/kernel rebuild took. */
+  private lastKernelRebuildMs = 0;
   private kernelBuild: Promise<void> | undefined;
   private vmlinuxBtf: Uint8Array | undefined;
   private readonly warnedNames = new Set<string>();
@@ -659,7 +668,7 @@ export class Daemon implements ControlHandlers {
     const delay = (): number => kernelRebuildDelay({
       now: this.now(), dirtySince: this.kernelDirtySince, lastChange: this.kernelLastChange,
       busy: [...this.records.values()].some((r) => r.state === 'generating' || r.state === 'queued'),
-    }, { debounceMs: this.deps.kernelRebuildDelayMs ?? 500, maxStaleMs: this.deps.kernelMaxStaleMs ?? 10_000 });
+    }, { debounceMs: this.deps.kernelRebuildDelayMs ?? 500, maxStaleMs: Math.max(this.deps.kernelMaxStaleMs ?? 10_000, KERNEL_REBUILD_SHARE * this.lastKernelRebuildMs) });
     this.kernelTimer = this.clock.after(delay(), () => {
       this.kernelTimer = undefined;
       if (this.stopping) return;
@@ -694,6 +703,7 @@ export class Daemon implements ControlHandlers {
     const objects = this.publisher.names.length;
     try {
       const size = await this.publisher.rebuildKernel();
+      this.lastKernelRebuildMs = this.now() - t0;
       this.stats.kernelRebuilds++;
       if (size !== undefined) this.log.decision({ object: 'kernel', action: 'merged view rebuilt', reason: `${objects} objects, ${size} bytes`, ms: this.now() - t0 });
     } catch (e) {
