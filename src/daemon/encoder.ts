@@ -70,6 +70,8 @@ export interface PoolOptions {
   readonly pdeathsig?: boolean;
   /** Idle children kept warm (jobs.concurrency; read at each job end, so a reload applies). */
   readonly maxIdle?: () => number;
+  /** An idle child exits after this long without a job (default 60 s): an idle daemon holds no encoder memory. */
+  readonly idleMs?: number;
 }
 
 interface Warm {
@@ -78,6 +80,7 @@ interface Warm {
   stderr: string;
   exited: boolean;
   jobs: number;
+  idleTimer?: NodeJS.Timeout | undefined;
 }
 
 export class WarmEncoderPool implements ExtrasEncoder {
@@ -112,6 +115,7 @@ export class WarmEncoderPool implements ExtrasEncoder {
   }
 
   private drop(w: Warm): void {
+    clearTimeout(w.idleTimer);
     this.live.delete(w);
     const i = this.idle.indexOf(w);
     if (i >= 0) this.idle.splice(i, 1);
@@ -125,6 +129,7 @@ export class WarmEncoderPool implements ExtrasEncoder {
   encode(req: EncodeRequest): Promise<Uint8Array> {
     if (req.signal?.aborted || this.closed) return Promise.reject(new EncodeFailed('aborted before start', 'aborted'));
     let w = this.idle.pop();
+    if (w) { clearTimeout(w.idleTimer); w.idleTimer = undefined; }
     if (w && (w.memoryMB !== req.memoryMB || w.exited)) { this.recycle(w); w = undefined; }
     w ??= this.start(req.memoryMB);
     return this.run(w, req);
@@ -185,6 +190,8 @@ export class WarmEncoderPool implements ExtrasEncoder {
     const full = this.idle.length >= (this.o.maxIdle?.() ?? 2);
     if (this.closed || w.exited || full || (rss !== undefined && rss > (w.memoryMB * 1048576) / 2)) { this.recycle(w); return; }
     this.idle.push(w);
+    w.idleTimer = setTimeout(() => { if (this.idle.includes(w)) this.recycle(w); }, this.o.idleMs ?? 60_000);
+    w.idleTimer.unref();
   }
 
   async close(): Promise<void> {

@@ -90,6 +90,16 @@ describe('daemon/encoder (warm encoder pool)', function () {
     assert.equal(p.stats.recycled, 1);
   });
 
+  it('an idle child exits after idleMs; the next job starts a fresh one', async () => {
+    const p = pool({ idleMs: 200 });
+    const first = seen(await p.encode(req('ok'))).pid;
+    assert.deepEqual(p.pids(), [first]);
+    const t0 = Date.now();
+    while (p.pids().length > 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(p.pids(), [], 'no child left while idle');
+    assert.notEqual(seen(await p.encode(req('ok'))).pid, first);
+  });
+
   it('the RSS sampler kills a child reading over the limit (fake reading)', async () => {
     const p = pool({ rssOf: () => 300 * 1048576 });
     await assert.rejects(p.encode(req('hang', { memoryMB: 256 })), (e: unknown) => e instanceof EncodeFailed && e.code === 'encoder-memory' && /300 MB/.test(e.message));
