@@ -5,6 +5,7 @@
  *  - idle RSS and CPU (5 s with no events), peak RSS (VmHWM);
  *  - load -> published latency: cold (encoder run) against the bare `btf-extra encode` time of the
  *    same module, and cache hits (unload/load loop of a real module, p50/p99/max).
+ *  - the boot case (bench/daemon-boot.ts): N modules, empty cache, daemon vs `encode --batch`.
  * Uevents reach the daemon through `--uevent-command "cat FIFO"`, the way udevadm would print them.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -19,6 +20,7 @@ import type { DaemonStatus, ObjectStatus } from '../src/daemon/api.js';
 import { ExtrasCache, extrasCacheKey } from '../src/daemon/cache.js';
 import { InjectedRoot, committedFixtures } from '../src/demo/root.js';
 import { procPidFile } from '../src/host/paths.js';
+import { runBoot } from './daemon-boot.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const DAEMON = join(here, '../src/cli/btf-extrad.js');
@@ -171,6 +173,7 @@ export async function run(): Promise<void> {
       + row(`RSS idle (${MODULES + 1} objects published)`, `${(a.rssKb / 1024).toFixed(0)} MB`)
       + row('RSS peak (VmHWM)', `${(end.hwmKb / 1024).toFixed(0)} MB`)
       + row('CPU while idle (5 s, uevent mode)', `${idleCpuPct.toFixed(2)} %`, '~0'));
+    if (process.env['BENCH_DAEMON_SKIP_BOOT'] === undefined) await runBoot();
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -14,7 +14,7 @@ import { mergeSiblingsInWorker } from '../daemon/merge-worker.js';
 import { Daemon } from '../daemon/core.js';
 import type { DebuginfodLookup } from '../daemon/debuginfo.js';
 import { debuginfodUrls, queryDebuginfod } from '../daemon/debuginfod.js';
-import { BUNDLED_CLI, ChildProcessEncoder } from '../daemon/encoder.js';
+import { WarmEncoderPool } from '../daemon/encoder.js';
 import { chokidarWatch } from '../daemon/fswatch.js';
 import { createLogger, detectLogStyle, type DaemonLogger } from '../daemon/logger.js';
 import { systemdNotifier } from '../daemon/notify.js';
@@ -44,6 +44,9 @@ under the runtime directory (default ${HOST_DEFAULTS.runtimeDir}): btf/, merged/
   --log-level LEVEL     debug|info|warning|error (default info)
   -h, --help            this text
 `;
+
+/** How long a stop may take before the process exits anyway. */
+const STOP_GRACE_MS = 5000;
 
 /** Package version and a digest of the bundled encoder: a new encoder build misses the cache. */
 export function versions(): { version: string; encoderVersion: string } {
@@ -122,10 +125,12 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
       return { path: r.hit?.path, reasons: r.attempts.map((a) => a.reason) };
     };
   };
-  return new Daemon({
+  // Warm children kept idle: as many as may run at once (jobs.concurrency, re-read after a reload).
+  const encoder = new WarmEncoderPool({ maxIdle: () => daemon.currentConfig.jobs.concurrency });
+  const daemon: Daemon = new Daemon({
     host, loaded,
     loadConfig: load,
-    encoder: new ChildProcessEncoder(BUNDLED_CLI),
+    encoder,
     btf: { ...libraryBtfOps, mergeSiblings: (base, siblings) => mergeSiblingsInWorker(base, siblings, s.stopSignal) },
     variableFinder: libraryVariableFinder,
     logger: s.logger,
@@ -137,6 +142,7 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
     debuginfod,
     fileWatch: s.fileWatch === false ? undefined : chokidarWatch,
   });
+  return daemon;
 }
 
 /** Start the control socket for a running daemon (group from the config). */
@@ -200,7 +206,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   let daemon: Daemon | undefined;
   let stopRequested: string | undefined;
   const stopAll = new AbortController();
-  const signalled = untilSignal(() => daemon, logger).then((sig) => { stopRequested = sig; stopAll.abort(); return sig; });
+  const signalled = untilSignal(() => daemon, logger).then((sig) => {
+    stopRequested = sig;
+    stopAll.abort();
+    // A stop that hangs (a blocked file read, a stuck child) must not keep the process alive.
+    setTimeout(() => {
+      logger.error(`${sig}: not stopped after ${STOP_GRACE_MS / 1000} s, exiting`);
+      process.exit(1);
+    }, STOP_GRACE_MS).unref();
+    return sig;
+  });
   logger.debug(`starting (pid ${process.pid}); signals handled`);
   try {
     daemon = await createDaemon({
@@ -210,8 +225,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     await daemon.start({ announceReady: false });
   } catch (e) {
+    // Daemon.start stopped whatever it had started; exit even if something still holds the loop.
     logger.error(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
     await logger.close();
+    setTimeout(() => process.exit(1), STOP_GRACE_MS).unref();
     return 1;
   }
   const started = daemon;

@@ -2,6 +2,7 @@
  * Contract between the daemon core and its edges (control socket, CLI, status file).
  * The daemon publishes a `DaemonStatus` as status.json and serves the same over the control socket.
  */
+import type { FailureCode } from './failure.js';
 
 /** Lifecycle of one object's extras (vmlinux counts as an object). */
 export const OBJECT_STATES = [
@@ -24,6 +25,8 @@ export interface ObjectStatus {
   readonly state: ObjectState;
   readonly policy: 'always' | 'on-demand' | 'never';
   readonly reason?: string;
+  /** Machine-readable cause of `reason` (src/daemon/failure.ts), e.g. encoder-timeout, cache-invalid. */
+  readonly code?: FailureCode;
   /** What to install or do, e.g. "apt-get install linux-image-6.1.0-56-cloud-amd64-dbg". */
   readonly hint?: string;
   readonly source?: ExtrasSource;

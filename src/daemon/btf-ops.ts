@@ -11,11 +11,17 @@ import { parseBtf } from '../btf/parse.js';
 import type { Btf } from '../btf/btf.js';
 import { flattenOnto, flattenStandalone, mergeSiblings } from '../btf/merge.js';
 import { writeBtf } from '../btf/write.js';
+import { checkEncoded } from '../encoder/output.js';
 import type { LookupHit } from './api.js';
+import { chainDigest, sha256Hex } from './cache.js';
 import { lookupVariable } from './lookup.js';
 
 export interface BtfOps {
-  /** Parse `extras` split on `chain` (raw BTF, root first); VAR count. Throws on invalid BTF. */
+  /**
+   * Parse `extras` split on `chain` (raw BTF, root first) and run the full validator on it, as
+   * the encoder does before it writes (nothing reaches the kernel unvalidated: a cache hit
+   * included); VAR count. Throws on invalid BTF, naming the first problem.
+   */
   inspect(extras: Uint8Array, chain: readonly Uint8Array[]): { readonly vars: number };
   /** Whether the merge operations below are available. */
   readonly canMerge: boolean;
@@ -50,6 +56,14 @@ export interface VariableFinder {
  */
 const parsedRoots = new WeakMap<Uint8Array, Btf>();
 
+/**
+ * Module levels (KBs each) parsed on the root, by content: the validator keeps its resolved view
+ * of a chain per parsed base, so a module validated again (a reload served from the cache) does
+ * not resolve the whole vmlinux level anew. Bounded: the oldest are dropped.
+ */
+const parsedLevels = new Map<string, Btf>();
+const PARSED_LEVELS_MAX = 8;
+
 function parseChain(chain: readonly Uint8Array[]): Btf | undefined {
   let base: Btf | undefined;
   chain.forEach((bytes, i) => {
@@ -57,6 +71,15 @@ function parseChain(chain: readonly Uint8Array[]): Btf | undefined {
       let root = parsedRoots.get(bytes);
       if (!root) { root = parseBtf(bytes); parsedRoots.set(bytes, root); }
       base = root;
+    } else if (i === 1 && chain.length === 2) {
+      const key = `${chainDigest([chain[0]!])}:${sha256Hex(bytes)}`;
+      let level = parsedLevels.get(key);
+      if (!level) {
+        level = parseBtf(bytes, { base });
+        if (parsedLevels.size >= PARSED_LEVELS_MAX) parsedLevels.delete(parsedLevels.keys().next().value ?? '');
+      } else parsedLevels.delete(key);
+      parsedLevels.set(key, level);
+      base = level;
     } else {
       base = parseBtf(bytes, { base });
     }
@@ -73,6 +96,7 @@ function top(chain: readonly Uint8Array[]): Btf {
 export const libraryBtfOps: BtfOps = {
   inspect(extras, chain) {
     const level = parseBtf(extras, { base: parseChain(chain) });
+    checkEncoded(level, 'extras');
     let vars = 0;
     for (const t of level.types) if (t.kind === KIND.VAR) vars++;
     return { vars };

@@ -4,8 +4,7 @@
  * publisher, debuginfo finder, logger, notifier, clock). It implements the control handlers.
  * All I/O edges are passed in; the entry point (src/cli/btf-extrad.ts) builds the real ones.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { FILE_LIMITS, readRegularFileSync } from '../util/safe-file.js';
@@ -18,10 +17,12 @@ import { policyFor, type DaemonConfig, type LoadedConfig, type Policy } from './
 import { ControlError } from './control/protocol.js';
 import { DebuginfoFinder, type DebuginfodLookup } from './debuginfo.js';
 import { EncodeFailed, type ExtrasEncoder } from './encoder.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { JobFailed, failureCodeOf, type FailureCode } from './failure.js';
 import type { FileWatch, FileWatchFactory } from './fswatch.js';
 import type { DaemonLogger } from './logger.js';
 import { nullNotifier, type Notifier } from './notify.js';
-import { COMPANION_SUFFIX, isCompanionModule, plan, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
+import { COMPANION_SUFFIX, isCompanionModule, plan, kernelRebuildDelay, runStep, type Executors, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
 import { prepareDaemonFolders } from './folders.js';
 import { Publisher } from './publish.js';
 import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
@@ -35,7 +36,8 @@ export interface DaemonDeps {
   readonly btf: BtfOps;
   readonly logger: DaemonLogger;
   readonly notifier?: Notifier;
-  readonly now?: () => number;
+  /** Time and timers (default: the system clock; tests pass a fake one). */
+  readonly clock?: Clock;
   readonly version: string;
   readonly encoderVersion: string;
   readonly readBuildId: (file: string) => Promise<string | undefined>;
@@ -48,6 +50,8 @@ export interface DaemonDeps {
   readonly variableFinder?: VariableFinder | undefined;
   /** Quiet time before merged/kernel is rebuilt after a change. */
   readonly kernelRebuildDelayMs?: number;
+  /** merged/kernel is rebuilt at most this long after the first change it lacks (default 10 s). */
+  readonly kernelMaxStaleMs?: number;
   /**
    * While uevents drive the daemon, re-read /proc/modules this often anyway (default 60 s): a
    * netlink buffer overrun drops events silently, and a resync costs one small read per interval.
@@ -57,6 +61,7 @@ export interface DaemonDeps {
 
 interface Rec extends ObjectRecord {
   reason?: string | undefined;
+  code?: FailureCode | undefined;
   hint?: string | undefined;
   source?: ExtrasSource | undefined;
   debuginfo?: string | undefined;
@@ -93,6 +98,13 @@ class Slots {
   }
 }
 
+/**
+ * Under constant activity merged/kernel is rebuilt at least every kernelMaxStaleMs, but never
+ * more often than every this many rebuild durations: a view that takes 3 s to merge (hundreds of
+ * modules) would otherwise take a core from the encoders for good during a boot.
+ */
+const KERNEL_REBUILD_SHARE = 4;
+
 const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -118,17 +130,24 @@ export class Daemon implements ControlHandlers {
   private loaded = new Set<string>();
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
-  private kernelTimer: NodeJS.Timeout | undefined;
+  private kernelTimer: TimerHandle | undefined;
   private kernelDirtySince = 0;
+  private kernelLastChange = 0;
+  /** How long the last merged/kernel rebuild took. */
+  private lastKernelRebuildMs = 0;
   private kernelBuild: Promise<void> | undefined;
   private vmlinuxBtf: Uint8Array | undefined;
   private readonly warnedNames = new Set<string>();
-  private statusTimer: NodeJS.Timeout | undefined;
-  private debugTimer: NodeJS.Timeout | undefined;
-  private resyncTimer: NodeJS.Timeout | undefined;
+  private statusTimer: TimerHandle | undefined;
+  private debugTimer: TimerHandle | undefined;
+  private resyncTimer: TimerHandle | undefined;
   private resyncFound = 0;
+  private watcherRestart: TimerHandle | undefined;
+  private watcherBackoffMs = 0;
+  private lastWatcherError = Number.NEGATIVE_INFINITY;
   private stopping = false;
   private readonly startedAt: string;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private readonly notifier: Notifier;
   readonly runtimeDir: string;
@@ -139,7 +158,8 @@ export class Daemon implements ControlHandlers {
   constructor(private readonly deps: DaemonDeps) {
     this.config = deps.loaded.config;
     this.configFile = deps.loaded.file;
-    this.now = deps.now ?? Date.now;
+    this.clock = deps.clock ?? systemClock;
+    this.now = () => this.clock.now();
     this.notifier = deps.notifier ?? nullNotifier;
     this.startedAt = new Date(this.now()).toISOString();
     this.slots = new Slots(this.config.jobs.concurrency);
@@ -159,6 +179,16 @@ export class Daemon implements ControlHandlers {
    * units ordered after this one can talk to it).
    */
   async start(opts: { readonly announceReady?: boolean } = {}): Promise<void> {
+    try {
+      await this.startUp(opts);
+    } catch (e) {
+      // Whatever had started (watcher children, timers, encoders) stops: the caller exits.
+      await this.stop().catch(() => {});
+      throw e;
+    }
+  }
+
+  private async startUp(opts: { readonly announceReady?: boolean }): Promise<void> {
     const { host } = this.deps;
     this.release = await host.kernelRelease();
     prepareDaemonFolders({ paths: host.paths, runtimeDir: this.runtimeDir, cacheDir: this.cacheDir, debugDirs: this.config.debuginfo.paths, log: this.log });
@@ -194,14 +224,14 @@ export class Daemon implements ControlHandlers {
     this.stopping = true;
     this.notifier.stopping();
     this.notifier.stop();
-    for (const t of [this.kernelTimer, this.statusTimer, this.debugTimer]) if (t) clearTimeout(t);
-    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    for (const t of [this.kernelTimer, this.statusTimer, this.debugTimer, this.resyncTimer, this.watcherRestart]) t?.cancel();
     await this.watcher?.stop();
     await Promise.all([...this.fileWatches, ...(this.debugWatch ? [this.debugWatch] : [])].map((w) => w.close()));
     this.fileWatches = [];
     this.debugWatch = undefined;
     for (const job of this.jobs.values()) job.abort.abort();
     await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
+    await this.deps.encoder.close?.();
     if (this.reconciling) await this.reconciling.catch(() => {});
     // A merged/kernel rebuild in flight finishes (its file is written atomically either way).
     if (this.kernelBuild) await this.kernelBuild.catch(() => {});
@@ -229,6 +259,7 @@ export class Daemon implements ControlHandlers {
     for (const w of this.deps.watchers(this.config, this.deps.host)) {
       try {
         await w.start((e) => this.onModuleEvent(e), (err) => this.onWatcherError(w, err));
+        if (this.stopping) { await w.stop(); return; }
         this.watcher = w;
         return;
       } catch (e) {
@@ -241,27 +272,40 @@ export class Daemon implements ControlHandlers {
 
   /** Safety net under uevents (the poller needs none): a periodic reconcile from /proc/modules. */
   private startResync(): void {
-    this.resyncTimer = setInterval(() => {
+    this.resyncTimer = this.clock.after(this.deps.ueventResyncMs ?? 60_000, () => {
+      this.startResync();
       // The poller re-reads /proc/modules itself; with uevents (or no watcher at all) resync.
-      if (this.watcher?.kind === 'poll' || this.reconciling) return;
+      if (this.watcher?.kind === 'poll' || this.reconciling || this.stopping) return;
       this.resyncFound = 0;
       void this.reconcile().then(() => {
         if (this.resyncFound > 0) this.log.info(`resync: ${this.resyncFound} module load(s)/unload(s) found in /proc/modules before their uevent`);
       });
-    }, this.deps.ueventResyncMs ?? 60_000);
-    this.resyncTimer.unref();
+    }, { background: true });
   }
 
+  /**
+   * A watcher failed (a malformed /proc/modules read, udevadm exiting...): reconcile now from
+   * /proc/modules, and start the watchers again, in preference order, after a backoff that
+   * doubles while failures keep coming (1 s .. 60 s) and resets after a quiet minute. Never a
+   * permanent fallback: the preferred watcher comes back as soon as it starts again.
+   */
   private onWatcherError(w: ModuleWatcher, err: Error): void {
     if (this.stopping || this.watcher !== w) return;
-    this.log.warn(`module watcher ${w.kind} failed: ${err.message}; falling back`);
+    const now = this.now();
+    this.watcherBackoffMs = now - this.lastWatcherError > 60_000 ? 1000 : Math.min(this.watcherBackoffMs * 2, 60_000);
+    this.lastWatcherError = now;
+    this.log.warn(`module watcher ${w.kind} failed: ${err.message}; restarting it in ${this.watcherBackoffMs / 1000} s`);
     this.watcher = undefined;
-    void w.stop().then(async () => {
-      const rest = this.deps.watchers(this.config, this.deps.host).filter((x) => x.kind !== w.kind);
-      for (const next of rest) {
-        try { await next.start((e) => this.onModuleEvent(e), (e2) => this.onWatcherError(next, e2)); this.watcher = next; break; } catch { /* next */ }
-      }
-      this.requestReconcile();
+    void w.stop().catch(() => {});
+    this.requestReconcile();
+    this.watcherRestart?.cancel();
+    this.watcherRestart = this.clock.after(this.watcherBackoffMs, () => {
+      this.watcherRestart = undefined;
+      if (this.stopping) return;
+      void this.startWatcher().then(() => {
+        this.log.info(`module watcher restarted: ${this.watcher?.kind ?? 'none'}`);
+        this.requestReconcile();
+      });
     });
   }
 
@@ -295,13 +339,13 @@ export class Daemon implements ControlHandlers {
   /** New or changed debuginfo: forget the index and retry objects that lacked it (debounced). */
   private onDebuginfoChange(): void {
     if (this.debugTimer) return;
-    this.debugTimer = setTimeout(() => {
+    this.debugTimer = this.clock.after(300, () => {
       this.debugTimer = undefined;
       this.finder.invalidate();
       for (const r of this.records.values()) if (r.state === 'no-debuginfo' || r.state === 'failed') this.retry.add(r.name);
       if (this.retry.size > 0) this.log.info(`debuginfo changed: retrying ${[...this.retry].join(', ')}`);
       this.requestReconcile();
-    }, 300);
+    });
   }
 
   // ---------------------------------------------------------------- reconcile
@@ -382,7 +426,7 @@ export class Daemon implements ControlHandlers {
     }
     for (const step of steps) {
       try {
-        await this.execute(step);
+        await runStep(this.executors, step);
       } catch (e) {
         const name = 'name' in step ? step.name : 'softdeps';
         this.log.error(`${name}: ${step.kind} failed: ${errText(e)}`);
@@ -403,82 +447,69 @@ export class Daemon implements ControlHandlers {
     return next;
   }
 
-  private async execute(step: Step): Promise<void> {
-    const t0 = this.now();
-    if (step.kind === 'generate' || step.kind === 'load-companion') this.dropStaleExtras(step.name, step.buildId);
-    switch (step.kind) {
-      case 'forget': {
-        this.jobs.get(step.name)?.abort.abort();
-        this.records.delete(step.name);
-        this.requested.delete(step.name);
-        this.publisher.remove(step.name);
-        this.log.decision({ object: step.name, action: 'unpublish', reason: 'unloaded', ms: this.now() - t0 });
-        return;
+  /** One executor per step kind (the type makes a missing one a compile error). */
+  private readonly executors: Executors<Step> = {
+    'forget': (step) => {
+      this.jobs.get(step.name)?.abort.abort();
+      this.records.delete(step.name);
+      this.requested.delete(step.name);
+      this.publisher.remove(step.name);
+      this.log.decision({ object: step.name, action: 'unpublish', reason: 'unloaded' });
+    },
+    'write-softdeps': (step) => {
+      const file = this.deps.host.paths.softdepFile;
+      if (step.content === '') rmSync(file, { force: true }); else writeFileAtomic(file, step.content);
+      this.softdepsWritten = step.content;
+      this.log.decision({ object: 'modprobe.d', action: step.content === '' ? 'remove softdeps' : 'write softdeps', reason: this.deps.host.paths.hostView(file) });
+    },
+    'skip': (step) => {
+      this.jobs.get(step.name)?.abort.abort();
+      const btf = this.readBtf(step.name);
+      if (btf) this.publisher.put(step.name, btf, undefined); else this.publisher.remove(step.name);
+      this.records.delete(step.name);
+      this.setRecord(step.name, { state: 'skipped', policy: step.policy, reason: step.reason, buildId: step.buildId });
+      this.log.decision({ object: step.name, action: 'skip', reason: step.reason });
+    },
+    'use-kernel': (step) => {
+      const t0 = this.now();
+      const btf = this.readBtf(step.name);
+      const extras = readRegularFileSync(step.path, { maxBytes: FILE_LIMITS.btf });
+      if (btf) this.publisher.put(step.name, btf, extras);
+      this.records.delete(step.name);
+      this.setRecord(step.name, { state: 'kernel-provided', policy: step.policy, buildId: step.buildId, source: 'kernel', bytes: extras.length, vars: this.countVars(step.name, extras, btf), reason: undefined });
+      this.log.decision({ object: step.name, action: 'use kernel-provided extras', reason: this.deps.host.paths.hostView(step.path), ms: this.now() - t0 });
+    },
+    'companion-present': (step) => {
+      this.companionPresent(step.name, step.policy, step.buildId, this.now(), false);
+    },
+    'withdraw-extras': (step) => {
+      // The object was replaced in place (a new build id without an unload seen in between): mirror
+      // its new BTF now instead of showing the old build's extras (they would not split on it).
+      if (!this.publisher.has(step.name)) return;
+      const btf = this.readBtf(step.name);
+      if (btf) this.publisher.put(step.name, btf, undefined); else this.publisher.remove(step.name);
+      this.log.decision({ object: step.name, action: 'withdraw extras', reason: `build id changed from ${step.from ?? 'unknown'} to ${step.to ?? 'unknown'}` });
+    },
+    'load-companion': async (step) => {
+      const t0 = this.now();
+      this.setRecord(step.name, { state: 'queued', policy: step.policy, buildId: step.buildId, companionTried: true });
+      let err: string | undefined;
+      if (!this.deps.modprobe) err = 'modprobe disabled';
+      else {
+        try { await this.deps.modprobe(`${step.name}-btf-extra`); } catch (e) { err = errText(e); }
       }
-      case 'write-softdeps': {
-        const file = this.deps.host.paths.softdepFile;
-        if (step.content === '') rmSync(file, { force: true }); else writeFileAtomic(file, step.content);
-        this.softdepsWritten = step.content;
-        this.log.decision({ object: 'modprobe.d', action: step.content === '' ? 'remove softdeps' : 'write softdeps', reason: this.deps.host.paths.hostView(file) });
-        return;
+      if (err === undefined) {
+        const now = new Set(await loadedModulesOrNone(this.deps.host));
+        if (now.has(`${step.name}${COMPANION_SUFFIX}`)) { this.companionPresent(step.name, step.policy, step.buildId, t0, true); return; }
+        err = `modprobe ${step.name}-btf-extra succeeded but ${step.name}${COMPANION_SUFFIX} did not appear`;
       }
-      case 'skip': {
-        this.jobs.get(step.name)?.abort.abort();
-        const btf = this.readBtf(step.name);
-        if (btf) this.publisher.put(step.name, btf, undefined); else this.publisher.remove(step.name);
-        this.records.delete(step.name);
-        this.setRecord(step.name, { state: 'skipped', policy: step.policy, reason: step.reason, buildId: step.buildId });
-        this.log.decision({ object: step.name, action: 'skip', reason: step.reason });
-        return;
-      }
-      case 'use-kernel': {
-        const btf = this.readBtf(step.name);
-        const extras = readRegularFileSync(step.path, { maxBytes: FILE_LIMITS.btf });
-        if (btf) this.publisher.put(step.name, btf, extras);
-        this.records.delete(step.name);
-        this.setRecord(step.name, { state: 'kernel-provided', policy: step.policy, buildId: step.buildId, source: 'kernel', bytes: extras.length, vars: this.countVars(step.name, extras, btf), reason: undefined });
-        this.log.decision({ object: step.name, action: 'use kernel-provided extras', reason: this.deps.host.paths.hostView(step.path), ms: this.now() - t0 });
-        return;
-      }
-      case 'companion-present': {
-        this.companionPresent(step.name, step.policy, step.buildId, t0, false);
-        return;
-      }
-      case 'load-companion': {
-        this.setRecord(step.name, { state: 'queued', policy: step.policy, buildId: step.buildId, companionTried: true });
-        let err: string | undefined;
-        if (!this.deps.modprobe) err = 'modprobe disabled';
-        else {
-          try { await this.deps.modprobe(`${step.name}-btf-extra`); } catch (e) { err = errText(e); }
-        }
-        if (err === undefined) {
-          const now = new Set(await loadedModulesOrNone(this.deps.host));
-          if (now.has(`${step.name}${COMPANION_SUFFIX}`)) { this.companionPresent(step.name, step.policy, step.buildId, t0, true); return; }
-          err = `modprobe ${step.name}-btf-extra succeeded but ${step.name}${COMPANION_SUFFIX} did not appear`;
-        }
-        this.log.decision({ object: step.name, action: 'companion not loaded, generating instead', reason: err, ms: this.now() - t0 });
-        this.startGenerate(step.name, step.policy, step.buildId, false);
-        return;
-      }
-      case 'generate': {
-        this.startGenerate(step.name, step.policy, step.buildId, step.bypassCache);
-        return;
-      }
-    }
-  }
-
-  /**
-   * The object was replaced in place (a new build id without an unload seen in between): mirror
-   * its new BTF now and withdraw the old build's extras, instead of showing them until the new
-   * ones are ready (they would not split on the new BTF).
-   */
-  private dropStaleExtras(name: string, buildId: string | undefined): void {
-    const prev = this.records.get(name);
-    if (prev === undefined || prev.buildId === buildId || !this.publisher.has(name)) return;
-    const btf = this.readBtf(name);
-    if (btf) this.publisher.put(name, btf, undefined); else this.publisher.remove(name);
-    this.log.decision({ object: name, action: 'withdraw extras', reason: `build id changed from ${prev.buildId ?? 'unknown'} to ${buildId ?? 'unknown'}` });
-  }
+      this.log.decision({ object: step.name, action: 'companion not loaded, generating instead', reason: err, ms: this.now() - t0 });
+      this.startGenerate(step.name, step.policy, step.buildId, false);
+    },
+    'generate': (step) => {
+      this.startGenerate(step.name, step.policy, step.buildId, step.bypassCache);
+    },
+  };
 
   private companionPresent(name: string, policy: Policy, buildId: string | undefined, t0: number, byUs: boolean): void {
     const btf = this.readBtf(name);
@@ -515,12 +546,12 @@ export class Daemon implements ControlHandlers {
   private startGenerate(name: string, policy: Policy, buildId: string | undefined, bypassCache: boolean): void {
     this.jobs.get(name)?.abort.abort();
     const abort = new AbortController();
-    this.setRecord(name, { state: 'queued', policy, buildId, reason: undefined, hint: undefined });
+    this.setRecord(name, { state: 'queued', policy, buildId, reason: undefined, hint: undefined, code: undefined });
     const done = this.generate(name, buildId, bypassCache, abort.signal)
       .catch((e: unknown) => {
         if (abort.signal.aborted) return;
-        this.setRecord(name, { state: 'failed', reason: errText(e) });
-        this.log.decision({ object: name, action: 'failed', reason: errText(e) });
+        this.setRecord(name, { state: 'failed', reason: errText(e), code: failureCodeOf(e) });
+        this.log.decision({ object: name, action: 'failed', reason: `${errText(e)} [${failureCodeOf(e)}]` });
       })
       .finally(() => {
         if (this.jobs.get(name)?.abort === abort) this.jobs.delete(name);
@@ -538,78 +569,81 @@ export class Daemon implements ControlHandlers {
     const start = t;
     const objectBtf = this.readBtf(name);
     const vmlinux = this.readBtf('vmlinux');
-    if (!objectBtf || !vmlinux) throw new Error(`BTF of ${objectBtf ? 'vmlinux' : name} is not readable`);
+    if (!objectBtf || !vmlinux) throw new JobFailed('btf-unreadable', `BTF of ${objectBtf ? 'vmlinux' : name} is not readable`);
     const chain = name === 'vmlinux' ? [vmlinux] : [vmlinux, objectBtf];
     const key: CacheKey = extrasCacheKey({ release: this.release, name, buildId, chain, encoderVersion: this.deps.encoderVersion, vars: this.config.vars });
     lap('read');
 
+    let discarded: string | undefined;
     if (!bypassCache) {
       const hit = this.cache.get(key);
       if (hit.kind === 'hit') {
+        // A cache hit reaches the kernel like a fresh encode: the full validator on its chain, and
+        // the VAR count recorded when it was stored (a consistent header proves nothing by itself).
         let vars: number | undefined;
-        let bad: string | undefined;
-        try { vars = ops.inspect(hit.bytes, chain).vars; } catch (e) { bad = `payload does not parse: ${errText(e)}`; }
-        if (bad === undefined) {
+        try {
+          vars = ops.inspect(hit.bytes, chain).vars;
+          if (hit.meta.vars !== undefined && hit.meta.vars !== vars) throw new Error(`${vars} VARs, the entry recorded ${hit.meta.vars}`);
+        } catch (e) { discarded = `payload rejected: ${errText(e)}`; }
+        if (discarded === undefined) {
           lap('cache');
           this.publisher.put(name, objectBtf, hit.bytes);
           lap('publish');
           this.stats.cacheHits++;
-          this.setRecord(name, { state: 'published', source: 'cache', vars, bytes: hit.bytes.length, debuginfo: hit.meta.debuginfo, timings, reason: undefined, hint: undefined });
+          this.setRecord(name, { state: 'published', source: 'cache', vars, bytes: hit.bytes.length, debuginfo: hit.meta.debuginfo, timings, reason: undefined, hint: undefined, code: undefined });
           this.log.decision({ object: name, action: 'publish', reason: 'cache hit', ms: this.now() - start });
           return;
         }
         this.cache.remove(key);
-        this.stats.cacheCorrupt++;
-        this.log.decision({ object: name, action: 'discard cache entry', reason: bad });
       } else if (hit.kind === 'corrupt') {
+        discarded = hit.reason;
+      }
+      if (discarded !== undefined) {
         this.stats.cacheCorrupt++;
-        this.log.decision({ object: name, action: 'discard cache entry', reason: hit.reason });
+        this.log.warn(`${name}: discard cache entry (${discarded}); regenerating [cache-invalid]`);
       }
       lap('cache');
     }
+    // Kept on the record (published or not) so status shows the entry was bad.
+    const cacheNote = discarded === undefined ? {} : { code: 'cache-invalid' as const, reason: `cache entry discarded: ${discarded}` };
 
     const found = await this.finder.find(name, buildId);
     lap('find');
     if (signal.aborted) return;
     if (found.kind === 'missing') {
       this.publisher.put(name, objectBtf, undefined);
-      this.setRecord(name, { state: 'no-debuginfo', reason: found.reason, hint: found.hint, timings, source: undefined, vars: undefined, bytes: undefined });
+      this.setRecord(name, { state: 'no-debuginfo', reason: found.reason, hint: found.hint, code: found.code, timings, source: undefined, vars: undefined, bytes: undefined });
       this.log.decision({ object: name, action: 'no debuginfo', reason: `${found.reason}; ${found.hint}`, ms: this.now() - start });
       return;
     }
 
     await this.slots.acquire(signal);
     let bytes: Uint8Array;
-    const tmpDir = join(this.cacheDir, 'tmp');
-    const out = join(tmpDir, `${name}.${process.pid}.${randomBytes(4).toString('hex')}.btf`);
     try {
       if (signal.aborted) return;
       lap('queue');
       this.setRecord(name, { state: 'generating', debuginfo: found.path });
-      mkdirSync(tmpDir, { recursive: true });
       this.stats.encodes++;
-      await this.deps.encoder.encode({
+      bytes = await this.deps.encoder.encode({
         debugFile: found.path,
         bases: name === 'vmlinux' ? [host.paths.sysBtf('vmlinux')] : [host.paths.sysBtf('vmlinux'), host.paths.sysBtf(name)],
-        vars: this.config.vars, out,
+        vars: this.config.vars,
         timeoutMs: this.config.jobs.timeoutSeconds * 1000, memoryMB: this.config.jobs.memoryMB, signal,
       });
-      bytes = readFileSync(out);
     } catch (e) {
-      if (signal.aborted) return;
+      if (signal.aborted || (e instanceof EncodeFailed && e.aborted)) return;
       throw e;
     } finally {
-      rmSync(out, { force: true });
       this.slots.release();
     }
     lap('encode');
     if (signal.aborted) return;
     let vars: number;
-    try { vars = ops.inspect(bytes, chain).vars; } catch (e) { throw new Error(`encoder output is not valid BTF: ${errText(e)}`); }
+    try { vars = ops.inspect(bytes, chain).vars; } catch (e) { throw new JobFailed('invalid-output', `encoder output is not valid BTF: ${errText(e)}`); }
     // Publish first (readers wait for it), then cache (its fsyncs hit the disk, not the latency).
     this.publisher.put(name, objectBtf, bytes);
     lap('publish');
-    this.setRecord(name, { state: 'published', source: 'encoder', vars, bytes: bytes.length, debuginfo: found.path, timings, reason: undefined, hint: undefined });
+    this.setRecord(name, { state: 'published', source: 'encoder', vars, bytes: bytes.length, debuginfo: found.path, timings, reason: undefined, hint: undefined, code: undefined, ...cacheNote });
     this.log.decision({ object: name, action: 'publish', reason: `encoded from ${host.paths.hostView(found.path)}${found.via === 'local' ? '' : ` (via ${found.via})`}, ${vars} vars`, ms: this.now() - start });
     try {
       this.cache.put(key, bytes, { vars, debuginfo: found.path });
@@ -624,15 +658,25 @@ export class Daemon implements ControlHandlers {
 
   private scheduleKernel(): void {
     if (this.stopping) return;
-    if (this.kernelDirtySince === 0) this.kernelDirtySince = this.now();
-    if (this.kernelTimer) clearTimeout(this.kernelTimer);
-    this.kernelTimer = setTimeout(() => {
+    const now = this.now();
+    if (this.kernelDirtySince === 0) this.kernelDirtySince = now;
+    this.kernelLastChange = now;
+    this.armKernelTimer();
+  }
+
+  /** (Re)arm the merged/kernel timer for the delay plan's kernelRebuildDelay gives now. */
+  private armKernelTimer(): void {
+    this.kernelTimer?.cancel();
+    const delay = (): number => kernelRebuildDelay({
+      now: this.now(), dirtySince: this.kernelDirtySince, lastChange: this.kernelLastChange,
+      busy: [...this.records.values()].some((r) => r.state === 'generating' || r.state === 'queued'),
+    }, { debounceMs: this.deps.kernelRebuildDelayMs ?? 500, maxStaleMs: Math.max(this.deps.kernelMaxStaleMs ?? 10_000, KERNEL_REBUILD_SHARE * this.lastKernelRebuildMs) });
+    this.kernelTimer = this.clock.after(delay(), () => {
       this.kernelTimer = undefined;
-      const busy = [...this.records.values()].some((r) => r.state === 'generating' || r.state === 'queued');
-      // Rebuild when quiet, but never leave it stale for more than 10 s of continuous activity.
-      if (busy && this.now() - this.kernelDirtySince < 10_000) { this.scheduleKernel(); return; }
+      if (this.stopping) return;
+      if (delay() > 0) { this.armKernelTimer(); return; }
       void this.rebuildKernelNow();
-    }, this.deps.kernelRebuildDelayMs ?? 500);
+    });
   }
 
   /** Rebuild merged/kernel now (tests, benchmarks, and the debounced timer); one at a time. */
@@ -649,7 +693,8 @@ export class Daemon implements ControlHandlers {
 
   /** Bring merged/kernel up to date: wait for a build in flight, rebuild only if still stale. */
   async flushKernel(): Promise<void> {
-    if (this.kernelTimer) { clearTimeout(this.kernelTimer); this.kernelTimer = undefined; }
+    this.kernelTimer?.cancel();
+    this.kernelTimer = undefined;
     if (this.kernelBuild) await this.kernelBuild.catch(() => {});
     if (this.publisher.kernelStale || !existsSync(join(this.publisher.layout.mergedDir, 'kernel'))) await this.rebuildKernelNow();
   }
@@ -661,6 +706,7 @@ export class Daemon implements ControlHandlers {
     const objects = this.publisher.names.length;
     try {
       const size = await this.publisher.rebuildKernel();
+      this.lastKernelRebuildMs = this.now() - t0;
       this.stats.kernelRebuilds++;
       if (size !== undefined) this.log.decision({ object: 'kernel', action: 'merged view rebuilt', reason: `${objects} objects, ${size} bytes`, ms: this.now() - t0 });
     } catch (e) {
@@ -672,10 +718,10 @@ export class Daemon implements ControlHandlers {
 
   private scheduleStatus(): void {
     if (this.statusTimer || this.stopping) return;
-    this.statusTimer = setTimeout(() => {
+    this.statusTimer = this.clock.after(20, () => {
       this.statusTimer = undefined;
       try { this.writeStatusNow(); } catch (e) { this.log.warn(`status.json not written: ${errText(e)}`); }
-    }, 20);
+    });
   }
 
   private writeStatusNow(): void {
@@ -697,6 +743,7 @@ export class Daemon implements ControlHandlers {
       .map((r) => {
         const o: Mutable<ObjectStatus> = { name: r.name, state: r.state, policy: r.policy, since: r.since };
         if (r.reason !== undefined) o.reason = r.reason;
+        if (r.code !== undefined) o.code = r.code;
         if (r.hint !== undefined) o.hint = r.hint;
         if (r.source !== undefined) o.source = r.source;
         if (r.buildId !== undefined) o.buildId = r.buildId;

@@ -13,7 +13,7 @@ import { normalizeModuleName } from './glob.js';
 
 export type DebuginfoResult =
   | { readonly kind: 'found'; readonly path: string; readonly via: 'local' | 'build-id' | 'debuginfod' }
-  | { readonly kind: 'missing'; readonly reason: string; readonly hint: string };
+  | { readonly kind: 'missing'; readonly reason: string; readonly hint: string; readonly code: 'no-debuginfo' | 'build-id-mismatch' };
 
 /** Looks a build id up in debuginfod (daemonedge's client behind this narrow shape). */
 export type DebuginfodLookup = (buildId: string) => Promise<{ path?: string | undefined; reasons: readonly string[] }>;
@@ -104,6 +104,7 @@ export class DebuginfoFinder {
   async find(name: string, buildId: string | undefined): Promise<DebuginfoResult> {
     const hint = installHint(this.o.os, this.o.release);
     const refused: string[] = [];
+    let mismatched = false;
     const check = async (file: string): Promise<boolean> => {
       if (!isRegularFile(file)) {
         // A FIFO or device (e.g. a link to /dev/zero) is never handed to the encoder: it would block or never end.
@@ -117,6 +118,7 @@ export class DebuginfoFinder {
         return false;
       }
       if (id === buildId) return true;
+      mismatched = true;
       refused.push(`${this.o.paths.hostView(file)} has build id ${id ?? '(none)'}, loaded ${name} has ${buildId}`);
       return false;
     };
@@ -135,6 +137,6 @@ export class DebuginfoFinder {
     const reason = refused.length > 0
       ? `no matching debuginfo: ${refused.join('; ')}`
       : `no debuginfo for ${name} (build id ${buildId ?? 'unknown'}) under ${this.o.debugDirs.join(', ')}${this.o.debuginfod ? ' or from debuginfod' : ''}`;
-    return { kind: 'missing', reason, hint };
+    return { kind: 'missing', reason, hint, code: mismatched ? 'build-id-mismatch' : 'no-debuginfo' };
   }
 }

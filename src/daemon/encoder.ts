@@ -1,92 +1,207 @@
 /**
- * Runs the encoder in a child process: isolation (a crash or a runaway heap kills the job, not the
- * daemon) and per-job limits: memory (V8 heap via --max-old-space-size, and the child is killed
- * when its resident memory, buffers included, goes over the same limit) and wall time (a kill timer).
- * Contract of `btf-extra encode`: exit 0 with OUT written is success; non-zero with one stderr
- * line is failure. The output is split BTF on the last --base.
+ * Warm encoders: long-lived child processes (src/daemon/encoder-child.ts) that keep the parsed
+ * vmlinux chain and take jobs over an IPC pipe, so an object costs its own encoding, not a Node
+ * start-up plus a parse of vmlinux's BTF.
+ *
+ * Isolation is kept per job: a child runs one job at a time under a V8 heap limit
+ * (--max-old-space-size = jobs.memoryMB), its resident memory (Buffers included) is sampled and the
+ * child killed over jobs.memoryMB, and a kill timer enforces jobs.timeoutSeconds. A child that
+ * crashed, was killed, or stays over half its memory budget after a job is recycled: the next job
+ * gets a fresh one, so a bad object fails alone and cannot poison the next.
+ *
+ * Children die with the daemon: they are started through `setpriv --pdeathsig KILL` when util-linux
+ * has it (a SIGKILLed daemon runs no exit handler), and each exits when its IPC pipe closes.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { processRssBytes } from '../host/process.js';
 import type { VarSet } from './config.js';
+import { JobFailed, codeOfEncoderError, type FailureCode } from './failure.js';
 
 export interface EncodeRequest {
   readonly debugFile: string;
   /** Base chain, root first (vmlinux, then the module's BTF). */
   readonly bases: readonly string[];
   readonly vars: VarSet;
-  readonly out: string;
   readonly timeoutMs: number;
   readonly memoryMB: number;
   readonly signal?: AbortSignal | undefined;
 }
 
-export class EncodeFailed extends Error {
-  constructor(message: string, readonly kind: 'exit' | 'timeout' | 'memory' | 'aborted' | 'spawn') {
-    super(message.replace(/[\r\n]+/g, ' '));
+/** A job that did not produce extras; `code` says why (aborted: stopped on purpose, not a failure). */
+export class EncodeFailed extends JobFailed {
+  constructor(message: string, code: FailureCode | 'aborted') {
+    super(code === 'aborted' ? 'internal' : code, message);
     this.name = 'EncodeFailed';
+    this.aborted = code === 'aborted';
   }
+  readonly aborted: boolean;
 }
 
 export interface ExtrasEncoder {
-  encode(req: EncodeRequest): Promise<void>;
+  /** The extras BTF (split on the last base). */
+  encode(req: EncodeRequest): Promise<Uint8Array>;
+  /** Stop every child (daemon shutdown). */
+  close?(): Promise<void>;
 }
 
-/** The btf-extra CLI next to this module in the same build (dist/ or a private outDir). */
+/** Messages of the IPC protocol between the pool and encoder-child.ts. */
+export interface ChildJob { readonly id: number; readonly debugFile: string; readonly bases: readonly string[]; readonly vars: VarSet }
+export type ChildReply =
+  | { readonly id: number; readonly ok: true; readonly bytes: Uint8Array }
+  | { readonly id: number; readonly ok: false; readonly errorName?: string | undefined; readonly code?: string | undefined; readonly message: string };
+
+/** The btf-extra CLI of this build (tests and benchmarks run `encode` through it). */
 export const BUNDLED_CLI = fileURLToPath(new URL('../cli/btf-extra.js', import.meta.url));
 
-/** How often the child's resident memory is sampled against jobs.memoryMB. */
+/** The warm encoder child of this build (dist/ or a private outDir). */
+export const ENCODER_CHILD = fileURLToPath(new URL('./encoder-child.js', import.meta.url));
+
+/** How often a busy child's resident memory is sampled against jobs.memoryMB. */
 const RSS_SAMPLE_MS = 200;
+const SETPRIV = '/usr/bin/setpriv';
 
-export class ChildProcessEncoder implements ExtrasEncoder {
-  constructor(
-    private readonly cli: string = BUNDLED_CLI,
-    private readonly node: string = process.execPath,
-    private readonly rssOf: (pid: number) => number | undefined = processRssBytes,
-  ) {}
+export interface PoolOptions {
+  readonly child?: string;
+  readonly node?: string;
+  readonly rssOf?: (pid: number) => number | undefined;
+  /** Start children through setpriv --pdeathsig KILL (default: when /usr/bin/setpriv exists). */
+  readonly pdeathsig?: boolean;
+  /** Idle children kept warm (jobs.concurrency; read at each job end, so a reload applies). */
+  readonly maxIdle?: () => number;
+  /** An idle child exits after this long without a job (default 60 s): an idle daemon holds no encoder memory. */
+  readonly idleMs?: number;
+}
 
-  encode(req: EncodeRequest): Promise<void> {
-    const args = [`--max-old-space-size=${req.memoryMB}`, this.cli, 'encode', req.debugFile];
-    for (const b of req.bases) args.push('--base', b);
-    args.push('--vars', req.vars, '-o', req.out);
-    return new Promise((resolve, reject) => {
-      if (req.signal?.aborted) { reject(new EncodeFailed('aborted before start', 'aborted')); return; }
-      const child = spawn(this.node, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
+interface Warm {
+  readonly proc: ChildProcess;
+  readonly memoryMB: number;
+  stderr: string;
+  exited: boolean;
+  jobs: number;
+  idleTimer?: NodeJS.Timeout | undefined;
+}
+
+export class WarmEncoderPool implements ExtrasEncoder {
+  private readonly idle: Warm[] = [];
+  private readonly live = new Set<Warm>();
+  private nextId = 1;
+  private closed = false;
+  /** Children started and recycled (tests and benchmarks). */
+  readonly stats = { started: 0, recycled: 0 };
+  /** pid of the child that ran the last job (tests: warm reuse vs a fresh child). */
+  lastPid: number | undefined;
+
+  constructor(private readonly o: PoolOptions = {}) {}
+
+  /** pids of the children alive now. */
+  pids(): number[] { return [...this.live].flatMap((w) => (w.proc.pid === undefined ? [] : [w.proc.pid])); }
+
+  private start(memoryMB: number): Warm {
+    const node = this.o.node ?? process.execPath;
+    const args = [`--max-old-space-size=${memoryMB}`, this.o.child ?? ENCODER_CHILD];
+    const usePdeath = this.o.pdeathsig ?? existsSync(SETPRIV);
+    const [cmd, argv] = usePdeath ? [SETPRIV, ['--pdeathsig', 'KILL', '--', node, ...args]] : [node, args];
+    const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+    const w: Warm = { proc, memoryMB, stderr: '', exited: false, jobs: 0 };
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (d: string) => { w.stderr = (w.stderr + d).slice(-8192); });
+    proc.once('exit', () => { w.exited = true; this.drop(w); });
+    proc.on('error', () => { w.exited = true; this.drop(w); });
+    this.live.add(w);
+    this.stats.started++;
+    return w;
+  }
+
+  private drop(w: Warm): void {
+    clearTimeout(w.idleTimer);
+    this.live.delete(w);
+    const i = this.idle.indexOf(w);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  private recycle(w: Warm): void {
+    this.drop(w);
+    if (!w.exited) { this.stats.recycled++; w.proc.kill('SIGKILL'); }
+  }
+
+  encode(req: EncodeRequest): Promise<Uint8Array> {
+    if (req.signal?.aborted || this.closed) return Promise.reject(new EncodeFailed('aborted before start', 'aborted'));
+    let w = this.idle.pop();
+    if (w) { clearTimeout(w.idleTimer); w.idleTimer = undefined; }
+    if (w && (w.memoryMB !== req.memoryMB || w.exited)) { this.recycle(w); w = undefined; }
+    w ??= this.start(req.memoryMB);
+    return this.run(w, req);
+  }
+
+  private run(w: Warm, req: EncodeRequest): Promise<Uint8Array> {
+    const id = this.nextId++;
+    const rssOf = this.o.rssOf ?? processRssBytes;
+    return new Promise<Uint8Array>((resolve, reject) => {
       let why: EncodeFailed | undefined;
-      child.stderr?.setEncoding('utf8');
-      child.stderr?.on('data', (d: string) => { stderr = (stderr + d).slice(-8192); });
-      const kill = (reason: EncodeFailed): void => {
-        why ??= reason;
-        child.kill('SIGKILL');
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        clearInterval(sampler);
+        req.signal?.removeEventListener('abort', onAbort);
+        w.proc.off('message', onMessage);
+        w.proc.off('exit', onExit);
+        w.proc.off('error', onError);
       };
-      const timer = setTimeout(() => kill(new EncodeFailed(`encoder killed after ${Math.round(req.timeoutMs / 1000)} s (jobs.timeoutSeconds)`, 'timeout')), req.timeoutMs);
+      const kill = (reason: EncodeFailed): void => { why ??= reason; this.recycle(w); };
+      const timer = setTimeout(() => kill(new EncodeFailed(`encoder killed after ${Math.round(req.timeoutMs / 1000)} s (jobs.timeoutSeconds)`, 'encoder-timeout')), req.timeoutMs);
       // The heap flag does not bound Buffers (a debug file read whole lives outside the heap).
-      const limitBytes = req.memoryMB * 1024 * 1024;
+      const limitBytes = req.memoryMB * 1048576;
       const sampler = setInterval(() => {
-        const rss = child.pid === undefined ? undefined : this.rssOf(child.pid);
-        if (rss !== undefined && rss > limitBytes) {
-          kill(new EncodeFailed(`encoder killed: resident memory ${Math.round(rss / 1048576)} MB over jobs.memoryMB ${req.memoryMB}`, 'memory'));
-        }
+        const rss = w.proc.pid === undefined ? undefined : rssOf(w.proc.pid);
+        if (rss !== undefined && rss > limitBytes) kill(new EncodeFailed(`encoder killed: resident memory ${Math.round(rss / 1048576)} MB over jobs.memoryMB ${req.memoryMB}`, 'encoder-memory'));
       }, RSS_SAMPLE_MS);
       const onAbort = (): void => kill(new EncodeFailed('encoder stopped (daemon shutting down or object unloaded)', 'aborted'));
-      req.signal?.addEventListener('abort', onAbort, { once: true });
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        clearInterval(sampler);
-        req.signal?.removeEventListener('abort', onAbort);
-        reject(new EncodeFailed(`cannot start encoder: ${e.message}`, 'spawn'));
-      });
-      child.on('close', (code, sig) => {
-        clearTimeout(timer);
-        clearInterval(sampler);
-        req.signal?.removeEventListener('abort', onAbort);
+      const onMessage = (m: ChildReply): void => {
+        if (m.id !== id) return;
+        cleanup();
+        this.lastPid = w.proc.pid;
+        w.jobs++;
+        this.release(w, rssOf);
+        if (m.ok) resolve(m.bytes);
+        else reject(new EncodeFailed(m.message, codeOfEncoderError(m.errorName, m.code)));
+      };
+      const onExit = (code: number | null, sig: NodeJS.Signals | null): void => {
+        cleanup();
+        this.lastPid = w.proc.pid;
         if (why) { reject(why); return; }
-        if (code === 0) { resolve(); return; }
-        const last = stderr.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? '';
-        const oom = /heap out of memory|Allocation failed/.test(stderr);
-        reject(new EncodeFailed(oom ? `encoder ran out of memory (jobs.memoryMB ${req.memoryMB})` : `encoder exited ${code ?? sig}${last ? `: ${last}` : ''}`, 'exit'));
-      });
+        const last = w.stderr.trim().split('\n').filter((l) => l.trim() !== '').pop() ?? '';
+        if (/heap out of memory|Allocation failed/.test(w.stderr)) reject(new EncodeFailed(`encoder ran out of memory (jobs.memoryMB ${req.memoryMB})`, 'encoder-memory'));
+        else reject(new EncodeFailed(`encoder died (${code ?? sig})${last ? `: ${last}` : ''}`, 'encoder-crash'));
+      };
+      const onError = (e: Error): void => { cleanup(); reject(new EncodeFailed(`cannot start encoder: ${e.message}`, 'encoder-spawn')); };
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      w.proc.on('message', onMessage);
+      w.proc.once('exit', onExit);
+      w.proc.once('error', onError);
+      const job: ChildJob = { id, debugFile: req.debugFile, bases: req.bases, vars: req.vars };
+      try { w.proc.send(job); } catch (e) { kill(new EncodeFailed(`cannot reach encoder: ${e instanceof Error ? e.message : String(e)}`, 'encoder-crash')); }
     });
+  }
+
+  /** Back to the idle list, unless it grew past half its budget (vmlinux chain + garbage) or the list is full. */
+  private release(w: Warm, rssOf: (pid: number) => number | undefined): void {
+    const rss = w.proc.pid === undefined ? undefined : rssOf(w.proc.pid);
+    const full = this.idle.length >= (this.o.maxIdle?.() ?? 2);
+    if (this.closed || w.exited || full || (rss !== undefined && rss > (w.memoryMB * 1048576) / 2)) { this.recycle(w); return; }
+    this.idle.push(w);
+    w.idleTimer = setTimeout(() => { if (this.idle.includes(w)) this.recycle(w); }, this.o.idleMs ?? 60_000);
+    w.idleTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.live];
+    await Promise.all(all.map((w) => new Promise<void>((resolve) => {
+      if (w.exited) { resolve(); return; }
+      w.proc.once('exit', () => resolve());
+      w.proc.kill('SIGKILL');
+    })));
+    this.idle.length = 0;
   }
 }

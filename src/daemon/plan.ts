@@ -61,7 +61,22 @@ export type Step =
   | { readonly kind: 'load-companion'; readonly name: string; readonly policy: Policy; readonly module: string; readonly buildId: string | undefined }
   | { readonly kind: 'generate'; readonly name: string; readonly policy: Policy; readonly buildId: string | undefined; readonly bypassCache: boolean }
   | { readonly kind: 'forget'; readonly name: string }
+  /** The object's build id changed under published extras: withdraw them before anything else. */
+  | { readonly kind: 'withdraw-extras'; readonly name: string; readonly from: string | undefined; readonly to: string | undefined }
   | { readonly kind: 'write-softdeps'; readonly content: string };
+
+/**
+ * One executor per step kind: a new kind of Step without its executor does not compile.
+ * The executor performs the step's I/O; every decision was taken by plan().
+ */
+export type Executors<S extends { readonly kind: string }> = {
+  readonly [K in S['kind']]: (step: Extract<S, { readonly kind: K }>) => Promise<void> | void;
+};
+
+/** Run `step` through its executor (the one cast lives here, the map's type guarantees it). */
+export function runStep<S extends { readonly kind: string }>(executors: Executors<S>, step: S): Promise<void> | void {
+  return (executors[step.kind as S['kind']] as (s: S) => Promise<void> | void)(step);
+}
 
 const ACTIVE: ReadonlySet<ObjectState> = new Set<ObjectState>(['queued', 'generating']);
 
@@ -123,12 +138,32 @@ export function plan(input: PlanInput, config: DaemonConfig): Step[] {
   for (const name of names) {
     const o = input.observation.objects.get(name);
     if (o === undefined || isCompanionModule(name)) continue;
-    const step = planObject(o, input.records.get(name), input, config);
-    if (step !== undefined) steps.push(step);
+    const rec = input.records.get(name);
+    const step = planObject(o, rec, input, config);
+    if (step === undefined) continue;
+    if ((step.kind === 'generate' || step.kind === 'load-companion') && rec !== undefined && rec.buildId !== o.buildId) {
+      steps.push({ kind: 'withdraw-extras', name, from: rec.buildId, to: o.buildId });
+    }
+    steps.push(step);
   }
   if (config.companions.softdeps) {
     const content = softdepContent(input.observation);
     if (content !== input.softdepsWritten) steps.push({ kind: 'write-softdeps', content });
   }
   return steps;
+}
+
+/** merged/kernel timing: rebuilt after `debounceMs` of quiet, and never more than `maxStaleMs` late. */
+export interface KernelViewTiming { readonly debounceMs: number; readonly maxStaleMs: number }
+
+/**
+ * How long to wait before rebuilding merged/kernel (0: now). `dirtySince` is the first change
+ * the published view lacks, `lastChange` the latest; while jobs are `busy` the view waits for
+ * them, but whatever happens it is rebuilt at most maxStaleMs after the first change (a
+ * debounce alone, reset by every change, never fires under constant activity).
+ */
+export function kernelRebuildDelay(s: { readonly now: number; readonly dirtySince: number; readonly lastChange: number; readonly busy: boolean }, t: KernelViewTiming): number {
+  const deadline = s.dirtySince + t.maxStaleMs;
+  const quietAt = s.busy ? Number.POSITIVE_INFINITY : s.lastChange + t.debounceMs;
+  return Math.max(0, Math.min(quietAt, deadline) - s.now);
 }

@@ -146,7 +146,8 @@ export class Publisher {
       siblings.push(e.extras ? [e.objectBtf, e.extras] : [e.objectBtf]);
     }
     try {
-      const bytes = await this.ops.mergeSiblings(base, siblings);
+      // Nothing to merge onto vmlinux: its own BTF is the view (a copy, not a worker and a dedup).
+      const bytes = siblings.length === 0 && base.length === 1 ? vm.objectBtf : await this.ops.mergeSiblings(base, siblings);
       writeFileAtomic(file, bytes);
       return bytes.length;
     } catch (e) {

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlError } from '../../src/daemon/control/protocol.js';
@@ -6,6 +7,7 @@ import { chokidarWatch } from '../../src/daemon/fswatch.js';
 import type { DaemonStatus } from '../../src/daemon/api.js';
 import type { ModuleEvent, ModuleWatcher } from '../../src/daemon/watch/types.js';
 import { fsHostReader } from '../../src/host/reader.js';
+import { FakeClock } from './fake-clock.js';
 import { FakeEncoder, newRoot, startDaemon, stateOf, waitFor, writeConfig, type Harness } from './harness.js';
 
 const RUN = 'run/btf-extra';
@@ -128,7 +130,8 @@ describe('daemon/core (injected root, fake encoder)', function () {
     await waitFor('tcp_bbr gone', () => stateOf(h.daemon, 'tcp_bbr') === undefined);
     assert.deepEqual(readdirSync(join(root.dir, RUN, 'btf')).sort(), ['vmlinux']);
     assert.ok(!exists(h, 'merged/tcp_bbr'));
-    await waitFor('kernel view without tcp_bbr', () => readFileSync(join(root.dir, RUN, 'merged/kernel'), 'utf8').endsWith(' 0'));
+    // vmlinux alone: the view is vmlinux's own BTF, copied.
+    await waitFor('kernel view without tcp_bbr', () => readFileSync(join(root.dir, RUN, 'merged/kernel')).equals(readFileSync(join(root.dir, RUN, 'btf/vmlinux'))));
     assert.ok(h.logLines.some((l) => l.includes('tcp_bbr: unpublish (unloaded)')));
   });
 
@@ -160,7 +163,8 @@ describe('daemon/core (injected root, fake encoder)', function () {
     assert.deepEqual(third.encoder.names(), ['loop.ko']);
     assert.equal(third.daemon.stats.cacheCorrupt, 1);
     assert.equal(stateOf(third.daemon, 'loop'), 'published');
-    assert.ok(third.logLines.some((l) => /loop: discard cache entry \(payload sha256/.test(l)));
+    assert.ok(third.logLines.some((l) => /loop: discard cache entry \(payload sha256.*\[cache-invalid\]/.test(l)), third.logLines.join('\n'));
+    assert.equal(third.daemon.status().objects.find((o) => o.name === 'loop')?.code, 'cache-invalid');
   });
 
   it('a different encoder version or vars setting misses the cache', async () => {
@@ -183,6 +187,7 @@ describe('daemon/core (injected root, fake encoder)', function () {
     assert.equal(h.encoder.calls.length, 0);
     const s = h.daemon.status().objects.find((o) => o.name === 'loop');
     assert.equal(s?.state, 'no-debuginfo');
+    assert.equal(s?.code, 'build-id-mismatch');
     assert.match(s?.reason ?? '', /loop\.ko has build id 88465abd0d48756ce17aea6e15c1c03a65059850, loaded loop has 00112233445566778899aabbccddeeff00112233/);
     assert.ok(!exists(h, 'btf/loop-btf-extra'));
   });
@@ -195,6 +200,7 @@ describe('daemon/core (injected root, fake encoder)', function () {
     assert.equal(s?.state, 'no-debuginfo');
     assert.equal(s?.hint, 'apt-get install linux-image-6.1.0-56-cloud-amd64-dbg, or set debuginfo.debuginfodUrls');
     assert.match(s?.reason ?? '', /no debuginfo for cordic/);
+    assert.equal(s?.code, 'no-debuginfo');
     await new Promise((r) => setTimeout(r, 300)); // chokidar ready
     root.installDebug('cordic');
     await waitFor('cordic published after debuginfo appeared', () => stateOf(h.daemon, 'cordic') === 'published', 10000);
@@ -320,7 +326,9 @@ describe('daemon/core (injected root, fake encoder)', function () {
     const h = await start(root, { encoder: enc });
     const s = h.daemon.status().objects.find((o) => o.name === 'tcp_bbr');
     assert.equal(s?.state, 'failed');
-    assert.equal(s?.reason, 'encoder exited 1: tcp_bbr.ko: bad DWARF');
+    assert.equal(s?.reason, 'tcp_bbr.ko: .debug_info +0x10: bad DWARF');
+    assert.equal(s?.code, 'invalid-dwarf');
+    await waitFor('status.json with the code', () => (JSON.parse(readFileSync(join(root.dir, RUN, 'status.json'), 'utf8')) as DaemonStatus).objects.some((o) => o.name === 'tcp_bbr' && o.code === 'invalid-dwarf'));
     root.load('loop');
     await waitFor('loop', () => stateOf(h.daemon, 'loop') === 'published').catch((e: unknown) => { throw new Error(`${String(e)}\n${h.logLines.join('\n')}`); });
     assert.equal(enc.calls.filter((c) => c.debugFile.endsWith('tcp_bbr.ko')).length, 1);
@@ -382,5 +390,55 @@ describe('daemon/core (injected root, fake encoder)', function () {
     await h.daemon.settle();
     assert.ok(!exists(h, 'btf/loop-btf-extra'));
     assert.ok(!exists(h, 'btf/loop'));
+  });
+
+  it('merged/kernel under constant activity is rebuilt at most kernelMaxStaleMs after the first change (fake clock)', async () => {
+    const root = newRoot();
+    const clock = new FakeClock();
+    const h = await start(root, { clock, kernelRebuildDelayMs: 500, kernelMaxStaleMs: 10_000 });
+    await clock.advance(600);
+    const quiet = h.daemon.stats.kernelRebuilds;
+    assert.equal(quiet, 1, 'rebuilt once things were quiet for the debounce');
+    const btf = readFileSync(root.module('loop').btfFile);
+    // A change every 300 ms, less than the debounce, for 15 s.
+    let firstAt: number | undefined;
+    for (let i = 0; i < 50 && firstAt === undefined; i++) {
+      const name = `churn_${i}`;
+      root.loadRaw(name, btf, randomBytes(20).toString('hex'));
+      await waitFor(`${name} handled`, () => stateOf(h.daemon, name) === 'no-debuginfo');
+      await clock.advance(300);
+      if (h.daemon.stats.kernelRebuilds > quiet) firstAt = (i + 1) * 300;
+    }
+    assert.ok(firstAt !== undefined && firstAt <= 10_000 + 300, `first rebuild under churn after ${firstAt ?? 'never'} ms`);
+  });
+
+  it('a failing module watcher is restarted with a doubling backoff, not replaced for good (fake clock)', async () => {
+    const root = newRoot();
+    const clock = new FakeClock();
+    const starts: number[] = [];
+    let fail: (() => void) | undefined;
+    const watcher = (): ModuleWatcher => ({
+      kind: 'poll',
+      start: async (_onEvent, onError) => { starts.push(clock.now()); fail = () => onError(new Error('malformed /proc/modules line')); },
+      stop: async () => {},
+    });
+    const h = await start(root, { clock, watchers: () => [watcher()] });
+    assert.equal(starts.length, 1);
+    fail?.();
+    await clock.advance(999);
+    assert.equal(starts.length, 1);
+    await clock.advance(1);
+    assert.equal(starts.length, 2, 'restarted after 1 s');
+    fail?.();
+    await clock.advance(1999);
+    assert.equal(starts.length, 2);
+    await clock.advance(1);
+    assert.equal(starts.length, 3, 'restarted after 2 s (doubled)');
+    assert.ok(h.logLines.some((l) => /module watcher poll failed: malformed \/proc\/modules line; restarting it in 2 s/.test(l)), h.logLines.join('\n'));
+    // After a quiet minute a new failure starts again from 1 s.
+    await clock.advance(61_000);
+    fail?.();
+    await clock.advance(1000);
+    assert.equal(starts.length, 4, 'a quiet minute resets the backoff to 1 s');
   });
 });

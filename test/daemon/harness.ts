@@ -27,12 +27,12 @@ export class FakeEncoder implements ExtrasEncoder {
   /** Jobs running now, and the most that ever ran at once (jobs.concurrency). */
   inFlight = 0;
   maxInFlight = 0;
-  async encode(req: EncodeRequest): Promise<void> {
+  async encode(req: EncodeRequest): Promise<Uint8Array> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    try { await this.run(req); } finally { this.inFlight--; }
+    try { return await this.run(req); } finally { this.inFlight--; }
   }
-  private async run(req: EncodeRequest): Promise<void> {
+  private async run(req: EncodeRequest): Promise<Uint8Array> {
     this.calls.push(req);
     if (this.delayMs > 0) {
       await new Promise<void>((resolve, reject) => {
@@ -41,8 +41,8 @@ export class FakeEncoder implements ExtrasEncoder {
       });
     }
     const base = req.debugFile.split('/').pop() ?? '';
-    if ([...this.failFor].some((f) => base.startsWith(f))) throw new EncodeFailed(`encoder exited 1: ${base}: bad DWARF`, 'exit');
-    writeFileSync(req.out, `FAKE-EXTRAS ${base} bases=${req.bases.length} vars=${req.vars}`);
+    if ([...this.failFor].some((f) => base.startsWith(f))) throw new EncodeFailed(`${base}: .debug_info +0x10: bad DWARF`, 'invalid-dwarf');
+    return Buffer.from(`FAKE-EXTRAS ${base} bases=${req.bases.length} vars=${req.vars}`);
   }
   names(): string[] { return this.calls.map((c) => c.debugFile.split('/').pop() ?? ''); }
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { DEFAULT_CONFIG, validateConfig, type DaemonConfig } from '../../src/daemon/config.js';
-import { isCompanionModule, plan, softdepContent, type ObjectRecord, type ObservedObject, type PlanInput, type Step } from '../../src/daemon/plan.js';
+import { isCompanionModule, kernelRebuildDelay, plan, softdepContent, type ObjectRecord, type ObservedObject, type PlanInput, type Step } from '../../src/daemon/plan.js';
 import type { ObjectState } from '../../src/daemon/api.js';
 
 function obj(name: string, over: Partial<ObservedObject> = {}): ObservedObject {
@@ -32,7 +32,9 @@ describe('daemon/plan', () => {
     });
     it('regenerates when the build id changed (module replaced)', () => {
       const steps = plan(input([obj('loop', { buildId: 'new' })], [rec('loop', 'published')]), DEFAULT_CONFIG);
-      assert.deepEqual(kinds(steps), ['generate:loop']);
+      // The old build's extras are withdrawn first (they would not split on the new BTF).
+      assert.deepEqual(steps[0], { kind: 'withdraw-extras', name: 'loop', from: 'id-loop', to: 'new' });
+      assert.deepEqual(kinds(steps), ['withdraw-extras:loop', 'generate:loop']);
     });
     it('leaves queued and generating jobs alone', () => {
       assert.deepEqual(plan(input([obj('a'), obj('b')], [rec('a', 'queued'), rec('b', 'generating')]), DEFAULT_CONFIG), []);
@@ -77,7 +79,7 @@ describe('daemon/plan', () => {
       assert.deepEqual(kinds(second), ['generate:loop']);
       // a new build of the module earns a new modprobe attempt
       const third = plan(input([obj('loop', { buildId: 'new', companionModule: o.companionModule })], [rec('loop', 'failed', { companionTried: true })], { softdepsWritten: written }), DEFAULT_CONFIG);
-      assert.deepEqual(kinds(third), ['load-companion:loop']);
+      assert.deepEqual(kinds(third), ['withdraw-extras:loop', 'load-companion:loop']);
     });
     it('companions.modprobe: false goes straight to generation', () => {
       const o = obj('loop', { companionModule: '/x/loop-btf-extra.ko' });
@@ -138,5 +140,17 @@ describe('daemon/plan', () => {
       assert.deepEqual(plan(input([], [], { softdepsWritten: 'softdep a post: a-btf-extra\n' }), DEFAULT_CONFIG), [{ kind: 'write-softdeps', content: '' }]);
       assert.deepEqual(plan(input([obj('loop', { companionModule: '/a' })], [rec('loop', 'published', { companionTried: true })]), cfg({ companions: { softdeps: false } })), []);
     });
+  });
+});
+
+describe('daemon/plan: merged/kernel staleness', () => {
+  const t = { debounceMs: 500, maxStaleMs: 10_000 };
+  it('waits for the debounce after the last change when quiet', () => {
+    assert.equal(kernelRebuildDelay({ now: 1000, dirtySince: 900, lastChange: 1000, busy: false }, t), 500);
+  });
+  it('never past the maximum staleness, whatever the activity or the jobs', () => {
+    assert.equal(kernelRebuildDelay({ now: 10_700, dirtySince: 1000, lastChange: 10_700, busy: false }, t), 300);
+    assert.equal(kernelRebuildDelay({ now: 5000, dirtySince: 1000, lastChange: 5000, busy: true }, t), 6000);
+    assert.equal(kernelRebuildDelay({ now: 12_000, dirtySince: 1000, lastChange: 11_900, busy: true }, t), 0);
   });
 });
