@@ -67,6 +67,7 @@ export const EXCLUSION = {
   'in-base': 'already described by the base BTF',
   'duplicate': 'same variable already seen in another compile unit',
   'overlap': 'overlaps another variable in the same section',
+  'invalid-type': 'its type cannot be encoded as valid BTF on this chain',
 } as const;
 export type ExclusionReason = keyof typeof EXCLUSION;
 
@@ -212,6 +213,28 @@ export function selectVariables(
     sections.push({ name: sec.name, index, size: Math.max(Number(sec.size), end), vars: kept });
   }
   sections.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
+  excluded.sort((a, b) => a.candidate.dieOffset - b.candidate.dieOffset);
+  return { sections, excluded };
+}
+
+/**
+ * The selection with the variables in `drops` (by DIE offset, with the problem that rules them
+ * out) moved from their sections to the excluded list as 'invalid-type'. The encoder calls it
+ * after validating its output, and `btf-extra vars --explain` with the encoder's answer.
+ */
+export function excludeVariables(selection: Selection, drops: ReadonlyMap<number, string>): Selection {
+  if (drops.size === 0) return selection;
+  const excluded = [...selection.excluded];
+  const sections: SectionLayout[] = [];
+  for (const sec of selection.sections) {
+    const vars = sec.vars.filter((v) => {
+      const detail = drops.get(v.candidate.dieOffset);
+      if (detail === undefined) return true;
+      excluded.push({ candidate: v.candidate, sectionName: v.sectionName, reason: 'invalid-type', detail });
+      return false;
+    });
+    if (vars.length > 0) sections.push({ ...sec, vars });
+  }
   excluded.sort((a, b) => a.candidate.dieOffset - b.candidate.dieOffset);
   return { sections, excluded };
 }
