@@ -3,6 +3,7 @@
  *   btf-load load FILE              parse FILE as standalone raw BTF, load it with BPF_BTF_LOAD
  *   btf-load parse FILE [BASE]...   parse a chain (BASEs root first, FILE last) with btf__parse_split
  *   btf-load dedup OUT FILE [BASE]... run btf__dedup on FILE's level and write its raw bytes to OUT
+ *   btf-load find-var NAME FILE [BASE]...  btf__find_by_name_kind(NAME, BTF_KIND_VAR): prints "ok <id>"
  * Prints one line: "ok <type count>" or "error <errno> <what>" (plus libbpf's own log on stderr).
  * Exit codes: 0 ok, 1 error, 2 refused for lack of privilege or of bpf() (EPERM/EACCES/ENOSYS), 3 usage.
  */
@@ -91,6 +92,18 @@ int main(int argc, char **argv)
 		printf("ok %u\n", btf__type_cnt(btf) - 1);
 		return 0;
 	}
-	fprintf(stderr, "usage: btf-load load FILE | parse FILE [BASE]... | dedup OUT FILE [BASE]...\n");
+	if (argc >= 4 && strcmp(argv[1], "find-var") == 0) {
+		__s32 id;
+
+		btf = parse_chain(argc - 3, argv + 3, &err);
+		if (!btf)
+			return fail(err, "parse");
+		id = btf__find_by_name_kind(btf, argv[2], BTF_KIND_VAR);
+		if (id < 0)
+			return fail(id, "btf__find_by_name_kind");
+		printf("ok %d\n", id);
+		return 0;
+	}
+	fprintf(stderr, "usage: btf-load load FILE | parse FILE [BASE]... | dedup OUT FILE [BASE]... | find-var NAME FILE [BASE]...\n");
 	return 3;
 }

@@ -79,6 +79,11 @@ export function dedupWithLibbpf(out: string, path: string, bases: readonly strin
   return runHelper(['dedup', out, path, ...bases]);
 }
 
+/** libbpf's btf__find_by_name_kind(name, BTF_KIND_VAR) in `path` split on `bases`; output "ok <id>". */
+export function findVarWithLibbpf(name: string, path: string, bases: readonly string[] = []): OracleResult {
+  return runHelper(['find-var', name, path, ...bases]);
+}
+
 /** `bpftool btf dump file PATH [-B BASE]`; output = the dump text. */
 export function bpftoolDump(path: string, base?: string): OracleResult {
   const args = ['btf', 'dump', 'file', path, ...(base !== undefined ? ['-B', base] : [])];

@@ -7,11 +7,12 @@ import { ElfFile } from '../../src/elf/index.js';
 import { encodeObject } from '../../src/encoder/encode.js';
 import { explainVariables } from '../../src/encoder/explain.js';
 import { compileModule } from '../support/cc.js';
-import { bpftoolDump, loadIntoKernel, requireOk } from '../support/kernel-load.js';
+import { bpftoolDump, findVarWithLibbpf, loadIntoKernel, requireOk } from '../support/kernel-load.js';
+import { lookupVariable } from '../../src/daemon/lookup.js';
 import { fixture } from '../support/paths.js';
 import { oracleFiles, varEntries } from './support.js';
 
-const src = (f: string): string => fixture('encoder/fwd', f);
+const src = (f: string): string => fixture('encoder/patterns', f);
 
 /** The type a VAR named `name` of `btf`'s own level points at. */
 function varType(btf: Btf, name: string): number {
@@ -112,5 +113,26 @@ describe('encoder: types the chain has only as a FWD, invalid types, typedefs of
       assert.ok(btf.findByName('sctp_sf_bug', KIND.FUNC).length === 1);
       requireOk(this, loadIntoKernel(oracleFiles(btf).standalone));
     }
+  });
+
+  it('an alias (a data symbol at a variable\'s address with only declarations, like jiffies) gets a VAR of its declared type', function () {
+    const o = requireOk(this, compileModule([src('alias.c')], 'alias.ko'));
+    const r = encodeObject(o, { base });
+    const btf = r.btf;
+    assert.deepEqual(validateBtf(btf), []);
+    assert.deepEqual(varEntries(btf), ['.data\tother_var', '.data\tticks', '.data\tticks_64']);
+    // two DATASECs named .data: the variables, then the aliases (entries of one DATASEC may not overlap)
+    const secs = btf.types.filter((t) => t.kind === KIND.DATASEC);
+    assert.deepEqual(secs.map((t) => [btf.str(t.nameOff), (t as { vars: unknown[] }).vars.length]), [['.data', 2], ['.data', 1]]);
+    const [ticks] = lookupVariable(btf, 'ticks', () => 'alias');
+    const [ticks64] = lookupVariable(btf, 'ticks_64', () => 'alias');
+    assert.deepEqual([ticks!.section, ticks!.offset, ticks!.size, ticks!.cType, ticks!.linkage], ['.data', ticks64!.offset, 8, 'volatile long unsigned int', 'global']);
+    const sel = r.selection.sections.find((s) => s.aliases)!.vars[0]!;
+    assert.equal(sel.aliasOf, 'ticks_64');
+    const left = r.selection.excluded.filter((e) => e.candidate.name === 'defined_elsewhere').map((e) => e.reason);
+    assert.deepEqual(left, ['declaration'], 'a declaration with no symbol here is no alias');
+    const f = oracleFiles(btf);
+    assert.equal(requireOk(this, findVarWithLibbpf('ticks', f.standalone)), `ok ${btf.findByName('ticks', KIND.VAR)[0]!}`);
+    requireOk(this, loadIntoKernel(f.standalone));
   });
 });
