@@ -9,11 +9,12 @@ import { libraryBtfOps } from './btf-ops.js';
 interface MergeJob {
   readonly base: readonly Uint8Array[];
   readonly siblings: readonly (readonly Uint8Array[])[];
+  readonly names: readonly string[] | undefined;
 }
 
-export function mergeSiblingsInWorker(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[]): Promise<Uint8Array> {
+export function mergeSiblingsInWorker(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[], names?: readonly string[]): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: { base, siblings } satisfies MergeJob });
+    const w = new Worker(new URL(import.meta.url), { workerData: { base, siblings, names } satisfies MergeJob });
     let done = false;
     w.once('message', (m: { ok: true; bytes: Uint8Array } | { ok: false; error: string }) => {
       done = true;
@@ -27,7 +28,7 @@ export function mergeSiblingsInWorker(base: readonly Uint8Array[], siblings: rea
 if (!isMainThread && parentPort) {
   const job = workerData as MergeJob;
   try {
-    const bytes = await libraryBtfOps.mergeSiblings(job.base, job.siblings);
+    const bytes = await libraryBtfOps.mergeSiblings(job.base, job.siblings, job.names);
     parentPort.postMessage({ ok: true, bytes }, [bytes.buffer as ArrayBuffer]);
   } catch (e) {
     parentPort.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });

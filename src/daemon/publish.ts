@@ -126,12 +126,14 @@ export class Publisher {
     if (!this.ops.canMerge || !vm) { rmSync(file, { force: true }); return undefined; }
     const base = vm.extras ? [vm.objectBtf, vm.extras] : [vm.objectBtf];
     const siblings: Uint8Array[][] = [];
+    const names: string[] = [];
     for (const [name, e] of [...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (name === 'vmlinux') continue;
       siblings.push(e.extras ? [e.objectBtf, e.extras] : [e.objectBtf]);
+      names.push(name);
     }
     try {
-      const bytes = await this.ops.mergeSiblings(base, siblings);
+      const bytes = await this.ops.mergeSiblings(base, siblings, names);
       writeFileAtomic(file, bytes);
       return bytes.length;
     } catch (e) {
