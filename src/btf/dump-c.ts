@@ -3,9 +3,12 @@
  * prints): types in dependency order with forward declarations where a pointer allows them,
  * anonymous structs/unions/enums inline, duplicate names disambiguated with `___N`, explicit
  * padding and `__attribute__((packed))` where natural layout would differ (vmlinux: identical to
- * bpftool 7.1's output). Unlike bpftool, the variables (VAR) follow as `extern` declarations
- * grouped by DATASEC, so the dump of an extras level shows what it adds. Also `cTypeName`: the C
- * spelling of one type for status output.
+ * bpftool 7.1's output). Unlike bpftool, the variables (VAR) follow as `extern ... __ksym`
+ * declarations grouped by DATASEC (see emitVars for the rules: weak, ambiguous names, anonymous
+ * enum types), so the dump is a vmlinux.h for BPF programs that use kernel variables; and an
+ * anonymous enum that only VARs reference is printed at top level (libbpf counts the VAR as a
+ * reference and so never prints it, losing its enumerators). Also `cTypeName`: the C spelling of
+ * one type for status output.
  */
 import type { Btf } from './btf.js';
 import { KIND, type Kind } from './kinds.js';
@@ -95,13 +98,14 @@ class CWriter {
         const t = level.types[i]!;
         const mark = (id: TypeId): void => { if (id > 0 && id < this.referenced.length) this.referenced[id] = 1; };
         switch (t.kind) {
+          // Not VAR/DATASEC: variables are declared after every type, so an anonymous enum only
+          // they use must be printed at top level (libbpf's referenced-ness would hide it).
           case KIND.PTR: case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT: case KIND.TYPE_TAG:
-          case KIND.FUNC: case KIND.VAR: case KIND.DECL_TAG:
+          case KIND.FUNC: case KIND.DECL_TAG:
             mark(t.type); break;
           case KIND.ARRAY: mark(t.elemType); mark(t.indexType); break;
           case KIND.STRUCT: case KIND.UNION: for (const m of t.members) mark(m.type); break;
           case KIND.FUNC_PROTO: mark(t.returnType); for (const p of t.params) mark(p.type); break;
-          case KIND.DATASEC: for (const v of t.vars) mark(v.type); break;
           default: break;
         }
       }
@@ -132,22 +136,66 @@ class CWriter {
     return this.out.join('');
   }
 
+  /**
+   * The variables as `extern T name __ksym;` (libbpf's typed ksyms), grouped by DATASEC. Rules:
+   * - weak (`__weak`) when the variable may be absent at load time: it belongs to a module (a
+   *   level above the chain's root, or a per-object DATASEC `<module>.<section>` of merged/kernel);
+   * - a name carried by several VARs (statics of different CUs or objects, e.g. 106
+   *   `_acpi_module_name`, `has_steal_clock` as bool and int) is declared only when exactly one
+   *   of them is global (it wins; kallsyms cannot tell statics apart either); every other copy
+   *   is printed commented out with the reason, never dropped silently;
+   * - a VAR whose type is an anonymous enum (its enumerators are printed at top level once)
+   *   is declared typeless (`extern const void name __ksym;`: its address);
+   * - a name that is not a C identifier or clashes with a typedef/enumerator is commented out.
+   */
   private emitVars(vars: { sec: string; id: TypeId }[]): void {
-    let sec: string | undefined;
-    for (const v of vars) {
+    const perObject = vars.every((v) => v.sec !== '' && objectSection(v.sec) !== undefined);
+    const root = this.btf.chain()[0]!;
+    const infos = vars.flatMap((v) => {
       const t = this.t(v.id);
-      if (t?.kind !== KIND.VAR) continue;
+      if (t?.kind !== KIND.VAR) return [];
+      const object = perObject ? objectSection(v.sec)!.object : v.id >= root.nextId ? 'module' : undefined;
+      return [{ ...v, t, name: this.name(t), object, global: t.linkage !== 0, weak: object !== undefined && object !== 'vmlinux' }];
+    });
+    const byName = new Map<string, typeof infos>();
+    for (const v of infos) { const l = byName.get(v.name); if (l) l.push(v); else byName.set(v.name, [v]); }
+    this.out.push('#ifndef __ksym\n#define __ksym __attribute__((section(".ksyms")))\n#endif\n',
+      '#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n');
+    const comment = (s: string): string => s.replace(/\*\//g, '* /');
+    let sec: string | undefined;
+    for (const v of infos) {
       if (v.sec !== sec) {
         sec = v.sec;
-        this.out.push(sec === '' ? '/* variables outside any DATASEC */\n' : `/* DATASEC ${sec.replace(/\*\//g, '* /')} */\n`);
+        this.out.push(sec === '' ? '/* variables outside any DATASEC */\n' : `/* DATASEC ${comment(sec)} */\n`);
       }
-      const name = this.name(t);
-      const decl = `extern ${this.decl(t.type, name, 0)};`;
-      // A VAR named like a typedef or enumerator would not compile: keep it, commented out.
-      const clash = !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || this.identCount.has(name);
-      this.out.push(clash ? `/* ${decl.replace(/\*\//g, '* /')} (name clashes or is not a C identifier) */\n` : `${decl}\n`);
+      const anonEnum = this.isAnonEnum(v.t.type);
+      const decl = `extern ${anonEnum ? `const void ${v.name}` : this.decl(v.t.type, v.name, 0)} __ksym${v.weak ? ' __weak' : ''};`;
+      const group = byName.get(v.name)!;
+      const globals = group.filter((g) => g.global);
+      let why: string | undefined;
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.name) || this.identCount.has(v.name)) why = 'name clashes or is not a C identifier';
+      else if (group.length > 1 && !(globals.length === 1 && globals[0] === v)) {
+        why = globals.length === 1
+          ? `ambiguous name: ${group.length} variables; declared: the global one${globals[0]!.object ? ` in ${globals[0]!.object}` : ''}`
+          : `ambiguous name: ${group.length} variables, ${globals.length} global; none declared`;
+      }
+      const note = anonEnum ? ' /* anonymous enum type: enumerators above */' : '';
+      this.out.push(why !== undefined ? `/* ${comment(decl)} (${why}) */\n` : `${decl}${note}\n`);
     }
     this.out.push('\n');
+  }
+
+  /** An anonymous enum, through modifiers and arrays. */
+  private isAnonEnum(id: TypeId): boolean {
+    for (let hops = 0; hops < MAX_DEPTH; hops++) {
+      const t = this.t(id);
+      if (t === undefined) return false;
+      if (t.kind === KIND.ENUM || t.kind === KIND.ENUM64) return t.nameOff === 0;
+      if (t.kind === KIND.CONST || t.kind === KIND.VOLATILE || t.kind === KIND.RESTRICT || t.kind === KIND.TYPE_TAG) { id = t.type; continue; }
+      if (t.kind === KIND.ARRAY) { id = t.elemType; continue; }
+      return false;
+    }
+    return false;
   }
 
   private dumpType(id: TypeId): void {
@@ -253,7 +301,9 @@ class CWriter {
         this.emitState[id] = EMITTED;
         return;
       case KIND.ENUM: case KIND.ENUM64:
-        if (topLevel) this.out.push(`${this.enumDef(id, t, 0)};\n\n`);
+        // An anonymous enum identical to one already printed (merged views keep a top-level copy
+        // of the ones VARs use, for bpftool) would redefine its enumerators: printed once.
+        if (topLevel && (t.nameOff !== 0 || this.firstAnonEnum(t))) this.out.push(`${this.enumDef(id, t, 0)};\n\n`);
         this.emitState[id] = EMITTED;
         return;
       case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
@@ -299,6 +349,14 @@ class CWriter {
         this.emitState[id] = EMITTED;
         return;
     }
+  }
+
+  private readonly anonEnums = new Set<string>();
+  private firstAnonEnum(t: EnumType | Enum64Type): boolean {
+    const key = `${t.kind}:${t.size}:${t.kflag}:${t.values.map((v) => `${this.btf.tryStr(v.nameOff) ?? ''}=${v.value}`).join(',')}`;
+    if (this.anonEnums.has(key)) return false;
+    this.anonEnums.add(key);
+    return true;
   }
 
   private blacklisted(t: BtfType): boolean { return this.name(t) === '__builtin_va_list'; }
@@ -560,4 +618,14 @@ class CWriter {
     return `${head} {\n${body}${'\t'.repeat(lvl)}}${packed ? ' __attribute__((packed))' : ''}`;
   }
 
+}
+
+/**
+ * merged/kernel names each DATASEC `<object>.<section>` (kernel object names have no dots; the
+ * section keeps its own, e.g. `kvm..data`, `vmlinux..data..percpu`, `kvm.__param`): the object
+ * and section of such a name, or undefined for a plain section name.
+ */
+export function objectSection(datasec: string): { object: string; section: string } | undefined {
+  const m = /^([A-Za-z0-9_]+)\.(.+)$/.exec(datasec);
+  return m === null ? undefined : { object: m[1]!, section: m[2]! };
 }

@@ -14,7 +14,7 @@
 import { Btf } from './btf.js';
 import { dedupBtf, dedupLevelInPlace } from './dedup.js';
 import { BtfError } from './errors.js';
-import { cloneType, decodeType, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
+import { KIND, cloneType, decodeType, forEachTypeId, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
 import { StringTable } from './strings.js';
 import type { BtfType } from './types.js';
 
@@ -87,6 +87,13 @@ export function flattenStandalone(top: Btf, opts: FlattenOptions = {}): Btf {
 export interface MergeOptions {
   /** Also deduplicate the base chain itself (a full standalone dedup: base ids may change). Default false. */
   readonly dedupBase?: boolean;
+  /**
+   * The object each DATASEC belongs to: `base` for the base chain's, `siblings[i]` for sibling i's.
+   * Each DATASEC is then named `<object>.<section>` (dump-c.ts objectSection), so a variable's
+   * object can be told in the merged file. Kernel object names have no dots; the kernel accepts
+   * dots in DATASEC names (Linux 6.1: identifier characters and dots).
+   */
+  readonly objects?: { readonly base: string; readonly siblings: readonly string[] } | undefined;
 }
 
 /**
@@ -96,10 +103,75 @@ export interface MergeOptions {
  * the base and the earlier siblings lack.
  */
 export function mergeSiblings(base: Btf, levels: readonly Btf[], opts: MergeOptions = {}): Btf {
-  const combined = combineSiblings(base, levels);
+  const objects = opts.objects;
+  if (objects !== undefined && objects.siblings.length !== levels.length) {
+    throw new BtfError('bad-chain', `${levels.length} siblings but ${objects.siblings.length} object names`);
+  }
+  const combined = combineSiblings(base, levels, objects?.siblings);
   const deduped = dedupLevelInPlace(combined).btf;
   const flat = concatLevels(levelsAbove(deduped, undefined), undefined, 'merged', new Set([deduped]));
+  if (objects !== undefined) {
+    // The base's DATASECs (vmlinux's .data..percpu): records copied by concatLevels, so renamed in place.
+    for (let i = 0; i < base.nextId - 1; i++) {
+      const t = flat.types[i]!;
+      if (t.kind === KIND.DATASEC) t.nameOff = flat.addStr(`${objects.base}.${flat.str(t.nameOff)}`);
+    }
+  }
   return opts.dedupBase ? dedupLevelInPlace(flat).btf : flat;
+}
+
+/**
+ * Anonymous enums that bpftool's C dump would never print: libbpf's btf_dump prints an
+ * anonymous enum only inline where a printed type uses it, or at top level when nothing refers
+ * to it; one that only VARs use (VARs are not printed) loses its enumerators (CRNG_READY). For
+ * each, an identical unreferenced copy is appended to `btf`'s own level (so the file must not
+ * have levels split on it yet). Idempotent. Returns the number of copies added.
+ */
+export function exposeAnonEnums(btf: Btf): number {
+  const n = btf.nextId;
+  const referenced = new Uint8Array(n);
+  const inline = new Uint8Array(n);
+  const stack: number[] = [];
+  const levels = btf.chain();
+  // Printed inline: whatever named structs/unions/typedefs reach without passing another named one.
+  const reach = (id: number): void => {
+    if (id <= 0 || id >= n || inline[id]) return;
+    inline[id] = 1;
+    stack.push(id);
+  };
+  for (const level of levels) {
+    for (const t of level.types) {
+      forEachTypeId(t, (ref) => { if (ref > 0 && ref < n) referenced[ref] = 1; });
+      if ((t.kind === KIND.STRUCT || t.kind === KIND.UNION || t.kind === KIND.TYPEDEF) && t.nameOff !== 0) forEachTypeId(t, reach);
+    }
+  }
+  while (stack.length > 0) {
+    const t = btf.type(stack.pop()!);
+    if ((t.kind === KIND.STRUCT || t.kind === KIND.UNION || t.kind === KIND.TYPEDEF) && t.nameOff !== 0) continue;
+    if (t.kind !== KIND.VAR && t.kind !== KIND.DATASEC) forEachTypeId(t, reach);
+  }
+  const key = (t: BtfType): string | undefined => {
+    if ((t.kind !== KIND.ENUM && t.kind !== KIND.ENUM64) || t.nameOff !== 0 || t.values.length === 0) return undefined;
+    return `${t.kind}:${t.size}:${t.kflag}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`;
+  };
+  const visible = new Set<string>();
+  const hidden: { id: number; key: string }[] = [];
+  for (const level of levels) {
+    level.types.forEach((t, i) => {
+      const id = level.startId + i;
+      const k = key(t);
+      if (k === undefined) return;
+      if (!referenced[id] || inline[id]) visible.add(k); else hidden.push({ id, key: k });
+    });
+  }
+  let added = 0;
+  for (const h of hidden) {
+    if (visible.has(h.key)) continue;
+    visible.add(h.key);
+    btf.addType(cloneType(btf.type(h.id)));
+    added++;
+  }
+  return added;
 }
 
 /**
@@ -124,11 +196,12 @@ export function rebaseLevel(level: Btf, base: Btf): Btf {
 }
 
 /** The siblings as one (not yet deduplicated) level on `base`: each shifted past the previous ones. */
-export function combineSiblings(base: Btf, levels: readonly Btf[]): Btf {
+export function combineSiblings(base: Btf, levels: readonly Btf[], objects?: readonly string[]): Btf {
   const ownStart = base.nextId;
   const strStart = base.strings.end;
   const types: BtfType[] = [];
   const parts: Uint8Array[] = [];
+  const renamed: { t: BtfType; name: string }[] = [];
   let idShift = 0;
   let strShift = 0;
   for (const sibling of levels) {
@@ -138,6 +211,7 @@ export function combineSiblings(base: Btf, levels: readonly Btf[]): Btf {
     const copies = copyTypes(level);
     for (let i = 0; i < copies.length; i++) {
       const c = copies[i]!;
+      if (objects !== undefined && c.kind === KIND.DATASEC) renamed.push({ t: c, name: `${objects[parts.length]!}.${level.str(c.nameOff)}` });
       // Shifted, an out-of-range reference would silently land in the next sibling: refuse it.
       const bad = (what: string, v: number): BtfError => new BtfError(what === 'id' ? 'bad-type-id' : 'bad-string-offset',
         `${level.describe(level.startId + i)} refers to ${what === 'id' ? 'type id' : 'string offset'} ${v}, past the end of its level`,
@@ -159,5 +233,7 @@ export function combineSiblings(base: Btf, levels: readonly Btf[]): Btf {
   const bytes = new Uint8Array(strShift);
   let at = 0;
   for (const p of parts) { bytes.set(p, at); at += p.length; }
-  return new Btf({ base, source: 'merged', types, strings: new StringTable(strStart, bytes) });
+  const out = new Btf({ base, source: 'merged', types, strings: new StringTable(strStart, bytes) });
+  for (const r of renamed) r.t.nameOff = out.addStr(r.name);
+  return out;
 }

@@ -131,7 +131,7 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
     host, loaded,
     loadConfig: load,
     encoder,
-    btf: { ...libraryBtfOps, mergeSiblings: (base, siblings) => mergeSiblingsInWorker(base, siblings, s.stopSignal) },
+    btf: { ...libraryBtfOps, mergeSiblings: (base, siblings, names) => mergeSiblingsInWorker(base, siblings, names, s.stopSignal) },
     variableFinder: libraryVariableFinder,
     logger: s.logger,
     notifier: systemdNotifier(env),

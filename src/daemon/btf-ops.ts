@@ -9,7 +9,7 @@
 import { KIND } from '../btf/kinds.js';
 import { parseBtf } from '../btf/parse.js';
 import type { Btf } from '../btf/btf.js';
-import { flattenOnto, flattenStandalone, mergeSiblings } from '../btf/merge.js';
+import { exposeAnonEnums, flattenOnto, flattenStandalone, mergeSiblings } from '../btf/merge.js';
 import { writeBtf } from '../btf/write.js';
 import { checkEncoded } from '../encoder/output.js';
 import type { LookupHit } from './api.js';
@@ -25,6 +25,10 @@ export interface BtfOps {
   inspect(extras: Uint8Array, chain: readonly Uint8Array[]): { readonly vars: number };
   /** Whether the merge operations below are available. */
   readonly canMerge: boolean;
+  /*
+   * The merged views are for tools: each keeps a top-level copy of every anonymous enum that only
+   * VARs use (merge.ts exposeAnonEnums), so bpftool's C dump still prints its enumerators.
+   */
   /** merged/<module>: levels 1.. of `chain` (module, extras) joined into one level split on chain[0]. */
   flattenOnto(chain: readonly Uint8Array[]): Uint8Array;
   /** merged/vmlinux: the whole chain as one standalone BTF. */
@@ -32,8 +36,9 @@ export interface BtfOps {
   /**
    * merged/kernel: `base` (vmlinux [+ extras]) and every sibling chain on it, one standalone
    * deduplicated BTF. May run elsewhere (a worker thread: it takes seconds for hundreds of modules).
+   * `names` (the sibling objects' names, in order) gives each DATASEC its object: `<object>.<section>`.
    */
-  mergeSiblings(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[]): Uint8Array | Promise<Uint8Array>;
+  mergeSiblings(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[], names?: readonly string[]): Uint8Array | Promise<Uint8Array>;
 }
 
 /** A published object's chain, for lookups: vmlinux first, then the object's BTF, then its extras. */
@@ -104,12 +109,12 @@ export const libraryBtfOps: BtfOps = {
   canMerge: true,
   flattenOnto(chain) {
     const root = top(chain.slice(0, 1));
-    return writeBtf(flattenOnto(top(chain), root));
+    return writeBtf(withVisibleEnums(flattenOnto(top(chain), root)));
   },
   flattenStandalone(chain) {
-    return writeBtf(flattenStandalone(top(chain)));
+    return writeBtf(withVisibleEnums(flattenStandalone(top(chain))));
   },
-  mergeSiblings(base, siblings) {
+  mergeSiblings(base, siblings, names) {
     const [vmlinux, ...baseExtras] = base;
     if (!vmlinux) throw new Error('empty base chain');
     const root = top([vmlinux]);
@@ -118,9 +123,16 @@ export const libraryBtfOps: BtfOps = {
       ...(baseExtras.length > 0 ? [top(base)] : []),
       ...siblings.map((s) => top([vmlinux, ...s])),
     ];
-    return writeBtf(mergeSiblings(root, levels));
+    // vmlinux's extras are vmlinux's variables: the same object name as the base.
+    const objects = names === undefined ? undefined : { base: 'vmlinux', siblings: [...(baseExtras.length > 0 ? ['vmlinux'] : []), ...names] };
+    return writeBtf(withVisibleEnums(mergeSiblings(root, levels, { objects })));
   },
 };
+
+function withVisibleEnums(btf: Btf): Btf {
+  exposeAnonEnums(btf);
+  return btf;
+}
 
 /** `btf-extra lookup` over the published chains, through the lookup module's search. */
 export const libraryVariableFinder: VariableFinder = {

@@ -1,15 +1,17 @@
 /**
- * `lookup VAR` over a (merged) BTF chain: every VAR named VAR, the DATASEC that places it
- * (section name, offset, size), its linkage and the C spelling of its type. The DATASEC index
+ * `lookup VAR` over a (merged) BTF chain: every VAR named VAR (all candidates of an ambiguous
+ * name, in id order), the DATASEC that places it (section name, offset, size), its linkage and
+ * the C spelling of its type. In merged/kernel, where every DATASEC is named
+ * `<object>.<section>` (merge.ts), the object comes from that name. The DATASEC index
  * (var id -> placement) is built once per BTF level set and reused while the chain is unchanged.
  */
 import type { Btf } from '../btf/btf.js';
-import { cTypeName } from '../btf/dump-c.js';
+import { cTypeName, objectSection } from '../btf/dump-c.js';
 import { KIND, VAR_LINKAGE } from '../btf/kinds.js';
 import type { TypeId } from '../btf/types.js';
 import type { LookupHit } from './api.js';
 
-interface Placement { readonly section: string; readonly offset: number; readonly size: number }
+interface Placement { readonly section: string; readonly offset: number; readonly size: number; readonly object?: string | undefined }
 
 /** Per top level: the index and the chain size it was built for (levels only grow by appending). */
 const placementCache = new WeakMap<Btf, { readonly nextId: number; readonly index: ReadonlyMap<TypeId, Placement> }>();
@@ -19,13 +21,16 @@ export function datasecPlacements(btf: Btf): ReadonlyMap<TypeId, Placement> {
   const cached = placementCache.get(btf);
   if (cached && cached.nextId === btf.nextId) return cached.index;
   const index = new Map<TypeId, Placement>();
-  for (const level of btf.chain()) {
-    for (const t of level.types) {
-      if (t.kind !== KIND.DATASEC) continue;
-      const section = safeStr(btf, t.nameOff);
-      for (const v of t.vars) if (!index.has(v.type)) index.set(v.type, { section, offset: v.offset, size: v.size });
-    }
-  }
+  const datasecs = btf.chain().flatMap((level) => level.types.filter((t) => t.kind === KIND.DATASEC));
+  const names = datasecs.map((t) => safeStr(btf, t.nameOff));
+  // Per-object names only when every DATASEC has one (a plain `.data` never parses as one).
+  const perObject = names.length > 0 && names.every((n) => objectSection(n) !== undefined);
+  datasecs.forEach((t, i) => {
+    if (t.kind !== KIND.DATASEC) return;
+    const split = perObject ? objectSection(names[i]!) : undefined;
+    const section = split?.section ?? names[i]!;
+    for (const v of t.vars) if (!index.has(v.type)) index.set(v.type, { section, offset: v.offset, size: v.size, object: split?.object });
+  });
   placementCache.set(btf, { nextId: btf.nextId, index });
   return index;
 }
@@ -46,7 +51,7 @@ export function lookupVariable(btf: Btf, name: string, objectOf: (id: TypeId) =>
     const where = placements.get(id);
     hits.push({
       variable: name,
-      object: objectOf(id),
+      object: where?.object ?? objectOf(id),
       cType: typeSpelling(btf, v.type),
       section: where?.section ?? '',
       offset: where?.offset ?? -1,

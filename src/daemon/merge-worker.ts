@@ -9,6 +9,7 @@ import { libraryBtfOps } from './btf-ops.js';
 interface MergeJob {
   readonly base: readonly Uint8Array[];
   readonly siblings: readonly (readonly Uint8Array[])[];
+  readonly names: readonly string[] | undefined;
 }
 
 /**
@@ -16,11 +17,11 @@ interface MergeJob {
  * promise rejects with an error named AbortError: a stop does not wait for a rebuild that can take
  * a minute on a slow machine (seen in the VM test bed: systemd's stop timeout killed the daemon).
  */
-export function mergeSiblingsInWorker(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[], signal?: AbortSignal): Promise<Uint8Array> {
+export function mergeSiblingsInWorker(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[], names?: readonly string[], signal?: AbortSignal): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const aborted = (): Error => Object.assign(new Error('merge worker stopped: the daemon is stopping'), { name: 'AbortError' });
     if (signal?.aborted) { reject(aborted()); return; }
-    const w = new Worker(new URL(import.meta.url), { workerData: { base, siblings } satisfies MergeJob });
+    const w = new Worker(new URL(import.meta.url), { workerData: { base, siblings, names } satisfies MergeJob });
     let done = false;
     const onAbort = (): void => {
       if (done) return;
@@ -42,7 +43,7 @@ export function mergeSiblingsInWorker(base: readonly Uint8Array[], siblings: rea
 if (!isMainThread && parentPort) {
   const job = workerData as MergeJob;
   try {
-    const bytes = await libraryBtfOps.mergeSiblings(job.base, job.siblings);
+    const bytes = await libraryBtfOps.mergeSiblings(job.base, job.siblings, job.names);
     parentPort.postMessage({ ok: true, bytes }, [bytes.buffer as ArrayBuffer]);
   } catch (e) {
     parentPort.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });

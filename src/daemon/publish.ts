@@ -141,13 +141,15 @@ export class Publisher {
     if (!this.ops.canMerge || !vm) { rmSync(file, { force: true }); return undefined; }
     const base = vm.extras ? [vm.objectBtf, vm.extras] : [vm.objectBtf];
     const siblings: Uint8Array[][] = [];
+    const names: string[] = [];
     for (const [name, e] of [...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (name === 'vmlinux') continue;
       siblings.push(e.extras ? [e.objectBtf, e.extras] : [e.objectBtf]);
+      names.push(name);
     }
     try {
       // Nothing to merge onto vmlinux: its own BTF is the view (a copy, not a worker and a dedup).
-      const bytes = siblings.length === 0 && base.length === 1 ? vm.objectBtf : await this.ops.mergeSiblings(base, siblings);
+      const bytes = siblings.length === 0 && base.length === 1 ? vm.objectBtf : await this.ops.mergeSiblings(base, siblings, names);
       writeFileAtomic(file, bytes);
       return bytes.length;
     } catch (e) {

@@ -16,6 +16,8 @@ interface Job {
   readonly chunks: [number, number[]][];
   /** Full mode: the FUNC symbol names, '\n'-separated (one string clones faster than a Set). */
   readonly functionNames: string | undefined;
+  /** Possible alias names (chunks.ts ChunkSymbols), '\n'-separated. */
+  readonly aliasNames: string;
   readonly state: Int32Array;
   readonly port: MessagePort;
 }
@@ -26,7 +28,10 @@ Atomics.notify(job.state, 0);
 try {
   const elf = ElfFile.fromBytes(job.bytes, job.name, new Map(job.sections));
   const dwarf = Dwarf.fromElf(elf);
-  const names = job.functionNames === undefined ? undefined : new Set(job.functionNames.split('\n'));
+  const names = {
+    functions: job.functionNames === undefined ? undefined : new Set(job.functionNames.split('\n')),
+    aliases: new Set(job.aliasNames === '' ? [] : job.aliasNames.split('\n')),
+  };
   for (const [chunk, starts] of job.chunks) {
     const { data } = decodeChunk(dwarf, elf, job.starts, starts, names, () => { Atomics.add(job.state, 1, 1); });
     const packed = packProtos(data.protos);

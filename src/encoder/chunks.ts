@@ -22,7 +22,7 @@ import type { ElfFile } from '../elf/index.js';
 import type { EncoderWarning } from './errors.js';
 import { functionQualifies, functionSymbolNames } from './functions.js';
 import { ProtoGraph, UnitIndex, type ProtoRef } from './proto.js';
-import { walkUnits, type RawVariable } from './walk.js';
+import { aliasSymbolNames, walkUnits, type RawVariable } from './walk.js';
 
 /** Chunks are at least this much .debug_info (a 156 MiB vmlinux .debug_info -> 2 chunks). */
 export const CHUNK_BYTES = 64 << 20;
@@ -103,14 +103,20 @@ export function planChunks(starts: readonly number[], infoLength: number, chunkB
 
 const FIRST_SHARE = 1.2;
 
-/**
- * Walks and decodes the units of one chunk into a fresh graph; `symbolNames` (the object's
- * FUNC symbols) only in full mode, where functions are encoded too.
- */
+/** The symbol names decoding needs (parsed once, on the main thread). */
+export interface ChunkSymbols {
+  /** The object's FUNC symbols, only in full mode, where functions are encoded too. */
+  readonly functions: ReadonlySet<string> | undefined;
+  /** Object symbols that may be aliases (walk.ts aliasSymbolNames): their declarations' types are decoded too. */
+  readonly aliases: ReadonlySet<string>;
+}
+
+/** Walks and decodes the units of one chunk into a fresh graph. */
 export function decodeChunk(
-  dwarf: Dwarf, elf: ElfFile, allStarts: readonly number[], chunk: readonly number[], symbolNames: ReadonlySet<string> | undefined,
+  dwarf: Dwarf, elf: ElfFile, allStarts: readonly number[], chunk: readonly number[], symbols: ChunkSymbols,
   onUnitDone?: () => void,
 ): { graph: ProtoGraph; data: ChunkData } {
+  const symbolNames = symbols.functions;
   const full = symbolNames !== undefined;
   const graph = new ProtoGraph(dwarf, new UnitIndex(dwarf, allStarts));
   const variables: RawVariable[] = [];
@@ -129,7 +135,8 @@ export function decodeChunk(
       graph.enterUnit(start);
       for (const v of part.variables) {
         variables.push(v);
-        variableRefs.push(v.address !== undefined && v.typeDie !== undefined ? graph.ref(v.typeDie) : undefined);
+        const wanted = v.address !== undefined || (v.declaration && v.name !== undefined && symbols.aliases.has(v.name));
+        variableRefs.push(wanted && v.typeDie !== undefined ? graph.ref(v.typeDie) : undefined);
       }
       for (const off of part.typeDies) {
         const r = graph.ref(off);
@@ -168,7 +175,7 @@ export function decodeUnits(dwarf: Dwarf, elf: ElfFile, starts: readonly number[
   const wanted = Math.floor(opts.threads ?? availableParallelism());
   const threads = shared && Number.isFinite(wanted) ? Math.max(1, Math.min(chunks.length, wanted)) : 1;
   // Parsed once here; workers get the names, not the symbol table (150k symbols for vmlinux).
-  const names = opts.full ? functionSymbolNames(elf) : undefined;
+  const names: ChunkSymbols = { functions: opts.full ? functionSymbolNames(elf) : undefined, aliases: aliasSymbolNames(elf) };
   const workers: WorkerHandle[] = [];
   for (let w = 1; w < threads; w++) {
     const mine = chunks.map((_, c) => c).filter((c) => c % threads === w);
@@ -269,14 +276,15 @@ interface WorkerHandle {
   readonly chunks: readonly number[];
 }
 
-function startWorker(elf: ElfFile, starts: readonly number[], chunks: readonly (readonly number[])[], mine: number[], names: ReadonlySet<string> | undefined, opts: ChunkOptions): WorkerHandle {
+function startWorker(elf: ElfFile, starts: readonly number[], chunks: readonly (readonly number[])[], mine: number[], names: ChunkSymbols, opts: ChunkOptions): WorkerHandle {
   const { port1, port2 } = new MessageChannel();
   const state = new Int32Array(new SharedArrayBuffer(8));
   let worker: Worker | undefined;
   try {
     worker = new Worker(opts.workerUrl ?? new URL('./chunk-worker.js', import.meta.url), {
       workerData: { bytes: elf.bytes, sections: [...elf.detachedSections], name: elf.name, starts, chunks: mine.map((c) => [c, chunks[c]]),
-        functionNames: names === undefined ? undefined : [...names].join('\n'), state, port: port2 },
+        functionNames: names.functions === undefined ? undefined : [...names.functions].join('\n'),
+        aliasNames: [...names.aliases].join('\n'), state, port: port2 },
       transferList: [port2],
       // A smaller young generation than V8's default: ~12 MB less peak RSS for vmlinux, no slower.
       resourceLimits: { maxYoungGenerationSizeMb: 16 },

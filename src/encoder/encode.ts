@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { Btf } from '../btf/btf.js';
 import { dedupLevelInPlace } from '../btf/dedup.js';
 import { BtfError } from '../btf/errors.js';
-import { FUNC_LINKAGE, KIND, cloneType, forEachTypeId, mapStrOffs, mapTypeIds } from '../btf/kinds.js';
+import { FUNC_LINKAGE, KIND, forEachTypeId, mapStrOffs, mapTypeIds } from '../btf/kinds.js';
 import type { BtfType, VarSecInfo } from '../btf/types.js';
 import { Dwarf } from '../dwarf/dwarf.js';
 import { DwarfError } from '../dwarf/errors.js';
@@ -19,7 +19,8 @@ import { decodeUnits, type Decoded } from './chunks.js';
 import { firstPerName } from './functions.js';
 import { SafeFileError } from '../util/safe-file.js';
 import { collectGarbage, isLarge, readObjectForEncoding, type ObjectImage } from './read.js';
-import { checkEncoded, checkTypeLimit } from './output.js';
+import { checkTypeLimit } from './output.js';
+import { dropInvalidVariables, pruneUnreachable } from './level.js';
 import { chainType, forEachKind } from './lazy.js';
 
 export type EncodeMode = 'extras' | 'full';
@@ -83,7 +84,6 @@ export function encodeObject(path: string, opts: EncodeOptions = {}, bytes?: Uin
   } catch (e) {
     throw wrap(e, path);
   }
-  if (opts.validate !== false) checkEncoded(result.btf, path);
   return result;
 }
 
@@ -109,12 +109,22 @@ export function encodeElf(elf: ElfFile, opts: EncodeOptions = {}): EncodeResult 
   let out = !wantDedup || !hasTypes ? level : dedupLevelInPlace(level).btf;
   const dedupMs = performance.now() - T4;
   if (mode === 'extras') out = pruneUnreachable(out);
+  let { selection, warnings } = built;
+  if (opts.validate !== false) {
+    // The gate before anything is written: invalid BTF never leaves here, and a variable whose
+    // type cannot be encoded validly is left out (with its reason) rather than failing the object.
+    const checked = dropInvalidVariables(out, selection, { prune: mode === 'extras', file: elf.name });
+    out = checked.btf;
+    selection = checked.selection;
+    warnings = [...warnings, ...checked.warnings];
+  }
   checkTypeLimit(out.nextId - 1, elf.name);
-  const { variables, functions } = stats;
+  const functions = stats.functions;
+  const variables = selection.sections.reduce((n, s) => n + s.vars.length, 0);
   return {
-    btf: out, selection: built.selection, warnings: built.warnings,
+    btf: out, selection, warnings,
     stats: {
-      ...stats, newTypes: out.types.length - variables - functions - built.selection.sections.length,
+      ...stats, variables, newTypes: out.types.length - variables - functions - selection.sections.length,
       timings: { ...stats.timings, dedup: dedupMs },
     },
   };
@@ -261,38 +271,6 @@ function decodeObject(elf: ElfFile, full: boolean, opts: EncodeOptions): Decoded
   decoded.graph.detachDwarf();
   if (opts.releaseDwarf === true) elf.releaseSections();
   return decoded;
-}
-
-/**
- * Drops own types no VAR/DATASEC/FUNC reaches (what dedup leaves behind when it merges a parent
- * into a chain type but keeps a child copy), renumbering the rest in order.
- */
-export function pruneUnreachable(btf: Btf): Btf {
-  const first = btf.startId;
-  const keep = new Uint8Array(btf.types.length);
-  const stack: number[] = [];
-  btf.types.forEach((t, i) => {
-    if (t.kind === KIND.VAR || t.kind === KIND.DATASEC || t.kind === KIND.FUNC) { keep[i] = 1; stack.push(first + i); }
-  });
-  while (stack.length > 0) {
-    const id = stack.pop()!;
-    forEachTypeId(btf.types[id - first]!, (ref) => {
-      if (ref >= first && keep[ref - first] === 0) { keep[ref - first] = 1; stack.push(ref); }
-    });
-  }
-  if (keep.every((k) => k === 1)) return btf;
-  const newId = new Int32Array(btf.types.length);
-  let next = first;
-  keep.forEach((k, i) => { if (k) newId[i] = next++; });
-  const out = new Btf({ base: btf.base, source: btf.source });
-  btf.types.forEach((t, i) => {
-    if (!keep[i]) return;
-    const c = cloneType(t);
-    mapTypeIds(c, (ref) => (ref >= first ? newId[ref - first]! : ref));
-    mapStrOffs(c, (off) => (off === 0 ? 0 : out.strings.add(btf.str(off))));
-    out.addType(c);
-  });
-  return out;
 }
 
 /** VAR names per DATASEC name in `btf`'s own level ("already described" for extras). */

@@ -2,15 +2,16 @@
  * The encoder's variable decisions for the DWARF reader's variable list (src/dwarf/variables.ts):
  * `btf-extra vars` calls `explainVariables` to say, for every variable, whether the encoder keeps
  * it and, if not, which rule (select.ts's EXCLUSION) left it out. Same rules, same code path as
- * encodeElf, so the two cannot disagree.
+ * encodeElf, so the two cannot disagree; what only the encoded BTF can tell (a type that cannot be
+ * encoded validly on this chain, 'invalid-type') comes from running the encoder itself.
  */
 import type { Btf } from '../btf/btf.js';
 import type { Dwarf } from '../dwarf/dwarf.js';
 import type { StaticVariable } from '../dwarf/variables.js';
 import type { ElfFile } from '../elf/index.js';
-import { varsOfLevel } from './encode.js';
+import { encodeElf, varsOfLevel } from './encode.js';
 import {
-  selectVariables, type ExclusionReason, type SelectedVariable, type VariableCandidate, type VarsPolicy,
+  excludeVariables, selectVariables, type ExclusionReason, type SelectedVariable, type VariableCandidate, type VarsPolicy,
 } from './select.js';
 import { elfSelectionContext } from './walk.js';
 import { ProtoGraph } from './proto.js';
@@ -54,7 +55,13 @@ export function explainVariables(
   graph.drain();
   const candidates = variables.map((v, i) => candidateOf(v, refs[i] === 0 ? undefined : graph.byteSize(refs[i]!)));
   const ctx = elfSelectionContext(elf, opts.base ? varsOfLevel(opts.base) : undefined);
-  const sel = selectVariables(candidates, ctx, { vars, skipInBase: mode === 'extras' });
+  let sel = selectVariables(candidates, ctx, { vars, skipInBase: mode === 'extras' });
+  if (sel.sections.length > 0) {
+    const encoded = encodeElf(elf, { base: opts.base, mode, vars });
+    const invalid = new Map<number, string>();
+    for (const e of encoded.selection.excluded) if (e.reason === 'invalid-type') invalid.set(e.candidate.dieOffset, e.detail ?? '');
+    sel = excludeVariables(sel, invalid);
+  }
   const out = new Map<VariableCandidate, { reason: ExclusionReason | undefined; detail?: string | undefined }>();
   for (const s of sel.sections) for (const v of s.vars) out.set(v.candidate, { reason: undefined });
   for (const e of sel.excluded) out.set(e.candidate, { reason: e.reason, detail: e.detail });

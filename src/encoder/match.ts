@@ -84,6 +84,16 @@ export class ChainMatcher {
   /** resolved[ref-1]: chain id, -1 = known missing, undefined = not tried yet. */
   private readonly resolved: (number | undefined)[] = [];
   private readonly hypot = new Map<ProtoRef, number>();
+  /**
+   * Refs of the current comparison that matched only because they sit behind a pointer and the
+   * chain has a FWD where the proto has the full struct (e.g. `const struct X *` vs chain
+   * `PTR -> CONST -> FWD X`). Such a match is right for the pointer, wrong for the type itself: a
+   * variable of type `const struct X[]` must not reuse the chain's `const FWD` (no size). They
+   * are kept apart in `behindPointer`, used only to find pointers to them.
+   */
+  private readonly incomplete = new Set<ProtoRef>();
+  /** behindPointer[ref-1]: the chain id `ref` stands for when seen through a pointer (see `incomplete`). */
+  private readonly behindPointer: (number | undefined)[] = [];
   /** Chain string offset -> proto string index (or -1 when the graph lacks the string). */
   private readonly strMap = new Map<number, number>();
   private levelIndexes: LevelIndex[] | undefined;
@@ -189,7 +199,8 @@ export class ChainMatcher {
   /** The chain id an anonymous proto's lookup starts from (resolving its targets); undefined if one is missing. */
   private anchorOf(p: BtfType): number | undefined {
     switch (p.kind) {
-      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+      case KIND.PTR: return this.resolveBehindPointer(p.type);
+      case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
         return this.resolve(p.type);
       case KIND.ARRAY: return this.resolve(p.elemType);
       case KIND.FUNC_PROTO: return this.resolve(p.returnType !== 0 || p.params.length === 0 ? p.returnType : p.params[0]!.type);
@@ -201,7 +212,8 @@ export class ChainMatcher {
   private sameResolved(p: BtfType, t: BtfType): boolean {
     if (p.kind !== t.kind || p.kflag !== t.kflag || t.nameOff !== 0) return false;
     switch (p.kind) {
-      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+      case KIND.PTR: return this.resolveBehindPointer(p.type) === (t as { type: number }).type;
+      case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
         return this.resolve(p.type) === (t as { type: number }).type;
       case KIND.ARRAY:
         return t.kind === KIND.ARRAY && p.nelems === t.nelems && this.resolve(p.elemType) === t.elemType && this.resolve(p.indexType) === t.indexType;
@@ -247,12 +259,24 @@ export class ChainMatcher {
     return this.levelIndexes;
   }
 
+  /** What `ref` is as the target of a pointer: its own match, else a match that needs the pointer (`incomplete`). */
+  private resolveBehindPointer(ref: ProtoRef): number | undefined {
+    return this.resolve(ref) ?? (ref === 0 ? undefined : this.behindPointer[ref - 1]);
+  }
+
   /** Graph equivalence of proto `ref` and chain type `c`; commits the hypothetical map on success. */
   private tryEquiv(ref: ProtoRef, c: number): boolean {
     this.hypot.clear();
+    this.incomplete.clear();
     const ok = this.equiv(ref, c, 0);
-    if (ok) for (const [r, id] of this.hypot) if (this.resolved[r - 1] === undefined || this.resolved[r - 1]! < 0) this.resolved[r - 1] = id;
+    if (ok) {
+      for (const [r, id] of this.hypot) {
+        if (this.incomplete.has(r)) { this.behindPointer[r - 1] ??= id; continue; }
+        if (this.resolved[r - 1] === undefined || this.resolved[r - 1]! < 0) this.resolved[r - 1] = id;
+      }
+    }
     this.hypot.clear();
+    this.incomplete.clear();
     return ok;
   }
 
@@ -334,7 +358,10 @@ export class ChainMatcher {
       if (k.nameOff !== 0 && k.kind !== KIND.FWD) return false;
     }
     const h = this.hypot.get(ref);
-    if (h !== undefined) return h === c || this.identicalInChain(h, c);
+    if (h !== undefined) {
+      if (sized && this.incomplete.has(ref)) return false; // matched through a pointer only, used by value here
+      return h === c || this.identicalInChain(h, c);
+    }
     if (depth > 4000) return false;
     const chain = this.chain!;
     const p = this.graph.proto(ref);
@@ -352,6 +379,7 @@ export class ChainMatcher {
       // struct itself still gets it, as a root with no same-named chain struct.
       if (!sized && t.kind === KIND.FWD && (p.kind === KIND.STRUCT || p.kind === KIND.UNION)
         && t.kflag === (p.kind === KIND.UNION) && this.nameEq(p.nameOff, t.nameOff)) {
+        this.incomplete.add(ref);
         return true;
       }
       return false;
@@ -381,8 +409,12 @@ export class ChainMatcher {
         }
         return true;
       }
-      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPEDEF: case KIND.TYPE_TAG:
-        return this.equiv(p.type, (t as { type: number }).type, depth + 1, p.kind === KIND.PTR ? false : sized);
+      case KIND.PTR: case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPEDEF: case KIND.TYPE_TAG: {
+        if (!this.equiv(p.type, (t as { type: number }).type, depth + 1, p.kind === KIND.PTR ? false : sized)) return false;
+        // A modifier over an incomplete match is incomplete too; the pointer above them is not.
+        if (p.kind !== KIND.PTR && this.incomplete.has(p.type)) this.incomplete.add(ref);
+        return true;
+      }
       case KIND.ARRAY:
         if (t.kind !== KIND.ARRAY || p.nelems !== t.nelems) return false;
         return this.equiv(p.elemType, t.elemType, depth + 1) && this.equiv(p.indexType, t.indexType, depth + 1);

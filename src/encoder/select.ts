@@ -36,6 +36,11 @@ export interface SelectionContext {
   section(index: number): { readonly name: string; readonly size: bigint; readonly isData: boolean } | undefined;
   /** True when an STT_OBJECT symbol named `name` sits at `offset` of section `index`. */
   hasObjectSymbol(index: number, offset: bigint, name: string): boolean;
+  /**
+   * The defined STT_OBJECT symbols named `name` (section index, section-relative offset); used for
+   * aliases (a symbol with only DWARF declarations at a variable's address, e.g. `jiffies`).
+   */
+  objectSymbols?(name: string): readonly { readonly sectionIndex: number; readonly offset: bigint }[];
   /** Names of the VARs the last level of the base chain already has, per DATASEC (section) name. */
   readonly inBase?: ReadonlyMap<string, ReadonlySet<string>> | undefined;
 }
@@ -67,6 +72,7 @@ export const EXCLUSION = {
   'in-base': 'already described by the base BTF',
   'duplicate': 'same variable already seen in another compile unit',
   'overlap': 'overlaps another variable in the same section',
+  'invalid-type': 'its type cannot be encoded as valid BTF on this chain',
 } as const;
 export type ExclusionReason = keyof typeof EXCLUSION;
 
@@ -88,6 +94,8 @@ export interface SelectedVariable {
   readonly size: number;
   /** BTF VAR linkage: 1 global allocated (DW_AT_external), 0 static. */
   readonly linkage: 0 | 1;
+  /** For an alias: the name of the variable whose storage it names. */
+  readonly aliasOf?: string | undefined;
 }
 
 export interface ExcludedVariable {
@@ -106,6 +114,11 @@ export interface SectionLayout {
   readonly size: number;
   /** Sorted by offset, non-overlapping. */
   readonly vars: readonly SelectedVariable[];
+  /**
+   * True for the second DATASEC of a section, holding its aliases: they overlap the variables
+   * whose storage they name, and one DATASEC's entries may not overlap (docs/btf.md, "Aliases").
+   */
+  readonly aliases?: true | undefined;
 }
 
 export interface Selection {
@@ -211,7 +224,98 @@ export function selectVariables(
     const sec = ctx.section(index)!;
     sections.push({ name: sec.name, index, size: Math.max(Number(sec.size), end), vars: kept });
   }
-  sections.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
+  if (ctx.objectSymbols !== undefined) sections.push(...selectAliases(sections, excluded, ctx, opts));
+  sections.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index || Number(a.aliases ?? false) - Number(b.aliases ?? false)));
   excluded.sort((a, b) => a.candidate.dieOffset - b.candidate.dieOffset);
   return { sections, excluded };
+}
+
+/**
+ * The selection with the variables in `drops` (by DIE offset, with the problem that rules them
+ * out) moved from their sections to the excluded list as 'invalid-type'. The encoder calls it
+ * after validating its output, and `btf-extra vars --explain` with the encoder's answer.
+ */
+export function excludeVariables(selection: Selection, drops: ReadonlyMap<number, string>): Selection {
+  if (drops.size === 0) return selection;
+  const excluded = [...selection.excluded];
+  const sections: SectionLayout[] = [];
+  for (const sec of selection.sections) {
+    const vars = sec.vars.filter((v) => {
+      const detail = drops.get(v.candidate.dieOffset);
+      if (detail === undefined) return true;
+      excluded.push({ candidate: v.candidate, sectionName: v.sectionName, reason: 'invalid-type', detail });
+      return false;
+    });
+    if (vars.length > 0) sections.push({ ...sec, vars });
+  }
+  excluded.sort((a, b) => a.candidate.dieOffset - b.candidate.dieOffset);
+  return { sections, excluded };
+}
+
+/**
+ * Aliases: an external declaration with no definition in the object whose name is a defined
+ * object symbol inside a kept variable's storage (`jiffies`: a linker alias of `jiffies_64`, size
+ * 0, DWARF declarations only) is kept with its declared type, in a second DATASEC of the section
+ * (`aliases`). One declaration per name (the lowest DIE offset); it must fit in the variable it
+ * names. Takes the chosen declarations out of `excluded`.
+ */
+function selectAliases(
+  sections: readonly SectionLayout[], excluded: ExcludedVariable[], ctx: SelectionContext, opts: SelectionOptions,
+): SectionLayout[] {
+  const kept = new Set<string>();
+  const byIndex = new Map<number, SectionLayout>();
+  for (const s of sections) { byIndex.set(s.index, s); for (const v of s.vars) kept.add(v.name); }
+  const chosen = new Map<string, ExcludedVariable>();
+  for (const e of excluded) {
+    const c = e.candidate;
+    if (e.reason !== 'declaration' || !c.external || c.scope !== 'file' || c.artificial || c.voidType) continue;
+    const name = c.name;
+    if (name === undefined || kept.has(name) || !isValidVarName(name) || SKIPPED_PREFIXES.some((p) => name.startsWith(p))) continue;
+    if (c.size === undefined || c.size <= 0n || c.size > MAX_VAR_SIZE) continue;
+    const known = chosen.get(name);
+    if (known === undefined || c.dieOffset < known.candidate.dieOffset) chosen.set(name, e);
+  }
+  const bySection = new Map<number, SelectedVariable[]>();
+  const taken = new Set<ExcludedVariable>();
+  const entryOf = new Map<SelectedVariable, ExcludedVariable>();
+  for (const [name, e] of [...chosen].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const size = Number(e.candidate.size!);
+    const syms = [...ctx.objectSymbols!(name)].sort((a, b) => a.sectionIndex - b.sectionIndex || Number(a.offset - b.offset));
+    for (const sym of syms) {
+      const layout = byIndex.get(sym.sectionIndex);
+      const offset = Number(sym.offset);
+      const host = layout?.vars.find((v) => v.offset <= offset && offset < v.offset + v.size);
+      if (layout === undefined || host === undefined || offset + size > host.offset + host.size) continue;
+      if (opts.skipInBase && ctx.inBase?.get(layout.name)?.has(name)) break;
+      const sel: SelectedVariable = {
+        candidate: e.candidate, name, sectionIndex: layout.index, sectionName: layout.name, offset, size, linkage: 1, aliasOf: host.name,
+      };
+      const list = bySection.get(layout.index);
+      if (list) list.push(sel); else bySection.set(layout.index, [sel]);
+      entryOf.set(sel, e);
+      taken.add(e);
+      break;
+    }
+  }
+  const out: SectionLayout[] = [];
+  for (const [index, list] of bySection) {
+    list.sort((a, b) => a.offset - b.offset || (a.name < b.name ? -1 : 1));
+    const vars: SelectedVariable[] = [];
+    let end = 0;
+    for (const v of list) {
+      const prev = vars[vars.length - 1];
+      if (prev !== undefined && v.offset < end) {
+        const e = entryOf.get(v)!;
+        taken.delete(e);
+        excluded[excluded.indexOf(e)] = { candidate: v.candidate, sectionName: v.sectionName, reason: 'overlap', detail: `kept alias ${prev.name} at +0x${prev.offset.toString(16)} size ${prev.size}` };
+        continue;
+      }
+      vars.push(v);
+      end = v.offset + v.size;
+    }
+    const main = byIndex.get(index)!;
+    out.push({ name: main.name, index, size: main.size, vars, aliases: true });
+  }
+  for (let i = excluded.length - 1; i >= 0; i--) if (taken.has(excluded[i]!)) excluded.splice(i, 1);
+  return out;
 }

@@ -229,6 +229,17 @@ function toSectionAddress(addr: DwarfAddress, elf: ElfFile): { sectionIndex: num
 /** The selector's view of an ELF file: sections and object symbols. */
 export function elfSelectionContext(elf: ElfFile, inBase?: ReadonlyMap<string, ReadonlySet<string>>): SelectionContext {
   let objects: Set<string> | undefined;
+  let byName: Map<string, { sectionIndex: number; offset: bigint }[]> | undefined;
+  const symbols = (): void => {
+    if (objects !== undefined) return;
+    objects = new Set();
+    byName = new Map();
+    for (const s of objectSymbols(elf)) {
+      objects.add(`${s.sectionIndex}:${s.offset}:${s.name}`);
+      const l = byName.get(s.name);
+      if (l) l.push(s); else byName.set(s.name, [s]);
+    }
+  };
   return {
     inBase,
     section(index) {
@@ -238,20 +249,42 @@ export function elfSelectionContext(elf: ElfFile, inBase?: ReadonlyMap<string, R
       return { name: s.name, size: BigInt(s.size), isData: alloc && (s.type === SHT.PROGBITS || s.type === SHT.NOBITS) };
     },
     hasObjectSymbol(index, offset, name) {
-      if (objects === undefined) {
-        objects = new Set();
-        const rel = elf.type === ET.REL;
-        // Only the OBJECT symbols, and not cached in the ElfFile: vmlinux has ~150k symbols.
-        for (const sym of elf.symbolsWhere({ types: OBJECT_ONLY })) {
-          const sec = elf.sectionByIndex(sym.shndx);
-          if (sec === undefined) continue;
-          const off = rel ? sym.value : sym.value - sec.addr;
-          objects.add(`${sym.shndx}:${off}:${sym.name}`);
-        }
-      }
-      return objects.has(`${index}:${offset}:${name}`);
+      symbols();
+      return objects!.has(`${index}:${offset}:${name}`);
+    },
+    objectSymbols(name) {
+      symbols();
+      return byName!.get(name) ?? [];
     },
   };
+}
+
+/** Defined STT_OBJECT symbols, section-relative. Read on demand, never cached in the ElfFile: vmlinux has ~150k symbols. */
+function objectSymbols(elf: ElfFile): { name: string; sectionIndex: number; offset: bigint }[] {
+  const out: { name: string; sectionIndex: number; offset: bigint }[] = [];
+  const rel = elf.type === ET.REL;
+  for (const sym of elf.symbolsWhere({ types: OBJECT_ONLY })) {
+    const sec = elf.sectionByIndex(sym.shndx);
+    if (sec === undefined || sym.shndx === 0) continue;
+    out.push({ name: sym.name, sectionIndex: sym.shndx, offset: rel ? sym.value : sym.value - sec.addr });
+  }
+  return out;
+}
+
+/**
+ * Names of object symbols that share their address with another object symbol: the only names
+ * an alias (select.ts) can have, so the only declarations whose types the walk decodes.
+ */
+export function aliasSymbolNames(elf: ElfFile): Set<string> {
+  const at = new Map<string, string[]>();
+  for (const s of objectSymbols(elf)) {
+    const k = `${s.sectionIndex}:${s.offset}`;
+    const l = at.get(k);
+    if (l) l.push(s.name); else at.set(k, [s.name]);
+  }
+  const out = new Set<string>();
+  for (const names of at.values()) if (names.length > 1) for (const n of names) out.add(n);
+  return out;
 }
 
 const OBJECT_ONLY: ReadonlySet<number> = new Set([STT.OBJECT]);

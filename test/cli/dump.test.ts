@@ -47,7 +47,7 @@ describe('btf-extra dump', () => {
     assert.equal(raw.code, 0);
     assert.match(raw.out, /^\[6\] VAR 'top_var' type_id=4, linkage=global$/m);
     const c = await run(paths[2]!, '--base', paths[0]!, '--base', paths[1]!, '--format', 'c');
-    assert.match(c.out, /^extern struct mid_s top_var;$/m);
+    assert.match(c.out, /^extern struct mid_s top_var __ksym __weak;$/m);
     assert.doesNotMatch(c.out, /^struct base_s \{$/m, 'only the level and what it needs');
     const whole = await run(paths[2]!, '--base', paths[0]!, '--base', paths[1]!, '--format', 'c', '--whole-chain');
     assert.match(whole.out, /^struct base_s \{$/m);

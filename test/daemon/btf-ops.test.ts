@@ -46,10 +46,10 @@ describe('daemon/btf-ops (the BTF library behind the daemon)', function () {
 
   it('an abort (daemon stopping) terminates the worker and rejects with AbortError; an aborted signal starts none', async () => {
     const stop = new AbortController();
-    const pending = mergeSiblingsInWorker([vmlinux], [[loop, loopExtras], [crc7]], stop.signal);
+    const pending = mergeSiblingsInWorker([vmlinux], [[loop, loopExtras], [crc7]], undefined, stop.signal);
     stop.abort();
     await assert.rejects(pending, (e: Error) => e.name === 'AbortError' && /stopping/.test(e.message));
-    await assert.rejects(mergeSiblingsInWorker([vmlinux], [], stop.signal), (e: Error) => e.name === 'AbortError');
+    await assert.rejects(mergeSiblingsInWorker([vmlinux], [], undefined, stop.signal), (e: Error) => e.name === 'AbortError');
   });
 
   it('a worker failure rejects with the reason', async () => {

@@ -31,7 +31,7 @@ const DEBUG_MODULES = ['loop', 'crc7', 'cordic', 'tcp_bbr'] as const;
  * Set to true once a cache hit runs the full validator on its chain (issue 13, class 2: done in
  * the core rewrite). Until then the two forged-payload cases below are skipped with that reason.
  */
-const CACHE_HITS_FULLY_VALIDATED = false;
+const CACHE_HITS_FULLY_VALIDATED = true;
 
 interface Run { readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly out: string; readonly timedOut: boolean }
 

@@ -53,7 +53,7 @@ describe('encoder/chunks', function () {
     const elf = ElfFile.fromBytes(readFileSync(path), path);
     const dwarf = Dwarf.fromElf(elf);
     const { starts } = readableUnits(dwarf);
-    const { data } = decodeChunk(dwarf, elf, starts, starts, new Set(['loop_add']));
+    const { data } = decodeChunk(dwarf, elf, starts, starts, { functions: new Set(['loop_add']), aliases: new Set() });
     assert.ok(data.protos.length > 100);
     const words = packProtos(data.protos)!;
     assert.deepEqual(unpackProtos(words), data.protos);

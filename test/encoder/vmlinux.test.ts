@@ -12,6 +12,7 @@ import { vmlinuxDebug } from '../support/vmlinux-debug.js';
 import { loadIntoKernel, requireOk } from '../support/kernel-load.js';
 import { chainOf, tmpFile, typeCount, varEntries } from './support.js';
 import { KIND_NAME } from '../../src/btf/kinds.js';
+import { lookupVariable } from '../../src/daemon/lookup.js';
 
 function slimVmlinux(): string {
   const path = vmlinuxDebug();
@@ -33,6 +34,11 @@ describe('encoder on the slim vmlinux (shared)', function () {
     assert.deepEqual(list.filter((l) => !got.has(l)), [], 'every variable pahole 1.31 encodes');
     assert.ok(!got.has('.data..percpu\tcpu_debug_store'), 'per-CPU variables the base has are left out');
     assert.equal(typeCount(r.btf), 0, 'vmlinux BTF already has every type its variables need');
+    // jiffies: a linker alias of jiffies_64 with only DWARF declarations, in the second .data DATASEC
+    assert.ok(got.has('.data\tjiffies'));
+    const [hit] = lookupVariable(r.btf, 'jiffies', () => 'vmlinux');
+    const [j64] = lookupVariable(r.btf, 'jiffies_64', () => 'vmlinux');
+    assert.deepEqual([hit!.section, hit!.offset, hit!.size, hit!.cType], ['.data', j64!.offset, 8, 'volatile long unsigned int']);
     requireOk(this, loadIntoKernel(tmpFile('vmlinux-standalone.btf', writeBtf(flattenStandalone(r.btf)))));
   });
 

@@ -124,7 +124,7 @@ export const encodeCommand: Command = {
 export function explainSelection(sel: Selection): string {
   const lines: string[] = [];
   for (const sec of sel.sections) {
-    for (const v of sec.vars) lines.push(`${sec.name}\t+0x${v.offset.toString(16)}\t${v.size}\t${v.name}\tkept`);
+    for (const v of sec.vars) lines.push(`${sec.name}\t+0x${v.offset.toString(16)}\t${v.size}\t${v.name}\tkept${v.aliasOf !== undefined ? ` (alias of ${v.aliasOf})` : ''}`);
   }
   for (const e of sel.excluded) {
     const c = e.candidate;

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import type { Btf } from '../../btf/btf.js';
 import { dedupBtf } from '../../btf/dedup.js';
-import { flattenOnto, flattenStandalone, mergeSiblings } from '../../btf/merge.js';
+import { exposeAnonEnums, flattenOnto, flattenStandalone, mergeSiblings } from '../../btf/merge.js';
 import { readBtfChain } from '../../btf/parse.js';
 import { writeBtf } from '../../btf/write.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
@@ -108,6 +108,8 @@ export const mergeCommand: Command = {
         what = `${levels.length} level(s), standalone`;
       }
     }
+    // A merged file is for tools: bpftool's C dump must still print the enumerators of anonymous enums only VARs use.
+    exposeAnonEnums(out);
     const bytes = writeBtf(out);
     writeFileAtomic(a.output, bytes);
     io.out(`${a.output}: ${out.types.length} types, ${bytes.length} bytes (${what})\n`);
