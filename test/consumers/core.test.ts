@@ -18,7 +18,7 @@ import { main } from '../../src/cli/btf-extra.js';
 import { captureIo } from '../support/cli-io.js';
 import { bpftoolDump, bpftoolDumpC, requireOk } from '../support/kernel-load.js';
 import { fixturePublished, requireRealPublished, type Published } from './published.js';
-import { enumerators, pendingUntil, runOk, runTool } from './tools.js';
+import { enumerators, runOk, runTool } from './tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'btfx-core-'));
 let n = 0;
@@ -99,10 +99,8 @@ describe('consumers/BPF CO-RE', function () {
 
   it('btf-extra dump merged/kernel --format c: a module variable is a typed __ksym without a declaration of the program\'s own', async function () {
     const ours = await ourHeader(fx.merged('kernel'));
-    pendingUntil(this, 'issue 11 item 4: `extern ... __ksym` declarations, ambiguous names resolved (today: plain externs, ____versions declared twice)', () => {
-      const object = compileBpf(this, ours, 'int out;\nSEC("syscall")\nint prog(void *ctx)\n{\n\tout = max_loop;\n\treturn 0;\n}');
-      assert.deepEqual([...ksyms(this, object)], ['max_loop']);
-    });
+    const object = compileBpf(this, ours, 'int out;\nSEC("syscall")\nint prog(void *ctx)\n{\n\tout = max_loop;\n\treturn 0;\n}');
+    assert.deepEqual([...ksyms(this, object)], ['max_loop']);
   });
 
   describe('real vmlinux extras (../shared)', function () {
@@ -110,23 +108,19 @@ describe('consumers/BPF CO-RE', function () {
     before(async function () { real = await requireRealPublished(this); });
 
     it('bpftool\'s C dump of merged/vmlinux and merged/kernel keeps every enumerator of vmlinux\'s (CRNG_READY)', function () {
-      pendingUntil(this, 'issue 11 item 4: merged views must not hide enumerators from bpftool\'s C dump (anonymous enums referenced by VARs)', () => {
-        for (const f of [real.merged('vmlinux'), real.merged('kernel')]) keepsEnumerators(this, requireOk(this, bpftoolDumpC(f)), real.btf('vmlinux'));
-      });
+      for (const f of [real.merged('vmlinux'), real.merged('kernel')]) keepsEnumerators(this, requireOk(this, bpftoolDumpC(f)), real.btf('vmlinux'));
     });
 
     it('btf-extra dump merged/vmlinux --format c: init_net, jiffies, nr_cpu_ids as __ksym, and CRNG_READY', async function () {
       const ours = await ourHeader(real.merged('vmlinux'));
-      pendingUntil(this, 'issue 11 items 3 (jiffies) and 4 (__ksym externs, header compiles)', () => {
-        const object = compileBpf(this, ours, `__u64 out;
+      const object = compileBpf(this, ours, `__u64 out;
 SEC("syscall")
 int prog(void *ctx)
 {
 	out = init_net.ns.inum + jiffies + nr_cpu_ids + CRNG_READY;
 	return 0;
 }`);
-        assert.deepEqual([...ksyms(this, object)].sort(), ['init_net', 'jiffies', 'nr_cpu_ids']);
-      });
+      assert.deepEqual([...ksyms(this, object)].sort(), ['init_net', 'jiffies', 'nr_cpu_ids']);
     });
   });
 });

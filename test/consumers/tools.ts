@@ -1,7 +1,6 @@
 /**
  * Running the consumer tools (bpftool, pahole, pdwtags, bpftrace, drgn, clang) on published files:
- * a missing tool skips the test with the package to install (printed once), never a silent pass;
- * a row whose intended behaviour waits for another item of the issue is marked pending, with why.
+ * a missing tool skips the test with the package to install (printed once), never a silent pass.
  */
 import { spawnSync } from 'node:child_process';
 import { requireOk } from '../support/kernel-load.js';
@@ -41,27 +40,8 @@ export function runOk(ctx: Mocha.Context, cmd: string, args: readonly string[], 
   return r.stdout;
 }
 
-/** Skips a test whose intended behaviour another item of issue 11 delivers (the reason names it). */
-export function pending(ctx: Mocha.Context, reason: string): void {
-  skip(ctx, `pending: ${reason}`);
-}
-
 /** Names of the enumerators in a C header (`NAME = value,` lines of bpftool's C dump and ours). */
 export function enumerators(header: string): Set<string> {
   return new Set([...header.matchAll(/^\t([A-Za-z_][A-Za-z0-9_]*) = -?\d/gm)].map((m) => m[1]!));
 }
 
-/**
- * A row whose intended behaviour another item of issue 11 delivers: `check` runs and, while it
- * fails, the test is pending with `reason` (naming the item) and the failure; once it passes the
- * test fails, asking for the mark to be removed, so the row is never silently left pending.
- */
-export function pendingUntil(ctx: Mocha.Context, reason: string, check: () => void): void {
-  try {
-    check();
-  } catch (e) {
-    if ((e as object | undefined)?.constructor.name === 'Pending') throw e; // a skip (tool not installed) stays a skip
-    pending(ctx, `${reason} (now: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200)})`);
-  }
-  throw new Error(`passes now: remove the pending mark (${reason})`);
-}
