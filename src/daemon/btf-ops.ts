@@ -13,7 +13,7 @@ import { exposeAnonEnums, flattenOnto, flattenStandalone, mergeSiblings } from '
 import { writeBtf } from '../btf/write.js';
 import { checkEncoded } from '../encoder/output.js';
 import type { LookupHit } from './api.js';
-import { chainDigest, sha256Hex } from './cache.js';
+import { sha256Hex } from './cache.js';
 import { lookupVariable } from './lookup.js';
 
 export interface BtfOps {
@@ -68,6 +68,17 @@ const parsedRoots = new WeakMap<Uint8Array, Btf>();
  */
 const parsedLevels = new Map<string, Btf>();
 const PARSED_LEVELS_MAX = 8;
+/**
+ * A parsed level is only valid on the very root object it was parsed on (merges check ancestry by
+ * identity), so the key names that object, not just the root's content.
+ */
+const rootIds = new WeakMap<Btf, number>();
+let nextRootId = 0;
+function rootId(root: Btf): number {
+  let id = rootIds.get(root);
+  if (id === undefined) { id = nextRootId++; rootIds.set(root, id); }
+  return id;
+}
 
 function parseChain(chain: readonly Uint8Array[]): Btf | undefined {
   let base: Btf | undefined;
@@ -77,7 +88,7 @@ function parseChain(chain: readonly Uint8Array[]): Btf | undefined {
       if (!root) { root = parseBtf(bytes); parsedRoots.set(bytes, root); }
       base = root;
     } else if (i === 1 && chain.length === 2) {
-      const key = `${chainDigest([chain[0]!])}:${sha256Hex(bytes)}`;
+      const key = `${rootId(base!)}:${sha256Hex(bytes)}`;
       let level = parsedLevels.get(key);
       if (!level) {
         level = parseBtf(bytes, { base });

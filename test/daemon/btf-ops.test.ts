@@ -31,6 +31,14 @@ describe('daemon/btf-ops (the BTF library behind the daemon)', function () {
     assert.throws(() => libraryBtfOps.inspect(Buffer.from('FAKE-EXTRAS'), [vmlinux, loop]));
   });
 
+  it('a module level parsed on one copy of vmlinux is not reused on another copy (merges check ancestry by identity)', async () => {
+    const copy = Uint8Array.from(vmlinux);
+    assert.equal(libraryBtfOps.inspect(loopExtras, [vmlinux, loop]).vars, 30);
+    const onCopy = libraryBtfOps.flattenOnto([copy, loop, loopExtras]);
+    assert.ok(Buffer.from(onCopy).equals(Buffer.from(libraryBtfOps.flattenOnto([vmlinux, loop, loopExtras]))));
+    assert.ok((await libraryBtfOps.mergeSiblings([copy], [[loop, loopExtras], [crc7]])).length > 0);
+  });
+
   it('flattenOnto gives one level on vmlinux that bpftool reads', function () {
     const merged = libraryBtfOps.flattenOnto([vmlinux, loop, loopExtras]);
     writeFileSync(join(dir, 'merged-loop'), merged);
