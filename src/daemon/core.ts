@@ -146,6 +146,7 @@ export class Daemon implements ControlHandlers {
   private watcherBackoffMs = 0;
   private lastWatcherError = Number.NEGATIVE_INFINITY;
   private stopping = false;
+  private foldersOwned = false;
   private readonly startedAt: string;
   private readonly clock: Clock;
   private readonly now: () => number;
@@ -192,6 +193,7 @@ export class Daemon implements ControlHandlers {
     const { host } = this.deps;
     this.release = await host.kernelRelease();
     prepareDaemonFolders({ paths: host.paths, runtimeDir: this.runtimeDir, cacheDir: this.cacheDir, debugDirs: this.config.debuginfo.paths, log: this.log });
+    this.foldersOwned = true;
     this.cache = new ExtrasCache(join(this.cacheDir, 'extras'));
     const pruned = this.cache.pruneReleases(this.release);
     if (pruned.length > 0) this.log.info(`cache: removed entries of kernels ${pruned.join(', ')}`);
@@ -240,6 +242,9 @@ export class Daemon implements ControlHandlers {
   }
 
   private cleanTemp(): void {
+    // Only in a cache dir prepareDaemonFolders accepted as ours: a refused start (cacheDir: /tmp)
+    // also stops, and must not delete <cacheDir>/tmp of someone else.
+    if (!this.foldersOwned) return;
     rmSync(join(this.cacheDir, 'tmp'), { recursive: true, force: true });
   }
 

@@ -113,19 +113,20 @@ describe('btf-extrad (process)', function () {
     assert.ok(!existsSync(join(root.dir, 'run/btf-extra/control.sock')));
   });
 
-  it('start-up failing after the uevent monitor started (a stray directory in btf/) exits 1 at once with the reason', async () => {
+  it('start-up failing after the uevent monitor started (a directory where status.json goes) exits 1 at once with the reason', async () => {
     const root = InjectedRoot.create(mkdtempSync(join(tmpdir(), 'btfx-stray-')), committedFixtures());
     const monitor = join(root.dir, 'monitor.sh');
     writeFileSync(monitor, `#!/bin/sh\nprintf 'monitor will print the received events for:\\nKERNEL - the kernel uevent\\n\\n'\nsleep 60\n`);
     chmodSync(monitor, 0o755);
-    mkdirSync(join(root.dir, 'run/btf-extra/btf/stray/inner'), { recursive: true });
+    // status.json is first written at the end of start-up, after the monitor started.
+    mkdirSync(join(root.dir, 'run/btf-extra/status.json/inner'), { recursive: true });
     const d = startDaemon(['--root', root.dir, '--uevent-command', monitor]);
     running.push(d.child);
     const t0 = Date.now();
     const code = await Promise.race([d.exit, new Promise<string>((r) => setTimeout(() => r('still running'), 15000))]);
     assert.equal(code, 1, d.out());
     assert.ok(Date.now() - t0 < 15000);
-    assert.match(d.out(), /<3>cannot start: .*stray/);
+    assert.match(d.out(), /<3>cannot start: .*status\.json/);
   });
 
   it('reads uevents from --uevent-command (udevadm-style blocks)', async () => {
