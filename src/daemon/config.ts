@@ -249,7 +249,9 @@ export async function loadConfig(file: string, explicit: boolean): Promise<Loade
   try {
     result = await explorer.load(file);
   } catch (e) {
-    const msg = e instanceof Error ? e.message.split('\n')[0] ?? e.message : String(e);
+    // cosmiconfig's first line is only "YAML Error in FILE:"; the reason and its line:column follow.
+    const lines = (e instanceof Error ? e.message : String(e)).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const msg = (lines[0]?.startsWith('YAML Error in') === true ? lines[1] : lines[0]) ?? 'unknown error';
     throw new ConfigError('syntax', `YAML does not parse: ${msg}`, { file });
   }
   return { config: validateConfig(result?.config ?? null, file), file };

@@ -86,7 +86,7 @@ watch: { pollIntervalMs: 500 }
   });
 
   describe('errors (one per code)', () => {
-    it('syntax', () => expectCode('policy: [unclosed\n', 'syntax', /YAML does not parse/));
+    it('syntax (the parser\'s reason and line:column, not just "YAML Error in FILE:")', () => expectCode('policy: [unclosed\n', 'syntax', /YAML does not parse: .+\(\d+:\d+\)/));
     it('not-mapping', () => expectCode('policy: always\n', 'not-mapping', /: policy: expected a mapping, got string/));
     it('not-mapping at top level', () => expectCode('- a\n- b\n', 'not-mapping', /\(top level\): expected a mapping, got a list/));
     it('unknown-key', () => expectCode('jobs: { concurency: 2 }\n', 'unknown-key', /: jobs\.concurency: unknown key/));
