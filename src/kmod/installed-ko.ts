@@ -11,11 +11,11 @@
  * Compressed modules (.ko.gz/.xz/.zst) are read decompressed.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { ElfError, ElfFile, SHT, type ElfSection } from '../elf/index.js';
 import { safeName } from '../util/errors.js';
 import { KmodError } from './errors.js';
+import { FILE_LIMITS, readRegularFileSync } from '../util/safe-file.js';
 
 /** struct modversion_info: unsigned long crc; char name[MODULE_NAME_LEN = 64 - sizeof(long)]. */
 export const MODVERSION_INFO_SIZE = 64;
@@ -77,7 +77,7 @@ const COMPRESSED = [
 function moduleBytes(path: string): Uint8Array {
   let raw: Buffer;
   try {
-    raw = readFileSync(path);
+    raw = readRegularFileSync(path, { maxBytes: FILE_LIMITS.elf });
   } catch (e) {
     throw new KmodError('bad-ko', `cannot read: ${(e as Error).message}`, { file: path });
   }

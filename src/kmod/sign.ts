@@ -7,7 +7,7 @@
  * finds the key in its keyrings by issuer + serial). RSA keys only (PKCS#1 v1.5, as sign-file).
  */
 import { createPrivateKey, sign as rsaSign, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { FILE_LIMITS, readRegularFileSync } from '../util/safe-file.js';
 import { explicit, issuerAndSerial, nullValue, octetString, oid, sequence, set, smallInteger } from './der.js';
 import { KmodError } from './errors.js';
 
@@ -28,14 +28,14 @@ export interface SigningIdentity { readonly key: KeyObject; readonly cert: X509C
 export function loadSigningIdentity(keyPath: string, certPath: string): SigningIdentity {
   let key: KeyObject;
   try {
-    key = createPrivateKey(readFileSync(keyPath));
+    key = createPrivateKey(readRegularFileSync(keyPath, { maxBytes: FILE_LIMITS.config }));
   } catch (e) {
     throw new KmodError('bad-signing-key', `not a private key: ${(e as Error).message}`, { file: keyPath });
   }
   if (key.asymmetricKeyType !== 'rsa') throw new KmodError('bad-signing-key', `${key.asymmetricKeyType ?? 'unknown'} key: only RSA keys are supported (as sign-file)`, { file: keyPath });
   let cert: X509Certificate;
   try {
-    cert = new X509Certificate(readFileSync(certPath));
+    cert = new X509Certificate(readRegularFileSync(certPath, { maxBytes: FILE_LIMITS.config }));
   } catch (e) {
     throw new KmodError('bad-certificate', `not an X.509 certificate (PEM or DER): ${(e as Error).message}`, { file: certPath });
   }

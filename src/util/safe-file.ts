@@ -47,6 +47,8 @@ export const FILE_LIMITS = {
   cacheEntry: 512 * MiB,
   /** Config files, batch lists. */
   config: 16 * MiB,
+  /** A symbol list such as /proc/kallsyms (~10-20 MB with every module's symbols). */
+  symbols: 256 * MiB,
 } as const;
 
 export interface SafeOpenOptions {

@@ -3,7 +3,8 @@
  * cannot), usage errors exit 2, input errors exit 1 with one line and leave OUT untouched.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/btf-extra.js';
 import { companionCommand } from '../../src/cli/commands/companion.js';
@@ -56,6 +57,11 @@ describe('btf-extra companion', () => {
     assert.match(bad.err, /no-such-kallsyms: cannot read/);
     await assert.rejects(companionCommand.run(['loop', '--btf', i.vm, '--btf', i.mod, '--extras', i.extras, '--ko', loopKo, '-o', join(tmp, 'x.ko'),
       '--kallsyms', join(tmp, 'no-such-kallsyms')], captureIo()), (e: unknown) => e instanceof KmodError && e.code === 'bad-kallsyms');
+    const fifo = join(tmp, 'kallsyms-fifo');
+    rmSync(fifo, { force: true });
+    execFileSync('mkfifo', [fifo]);
+    await assert.rejects(companionCommand.run(['loop', '--btf', i.vm, '--btf', i.mod, '--extras', i.extras, '--ko', loopKo, '-o', join(tmp, 'x.ko'),
+      '--kallsyms', fifo], captureIo()), (e: unknown) => e instanceof KmodError && e.code === 'bad-kallsyms' && /FIFO/.test(e.message));
   });
 
   it('usage errors exit 2', async () => {

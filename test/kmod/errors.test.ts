@@ -1,5 +1,7 @@
 /** Every KmodError path, with its code: bad inputs to the companion writer fail with one clear line. */
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BtfBuilder } from '../../src/btf/builder.js';
 import { KIND } from '../../src/btf/kinds.js';
@@ -73,6 +75,11 @@ describe('kmod errors', () => {
     assertCode(() => readInstalledModule(tmpFile('bad.ko.xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2, 3]))), 'bad-ko', /bad\.ko\.xz: cannot decompress/);
     assertCode(() => readInstalledModule(tmpFile('bad.ko.gz', Buffer.from([0x1f, 0x8b, 1, 2, 3]))), 'bad-ko', /cannot decompress gzip/);
     assertCode(() => readInstalledModule(join(tmp, 'missing-dir', 'none.ko')), 'bad-ko');
+    // A FIFO is refused at once (opened non-blocking, type-checked), not waited on.
+    const fifo = join(tmp, 'fifo.ko');
+    rmSync(fifo, { force: true });
+    execFileSync('mkfifo', [fifo]);
+    assertCode(() => readInstalledModule(fifo), 'bad-ko', /fifo\.ko: cannot read: .*FIFO/);
   });
 
   it('no-vermagic / no-module-layout: an installed module without them', () => {

@@ -2,7 +2,7 @@
  * `btf-extra companion NAME --btf VMLINUX_BTF [--btf MODULE_BTF] --extras EXTRAS --ko INSTALLED_KO -o OUT.ko`:
  * writes the loadable module `<NAME>_btf_extra` (src/kmod). Nothing is loaded here.
  */
-import { readFileSync } from 'node:fs';
+import { FILE_LIMITS, readRegularFileSync } from '../../util/safe-file.js';
 import { KmodError } from '../../kmod/errors.js';
 import { makeCompanion } from '../../kmod/make.js';
 import { describeHold } from '../../kmod/safety.js';
@@ -36,7 +36,7 @@ Exit status: 0 written, 1 error, 2 usage.
 
 function readText(path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularFileSync(path, { maxBytes: FILE_LIMITS.symbols }).toString('utf8');
   } catch (e) {
     throw new KmodError('bad-kallsyms', `cannot read: ${(e as Error).message}`, { file: path });
   }
