@@ -26,6 +26,8 @@ const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/status.js')).statusCommand },
   { name: 'regen', summary: 'regenerate the extras of some or all objects (through the daemon)',
     load: async () => (await import('./commands/regen.js')).regenCommand },
+  { name: 'release', summary: 'take generated companions out of the kernel so their base modules can unload',
+    load: async () => (await import('./commands/release.js')).releaseCommand },
   { name: 'doctor', summary: 'check kernel BTF, debug info per loaded module and the daemon; say what to install',
     load: async () => (await import('./commands/doctor.js')).doctorCommand },
   { name: 'lookup', summary: 'find a kernel variable: object, C type, section and offset',

@@ -11,6 +11,7 @@ import { libraryBtfOps, libraryVariableFinder } from '../daemon/btf-ops.js';
 import { loadConfig, type DaemonConfig } from '../daemon/config.js';
 import { startControlServer, type ControlServer } from '../daemon/control/server.js';
 import { mergeSiblingsInWorker } from '../daemon/merge-worker.js';
+import type { KernelPort } from '../daemon/companions.js';
 import { Daemon } from '../daemon/core.js';
 import type { DebuginfodLookup } from '../daemon/debuginfo.js';
 import { debuginfodUrls, queryDebuginfod } from '../daemon/debuginfod.js';
@@ -41,6 +42,9 @@ under the runtime directory (default ${HOST_DEFAULTS.runtimeDir}): btf/, merged/
   --uevent-command CMD  command printing udevadm-style module uevents (default under / only:
                         "${UDEVADM_MONITOR.join(' ')}")
   --modprobe CMD        command that loads a companion (default under / only: modprobe)
+  --insmod CMD, --rmmod CMD
+                        commands that insert/remove generated companions (destination kernel or
+                        both; default under / only: insmod, rmmod)
   --log-level LEVEL     debug|info|warning|error (default info)
   -h, --help            this text
 `;
@@ -73,6 +77,8 @@ export interface DaemonSetup {
   /** An already-open uevent stream (the demo's). */
   readonly ueventStream?: Readable | undefined;
   readonly modprobeCommand?: readonly string[] | undefined;
+  readonly insmodCommand?: readonly string[] | undefined;
+  readonly rmmodCommand?: readonly string[] | undefined;
   readonly env?: NodeJS.ProcessEnv;
   readonly fileWatch?: boolean;
   /** Aborted when the daemon is asked to stop: abandons a merged/kernel rebuild in flight. */
@@ -108,6 +114,15 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
   const { version, encoderVersion } = versions();
   const ueventCommand = s.ueventCommand ?? (onRealHost ? UDEVADM_MONITOR : undefined);
   const modprobeCommand = s.modprobeCommand ?? (onRealHost ? ['modprobe'] : undefined);
+  const insmodCommand = s.insmodCommand ?? (onRealHost ? ['insmod'] : undefined);
+  const rmmodCommand = s.rmmodCommand ?? (onRealHost ? ['rmmod'] : undefined);
+  // Generated companions reach the kernel only through these (and only under / unless a test injects them).
+  const kernel: KernelPort | undefined = insmodCommand && rmmodCommand ? {
+    insmod: (file) => runCommand(insmodCommand, file),
+    rmmod: (module) => runCommand(rmmodCommand, module),
+    hold: async () => { throw new Error('bpf hold: not wired yet'); },
+    unhold: async () => {},
+  } : undefined;
   const watchers = (config: DaemonConfig, h: HostReader): ModuleWatcher[] => {
     const list: ModuleWatcher[] = [];
     if (s.ueventStream) list.push(new UeventWatcher(streamSource(s.ueventStream), 50));
@@ -139,6 +154,7 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
     readBuildId: readElfBuildId,
     watchers,
     modprobe: modprobeCommand ? (m) => runCommand(modprobeCommand, m) : undefined,
+    kernel,
     debuginfod,
     fileWatch: s.fileWatch === false ? undefined : chokidarWatch,
   });
@@ -185,7 +201,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       options: {
         root: { type: 'string' }, config: { type: 'string' }, once: { type: 'boolean' }, foreground: { type: 'boolean' },
         demo: { type: 'boolean' }, 'demo-dir': { type: 'string' }, 'uevent-command': { type: 'string' },
-        modprobe: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        modprobe: { type: 'string' }, insmod: { type: 'string' }, rmmod: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
       strict: true, allowPositionals: false,
     }).values;
@@ -221,6 +237,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     daemon = await createDaemon({
       root: opts.root ?? '/', configFile: opts.config, logger,
       ueventCommand: split(opts['uevent-command']), modprobeCommand: split(opts.modprobe),
+      insmodCommand: split(opts.insmod), rmmodCommand: split(opts.rmmod),
       fileWatch: !opts.once, stopSignal: stopAll.signal,
     });
     await daemon.start({ announceReady: false });

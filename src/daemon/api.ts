@@ -42,6 +42,30 @@ export interface ObjectStatus {
   readonly timings?: Readonly<Record<string, number>>;
   /** ISO time of the last state change. */
   readonly since: string;
+  /** The generated companion module in the running kernel (destination kernel or both). */
+  readonly kernel?: CompanionStatus;
+}
+
+/** Lifecycle of a generated companion module `<name>_btf_extra` in the running kernel. */
+export const COMPANION_STATES = [
+  'loaded',      // inserted and its BTF is in /sys/kernel/btf/<name>_btf_extra
+  'not-loaded',  // not inserted: see reason/code/hint (the files are still published)
+  'released',    // removed on request (btf-extra release), until the base module reloads
+] as const;
+export type CompanionState = (typeof COMPANION_STATES)[number];
+
+export interface CompanionStatus {
+  readonly state: CompanionState;
+  /** Module name, e.g. loop_btf_extra. */
+  readonly module: string;
+  /** /sys/kernel/btf/<module> while loaded. */
+  readonly btf?: string;
+  /** What keeps the base module loaded while the companion is (one line). */
+  readonly hold?: string;
+  readonly reason?: string;
+  readonly code?: FailureCode;
+  readonly hint?: string;
+  readonly variables?: number;
 }
 
 export interface DaemonStatus {
@@ -78,4 +102,9 @@ export interface ControlHandlers {
   lookup(variable: string): Promise<readonly LookupHit[]>;
   /** Re-read the config; rejects (keeping the old config) with a one-line reason when the new one is invalid. */
   reload(): Promise<void>;
+  /**
+   * Remove the generated companions of the named objects from the kernel and drop what held their
+   * base modules (so `modprobe -r BASE` works); they stay out until the base loads again or a regen.
+   */
+  release(names: readonly string[]): Promise<readonly ObjectStatus[]>;
 }

@@ -15,6 +15,12 @@ export const POLICIES = ['always', 'on-demand', 'never'] as const;
 export type Policy = (typeof POLICIES)[number];
 export const VAR_SETS = ['all', 'percpu', 'none'] as const;
 export type VarSet = (typeof VAR_SETS)[number];
+/**
+ * Where generated extras go: `files` under runtimeDir only; `kernel` as companion modules inserted
+ * into the running kernel (files only for objects whose companion cannot be loaded); `both`.
+ */
+export const DESTINATIONS = ['files', 'kernel', 'both'] as const;
+export type Destination = (typeof DESTINATIONS)[number];
 
 export interface PolicyRule {
   readonly match: string;
@@ -37,7 +43,14 @@ export interface DaemonConfig {
   readonly cacheDir: string;
   readonly control: { readonly group: string | null };
   readonly watch: { readonly pollIntervalMs: number; readonly uevents: boolean };
-  readonly companions: { readonly modprobe: boolean; readonly softdeps: boolean };
+  readonly destination: Destination;
+  readonly companions: {
+    readonly modprobe: boolean;
+    readonly softdeps: boolean;
+    /** Key and certificate (host-absolute) that sign generated companions; null: unsigned. */
+    readonly signKey: string | null;
+    readonly signCert: string | null;
+  };
 }
 
 export const DEFAULT_CONFIG: DaemonConfig = {
@@ -49,7 +62,8 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   cacheDir: HOST_DEFAULTS.cacheDir,
   control: { group: null },
   watch: { pollIntervalMs: 2000, uevents: true },
-  companions: { modprobe: true, softdeps: true },
+  destination: 'files',
+  companions: { modprobe: true, softdeps: true, signKey: null, signCert: null },
 };
 
 export const CONFIG_ERROR_CODES = [
@@ -145,7 +159,7 @@ class Validator {
 export function validateConfig(raw: unknown, file: string): DaemonConfig {
   const v: Validator = new Validator(file);
   if (raw === undefined || raw === null) return DEFAULT_CONFIG;
-  const top = v.mapping(raw, '', ['policy', 'vars', 'debuginfo', 'jobs', 'runtimeDir', 'cacheDir', 'control', 'watch', 'companions']);
+  const top = v.mapping(raw, '', ['policy', 'vars', 'debuginfo', 'jobs', 'runtimeDir', 'cacheDir', 'control', 'watch', 'companions', 'destination']);
   const d = DEFAULT_CONFIG;
 
   let policy = d.policy;
@@ -210,18 +224,25 @@ export function validateConfig(raw: unknown, file: string): DaemonConfig {
 
   let companions = d.companions;
   if (top['companions'] !== undefined) {
-    const c = v.mapping(top['companions'], 'companions', ['modprobe', 'softdeps']);
+    const c = v.mapping(top['companions'], 'companions', ['modprobe', 'softdeps', 'signKey', 'signCert']);
+    const path = (k: 'signKey' | 'signCert'): string | null => (c[k] === undefined || c[k] === null ? null : v.absPath(c[k], `companions.${k}`));
     companions = {
       modprobe: c['modprobe'] === undefined ? d.companions.modprobe : v.bool(c['modprobe'], 'companions.modprobe'),
       softdeps: c['softdeps'] === undefined ? d.companions.softdeps : v.bool(c['softdeps'], 'companions.softdeps'),
+      signKey: path('signKey'),
+      signCert: path('signCert'),
     };
+    if ((companions.signKey === null) !== (companions.signCert === null)) {
+      v.fail('bad-value', companions.signKey === null ? 'companions.signKey' : 'companions.signCert', 'signKey and signCert go together: give both or neither');
+    }
   }
+  const destination = top['destination'] === undefined ? d.destination : v.word(top['destination'], 'destination', DESTINATIONS);
 
   const runtimeDir = top['runtimeDir'] === undefined ? d.runtimeDir : v.ownDir(top['runtimeDir'], 'runtimeDir');
   const cacheDir = top['cacheDir'] === undefined ? d.cacheDir : v.ownDir(top['cacheDir'], 'cacheDir');
   const [rt, cd] = [runtimeDir, cacheDir].map((p) => `${posix.normalize(p).replace(/\/+$/, '')}/`) as [string, string];
   if (rt.startsWith(cd) || cd.startsWith(rt)) v.fail('bad-value', 'cacheDir', `must not be, contain or lie inside runtimeDir (${runtimeDir})`);
-  return { policy, vars, debuginfo, jobs, control, watch, companions, runtimeDir, cacheDir };
+  return { policy, vars, debuginfo, jobs, control, watch, destination, companions, runtimeDir, cacheDir };
 }
 
 export interface LoadedConfig {

@@ -10,7 +10,8 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { FILE_LIMITS, readRegularFileSync } from '../util/safe-file.js';
 import { safeName } from '../util/errors.js';
 import { loadedModulesOrNone, type HostReader } from '../host/reader.js';
-import type { ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
+import type { CompanionStatus, ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
+import { Companions, companionStatus, type KernelPort } from './companions.js';
 import type { BtfOps, PublishedChain, VariableFinder } from './btf-ops.js';
 import { ExtrasCache, extrasCacheKey, type CacheKey } from './cache.js';
 import { policyFor, type DaemonConfig, type LoadedConfig, type Policy } from './config.js';
@@ -22,7 +23,7 @@ import { JobFailed, failureCodeOf, type FailureCode } from './failure.js';
 import type { FileWatch, FileWatchFactory } from './fswatch.js';
 import type { DaemonLogger } from './logger.js';
 import { nullNotifier, type Notifier } from './notify.js';
-import { COMPANION_SUFFIX, isCompanionModule, plan, kernelRebuildDelay, runStep, type Executors, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
+import { COMPANION_SUFFIX, isCompanionModule, moduleLoadingVerdict, plan, kernelRebuildDelay, runStep, type Executors, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
 import { prepareDaemonFolders } from './folders.js';
 import { Publisher } from './publish.js';
 import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
@@ -45,6 +46,8 @@ export interface DaemonDeps {
   readonly watchers: (config: DaemonConfig, host: HostReader) => ModuleWatcher[];
   /** modprobe a companion (`loop-btf-extra`); undefined: companions are never loaded. */
   readonly modprobe?: ((module: string) => Promise<void>) | undefined;
+  /** insmod/rmmod/bpf for generated companions (destination kernel/both); undefined: never inserted. */
+  readonly kernel?: KernelPort | undefined;
   readonly debuginfod?: ((config: DaemonConfig, cacheDir: string) => DebuginfodLookup | undefined) | undefined;
   readonly fileWatch?: FileWatchFactory | undefined;
   readonly variableFinder?: VariableFinder | undefined;
@@ -68,6 +71,7 @@ interface Rec extends ObjectRecord {
   vars?: number | undefined;
   bytes?: number | undefined;
   timings?: Record<string, number> | undefined;
+  kernelStatus?: CompanionStatus | undefined;
   since: string;
 }
 
@@ -112,7 +116,7 @@ const errText = (e: unknown): string => (e instanceof Error ? e.message : String
 export class Daemon implements ControlHandlers {
   private config: DaemonConfig;
   private configFile: string | undefined;
-  private release = '';
+  private kernelRelease = '';
   private readonly records = new Map<string, Rec>();
   private readonly requested = new Set<string>();
   private forced = new Set<string>();
@@ -124,6 +128,7 @@ export class Daemon implements ControlHandlers {
   private cache!: ExtrasCache;
   private publisher!: Publisher;
   private finder!: DebuginfoFinder;
+  private companions!: Companions;
   private watcher: ModuleWatcher | undefined;
   private fileWatches: FileWatch[] = [];
   private debugWatch: FileWatch | undefined;
@@ -191,20 +196,24 @@ export class Daemon implements ControlHandlers {
 
   private async startUp(opts: { readonly announceReady?: boolean }): Promise<void> {
     const { host } = this.deps;
-    this.release = await host.kernelRelease();
+    this.kernelRelease = await host.kernelRelease();
     prepareDaemonFolders({ paths: host.paths, runtimeDir: this.runtimeDir, cacheDir: this.cacheDir, debugDirs: this.config.debuginfo.paths, log: this.log });
     this.foldersOwned = true;
     this.cache = new ExtrasCache(join(this.cacheDir, 'extras'));
-    const pruned = this.cache.pruneReleases(this.release);
+    const pruned = this.cache.pruneReleases(this.kernelRelease);
     if (pruned.length > 0) this.log.info(`cache: removed entries of kernels ${pruned.join(', ')}`);
     this.publisher = new Publisher(this.runtimeDir, this.deps.btf, (m) => this.log.warn(m));
+    this.companions = new Companions({
+      host, cacheDir: this.cacheDir, release: this.kernelRelease, port: this.deps.kernel,
+      signKey: this.config.companions.signKey, signCert: this.config.companions.signCert,
+    });
     const vmlinux = this.readBtf('vmlinux');
     if (vmlinux) this.publisher.setVmlinux(vmlinux);
     this.finder = await this.makeFinder();
     this.cleanTemp();
     // Monitor first, then list, then reconcile: no load between the two can be missed.
     await this.startWatcher();
-    this.log.info(`btf-extrad ${this.deps.version}: kernel ${this.release}, root ${host.paths.root}, runtime ${this.runtimeDir}, config ${this.configFile ?? '(built-in defaults)'}, watching modules by ${this.watcher?.kind ?? 'nothing'}`);
+    this.log.info(`btf-extrad ${this.deps.version}: kernel ${this.kernelRelease}, root ${host.paths.root}, runtime ${this.runtimeDir}, config ${this.configFile ?? '(built-in defaults)'}, watching modules by ${this.watcher?.kind ?? 'nothing'}`);
     this.loaded = new Set(await loadedModulesOrNone(host));
     const swept = this.publisher.sweep(new Set(['vmlinux', ...this.loaded]));
     if (swept > 0) this.log.info(`removed ${swept} published file(s) of objects no longer loaded`);
@@ -251,12 +260,12 @@ export class Daemon implements ControlHandlers {
   private async makeFinder(): Promise<DebuginfoFinder> {
     return new DebuginfoFinder({
       paths: this.deps.host.paths,
-      release: this.release,
+      release: this.kernelRelease,
       debugDirs: this.config.debuginfo.paths,
       readBuildId: this.deps.readBuildId,
       debuginfod: this.deps.debuginfod?.(this.config, join(this.cacheDir, 'debuginfod')),
       os: await this.deps.host.osRelease(),
-      modulePath: (name) => this.deps.host.modulePaths(this.release).get(name),
+      modulePath: (name) => this.deps.host.modulePaths(this.kernelRelease).get(name),
     });
   }
 
@@ -388,7 +397,7 @@ export class Daemon implements ControlHandlers {
     // Changes no event announced (counted for the resync message; normally none).
     for (const m of modules) if (!seen.has(m)) this.resyncFound++;
     for (const m of seen) if (!this.loaded.has(m)) this.resyncFound++;
-    const tree = host.companionModules(this.release);
+    const tree = host.companionModules(this.kernelRelease);
     const objects = new Map<string, ObservedObject>();
     for (const name of ['vmlinux', ...modules]) {
       if (isCompanionModule(name)) continue;
@@ -398,17 +407,23 @@ export class Daemon implements ControlHandlers {
         continue;
       }
       if (!this.buildIds.has(name)) this.buildIds.set(name, await host.buildId(name));
+      const companionLoaded = this.loaded.has(`${name}${COMPANION_SUFFIX}`);
       objects.set(name, {
         name,
         buildId: this.buildIds.get(name),
         hasBtf: host.hasBtf(name),
         kernelExtras: host.kernelExtras(name),
         companionModule: name === 'vmlinux' ? undefined : tree.get(name),
-        companionLoaded: this.loaded.has(`${name}${COMPANION_SUFFIX}`),
+        companionLoaded,
+        companionOurs: companionLoaded && this.companions.isOurs(name),
       });
     }
     for (const n of [...this.buildIds.keys()]) if (!objects.has(n)) this.buildIds.delete(n);
-    return { objects };
+    const c = this.config.companions;
+    const moduleLoading = this.config.destination === 'files'
+      ? { allowed: false as const, code: 'companion-refused' as const, reason: 'destination: files', hint: '' }
+      : moduleLoadingVerdict(host.moduleLoading(), c.signKey !== null && c.signCert !== null);
+    return { objects, moduleLoading };
   }
 
   private async reconcileOnce(): Promise<void> {
@@ -514,7 +529,58 @@ export class Daemon implements ControlHandlers {
     'generate': (step) => {
       this.startGenerate(step.name, step.policy, step.buildId, step.bypassCache);
     },
+    'insert-companion': async (step) => {
+      const t0 = this.now();
+      const vmlinux = this.readBtf('vmlinux');
+      const objectBtf = this.readBtf(step.name);
+      const extras = this.publisher.extrasOf(step.name);
+      if (!vmlinux || !objectBtf || !extras) {
+        this.setKernel(step.name, step.buildId, { state: 'not-loaded', module: `${step.name}${COMPANION_SUFFIX}`, code: 'btf-unreadable', reason: 'the object\'s BTF or its published extras are not readable' });
+        return;
+      }
+      const outcome = await this.companions.insert(step.name, { vmlinux, objectBtf, extras }, step.sign);
+      this.setKernel(step.name, step.buildId, companionStatus(outcome));
+      if (outcome.state === 'loaded') {
+        // destination kernel: the kernel carries the extras now; the files keep only the object's BTF.
+        if (this.config.destination === 'kernel') this.publisher.put(step.name, objectBtf, undefined);
+        this.log.decision({ object: step.name, action: 'inserted companion', reason: `${outcome.module}, ${outcome.variables} variables; ${outcome.hold}`, ms: this.now() - t0 });
+      } else {
+        this.log.decision({ object: step.name, action: 'companion not inserted', reason: `${outcome.reason} [${outcome.code}]`, ms: this.now() - t0 });
+      }
+    },
+    'remove-companion': async (step) => {
+      const module = `${step.name}${COMPANION_SUFFIX}`;
+      const r = await this.companions.remove(step.name);
+      if (!r.ok) {
+        // Still in the kernel (a BPF program uses it) and still held: try again on the next reconcile.
+        this.setKernel(step.name, this.records.get(step.name)?.kernel?.buildId, { state: 'loaded', module, code: r.code, reason: r.reason });
+        this.log.decision({ object: step.name, action: 'companion not removed', reason: `${r.reason} [${r.code}]` });
+        return;
+      }
+      this.log.decision({ object: step.name, action: 'removed companion', reason: step.reason });
+      if (step.then === 'forget') { this.executors.forget({ kind: 'forget', name: step.name }); return; }
+      this.setKernel(step.name, undefined, { state: 'not-loaded', module, reason: `removed: ${step.reason}` });
+    },
+    'adopt-companion': (step) => {
+      const module = `${step.name}${COMPANION_SUFFIX}`;
+      this.setKernel(step.name, step.buildId, { state: 'loaded', module, btf: this.deps.host.paths.hostView(this.deps.host.paths.sysBtf(module)), hold: 'inserted before this daemon started' });
+      this.log.decision({ object: step.name, action: 'companion already loaded', reason: module });
+    },
+    'companion-gone': async (step) => {
+      await this.companions.dropHold(step.name);
+      const module = `${step.name}${COMPANION_SUFFIX}`;
+      this.setKernel(step.name, step.buildId, { state: 'not-loaded', module, reason: `${module} was removed outside the daemon; btf-extra regen ${step.name} inserts it again` });
+      this.log.decision({ object: step.name, action: 'companion gone', reason: `${module} removed outside the daemon; its hold dropped` });
+    },
+    'companion-blocked': (step) => {
+      this.setKernel(step.name, step.buildId, { state: 'not-loaded', module: `${step.name}${COMPANION_SUFFIX}`, code: step.code, reason: step.reason, hint: step.hint });
+      this.log.decision({ object: step.name, action: 'companion not inserted', reason: `${step.reason} [${step.code}]` });
+    },
   };
+
+  private setKernel(name: string, buildId: string | undefined, status: CompanionStatus): void {
+    this.setRecord(name, { kernel: { state: status.state, buildId }, kernelStatus: status });
+  }
 
   private companionPresent(name: string, policy: Policy, buildId: string | undefined, t0: number, byUs: boolean): void {
     const btf = this.readBtf(name);
@@ -551,7 +617,9 @@ export class Daemon implements ControlHandlers {
   private startGenerate(name: string, policy: Policy, buildId: string | undefined, bypassCache: boolean): void {
     this.jobs.get(name)?.abort.abort();
     const abort = new AbortController();
-    this.setRecord(name, { state: 'queued', policy, buildId, reason: undefined, hint: undefined, code: undefined });
+    // A regen also retries a companion that was not inserted (or was released).
+    const retryKernel = bypassCache && this.records.get(name)?.kernel?.state !== 'loaded' ? { kernel: undefined, kernelStatus: undefined } : {};
+    this.setRecord(name, { state: 'queued', policy, buildId, reason: undefined, hint: undefined, code: undefined, ...retryKernel });
     const done = this.generate(name, buildId, bypassCache, abort.signal)
       .catch((e: unknown) => {
         if (abort.signal.aborted) return;
@@ -562,6 +630,8 @@ export class Daemon implements ControlHandlers {
         if (this.jobs.get(name)?.abort === abort) this.jobs.delete(name);
         if (this.publisher.kernelStale) this.scheduleKernel();
         this.scheduleStatus();
+        // The extras are settled: plan() may insert the companion now.
+        if (this.config.destination !== 'files' && !abort.signal.aborted) this.requestReconcile();
       });
     this.jobs.set(name, { abort, done });
   }
@@ -576,7 +646,7 @@ export class Daemon implements ControlHandlers {
     const vmlinux = this.readBtf('vmlinux');
     if (!objectBtf || !vmlinux) throw new JobFailed('btf-unreadable', `BTF of ${objectBtf ? 'vmlinux' : name} is not readable`);
     const chain = name === 'vmlinux' ? [vmlinux] : [vmlinux, objectBtf];
-    const key: CacheKey = extrasCacheKey({ release: this.release, name, buildId, chain, encoderVersion: this.deps.encoderVersion, vars: this.config.vars });
+    const key: CacheKey = extrasCacheKey({ release: this.kernelRelease, name, buildId, chain, encoderVersion: this.deps.encoderVersion, vars: this.config.vars });
     lap('read');
 
     let discarded: string | undefined;
@@ -756,6 +826,7 @@ export class Daemon implements ControlHandlers {
         if (r.vars !== undefined) o.vars = r.vars;
         if (r.bytes !== undefined) o.bytes = r.bytes;
         if (r.timings !== undefined) o.timings = r.timings;
+        if (r.kernelStatus !== undefined) o.kernel = r.kernelStatus;
         return o;
       });
     const l = this.publisher.layout;
@@ -763,7 +834,7 @@ export class Daemon implements ControlHandlers {
       version: this.deps.version,
       pid: process.pid,
       root: this.deps.host.paths.root,
-      kernelRelease: this.release,
+      kernelRelease: this.kernelRelease,
       startedAt: this.startedAt,
       updatedAt: new Date(this.now()).toISOString(),
       published: {
@@ -824,6 +895,24 @@ export class Daemon implements ControlHandlers {
       if (objectBtf) chains.push({ name, objectBtf, vmlinux, extras: this.publisher.extrasOf(name) });
     }
     return finder.find(variable, chains);
+  }
+
+  async release(names: readonly string[]): Promise<readonly ObjectStatus[]> {
+    const canonical = names.map((n) => n.replace(/-/g, '_'));
+    const unknown = canonical.filter((n) => this.records.get(n)?.kernel?.state !== 'loaded');
+    if (unknown.length > 0) throw new ControlError('bad-request', `no generated companion loaded for ${unknown.map((n) => safeName(n)).join(', ')}`);
+    await this.reconciling?.catch(() => {});
+    const failed: string[] = [];
+    for (const name of canonical) {
+      const r = await this.companions.remove(name);
+      const module = `${name}${COMPANION_SUFFIX}`;
+      if (!r.ok) { failed.push(r.reason); continue; }
+      this.setKernel(name, this.records.get(name)?.buildId, { state: 'released', module, reason: `released on request: not inserted again until ${name} loads again or btf-extra regen ${name}` });
+      this.log.decision({ object: name, action: 'released companion', reason: `${module} removed, hold dropped` });
+    }
+    if (failed.length > 0) throw new ControlError('bad-request', failed.join('; '));
+    const wanted = new Set(canonical);
+    return this.status().objects.filter((o) => wanted.has(o.name));
   }
 
   async reload(): Promise<void> {

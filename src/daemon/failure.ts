@@ -18,6 +18,12 @@ export const FAILURE_CODES = {
   'cache-invalid': 'a cache entry failed validation and was discarded (then regenerated)',
   'btf-unreadable': 'the object\'s own BTF (or vmlinux\'s) could not be read',
   'companion-failed': 'the companion module could not be loaded',
+  'companion-unsafe': 'nothing can keep the base module loaded while its companion is: the companion is not inserted',
+  'companion-unsigned': 'lockdown or module.sig_enforce: the kernel loads signed modules only, and no signing key is configured',
+  'modules-disabled': 'kernel.modules_disabled=1: no module can be loaded until reboot',
+  'companion-build': 'the companion module could not be built (e.g. no installed .ko of this kernel)',
+  'companion-refused': 'the kernel refused the companion module (insmod failed, or it loaded without BTF)',
+  'companion-in-use': 'the companion could not be removed: a BPF program uses it',
   'internal': 'an unexpected error in the daemon',
 } as const;
 export type FailureCode = keyof typeof FAILURE_CODES;

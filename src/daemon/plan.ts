@@ -3,8 +3,10 @@
  * did, decide what to do next. No I/O here (the executor in core.ts performs the steps), so every
  * policy and state transition is unit-tested by feeding plain objects.
  */
-import type { ObjectState } from './api.js';
+import type { CompanionState, ObjectState } from './api.js';
 import { policyFor, type DaemonConfig, type Policy } from './config.js';
+import type { FailureCode } from './failure.js';
+import type { ModuleLoadingState } from '../host/reader.js';
 
 /** Suffix the kernel gives our companion modules (`foo-btf-extra.ko` loads as `foo_btf_extra`). */
 export const COMPANION_SUFFIX = '_btf_extra';
@@ -25,10 +27,39 @@ export interface ObservedObject {
   readonly companionModule: string | undefined;
   /** The companion module is loaded right now. */
   readonly companionLoaded: boolean;
+  /** ...and it is the one this daemon generated (its BTF is the one it stored), not a distribution's. */
+  readonly companionOurs: boolean;
 }
 
 export interface Observation {
   readonly objects: ReadonlyMap<string, ObservedObject>;
+  /** Whether the kernel would take a companion we insert (only read when the destination wants it). */
+  readonly moduleLoading: ModuleLoadingVerdict;
+}
+
+export type ModuleLoadingVerdict =
+  | { readonly allowed: true; readonly sign: boolean }
+  | { readonly allowed: false; readonly code: FailureCode; readonly reason: string; readonly hint: string };
+
+/**
+ * Can the daemon insert companions? Lockdown (integrity or confidentiality) and module.sig_enforce
+ * both make the kernel refuse unsigned modules; a configured key signs them (whether the kernel
+ * trusts that key only insmod can tell). modules_disabled refuses everything until reboot.
+ */
+export function moduleLoadingVerdict(state: ModuleLoadingState, signing: boolean): ModuleLoadingVerdict {
+  if (state.modulesDisabled) {
+    return { allowed: false, code: 'modules-disabled', reason: 'kernel.modules_disabled=1: the kernel loads no module until reboot', hint: 'extras stay published as files; reboot without modules_disabled to load companions' };
+  }
+  const locked = state.lockdown !== undefined && state.lockdown !== 'none';
+  if ((locked || state.sigEnforce) && !signing) {
+    const why = locked ? `kernel lockdown (${state.lockdown})` : 'module.sig_enforce=1';
+    return {
+      allowed: false, code: 'companion-unsigned',
+      reason: `${why}: the kernel loads signed modules only, and companions.signKey is not set`,
+      hint: 'set companions.signKey and companions.signCert to a key the kernel trusts (e.g. enrolled with mokutil --import), or destination: files',
+    };
+  }
+  return { allowed: true, sign: signing };
 }
 
 /** What the daemon remembers per object between reconciles. */
@@ -39,6 +70,8 @@ export interface ObjectRecord {
   readonly buildId: string | undefined;
   /** modprobe of the companion was tried for this build id (do not retry in a loop). */
   readonly companionTried: boolean;
+  /** The generated companion in the kernel, once the daemon dealt with it (destination kernel/both). */
+  readonly kernel?: { readonly state: CompanionState; readonly buildId: string | undefined } | undefined;
 }
 
 export interface PlanInput {
@@ -63,7 +96,17 @@ export type Step =
   | { readonly kind: 'forget'; readonly name: string }
   /** The object's build id changed under published extras: withdraw them before anything else. */
   | { readonly kind: 'withdraw-extras'; readonly name: string; readonly from: string | undefined; readonly to: string | undefined }
-  | { readonly kind: 'write-softdeps'; readonly content: string };
+  | { readonly kind: 'write-softdeps'; readonly content: string }
+  /** Build the object's companion from its published extras, hold its base, insert it. */
+  | { readonly kind: 'insert-companion'; readonly name: string; readonly buildId: string | undefined; readonly sign: boolean }
+  /** Take our companion out of the kernel, then drop what held its base (that order, always). */
+  | { readonly kind: 'remove-companion'; readonly name: string; readonly reason: string; readonly then: 'not-loaded' | 'forget' }
+  /** Our companion is already in the kernel (a restart of the daemon): record it. */
+  | { readonly kind: 'adopt-companion'; readonly name: string; readonly buildId: string | undefined }
+  /** Our companion left the kernel without us (rmmod by hand): drop the hold, do not insert it again. */
+  | { readonly kind: 'companion-gone'; readonly name: string; readonly buildId: string | undefined }
+  /** The kernel would refuse any companion now (lockdown, modules_disabled): say so, keep the files. */
+  | { readonly kind: 'companion-blocked'; readonly name: string; readonly buildId: string | undefined; readonly code: FailureCode; readonly reason: string; readonly hint: string };
 
 /**
  * One executor per step kind: a new kind of Step without its executor does not compile.
@@ -109,8 +152,8 @@ function planObject(o: ObservedObject, rec: ObjectRecord | undefined, input: Pla
     if (rec?.state === 'kernel-provided' && sameBuild) return undefined;
     return { kind: 'use-kernel', ...base, path: o.kernelExtras };
   }
-  // 2. A companion module is loaded (by softdep, by us, or by the admin).
-  if (o.companionLoaded) {
+  // 2. A companion module is loaded (by softdep or by the admin; our own generated one is not a source).
+  if (o.companionLoaded && !o.companionOurs) {
     if (rec?.state === 'companion-loaded' && sameBuild) return undefined;
     return { kind: 'companion-present', ...base };
   }
@@ -128,11 +171,42 @@ function planObject(o: ObservedObject, rec: ObjectRecord | undefined, input: Pla
   return { kind: 'generate', ...base, bypassCache: forced };
 }
 
+/**
+ * The generated companion of one object, once its extras are settled. Inserted only when the
+ * destination asks for the kernel, the extras are published (from the cache or the encoder) for
+ * the loaded build, and the kernel takes modules; removed when the destination no longer wants it.
+ * Distribution companions (loaded by modprobe, step 2/3 of planObject) are never ours to touch.
+ */
+/** Why the config no longer wants the object's generated companion in the kernel (undefined: it does). */
+function companionUnwanted(name: string, config: DaemonConfig): string | undefined {
+  if (config.destination === 'files') return 'destination: files';
+  return policyFor(config, name) === 'never' ? 'policy never' : undefined;
+}
+
+function planCompanion(o: ObservedObject, rec: ObjectRecord | undefined, input: PlanInput, config: DaemonConfig): Step | undefined {
+  const kernelWanted = companionUnwanted(o.name, config) === undefined;
+  const k = rec?.kernel;
+  if (o.companionLoaded && o.companionOurs) {
+    if (k?.state !== 'loaded') return { kind: 'adopt-companion', name: o.name, buildId: o.buildId };
+    return undefined;
+  }
+  if (k?.state === 'loaded') return { kind: 'companion-gone', name: o.name, buildId: o.buildId };
+  if (!kernelWanted || o.companionLoaded || rec === undefined || rec.state !== 'published' || rec.buildId !== o.buildId) return undefined;
+  // Settled for this build (not-loaded, released): a regen (forced) clears it.
+  if (k !== undefined && k.buildId === o.buildId) return undefined;
+  const verdict = input.observation.moduleLoading;
+  if (!verdict.allowed) return { kind: 'companion-blocked', name: o.name, buildId: o.buildId, code: verdict.code, reason: verdict.reason, hint: verdict.hint };
+  return { kind: 'insert-companion', name: o.name, buildId: o.buildId, sign: verdict.sign };
+}
+
 /** Decide the steps that bring the published state in line with the host and the config. */
 export function plan(input: PlanInput, config: DaemonConfig): Step[] {
   const steps: Step[] = [];
   for (const rec of input.records.values()) {
-    if (!input.observation.objects.has(rec.name)) steps.push({ kind: 'forget', name: rec.name });
+    if (input.observation.objects.has(rec.name)) continue;
+    // The base is gone (only possible when nothing held it): its companion must not stay behind.
+    if (rec.kernel?.state === 'loaded') steps.push({ kind: 'remove-companion', name: rec.name, reason: `${rec.name} unloaded`, then: 'forget' });
+    else steps.push({ kind: 'forget', name: rec.name });
   }
   const names = [...input.observation.objects.keys()].sort((a, b) => (a === 'vmlinux' ? -1 : b === 'vmlinux' ? 1 : a < b ? -1 : a > b ? 1 : 0));
   for (const name of names) {
@@ -140,7 +214,14 @@ export function plan(input: PlanInput, config: DaemonConfig): Step[] {
     if (o === undefined || isCompanionModule(name)) continue;
     const rec = input.records.get(name);
     const step = planObject(o, rec, input, config);
-    if (step === undefined) continue;
+    // Our companion out first when the config no longer wants it, whatever else happens to the object.
+    const unwanted = o.companionLoaded && o.companionOurs ? companionUnwanted(o.name, config) : undefined;
+    if (unwanted !== undefined) steps.push({ kind: 'remove-companion', name, reason: unwanted, then: 'not-loaded' });
+    if (step === undefined) {
+      const companion = unwanted === undefined ? planCompanion(o, rec, input, config) : undefined;
+      if (companion !== undefined) steps.push(companion);
+      continue;
+    }
     if ((step.kind === 'generate' || step.kind === 'load-companion') && rec !== undefined && rec.buildId !== o.buildId) {
       steps.push({ kind: 'withdraw-extras', name, from: rec.buildId, to: o.buildId });
     }

@@ -29,6 +29,24 @@ export interface HostReader {
   osRelease(): Promise<OsRelease>;
   /** Module name -> path under /lib/modules/<rel>/ from modules.dep (compression suffix kept). */
   modulePaths(release: string): ReadonlyMap<string, string>;
+  /** What decides whether the kernel accepts a module we insert (files absent: the permissive value). */
+  moduleLoading(): ModuleLoadingState;
+  /** /proc/kallsyms, undefined when unreadable. */
+  kallsyms(): string | undefined;
+}
+
+export interface ModuleLoadingState {
+  /** The active lockdown mode (`none`, `integrity`, `confidentiality`); undefined without the LSM. */
+  readonly lockdown: string | undefined;
+  /** Only signed modules load (module.sig_enforce=1, or a kernel built with MODULE_SIG_FORCE). */
+  readonly sigEnforce: boolean;
+  /** kernel.modules_disabled=1: no module loads until reboot. */
+  readonly modulesDisabled: boolean;
+}
+
+/** The bracketed word of /sys/kernel/security/lockdown (`none [integrity] confidentiality`). */
+export function parseLockdown(text: string): string | undefined {
+  return /\[([a-z]+)\]/.exec(text)?.[1];
 }
 
 /** modules.dep: "kernel/drivers/block/loop.ko.xz: dep dep" per line; names fold '-' to '_'. */
@@ -133,6 +151,20 @@ export function fsHostReader(paths: HostPaths, opts: HostReaderOptions = {}): Ho
         depCache = { file, mtimeMs: st.mtimeMs, size: st.size, map };
       }
       return depCache.map;
+    },
+    moduleLoading() {
+      const text = (file: string): string | undefined => {
+        try { return readRegularFileSync(file, { maxBytes: FILE_LIMITS.text }).toString('utf8').trim(); } catch { return undefined; }
+      };
+      const lockdown = text(paths.lockdown);
+      return {
+        lockdown: lockdown === undefined ? undefined : parseLockdown(lockdown),
+        sigEnforce: text(paths.moduleSigEnforce) === 'Y',
+        modulesDisabled: text(paths.modulesDisabled) === '1',
+      };
+    },
+    kallsyms() {
+      try { return readRegularFileSync(paths.kallsyms, { maxBytes: FILE_LIMITS.symbols }).toString('utf8'); } catch { return undefined; }
     },
   };
 }

@@ -12,7 +12,7 @@ import { buildCompanion, type CompanionImport } from './companion.js';
 import { buildCompanionBtf, type CompanionBtf } from './companion-btf.js';
 import { KmodError } from './errors.js';
 import { nameResolvesTo, parseKallsyms } from './kallsyms.js';
-import { modinfoValue, moduleLayoutVersion, readInstalledModule, vermagicOf } from './installed-ko.js';
+import { modinfoValue, moduleLayoutVersion, readInstalledModule, vermagicOf, type InstalledModule } from './installed-ko.js';
 import { decideHold, type HoldDecision } from './safety.js';
 import { structModuleLayout } from './struct-module.js';
 
@@ -39,6 +39,8 @@ export interface MadeCompanion {
   readonly variables: number;
   readonly dropped: CompanionBtf['dropped'];
   readonly btfBytes: number;
+  /** The companion's .BTF section (what /sys/kernel/btf/<name> shows once it is loaded). */
+  readonly btf: Uint8Array;
 }
 
 function readLevel(path: string, base: Btf | undefined, code: 'bad-btf' | 'extras-not-split'): Btf {
@@ -58,22 +60,39 @@ export function makeCompanion(o: MakeCompanionOptions): MadeCompanion {
   const vmlinux = readLevel(o.btf[0]!, undefined, 'bad-btf');
   const moduleBtf = isVmlinux ? undefined : readLevel(o.btf[1]!, vmlinux, 'bad-btf');
   const extras = readLevel(o.extras, moduleBtf ?? vmlinux, 'extras-not-split');
+  return makeCompanionFrom({ name: o.name, vmlinux, extras, ko: readInstalledModule(o.ko), koPath: o.ko, kallsyms: o.kallsyms, vmlinuxFile: o.btf[0]! });
+}
+
+/** Already parsed inputs (the daemon holds them in memory): `extras` is split on the module's BTF (or vmlinux's). */
+export interface CompanionInputs {
+  readonly name: string;
+  readonly vmlinux: Btf;
+  readonly extras: Btf;
+  readonly ko: InstalledModule;
+  /** For messages. */
+  readonly koPath: string;
+  readonly vmlinuxFile: string;
+  readonly kallsyms?: string | undefined;
+}
+
+export function makeCompanionFrom(o: CompanionInputs): MadeCompanion {
+  const isVmlinux = o.name === 'vmlinux';
+  const { vmlinux, extras, ko } = o;
   const layout = structModuleLayout(vmlinux);
   const baseName = isVmlinux ? 'vmlinux' : o.name.replace(/-/g, '_');
   const index = o.kallsyms !== undefined ? parseKallsyms(o.kallsyms) : undefined;
   const companionBtf = buildCompanionBtf(vmlinux, extras, index ? { resolvesByName: (n) => nameResolvesTo(index, n, baseName) } : {});
-  const ko = readInstalledModule(o.ko);
   // The BTF and the .ko must describe one kernel: a vmlinux BTF of another build would give the
   // companion base type ids (and a struct module) that the running kernel does not have.
   if (ko.thisModuleSize !== undefined && ko.thisModuleSize !== layout.size) {
-    throw new KmodError('kernel-mismatch', `.gnu.linkonce.this_module is ${ko.thisModuleSize} bytes, but struct module in ${o.btf[0]} is ${layout.size}: `
-      + 'the vmlinux BTF and the installed module are not from the same kernel', { file: o.ko, section: '.gnu.linkonce.this_module' });
+    throw new KmodError('kernel-mismatch', `.gnu.linkonce.this_module is ${ko.thisModuleSize} bytes, but struct module in ${o.vmlinuxFile} is ${layout.size}: `
+      + 'the vmlinux BTF and the installed module are not from the same kernel', { file: o.koPath, section: '.gnu.linkonce.this_module' });
   }
   const vermagic = vermagicOf(ko);
   const moduleLayout = moduleLayoutVersion(ko);
   const koName = modinfoValue(ko, 'name');
   if (!isVmlinux && koName !== undefined && koName.replace(/-/g, '_') !== o.name.replace(/-/g, '_')) {
-    throw new KmodError('bad-ko', `the installed module is ${koName}, not ${o.name}: give the base module's .ko (its exports hold the base)`, { file: o.ko });
+    throw new KmodError('bad-ko', `the installed module is ${koName}, not ${o.name}: give the base module's .ko (its exports hold the base)`, { file: o.koPath });
   }
   const hold = decideHold(baseName, ko.exports);
   const imports: CompanionImport[] = hold.safe && hold.mechanism === 'imports-export' ? [hold.import] : [];
@@ -84,5 +103,5 @@ export function makeCompanion(o: MakeCompanionOptions): MadeCompanion {
     depends: imports.length > 0 && koName !== undefined ? [koName] : [],
     retpoline: modinfoValue(ko, 'retpoline') === 'Y',
   });
-  return { name, bytes, hold, variables: companionBtf.variables, dropped: companionBtf.dropped, btfBytes: btfBytes.length };
+  return { name, bytes, hold, variables: companionBtf.variables, dropped: companionBtf.dropped, btfBytes: btfBytes.length, btf: btfBytes };
 }

@@ -95,6 +95,8 @@ watch: { pollIntervalMs: 500 }
     it('bad-value (range)', () => expectCode('jobs: { concurrency: 0 }\n', 'bad-value', /jobs\.concurrency: expected an integer in \[1, 64\], got 0/));
     it('bad-value (relative path)', () => expectCode('cacheDir: var/cache\n', 'bad-value', /cacheDir: expected an absolute path/));
     it('bad-value (URL)', () => expectCode('debuginfo: { debuginfodUrls: ["ftp://x"] }\n', 'bad-value', /debuginfo\.debuginfodUrls\[0\]: expected an http\(s\) URL/));
+    it('bad-value (destination word)', () => expectCode('destination: kernels\n', 'bad-value', /: destination: expected one of files\|kernel\|both, got "kernels"/));
+    it('bad-value (a signing key without its certificate)', () => expectCode('companions: { signKey: /etc/k.pem }\n', 'bad-value', /companions\.signCert: signKey and signCert go together/));
     it('bad-glob', () => expectCode('policy: { rules: [ { match: "kvm[", policy: never } ] }\n', 'bad-glob', /policy\.rules\[0\]\.match: unclosed/));
     it('wrong-type rule match', () => expectCode('policy: { rules: [ { policy: never } ] }\n', 'wrong-type', /policy\.rules\[0\]\.match: expected a non-empty glob/));
     it('every code is covered above', () => {

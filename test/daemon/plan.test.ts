@@ -1,17 +1,18 @@
 import { strict as assert } from 'node:assert';
 import { DEFAULT_CONFIG, validateConfig, type DaemonConfig } from '../../src/daemon/config.js';
-import { isCompanionModule, kernelRebuildDelay, plan, softdepContent, type ObjectRecord, type ObservedObject, type PlanInput, type Step } from '../../src/daemon/plan.js';
+import { isCompanionModule, kernelRebuildDelay, moduleLoadingVerdict, plan, softdepContent, type ModuleLoadingVerdict, type ObjectRecord, type ObservedObject, type PlanInput, type Step } from '../../src/daemon/plan.js';
 import type { ObjectState } from '../../src/daemon/api.js';
 
 function obj(name: string, over: Partial<ObservedObject> = {}): ObservedObject {
-  return { name, buildId: `id-${name}`, hasBtf: true, kernelExtras: undefined, companionModule: undefined, companionLoaded: false, ...over };
+  return { name, buildId: `id-${name}`, hasBtf: true, kernelExtras: undefined, companionModule: undefined, companionLoaded: false, companionOurs: false, ...over };
 }
 function rec(name: string, state: ObjectState, over: Partial<ObjectRecord> = {}): ObjectRecord {
   return { name, state, policy: 'always', buildId: `id-${name}`, companionTried: false, ...over };
 }
-function input(objects: ObservedObject[], records: ObjectRecord[] = [], over: Partial<PlanInput> = {}): PlanInput {
+const MAY_LOAD: ModuleLoadingVerdict = { allowed: true, sign: false };
+function input(objects: ObservedObject[], records: ObjectRecord[] = [], over: Partial<PlanInput> = {}, moduleLoading: ModuleLoadingVerdict = MAY_LOAD): PlanInput {
   return {
-    observation: { objects: new Map(objects.map((o) => [o.name, o])) },
+    observation: { objects: new Map(objects.map((o) => [o.name, o])), moduleLoading },
     records: new Map(records.map((r) => [r.name, r])),
     requested: new Set(), forced: new Set(), retry: new Set(), softdepsWritten: '',
     ...over,
@@ -152,5 +153,66 @@ describe('daemon/plan: merged/kernel staleness', () => {
     assert.equal(kernelRebuildDelay({ now: 10_700, dirtySince: 1000, lastChange: 10_700, busy: false }, t), 300);
     assert.equal(kernelRebuildDelay({ now: 5000, dirtySince: 1000, lastChange: 5000, busy: true }, t), 6000);
     assert.equal(kernelRebuildDelay({ now: 12_000, dirtySince: 1000, lastChange: 11_900, busy: true }, t), 0);
+  });
+
+  describe('generated companions (destination kernel/both)', () => {
+    const both = cfg({ destination: 'both' });
+    const loaded = { state: 'loaded' as const, buildId: 'id-loop' };
+    it('inserts once the extras are published for the loaded build, not before, and not with destination files', () => {
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published')]), both), [{ kind: 'insert-companion', name: 'loop', buildId: 'id-loop', sign: false }]);
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'generating')]), both), []);
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'no-debuginfo')]), both), []);
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published')]), DEFAULT_CONFIG), [], 'the default destination is files');
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published', { buildId: 'old' })]), both).map((s) => s.kind), ['withdraw-extras', 'generate'], 'a stale build regenerates first');
+    });
+    it('does not retry a settled outcome for the same build (not-loaded, released) unless regen clears it', () => {
+      for (const state of ['not-loaded', 'released'] as const) {
+        assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published', { kernel: { state, buildId: 'id-loop' } })]), both), [], state);
+      }
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published', { kernel: { state: 'not-loaded', buildId: 'old' } })]), both).map((s) => s.kind), ['insert-companion'], 'a new build tries again');
+    });
+    it('says why instead of inserting when the kernel would refuse (lockdown, modules_disabled)', () => {
+      const refused = moduleLoadingVerdict({ lockdown: 'integrity', sigEnforce: false, modulesDisabled: false }, false);
+      const steps = plan(input([obj('loop')], [rec('loop', 'published')], {}, refused), both);
+      assert.equal(steps.length, 1);
+      assert.equal(steps[0]?.kind, 'companion-blocked');
+      assert.equal((steps[0] as { code: string }).code, 'companion-unsigned');
+    });
+    it('adopts its own companion found loaded (daemon restart), removes it when the destination becomes files or the policy never', () => {
+      const ours = obj('loop', { companionLoaded: true, companionOurs: true });
+      assert.deepEqual(plan(input([ours], [rec('loop', 'published')]), both), [{ kind: 'adopt-companion', name: 'loop', buildId: 'id-loop' }]);
+      assert.deepEqual(plan(input([ours], [rec('loop', 'published', { kernel: loaded })]), both), []);
+      assert.deepEqual(plan(input([ours], [rec('loop', 'published', { kernel: loaded })]), DEFAULT_CONFIG), [{ kind: 'remove-companion', name: 'loop', reason: 'destination: files', then: 'not-loaded' }]);
+      const never = cfg({ destination: 'both', policy: { rules: [{ match: 'loop', policy: 'never' }] } });
+      assert.deepEqual(kinds(plan(input([ours], [rec('loop', 'published', { kernel: loaded })]), never)), ['remove-companion:loop', 'skip:loop']);
+    });
+    it('a distribution companion keeps precedence: it is used as the source, never removed or replaced', () => {
+      const distro = obj('loop', { companionLoaded: true, companionOurs: false, companionModule: '/lib/modules/r/updates/loop-btf-extra.ko' });
+      assert.deepEqual(kinds(plan(input([distro]), both)), ['companion-present:loop', 'write-softdeps:']);
+      assert.deepEqual(plan(input([distro], [rec('loop', 'companion-loaded')]), both).filter((s) => s.kind !== 'write-softdeps'), []);
+    });
+    it('notices its companion removed by hand (drops the hold, no reinsert), and removes a companion whose base is gone before forgetting it', () => {
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published', { kernel: loaded })]), both), [{ kind: 'companion-gone', name: 'loop', buildId: 'id-loop' }]);
+      assert.deepEqual(plan(input([], [rec('loop', 'published', { kernel: loaded })]), both), [{ kind: 'remove-companion', name: 'loop', reason: 'loop unloaded', then: 'forget' }]);
+    });
+  });
+
+  describe('moduleLoadingVerdict', () => {
+    const open = { lockdown: 'none', sigEnforce: false, modulesDisabled: false };
+    it('allows unsigned modules on an open kernel, and signs when a key is configured', () => {
+      assert.deepEqual(moduleLoadingVerdict(open, false), { allowed: true, sign: false });
+      assert.deepEqual(moduleLoadingVerdict({ ...open, lockdown: undefined }, true), { allowed: true, sign: true });
+    });
+    it('refuses unsigned under lockdown or sig_enforce, with a hint; a key lets insmod decide', () => {
+      for (const s of [{ ...open, lockdown: 'integrity' }, { ...open, lockdown: 'confidentiality' }, { ...open, sigEnforce: true }]) {
+        const v = moduleLoadingVerdict(s, false);
+        assert.ok(!v.allowed && v.code === 'companion-unsigned' && /signKey/.test(v.hint), JSON.stringify(s));
+        assert.deepEqual(moduleLoadingVerdict(s, true), { allowed: true, sign: true });
+      }
+    });
+    it('refuses everything once modules_disabled is set, key or not', () => {
+      const v = moduleLoadingVerdict({ ...open, modulesDisabled: true }, true);
+      assert.ok(!v.allowed && v.code === 'modules-disabled');
+    });
   });
 });

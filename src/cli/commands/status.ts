@@ -82,5 +82,13 @@ export function formatStatus(s: DaemonStatus): string {
     formatBytes(o.bytes),
     [o.reason, o.hint ? `install: ${o.hint}` : undefined].filter((x) => x !== undefined).join('; ') || '-',
   ]);
-  return head + formatTable(['OBJECT', 'STATE', 'POLICY', 'SOURCE', 'VARS', 'SIZE', 'REASON / HINT'], rows);
+  const table = formatTable(['OBJECT', 'STATE', 'POLICY', 'SOURCE', 'VARS', 'SIZE', 'REASON / HINT'], rows);
+  // Generated companions in the running kernel (destination kernel/both): one line each.
+  const kernel = sortedObjects(s.objects).filter((o) => o.kernel !== undefined).map((o) => {
+    const k = o.kernel!;
+    const where = k.state === 'loaded' ? (k.btf ?? k.module) : k.module;
+    const why = [k.hold, k.reason, k.code === undefined ? undefined : `[${k.code}]`, k.hint === undefined ? undefined : `hint: ${k.hint}`].filter((x) => x !== undefined).join(' ');
+    return `  ${printable(o.name)}: ${k.state} ${printable(where)}${why ? ` (${printable(why)})` : ''}\n`;
+  });
+  return head + table + (kernel.length === 0 ? '' : `\nin the kernel:\n${kernel.join('')}`);
 }

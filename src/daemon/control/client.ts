@@ -106,6 +106,13 @@ export async function requestRegen(
   return r as unknown as RegenResponse;
 }
 
+/** Remove the generated companions of `names` from the kernel (and what held their bases). */
+export async function requestRelease(socketPath: string, names: readonly string[], opts: ControlRequestOptions = {}): Promise<RegenResponse> {
+  const r = await controlRequest(socketPath, 'POST', CONTROL_ROUTES.release.path, { names }, opts);
+  if (!isObject(r) || !Array.isArray(r['objects'])) throw new ControlError('bad-response', `${socketPath}: release answer has no "objects" list`);
+  return r as unknown as RegenResponse;
+}
+
 export async function requestLookup(socketPath: string, variable: string, opts: ControlRequestOptions = {}): Promise<LookupResponse> {
   const path = `${CONTROL_ROUTES.lookup.path}?var=${encodeURIComponent(variable)}`;
   const r = await controlRequest(socketPath, 'GET', path, undefined, opts);

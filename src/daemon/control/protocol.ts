@@ -9,6 +9,7 @@ export const CONTROL_ROUTES = {
   regen: { method: 'POST', path: '/v1/regen' },
   lookup: { method: 'GET', path: '/v1/lookup' },
   reload: { method: 'POST', path: '/v1/reload' },
+  release: { method: 'POST', path: '/v1/release' },
 } as const;
 
 export const CONTROL_LIMITS = {

@@ -246,6 +246,13 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, handlers
         sendJson(res, 200, body);
         return;
       }
+      case CONTROL_ROUTES.release.path: {
+        const target = parseRegen(await readJsonBody(req));
+        if (!('names' in target)) throw new ControlError('bad-request', 'release body must be {"names": [...]}');
+        const body: RegenResponse = { objects: await handlers.release(target.names) };
+        sendJson(res, 200, body);
+        return;
+      }
       case CONTROL_ROUTES.reload.path: {
         await readBody(req);
         try { await handlers.reload(); } catch (e) {

@@ -31,10 +31,11 @@ export interface FakeCalls {
   regen: Array<{ readonly names: readonly string[] } | { readonly all: true }>;
   lookup: string[];
   reload: number;
+  release: string[][];
 }
 
 export function fakeHandlers(over: Partial<ControlHandlers> = {}): { handlers: ControlHandlers; calls: FakeCalls } {
-  const calls: FakeCalls = { status: 0, regen: [], lookup: [], reload: 0 };
+  const calls: FakeCalls = { status: 0, regen: [], lookup: [], reload: 0, release: [] };
   const handlers: ControlHandlers = {
     status: () => { calls.status += 1; return fakeStatus; },
     regen: async (t) => {
@@ -43,6 +44,10 @@ export function fakeHandlers(over: Partial<ControlHandlers> = {}): { handlers: C
       return fakeObjects.filter((o) => names.includes(o.name)).map((o) => ({ ...o, state: 'published' as const }));
     },
     lookup: async (v) => { calls.lookup.push(v); return fakeHits.filter((h) => h.variable === v); },
+    release: async (names) => {
+      calls.release.push([...names]);
+      return fakeObjects.filter((o) => names.includes(o.name)).map((o) => ({ ...o, kernel: { state: 'released' as const, module: `${o.name}_btf_extra` } }));
+    },
     reload: async () => { calls.reload += 1; },
     ...over,
   };
