@@ -91,6 +91,10 @@ else
     echo "FAIL setup: npm ci in the clean clone failed"
     finish 0 1 0
   fi
+  # The BPF test programs of the companion checks, built here (the guest has no compiler).
+  if ! "$repo/test/vm/bpf/build.sh" "$work/btf-extra/.vm-bpf" > "$work/bpf-build.log" 2>&1; then
+    echo "vm: note: test/vm/bpf/build.sh failed (the BPF checks will fail): $(tail -1 "$work/bpf-build.log")"
+  fi
   tar -cf "$payload.tmp" -C "$work" btf-extra
   mv "$payload.tmp" "$payload"
   rm -rf "$work"; trap - EXIT

@@ -206,6 +206,123 @@ else
   fail "systemctl restart: all served from the cache, no encoder run, same bytes" "not all published: $(for m in $objs; do printf '%s=%s ' "$m" "$(state "$m")"; done)"
 fi
 
+# --- companions: extras loaded into the running kernel (destination both) ---------------------------
+bpf=$src/.vm-bpf
+kfield() { jq -r --arg n "$1" --arg f "$2" '.objects[] | select(.name == $n) | .kernel[$f] // empty' "$status" 2>/dev/null; }
+kstate_is() { [ "$(kfield "$1" state)" = "$2" ]; }
+# clean_dmesg STEP: no BUG/Oops/WARNING since the last call (each ordering step is checked on its own).
+dmesg_mark=$(dmesg | wc -l)
+clean_dmesg() {
+  local new; new=$(dmesg | tail -n +"$((dmesg_mark + 1))" | grep -E 'BUG:|Oops|WARNING:|general protection|RIP: ' | head -3)
+  dmesg_mark=$(dmesg | wc -l)
+  if [ -z "$new" ]; then return 0; fi
+  echo "== dmesg after $1: $new"; return 1
+}
+# ksym OBJECT [ARGS]: run a BPF test program; its .bss values as "name=value" lines.
+ksym() { timeout 120 "$bpf/ksym_run" "$bpf/$1.bpf.o" "${@:2}" 2>>"$log"; }
+val() { grep -m1 "^$1=" | cut -d= -f2; }
+
+sed -i 's/^destination: files$/destination: both/' "$conf"
+grep -q '^destination: both$' "$conf" || fail "companions: config set to destination both" "no 'destination: files' line in $conf"
+t0=$(now)
+systemctl reload "$unit"
+# On Linux 6.1 a base is held by importing one of its exports (the loader records the use); the
+# pinned-program hold needs ld_imm64 to a FUNC (Linux 6.4+) or a per-CPU VAR in the base's BTF.
+held="crc7 cordic nf_conntrack nf_tables"   # export symbols
+unheld="loop virtio_net xfs btrfs"         # export nothing, no VAR in their BTF
+if until_true 600 kstate_is vmlinux loaded && [ -e /sys/kernel/btf/vmlinux_btf_extra ]; then
+  pass "companion: vmlinux_btf_extra loaded, in /sys/kernel/btf" "$(since "$t0") s after the reload; $(kfield vmlinux variables) variables; $(kfield vmlinux hold)"
+else fail "companion: vmlinux_btf_extra loaded, in /sys/kernel/btf" "kernel state '$(kfield vmlinux state)': $(kfield vmlinux reason) [$(kfield vmlinux code)]"; fi
+missing=""
+for m in $held; do
+  if until_true 300 kstate_is "$m" loaded && [ -e "/sys/kernel/btf/${m}_btf_extra" ] && [[ "$(kfield "$m" hold)" == imports* ]]; then echo "== $m: $(kfield "$m" hold)"
+  else missing="$missing $m:'$(kfield "$m" state)' $(kfield "$m" reason) [$(kfield "$m" code)];"; fi
+done
+if [ -z "$missing" ]; then pass "companions of modules with exports loaded, each importing one ($held)" "$(since "$t0") s; crc7: $(kfield crc7 hold | cut -c1-60)"
+else fail "companions of modules with exports loaded, each importing one ($held)" "$missing"; fi
+wrong=""
+for m in $unheld; do
+  if until_true 120 kstate_is "$m" not-loaded && [ "$(kfield "$m" code)" = companion-unsafe ] && [ ! -e "/sys/kernel/btf/${m}_btf_extra" ] \
+     && [ -f "$run/btf/$m-btf-extra" ] && [ -z "$(ls /sys/fs/bpf/btf-extra 2>/dev/null)" ]; then echo "== $m: $(kfield "$m" reason)"
+  else wrong="$wrong $m:'$(kfield "$m" state)' [$(kfield "$m" code)] $(kfield "$m" reason);"; fi
+done
+if [ -z "$wrong" ]; then pass "modules nothing can hold ($unheld): companion not inserted, status says why, files still published" "loop: $(kfield loop reason | cut -c1-150)"
+else fail "modules nothing can hold ($unheld): companion not inserted, status says why, files still published" "$wrong"; fi
+out=$(timeout 60 btf-extra status 2>&1)
+if grep -q 'in the kernel:' <<< "$out" && grep -q 'crc7: loaded /sys/kernel/btf/crc7_btf_extra' <<< "$out" && grep -q 'loop: not-loaded' <<< "$out"; then pass "btf-extra status shows /sys/kernel/btf/<name>_btf_extra, or why not"
+else fail "btf-extra status shows /sys/kernel/btf/<name>_btf_extra, or why not" "$(tail -5 <<< "$out" | tr '\n' '|')"; fi
+clean_dmesg "companion inserts" && pass "dmesg clean after inserting the companions" || fail "dmesg clean after inserting the companions" "see checks.log"
+
+# BPF programs with __ksym externs read live values (vmlinux).
+out=$(ksym ksym_vmlinux --repeat 2 --interval-ms 300); rc=$?
+echo "$out"
+inum=$(stat -L -c %i /proc/1/ns/net)
+possible=$(awk -F- '{ print ($2 == "" ? $1 : $2) + 1 }' /sys/devices/system/cpu/possible)
+j1=$(val jiffies64 <<< "$out"); j2=$(grep '^jiffies64=' <<< "$out" | tail -1 | cut -d= -f2)
+if [ $rc = 0 ] && [ "$(val init_net_ns_inum <<< "$out")" = "$inum" ] && [ "$(val nr_cpus <<< "$out")" = "$possible" ] \
+   && [ -n "$j1" ] && [ -n "$j2" ] && [ "$j2" -gt "$j1" ]; then
+  pass "BPF __ksym: init_net.ns.inum, nr_cpu_ids, jiffies_64 read live" "inum $inum, nr_cpu_ids $possible, jiffies_64 $j1 -> $j2"
+else fail "BPF __ksym: init_net.ns.inum, nr_cpu_ids, jiffies_64 read live" "exit $rc: $(tr '\n' ' ' <<< "$out") (want inum $inum, nr_cpu_ids $possible, rising jiffies); $(tail -2 "$log" | tr '\n' ' ')"; fi
+
+# The base is held: rmmod and modprobe -r of crc7 are refused while its companion is loaded.
+if ! timeout 30 rmmod crc7 2>>"$log" && ! timeout 30 modprobe -r crc7 2>>"$log" && [ -d /sys/module/crc7 ] && clean_dmesg "rmmod crc7 (held)"; then
+  pass "rmmod crc7 / modprobe -r crc7 refused while crc7_btf_extra is loaded" "holders: $(ls /sys/module/crc7/holders | tr '\n' ' ')"
+else fail "rmmod crc7 / modprobe -r crc7 refused while crc7_btf_extra is loaded" "crc7 $( [ -d /sys/module/crc7 ] && echo present || echo GONE)"; fi
+
+# A program using crc7_btf_extra pins it: release fails while it runs, works after; then crc7 unloads.
+ksym ksym_crc7 --repeat 16 --interval-ms 500 > "$results/ksym_crc7_held.txt" &
+kpid=$!
+until_true 60 grep -q '^syndrome_1=' "$results/ksym_crc7_held.txt"
+held_ok=1
+timeout 60 btf-extra release crc7 >>"$log" 2>&1 && held_ok=0
+timeout 30 rmmod crc7_btf_extra 2>>"$log" && held_ok=0
+timeout 30 rmmod crc7 2>>"$log" && held_ok=0
+[ -d /sys/module/crc7 ] && [ -d /sys/module/crc7_btf_extra ] || held_ok=0
+clean_dmesg "release while a program uses the companion" || held_ok=0
+wait "$kpid"; krc=$?
+if [ $held_ok = 1 ] && [ $krc = 0 ] && [ "$(grep -c '^syndrome_1=18$' "$results/ksym_crc7_held.txt")" = 16 ]; then
+  pass "a running BPF program pins crc7_btf_extra: release, rmmod of either refused; the program reads crc7_be_syndrome_table[1] = 0x12 to the end"
+else fail "a running BPF program pins crc7_btf_extra: release, rmmod of either refused; the program reads crc7_be_syndrome_table[1] = 0x12 to the end" "held_ok $held_ok, ksym_run exit $krc, $(tr '\n' ' ' < "$results/ksym_crc7_held.txt" | cut -c1-200)"; fi
+t0=$(now)
+if timeout 60 btf-extra release crc7 >>"$log" 2>&1 && [ ! -d /sys/module/crc7_btf_extra ] && timeout 60 modprobe -r crc7 \
+   && until_true 60 untracked crc7 && clean_dmesg "release + modprobe -r crc7"; then
+  pass "btf-extra release crc7, then modprobe -r crc7: companion first, then the base; dmesg clean" "$(since "$t0") s"
+else fail "btf-extra release crc7, then modprobe -r crc7: companion first, then the base; dmesg clean" "crc7 $( [ -d /sys/module/crc7 ] && echo present), crc7_btf_extra $( [ -d /sys/module/crc7_btf_extra ] && echo present), state '$(state crc7)'"; fi
+
+# modprobe crc7 again: the companion comes back (extras from the cache) and a program reads the table.
+t0=$(now)
+timeout 60 modprobe crc7
+if until_true 300 kstate_is crc7 loaded; then
+  out=$(ksym ksym_crc7); rc=$?
+  if [ $rc = 0 ] && [ "$(val syndrome_1 <<< "$out")" = 18 ] && clean_dmesg "crc7 read"; then
+    pass "modprobe crc7 again: crc7_btf_extra back, a BPF program reads the live table" "$(since "$t0") s; extras from $(field crc7 source)"
+  else fail "modprobe crc7 again: crc7_btf_extra back, a BPF program reads the live table" "exit $rc: $(tr '\n' ' ' <<< "$out")"; fi
+else fail "modprobe crc7 again: crc7_btf_extra back, a BPF program reads the live table" "kernel state '$(kfield crc7 state)': $(kfield crc7 reason)"; fi
+
+# loop (no export) stays free: rmmod works with destination both, no companion was left behind.
+if timeout 30 rmmod loop && until_true 60 untracked loop && [ ! -e /sys/kernel/btf/loop_btf_extra ] && timeout 60 modprobe loop max_loop=13 \
+   && until_true 300 state_is loop published && kstate_is loop not-loaded && clean_dmesg "loop unload/reload"; then
+  pass "loop (not holdable on 6.1): rmmod and modprobe loop max_loop=13 work, no companion without its base" "$(kfield loop code)"
+else fail "loop (not holdable on 6.1): rmmod and modprobe loop max_loop=13 work, no companion without its base" "state '$(state loop)', kernel '$(kfield loop state)'"; fi
+
+# Daemon restart: the companions stay in the kernel and are adopted, not inserted again.
+inv_before=$(show InvocationID)
+timeout 300 systemctl restart "$unit"
+inv=$(show InvocationID)
+adopted() { for m in vmlinux crc7 nf_tables; do kstate_is "$m" loaded || return 1; done; }
+inserted=$(journalctl _SYSTEMD_INVOCATION_ID="$inv" --no-pager -o cat | grep -c 'inserted companion')
+if [ "$inv" != "$inv_before" ] && until_true 300 adopted && [ "$inserted" = 0 ] && [ -e /sys/kernel/btf/vmlinux_btf_extra ] && clean_dmesg "restart"; then
+  pass "systemctl restart: companions stay loaded and are adopted, none inserted again" "$(journalctl _SYSTEMD_INVOCATION_ID="$inv" --no-pager -o cat | grep -c 'companion already loaded') adopted"
+else fail "systemctl restart: companions stay loaded and are adopted, none inserted again" "vmlinux '$(kfield vmlinux state)', loop '$(kfield loop state)', inserted lines $inserted"; fi
+
+# Back to destination files: every generated companion leaves the kernel, holds dropped, bases free.
+sed -i 's/^destination: both$/destination: files/' "$conf"
+systemctl reload "$unit"
+none_left() { ! ls /sys/kernel/btf | grep -q '_btf_extra$'; }
+if until_true 120 none_left && [ -z "$(ls /sys/fs/bpf/btf-extra 2>/dev/null)" ] && timeout 30 rmmod crc7 && clean_dmesg "destination files"; then
+  pass "reload to destination files: all companions removed, holds dropped, crc7 unloads" "$(ls /sys/kernel/btf | wc -l) BTF objects left"
+else fail "reload to destination files: all companions removed, holds dropped, crc7 unloads" "left: $(ls /sys/kernel/btf | grep _btf_extra | tr '\n' ' ') pins: $(ls /sys/fs/bpf/btf-extra 2>&1 | tr '\n' ' ')"; fi
+
 # --- over the whole run --------------------------------------------------------------------------------
 wd=$(journalctl --no-pager -o cat | grep -i 'watchdog timeout' | head -3)
 if [ "$(show NRestarts)" = 0 ] && [ -z "$wd" ] && [ "$(show WatchdogUSec)" != 0 ] && [ "$(show WatchdogTimestampMonotonic)" != 0 ]; then
