@@ -32,3 +32,21 @@ describe('systemd/btf-extrad.service', () => {
     assert.deepEqual(unit.get('NotifyAccess'), ['all']);
   });
 });
+
+describe('systemd/kernel-companions.conf (drop-in for destination kernel/both)', () => {
+  const unit = serviceSection(readFileSync(join(repoRoot, 'systemd/btf-extrad.service'), 'utf8'));
+  const dropIn = serviceSection(readFileSync(join(repoRoot, 'systemd/kernel-companions.conf'), 'utf8'));
+  const words = (m: Map<string, string[]>, k: string): string[] => (m.get(k) ?? []).join(' ').split(/\s+/).filter((w) => w !== '');
+
+  it('the unit alone stays least-privileged: no bpf syscall, no CAP_BPF/CAP_SYS_ADMIN, /sys/fs/bpf not writable', () => {
+    for (const cap of ['CAP_BPF', 'CAP_PERFMON', 'CAP_SYS_ADMIN']) assert.ok(!words(unit, 'CapabilityBoundingSet').includes(cap), cap);
+    assert.ok(!words(unit, 'SystemCallFilter').includes('bpf'));
+    assert.ok(words(unit, 'CapabilityBoundingSet').includes('CAP_SYS_MODULE'), 'insmod/modprobe of companions');
+  });
+  it('adds exactly what the pinned-program hold needs, to lists that a drop-in extends', () => {
+    assert.deepEqual(words(dropIn, 'CapabilityBoundingSet').sort(), ['CAP_BPF', 'CAP_PERFMON', 'CAP_SYS_ADMIN']);
+    assert.deepEqual(words(dropIn, 'SystemCallFilter'), ['bpf']);
+    assert.deepEqual(words(dropIn, 'ReadWritePaths'), ['-/sys/fs/bpf']);
+    assert.deepEqual([...dropIn.keys()].sort(), ['CapabilityBoundingSet', 'ReadWritePaths', 'SystemCallFilter']);
+  });
+});

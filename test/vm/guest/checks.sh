@@ -222,10 +222,13 @@ clean_dmesg() {
 ksym() { timeout 120 "$bpf/ksym_run" "$bpf/$1.bpf.o" "${@:2}" 2>>"$log"; }
 val() { grep -m1 "^$1=" | cut -d= -f2; }
 
+# As README "Kernel-native extras" says: destination both in the config, the unit's drop-in, a restart.
 sed -i 's/^destination: files$/destination: both/' "$conf"
 grep -q '^destination: both$' "$conf" || fail "companions: config set to destination both" "no 'destination: files' line in $conf"
+install -Dm644 "$src/systemd/kernel-companions.conf" /etc/systemd/system/btf-extrad.service.d/kernel-companions.conf
+systemctl daemon-reload
 t0=$(now)
-systemctl reload "$unit"
+timeout 300 systemctl restart "$unit"
 # On Linux 6.1 a base is held by importing one of its exports (the loader records the use); the
 # pinned-program hold needs ld_imm64 to a FUNC (Linux 6.4+) or a per-CPU VAR in the base's BTF.
 held="crc7 cordic nf_conntrack nf_tables"   # export symbols
