@@ -6,7 +6,7 @@
  * reported as corrupt (the caller regenerates). Writes are atomic.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { FILE_LIMITS, readRegularFileSync, SafeFileError } from '../util/safe-file.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -91,6 +91,11 @@ export class ExtrasCache {
   /** The folders an entry sits in, outermost first: extras/, extras/<release>/, extras/<release>/<object>/. */
   private dirsOf(key: CacheKey): string[] {
     return [this.dir, join(this.dir, part(key.release)), join(this.dir, part(key.release), part(key.name))];
+  }
+
+  /** An entry exists for `key` (not checked: get() validates it). */
+  has(key: CacheKey): boolean {
+    return existsSync(this.fileFor(key));
   }
 
   get(key: CacheKey): CacheResult {

@@ -25,6 +25,7 @@ import type { DaemonLogger } from './logger.js';
 import { nullNotifier, type Notifier } from './notify.js';
 import { COMPANION_SUFFIX, isCompanionModule, moduleLoadingVerdict, plan, kernelRebuildDelay, runStep, type Executors, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
 import { prepareDaemonFolders } from './folders.js';
+import type { ExtrasProvider } from './providers.js';
 import { Publisher } from './publish.js';
 import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
 
@@ -46,6 +47,8 @@ export interface DaemonDeps {
   readonly watchers: (config: DaemonConfig, host: HostReader) => ModuleWatcher[];
   /** modprobe a companion (`loop-btf-extra`); undefined: companions are never loaded. */
   readonly modprobe?: ((module: string) => Promise<void>) | undefined;
+  /** Sources of extras in the order plan() asks them (default: providers.ts DEFAULT_PROVIDERS). */
+  readonly providers?: readonly ExtrasProvider[] | undefined;
   /** insmod/rmmod/bpf for generated companions (destination kernel/both); undefined: never inserted. */
   readonly kernel?: KernelPort | undefined;
   readonly debuginfod?: ((config: DaemonConfig, cacheDir: string) => DebuginfodLookup | undefined) | undefined;
@@ -72,10 +75,15 @@ interface Rec extends ObjectRecord {
   bytes?: number | undefined;
   timings?: Record<string, number> | undefined;
   kernelStatus?: CompanionStatus | undefined;
+  /** Why the cache entry of build `cacheRejected` was discarded (kept on the record once regenerated). */
+  cacheRejectReason?: string | undefined;
   since: string;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** How a job ended: `next-source` asks plan() for the next provider (a rejected cache entry). */
+type JobEnd = 'done' | 'next-source';
 
 interface Job {
   readonly abort: AbortController;
@@ -110,6 +118,9 @@ class Slots {
 const KERNEL_REBUILD_SHARE = 4;
 
 const MODULE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Record states that need nothing more for the same build (unless forced or retried). */
+const SETTLED: ReadonlySet<ObjectState> = new Set<ObjectState>(['published', 'kernel-provided', 'companion-loaded', 'skipped', 'no-debuginfo', 'failed']);
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
@@ -408,9 +419,11 @@ export class Daemon implements ControlHandlers {
       }
       if (!this.buildIds.has(name)) this.buildIds.set(name, await host.buildId(name));
       const companionLoaded = this.loaded.has(`${name}${COMPANION_SUFFIX}`);
+      const buildId = this.buildIds.get(name);
       objects.set(name, {
         name,
-        buildId: this.buildIds.get(name),
+        buildId,
+        cached: this.needsWork(name, buildId) && this.cacheHas(name, buildId),
         hasBtf: host.hasBtf(name),
         kernelExtras: host.kernelExtras(name),
         companionModule: name === 'vmlinux' ? undefined : tree.get(name),
@@ -426,13 +439,35 @@ export class Daemon implements ControlHandlers {
     return { objects, moduleLoading };
   }
 
+  /** Whether plan() may still look for extras for this object (only then is the cache looked up). */
+  private needsWork(name: string, buildId: string | undefined): boolean {
+    const r = this.records.get(name);
+    if (this.jobs.has(name)) return false;
+    if (r === undefined || r.buildId !== buildId || this.forced.has(name) || this.retry.has(name)) return true;
+    return !SETTLED.has(r.state);
+  }
+
+  /** The cache key of an object's extras now (its BTF and vmlinux's are the chain they split on). */
+  private cacheKeyOf(name: string, buildId: string | undefined): { key: CacheKey; chain: Uint8Array[]; objectBtf: Uint8Array } | undefined {
+    const objectBtf = this.readBtf(name);
+    const vmlinux = this.readBtf('vmlinux');
+    if (!objectBtf || !vmlinux) return undefined;
+    const chain = name === 'vmlinux' ? [vmlinux] : [vmlinux, objectBtf];
+    return { key: extrasCacheKey({ release: this.kernelRelease, name, buildId, chain, encoderVersion: this.deps.encoderVersion, vars: this.config.vars }), chain, objectBtf };
+  }
+
+  private cacheHas(name: string, buildId: string | undefined): boolean {
+    const k = this.cacheKeyOf(name, buildId);
+    return k !== undefined && this.cache.has(k.key);
+  }
+
   private async reconcileOnce(): Promise<void> {
     this.stats.reconciles++;
     const observation = await this.observe();
     const steps = plan({
       observation, records: this.records, requested: this.requested,
-      forced: this.forced, retry: this.retry, softdepsWritten: this.softdepsWritten,
-    }, this.config);
+      forced: this.forced, retry: this.retry, softdepsWritten: this.softdepsWritten, running: new Set(this.jobs.keys()),
+    }, this.config, this.deps.providers);
     this.forced = new Set();
     this.retry = new Set();
     for (const n of [...this.requested]) if (!observation.objects.has(n)) this.requested.delete(n);
@@ -523,11 +558,15 @@ export class Daemon implements ControlHandlers {
         if (now.has(`${step.name}${COMPANION_SUFFIX}`)) { this.companionPresent(step.name, step.policy, step.buildId, t0, true); return; }
         err = `modprobe ${step.name}-btf-extra succeeded but ${step.name}${COMPANION_SUFFIX} did not appear`;
       }
-      this.log.decision({ object: step.name, action: 'companion not loaded, generating instead', reason: err, ms: this.now() - t0 });
-      this.startGenerate(step.name, step.policy, step.buildId, false);
+      // companionTried is set: the next plan() passes on to the cache and the encoder.
+      this.log.decision({ object: step.name, action: 'companion not loaded, trying the next source', reason: err, ms: this.now() - t0 });
+      this.requestReconcile();
+    },
+    'use-cache': (step) => {
+      this.startJob(step.name, step.policy, step.buildId, false, (signal) => this.serveFromCache(step.name, step.buildId, signal));
     },
     'generate': (step) => {
-      this.startGenerate(step.name, step.policy, step.buildId, step.bypassCache);
+      this.startJob(step.name, step.policy, step.buildId, step.bypassCache, (signal) => this.generate(step.name, step.buildId, signal));
     },
     'insert-companion': async (step) => {
       const t0 = this.now();
@@ -614,13 +653,20 @@ export class Daemon implements ControlHandlers {
 
   // ---------------------------------------------------------------- generation
 
-  private startGenerate(name: string, policy: Policy, buildId: string | undefined, bypassCache: boolean): void {
+  /**
+   * Run one object's job (cache or encoder) with its abort controller; a failure settles as
+   * `failed` with its code. When it ends, plan() runs again if the job asked to fall back to the
+   * next source, or if companions wait for the extras (destination kernel/both).
+   */
+  private startJob(name: string, policy: Policy, buildId: string | undefined, regen: boolean, run: (signal: AbortSignal) => Promise<JobEnd>): void {
     this.jobs.get(name)?.abort.abort();
     const abort = new AbortController();
     // A regen also retries a companion that was not inserted (or was released).
-    const retryKernel = bypassCache && this.records.get(name)?.kernel?.state !== 'loaded' ? { kernel: undefined, kernelStatus: undefined } : {};
+    const retryKernel = regen && this.records.get(name)?.kernel?.state !== 'loaded' ? { kernel: undefined, kernelStatus: undefined } : {};
     this.setRecord(name, { state: 'queued', policy, buildId, reason: undefined, hint: undefined, code: undefined, ...retryKernel });
-    const done = this.generate(name, buildId, bypassCache, abort.signal)
+    let next = false;
+    const done = run(abort.signal)
+      .then((end) => { next = end === 'next-source'; })
       .catch((e: unknown) => {
         if (abort.signal.aborted) return;
         this.setRecord(name, { state: 'failed', reason: errText(e), code: failureCodeOf(e) });
@@ -630,72 +676,77 @@ export class Daemon implements ControlHandlers {
         if (this.jobs.get(name)?.abort === abort) this.jobs.delete(name);
         if (this.publisher.kernelStale) this.scheduleKernel();
         this.scheduleStatus();
-        // The extras are settled: plan() may insert the companion now.
-        if (this.config.destination !== 'files' && !abort.signal.aborted) this.requestReconcile();
+        if (!abort.signal.aborted && (next || this.config.destination !== 'files')) this.requestReconcile();
       });
     this.jobs.set(name, { abort, done });
   }
 
-  private async generate(name: string, buildId: string | undefined, bypassCache: boolean, signal: AbortSignal): Promise<void> {
+  /**
+   * The local cache's step: a hit reaches the kernel like a fresh encode (the full validator on
+   * its chain, and the VAR count recorded when it was stored: a consistent header proves nothing
+   * by itself). A bad entry is deleted and remembered for this build, and plan() moves on.
+   */
+  private async serveFromCache(name: string, buildId: string | undefined, signal: AbortSignal): Promise<JobEnd> {
+    const start = this.now();
+    const k = this.cacheKeyOf(name, buildId);
+    if (k === undefined) throw new JobFailed('btf-unreadable', `BTF of ${name} or vmlinux is not readable`);
+    const hit = this.cache.get(k.key);
+    let discarded: string;
+    if (hit.kind === 'hit') {
+      let vars: number | undefined;
+      try {
+        vars = this.deps.btf.inspect(hit.bytes, k.chain).vars;
+        if (hit.meta.vars !== undefined && hit.meta.vars !== vars) throw new Error(`${vars} VARs, the entry recorded ${hit.meta.vars}`);
+      } catch (e) { vars = undefined; discarded = `payload rejected: ${errText(e)}`; }
+      if (vars !== undefined) {
+        if (signal.aborted) return 'done';
+        const t = this.now();
+        this.publisher.put(name, k.objectBtf, hit.bytes);
+        this.stats.cacheHits++;
+        this.setRecord(name, { state: 'published', source: 'cache', vars, bytes: hit.bytes.length, debuginfo: hit.meta.debuginfo, timings: { cache: t - start, publish: this.now() - t }, reason: undefined, hint: undefined, code: undefined, cacheRejected: undefined });
+        this.log.decision({ object: name, action: 'publish', reason: 'cache hit', ms: this.now() - start });
+        return 'done';
+      }
+      this.cache.remove(k.key);
+    } else {
+      discarded = hit.kind === 'corrupt' ? hit.reason : 'the entry vanished or its folder is not the daemon\'s';
+    }
+    this.stats.cacheCorrupt++;
+    this.log.warn(`${name}: discard cache entry (${discarded!}); regenerating [cache-invalid]`);
+    // Kept on the record (published or not) so status shows the entry was bad.
+    const reason = `cache entry discarded: ${discarded!}`;
+    this.setRecord(name, { cacheRejected: buildId, cacheRejectReason: reason, code: 'cache-invalid', reason });
+    return 'next-source';
+  }
+
+  /** The encoder's step: find the debug file, encode in a warm child, validate, publish, cache. */
+  private async generate(name: string, buildId: string | undefined, signal: AbortSignal): Promise<JobEnd> {
     const { host, btf: ops } = this.deps;
     const timings: Record<string, number> = {};
     let t = this.now();
     const lap = (k: string): void => { const n = this.now(); timings[k] = (timings[k] ?? 0) + (n - t); t = n; };
     const start = t;
-    const objectBtf = this.readBtf(name);
-    const vmlinux = this.readBtf('vmlinux');
-    if (!objectBtf || !vmlinux) throw new JobFailed('btf-unreadable', `BTF of ${objectBtf ? 'vmlinux' : name} is not readable`);
-    const chain = name === 'vmlinux' ? [vmlinux] : [vmlinux, objectBtf];
-    const key: CacheKey = extrasCacheKey({ release: this.kernelRelease, name, buildId, chain, encoderVersion: this.deps.encoderVersion, vars: this.config.vars });
+    const k = this.cacheKeyOf(name, buildId);
+    if (k === undefined) throw new JobFailed('btf-unreadable', `BTF of ${name} or vmlinux is not readable`);
+    const { key, chain, objectBtf } = k;
     lap('read');
-
-    let discarded: string | undefined;
-    if (!bypassCache) {
-      const hit = this.cache.get(key);
-      if (hit.kind === 'hit') {
-        // A cache hit reaches the kernel like a fresh encode: the full validator on its chain, and
-        // the VAR count recorded when it was stored (a consistent header proves nothing by itself).
-        let vars: number | undefined;
-        try {
-          vars = ops.inspect(hit.bytes, chain).vars;
-          if (hit.meta.vars !== undefined && hit.meta.vars !== vars) throw new Error(`${vars} VARs, the entry recorded ${hit.meta.vars}`);
-        } catch (e) { discarded = `payload rejected: ${errText(e)}`; }
-        if (discarded === undefined) {
-          lap('cache');
-          this.publisher.put(name, objectBtf, hit.bytes);
-          lap('publish');
-          this.stats.cacheHits++;
-          this.setRecord(name, { state: 'published', source: 'cache', vars, bytes: hit.bytes.length, debuginfo: hit.meta.debuginfo, timings, reason: undefined, hint: undefined, code: undefined });
-          this.log.decision({ object: name, action: 'publish', reason: 'cache hit', ms: this.now() - start });
-          return;
-        }
-        this.cache.remove(key);
-      } else if (hit.kind === 'corrupt') {
-        discarded = hit.reason;
-      }
-      if (discarded !== undefined) {
-        this.stats.cacheCorrupt++;
-        this.log.warn(`${name}: discard cache entry (${discarded}); regenerating [cache-invalid]`);
-      }
-      lap('cache');
-    }
-    // Kept on the record (published or not) so status shows the entry was bad.
-    const cacheNote = discarded === undefined ? {} : { code: 'cache-invalid' as const, reason: `cache entry discarded: ${discarded}` };
+    const prev = this.records.get(name);
+    const cacheNote = prev?.cacheRejected !== undefined && prev.cacheRejected === buildId ? { code: 'cache-invalid' as const, reason: prev.cacheRejectReason } : {};
 
     const found = await this.finder.find(name, buildId);
     lap('find');
-    if (signal.aborted) return;
+    if (signal.aborted) return 'done';
     if (found.kind === 'missing') {
       this.publisher.put(name, objectBtf, undefined);
       this.setRecord(name, { state: 'no-debuginfo', reason: found.reason, hint: found.hint, code: found.code, timings, source: undefined, vars: undefined, bytes: undefined });
       this.log.decision({ object: name, action: 'no debuginfo', reason: `${found.reason}; ${found.hint}`, ms: this.now() - start });
-      return;
+      return 'done';
     }
 
     await this.slots.acquire(signal);
     let bytes: Uint8Array;
     try {
-      if (signal.aborted) return;
+      if (signal.aborted) return 'done';
       lap('queue');
       this.setRecord(name, { state: 'generating', debuginfo: found.path });
       this.stats.encodes++;
@@ -706,19 +757,19 @@ export class Daemon implements ControlHandlers {
         timeoutMs: this.config.jobs.timeoutSeconds * 1000, memoryMB: this.config.jobs.memoryMB, signal,
       });
     } catch (e) {
-      if (signal.aborted || (e instanceof EncodeFailed && e.aborted)) return;
+      if (signal.aborted || (e instanceof EncodeFailed && e.aborted)) return 'done';
       throw e;
     } finally {
       this.slots.release();
     }
     lap('encode');
-    if (signal.aborted) return;
+    if (signal.aborted) return 'done';
     let vars: number;
     try { vars = ops.inspect(bytes, chain).vars; } catch (e) { throw new JobFailed('invalid-output', `encoder output is not valid BTF: ${errText(e)}`); }
     // Publish first (readers wait for it), then cache (its fsyncs hit the disk, not the latency).
     this.publisher.put(name, objectBtf, bytes);
     lap('publish');
-    this.setRecord(name, { state: 'published', source: 'encoder', vars, bytes: bytes.length, debuginfo: found.path, timings, reason: undefined, hint: undefined, code: undefined, ...cacheNote });
+    this.setRecord(name, { state: 'published', source: 'encoder', vars, bytes: bytes.length, debuginfo: found.path, timings, reason: undefined, hint: undefined, code: undefined, cacheRejected: undefined, ...cacheNote });
     this.log.decision({ object: name, action: 'publish', reason: `encoded from ${host.paths.hostView(found.path)}${found.via === 'local' ? '' : ` (via ${found.via})`}, ${vars} vars`, ms: this.now() - start });
     try {
       this.cache.put(key, bytes, { vars, debuginfo: found.path });
@@ -727,6 +778,7 @@ export class Daemon implements ControlHandlers {
       this.log.warn(`${name}: extras not cached: ${errText(e)}`);
     }
     lap('cache');
+    return 'done';
   }
 
   // ---------------------------------------------------------------- merged/kernel and status

@@ -7,6 +7,7 @@ import type { CompanionState, ObjectState } from './api.js';
 import { policyFor, type DaemonConfig, type Policy } from './config.js';
 import type { FailureCode } from './failure.js';
 import type { ModuleLoadingState } from '../host/reader.js';
+import { DEFAULT_PROVIDERS, type ExtrasProvider } from './providers.js';
 
 /** Suffix the kernel gives our companion modules (`foo-btf-extra.ko` loads as `foo_btf_extra`). */
 export const COMPANION_SUFFIX = '_btf_extra';
@@ -27,6 +28,8 @@ export interface ObservedObject {
   readonly companionModule: string | undefined;
   /** The companion module is loaded right now. */
   readonly companionLoaded: boolean;
+  /** The local cache holds an entry for the object's current key (looked up only for objects with work left). */
+  readonly cached: boolean;
   /** ...and it is the one this daemon generated (its BTF is the one it stored), not a distribution's. */
   readonly companionOurs: boolean;
 }
@@ -70,6 +73,8 @@ export interface ObjectRecord {
   readonly buildId: string | undefined;
   /** modprobe of the companion was tried for this build id (do not retry in a loop). */
   readonly companionTried: boolean;
+  /** Build id whose cache entry failed validation (and was removed): the cache is skipped for it. */
+  readonly cacheRejected?: string | undefined;
   /** The generated companion in the kernel, once the daemon dealt with it (destination kernel/both). */
   readonly kernel?: { readonly state: CompanionState; readonly buildId: string | undefined } | undefined;
 }
@@ -83,6 +88,8 @@ export interface PlanInput {
   readonly forced: ReadonlySet<string>;
   /** Objects whose debuginfo may have appeared or changed: retry no-debuginfo/failed. */
   readonly retry: ReadonlySet<string>;
+  /** Objects with a job in flight (their record's state is queued or generating). */
+  readonly running: ReadonlySet<string>;
   /** Content of the softdep file as last written ('' when none). */
   readonly softdepsWritten: string;
 }
@@ -92,6 +99,9 @@ export type Step =
   | { readonly kind: 'use-kernel'; readonly name: string; readonly policy: Policy; readonly path: string; readonly buildId: string | undefined }
   | { readonly kind: 'companion-present'; readonly name: string; readonly policy: Policy; readonly buildId: string | undefined }
   | { readonly kind: 'load-companion'; readonly name: string; readonly policy: Policy; readonly module: string; readonly buildId: string | undefined }
+  /** Serve the extras from the local cache (validated in full first). */
+  | { readonly kind: 'use-cache'; readonly name: string; readonly policy: Policy; readonly buildId: string | undefined }
+  /** Find debuginfo and encode (bypassCache: a regen; the result replaces the cache entry). */
   | { readonly kind: 'generate'; readonly name: string; readonly policy: Policy; readonly buildId: string | undefined; readonly bypassCache: boolean }
   | { readonly kind: 'forget'; readonly name: string }
   /** The object's build id changed under published extras: withdraw them before anything else. */
@@ -121,8 +131,6 @@ export function runStep<S extends { readonly kind: string }>(executors: Executor
   return (executors[step.kind as S['kind']] as (s: S) => Promise<void> | void)(step);
 }
 
-const ACTIVE: ReadonlySet<ObjectState> = new Set<ObjectState>(['queued', 'generating']);
-
 /** softdep lines for every loaded module that has a companion in the module tree, sorted. */
 export function softdepContent(observation: Observation): string {
   const lines = [...observation.objects.values()]
@@ -132,7 +140,7 @@ export function softdepContent(observation: Observation): string {
   return lines.length === 0 ? '' : `# Written by btf-extrad: load each module's -btf-extra companion after it.\n${lines.join('\n')}\n`;
 }
 
-function planObject(o: ObservedObject, rec: ObjectRecord | undefined, input: PlanInput, config: DaemonConfig): Step | undefined {
+function planObject(o: ObservedObject, rec: ObjectRecord | undefined, input: PlanInput, config: DaemonConfig, providers: readonly ExtrasProvider[]): Step | undefined {
   const policy = policyFor(config, o.name);
   const sameBuild = rec !== undefined && rec.buildId === o.buildId;
   const base = { name: o.name, policy, buildId: o.buildId };
@@ -147,28 +155,14 @@ function planObject(o: ObservedObject, rec: ObjectRecord | undefined, input: Pla
     if (rec?.state === 'skipped' && sameBuild && rec.policy === policy) return undefined;
     return { kind: 'skip', ...base, reason: 'no BTF in /sys/kernel/btf for this object' };
   }
-  // 1. The kernel provides the extras: use them as they are.
-  if (o.kernelExtras !== undefined) {
-    if (rec?.state === 'kernel-provided' && sameBuild) return undefined;
-    return { kind: 'use-kernel', ...base, path: o.kernelExtras };
+  // The sources of extras, in order: the first that proposes a step or says "settled" decides.
+  const context = { o, rec, input, config, policy, sameBuild, forced: input.forced.has(o.name), running: input.running.has(o.name) };
+  for (const provider of providers) {
+    const p = provider.propose(context);
+    if (p === 'settled') return undefined;
+    if (p !== 'next') return p.step;
   }
-  // 2. A companion module is loaded (by softdep or by the admin; our own generated one is not a source).
-  if (o.companionLoaded && !o.companionOurs) {
-    if (rec?.state === 'companion-loaded' && sameBuild) return undefined;
-    return { kind: 'companion-present', ...base };
-  }
-  const forced = input.forced.has(o.name);
-  if (rec !== undefined && sameBuild && ACTIVE.has(rec.state)) return undefined;
-  // 3. A companion exists in the module tree and was not tried for this build: modprobe it.
-  if (!forced && o.name !== 'vmlinux' && o.companionModule !== undefined && config.companions.modprobe && !(sameBuild && rec.companionTried)) {
-    return { kind: 'load-companion', ...base, module: o.companionModule };
-  }
-  // 4. Generate (cache first unless forced). Settled failures wait for new debuginfo or a regen.
-  if (!forced && rec !== undefined && sameBuild) {
-    if (rec.state === 'published') return undefined;
-    if ((rec.state === 'no-debuginfo' || rec.state === 'failed') && !input.retry.has(o.name)) return undefined;
-  }
-  return { kind: 'generate', ...base, bypassCache: forced };
+  return undefined;
 }
 
 /**
@@ -200,7 +194,7 @@ function planCompanion(o: ObservedObject, rec: ObjectRecord | undefined, input: 
 }
 
 /** Decide the steps that bring the published state in line with the host and the config. */
-export function plan(input: PlanInput, config: DaemonConfig): Step[] {
+export function plan(input: PlanInput, config: DaemonConfig, providers: readonly ExtrasProvider[] = DEFAULT_PROVIDERS): Step[] {
   const steps: Step[] = [];
   for (const rec of input.records.values()) {
     if (input.observation.objects.has(rec.name)) continue;
@@ -213,7 +207,7 @@ export function plan(input: PlanInput, config: DaemonConfig): Step[] {
     const o = input.observation.objects.get(name);
     if (o === undefined || isCompanionModule(name)) continue;
     const rec = input.records.get(name);
-    const step = planObject(o, rec, input, config);
+    const step = planObject(o, rec, input, config, providers);
     // Our companion out first when the config no longer wants it, whatever else happens to the object.
     const unwanted = o.companionLoaded && o.companionOurs ? companionUnwanted(o.name, config) : undefined;
     if (unwanted !== undefined) steps.push({ kind: 'remove-companion', name, reason: unwanted, then: 'not-loaded' });
@@ -222,7 +216,7 @@ export function plan(input: PlanInput, config: DaemonConfig): Step[] {
       if (companion !== undefined) steps.push(companion);
       continue;
     }
-    if ((step.kind === 'generate' || step.kind === 'load-companion') && rec !== undefined && rec.buildId !== o.buildId) {
+    if ((step.kind === 'generate' || step.kind === 'use-cache' || step.kind === 'load-companion') && rec !== undefined && rec.buildId !== o.buildId) {
       steps.push({ kind: 'withdraw-extras', name, from: rec.buildId, to: o.buildId });
     }
     steps.push(step);

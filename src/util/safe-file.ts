@@ -130,8 +130,11 @@ export class SafeFile {
       const n = this.readAt(chunk, 0, chunk.length, total);
       total += n;
       if (total > this.maxBytes) throw tooLarge(this.path, total, this.maxBytes);
+      if (n === 0) break;
       chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
-      if (n < chunk.length) break;
+      // A regular file with a size ends at it; procfs and sysfs files report 0 and may read short
+      // before their end (seq_file hands out a page or a record at a time): read until 0.
+      if (n < chunk.length && this.size > 0 && total >= this.size) break;
       chunk = Buffer.allocUnsafe(Math.min(64 * 1024, this.maxBytes + 1 - total));
     }
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);

@@ -2,9 +2,10 @@ import { strict as assert } from 'node:assert';
 import { DEFAULT_CONFIG, validateConfig, type DaemonConfig } from '../../src/daemon/config.js';
 import { isCompanionModule, kernelRebuildDelay, moduleLoadingVerdict, plan, softdepContent, type ModuleLoadingVerdict, type ObjectRecord, type ObservedObject, type PlanInput, type Step } from '../../src/daemon/plan.js';
 import type { ObjectState } from '../../src/daemon/api.js';
+import { DEFAULT_PROVIDERS, debuginfoEncoder, kernelProvided, localCache, type ExtrasProvider } from '../../src/daemon/providers.js';
 
 function obj(name: string, over: Partial<ObservedObject> = {}): ObservedObject {
-  return { name, buildId: `id-${name}`, hasBtf: true, kernelExtras: undefined, companionModule: undefined, companionLoaded: false, companionOurs: false, ...over };
+  return { name, buildId: `id-${name}`, hasBtf: true, kernelExtras: undefined, companionModule: undefined, companionLoaded: false, companionOurs: false, cached: false, ...over };
 }
 function rec(name: string, state: ObjectState, over: Partial<ObjectRecord> = {}): ObjectRecord {
   return { name, state, policy: 'always', buildId: `id-${name}`, companionTried: false, ...over };
@@ -14,7 +15,7 @@ function input(objects: ObservedObject[], records: ObjectRecord[] = [], over: Pa
   return {
     observation: { objects: new Map(objects.map((o) => [o.name, o])), moduleLoading },
     records: new Map(records.map((r) => [r.name, r])),
-    requested: new Set(), forced: new Set(), retry: new Set(), softdepsWritten: '',
+    requested: new Set(), forced: new Set(), retry: new Set(), running: new Set(), softdepsWritten: '',
     ...over,
   };
 }
@@ -37,8 +38,8 @@ describe('daemon/plan', () => {
       assert.deepEqual(steps[0], { kind: 'withdraw-extras', name: 'loop', from: 'id-loop', to: 'new' });
       assert.deepEqual(kinds(steps), ['withdraw-extras:loop', 'generate:loop']);
     });
-    it('leaves queued and generating jobs alone', () => {
-      assert.deepEqual(plan(input([obj('a'), obj('b')], [rec('a', 'queued'), rec('b', 'generating')]), DEFAULT_CONFIG), []);
+    it('leaves objects with a job in flight alone', () => {
+      assert.deepEqual(plan(input([obj('a'), obj('b')], [rec('a', 'queued'), rec('b', 'generating')], { running: new Set(['a', 'b']) }), DEFAULT_CONFIG), []);
     });
     it('does not retry no-debuginfo or failed in a loop, but does after a retry signal', () => {
       const recs = [rec('a', 'no-debuginfo'), rec('b', 'failed')];
@@ -160,7 +161,7 @@ describe('daemon/plan: merged/kernel staleness', () => {
     const loaded = { state: 'loaded' as const, buildId: 'id-loop' };
     it('inserts once the extras are published for the loaded build, not before, and not with destination files', () => {
       assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published')]), both), [{ kind: 'insert-companion', name: 'loop', buildId: 'id-loop', sign: false }]);
-      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'generating')]), both), []);
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'generating')], { running: new Set(['loop']) }), both), []);
       assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'no-debuginfo')]), both), []);
       assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published')]), DEFAULT_CONFIG), [], 'the default destination is files');
       assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published', { buildId: 'old' })]), both).map((s) => s.kind), ['withdraw-extras', 'generate'], 'a stale build regenerates first');
@@ -213,6 +214,32 @@ describe('daemon/plan: merged/kernel staleness', () => {
     it('refuses everything once modules_disabled is set, key or not', () => {
       const v = moduleLoadingVerdict({ ...open, modulesDisabled: true }, true);
       assert.ok(!v.allowed && v.code === 'modules-disabled');
+    });
+  });
+
+  describe('providers: the order and the fallbacks are plan()\'s', () => {
+    it('the built-in order: kernel-provided, loaded companion, shipped companion, local cache, debuginfo + encoder', () => {
+      assert.deepEqual(DEFAULT_PROVIDERS.map((p) => p.name), ['kernel-provided', 'loaded companion', 'shipped companion', 'local cache', 'debuginfo + encoder']);
+    });
+    it('a cached object is served from the cache, not encoded; a regen bypasses the cache', () => {
+      assert.deepEqual(plan(input([obj('loop', { cached: true })]), DEFAULT_CONFIG), [{ kind: 'use-cache', name: 'loop', policy: 'always', buildId: 'id-loop' }]);
+      assert.deepEqual(kinds(plan(input([obj('loop', { cached: true })], [rec('loop', 'published')], { forced: new Set(['loop']) }), DEFAULT_CONFIG)), ['generate:loop']);
+    });
+    it('a rejected cache entry falls back to the encoder for that build only', () => {
+      const rejected = rec('loop', 'queued', { cacheRejected: 'id-loop' });
+      assert.deepEqual(kinds(plan(input([obj('loop', { cached: true })], [rejected]), DEFAULT_CONFIG)), ['generate:loop']);
+      assert.deepEqual(kinds(plan(input([obj('loop', { cached: true, buildId: 'new' })], [rejected]), DEFAULT_CONFIG)), ['withdraw-extras:loop', 'use-cache:loop']);
+    });
+    it('a shipped companion is tried once per build, then the cache and the encoder take over', () => {
+      const shipped = obj('loop', { companionModule: '/lib/modules/r/extra/loop-btf-extra.ko', cached: true });
+      assert.deepEqual(kinds(plan(input([shipped]), DEFAULT_CONFIG)).filter((k) => !k.startsWith('write-softdeps')), ['load-companion:loop']);
+      assert.deepEqual(kinds(plan(input([shipped], [rec('loop', 'queued', { companionTried: true })]), DEFAULT_CONFIG)).filter((k) => !k.startsWith('write-softdeps')), ['use-cache:loop']);
+    });
+    it('a new source is one more provider in the list: asked in its place, skipped when it passes', () => {
+      const remote: ExtrasProvider = { name: 'remote', propose: (c) => (c.o.name === 'loop' ? { step: { kind: 'use-cache', name: 'loop', policy: c.policy, buildId: c.o.buildId } } : 'next') };
+      const list = [kernelProvided, localCache, remote, debuginfoEncoder];
+      assert.deepEqual(kinds(plan(input([obj('loop'), obj('crc7')]), DEFAULT_CONFIG, list)), ['generate:crc7', 'use-cache:loop']);
+      assert.deepEqual(kinds(plan(input([obj('loop', { kernelExtras: '/sys/kernel/btf_extra/loop' })]), DEFAULT_CONFIG, list)), ['use-kernel:loop'], 'earlier providers still win');
     });
   });
 });

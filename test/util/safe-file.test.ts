@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRegularFile, readRegularFileSync, SafeFile, SafeFileError, type SafeFileErrorCode } from '../../src/util/safe-file.js';
@@ -54,6 +54,14 @@ describe('util/safe-file', () => {
     assert.equal(await codeOf(() => readRegularFile('/proc/self/maps', { maxBytes: 16 })), 'too-large');
     assert.ok(readRegularFileSync('/proc/self/maps', big).length > 16);
     assert.equal(await codeOf(() => readRegularFileSync(join(dir, 'loop'), big)), 'io');
+  });
+
+  it('a procfs file that reports size 0 is read to its end, sync and async (seq_file may read short before it)', async function () {
+    if (!existsSync('/proc/kallsyms')) this.skip();
+    const want = readFileSync('/proc/kallsyms');
+    assert.ok(want.length > 64 * 1024, 'a multi-page procfs file');
+    assert.equal(readRegularFileSync('/proc/kallsyms', { maxBytes: 1 << 28 }).length, want.length);
+    assert.equal((await readRegularFile('/proc/kallsyms', { maxBytes: 1 << 28 })).length, want.length);
   });
 
   it('SafeFile.readAt reads a range and stops at the end of the file', () => {
