@@ -22,7 +22,7 @@ import {
 import { KmodError, type KmodErrorCode } from '../../src/kmod/errors.js';
 import { parseKallsyms } from '../../src/kmod/kallsyms.js';
 import { vmlinux } from '../btf/sample.js';
-import { fixture } from '../support/paths.js';
+import { fixture, kernelDir, requireShared } from '../support/paths.js';
 
 async function rejectsWith(p: Promise<unknown> | (() => unknown), code: KmodErrorCode, message?: RegExp): Promise<KmodError> {
   let caught: unknown;
@@ -113,6 +113,23 @@ describe('kmod bpf-hold (hazard 1: a pinned program holds the base)', () => {
       assert.deepEqual(pickHoldSymbol(mod), { id: own, name: 'mod_pcpu', kind: 'var', level: 'module' });
       // Not listed in kallsyms (e.g. an __initdata one): vmlinux's listed VAR instead.
       assert.equal(pickHoldSymbol(mod, parseKallsyms('000000000001f000 A cpu_tss_rw'))?.name, 'cpu_tss_rw');
+    });
+
+    it('over the whole 6.1 tree (../shared): every module with BTF can be held, own VARs first', function () {
+      this.timeout(300_000);
+      requireShared(this);
+      const dir = join(kernelDir, 'btf/modules');
+      const names = readdirSync(dir).sort();
+      assert.equal(names.length, 1121);
+      const byLevel = { module: 0, vmlinux: 0 };
+      for (const name of names) {
+        const s = pickHoldSymbol(readBtfFile(join(dir, name), { base: vmlinux() }));
+        assert.ok(s !== undefined && s.kind === 'var', name);
+        byLevel[s.level]++;
+        if (s.level === 'vmlinux') assert.equal(s.name, 'cpu_loops_per_jiffy', name);
+      }
+      process.stderr.write(`      (${byLevel.module} modules pinned on a VAR of their own, ${byLevel.vmlinux} on vmlinux's cpu_loops_per_jiffy)\n`);
+      assert.deepEqual(byLevel, { module: 23, vmlinux: 1098 });
     });
 
     it('undefined when the chain has neither a usable VAR nor a FUNC', () => {
