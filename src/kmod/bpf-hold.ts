@@ -298,6 +298,8 @@ export function probeHold(run: HoldRunner, o: HoldTarget): Promise<HoldResult> {
 /**
  * Drops a hold: unlinks the pin (a missing one is fine). The kernel frees the program, and puts the
  * module, after an RCU grace period and a workqueue pass, so `rmmod` may see it in use a moment longer.
+ * Only while the base is still loaded: after `rmmod -f base` (MODULE_FORCE_UNLOAD) the program's
+ * module_put hits freed memory (an oops in the 6.1 VM); leave such a pin until reboot.
  */
 export function releaseHold(pinPath: string): void {
   rmSync(pinPath, { force: true });

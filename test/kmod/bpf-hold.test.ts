@@ -191,6 +191,15 @@ describe('kmod bpf-hold (hazard 1: a pinned program holds the base)', () => {
       assert.equal(holdPinPath('/sys/fs/bpf', 'kvm_intel'), '/sys/fs/bpf/btf-extra/hold-kvm_intel');
     });
 
+    it('perlRunner kills a program that outlives its timeout', async function () {
+      if (spawnSync('perl', ['-e', '0']).status !== 0) this.skip();
+      const t0 = Date.now();
+      const r = await perlRunner()([], 'sleep 30;', 200);
+      assert.equal(r.timedOut, true);
+      assert.equal(r.signal, 'SIGKILL');
+      assert.ok(Date.now() - t0 < 20_000);
+    });
+
     it('releaseHold unlinks the pin (and a leftover pending one); a missing pin is fine', () => {
       const dir = mkdtempSync(join(tmpdir(), 'btf-extra-hold-'));
       const pin = join(dir, 'hold-loop');
