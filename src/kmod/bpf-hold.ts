@@ -280,17 +280,17 @@ async function runHold(run: HoldRunner, args: readonly string[], t: HoldTarget):
  * Loads the hold program referencing `btfId` through MODULE's BTF object and pins it at `pinPath`
  * (an existing pin there is replaced without a gap). The parent directory is created if missing.
  */
-export function holdModule(run: HoldRunner, o: HoldTarget & { readonly pinPath: string }): Promise<HoldResult> {
+export async function holdModule(run: HoldRunner, o: HoldTarget & { readonly pinPath: string }): Promise<HoldResult> {
   checkTarget(o);
   if (!/^\/(?:.*\/)?[^/.\n]+$/.test(o.pinPath)) {
-    return Promise.reject(new KmodError('hold-pin-failed', `cannot pin at '${o.pinPath}': needs an absolute path whose last part has no dot (bpffs reserves dotted names)`,
-      {}, { module: o.module, pinPath: o.pinPath }));
+    throw new KmodError('hold-pin-failed', `cannot pin at '${o.pinPath}': needs an absolute path whose last part has no dot (bpffs reserves dotted names)`,
+      {}, { module: o.module, pinPath: o.pinPath });
   }
   return runHold(run, ['hold', o.module, String(o.btfId), o.pinPath], o);
 }
 
 /** Loads the hold program and closes it again: whether MODULE can be held this way, right now. */
-export function probeHold(run: HoldRunner, o: HoldTarget): Promise<HoldResult> {
+export async function probeHold(run: HoldRunner, o: HoldTarget): Promise<HoldResult> {
   checkTarget(o);
   return runHold(run, ['probe', o.module, String(o.btfId)], o);
 }

@@ -181,9 +181,9 @@ describe('kmod bpf-hold (hazard 1: a pinned program holds the base)', () => {
 
     it('bad-name / hold-failed / hold-pin-failed: bad arguments never reach the runner', async () => {
       const run = fakeRunner({});
-      await rejectsWith(() => probeHold(run, { module: '../x', btfId: 1 }), 'bad-name');
-      await rejectsWith(() => probeHold(run, { module: 'loop', btfId: 0 }), 'hold-failed', /not a type id/);
-      await rejectsWith(() => probeHold(run, { module: 'loop', btfId: 2 ** 31 }), 'hold-failed', /not a type id/);
+      await rejectsWith(probeHold(run, { module: '../x', btfId: 1 }), 'bad-name');
+      await rejectsWith(probeHold(run, { module: 'loop', btfId: 0 }), 'hold-failed', /not a type id/);
+      await rejectsWith(probeHold(run, { module: 'loop', btfId: 2 ** 31 }), 'hold-failed', /not a type id/);
       await rejectsWith(holdModule(run, { module: 'loop', btfId: 1, pinPath: '/sys/fs/bpf/hold.loop' }), 'hold-pin-failed', /no dot/);
       await rejectsWith(holdModule(run, { module: 'loop', btfId: 1, pinPath: 'relative/hold' }), 'hold-pin-failed');
       assert.equal(run.calls.length, 0);
