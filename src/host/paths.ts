@@ -11,6 +11,10 @@ export interface HostPaths {
   /** Inverse of `under` for messages: the host-absolute spelling of a path under the root. */
   hostView(path: string): string;
   readonly procModules: string;
+  /** The running kernel's symbols (names the verifier's by-name address lookup can find). */
+  readonly procKallsyms: string;
+  /** Where systemd mounts bpffs (pinned BPF objects, e.g. the bpf-hold programs). */
+  readonly bpffsDir: string;
   readonly osRelease: string;
   readonly sysBtfDir: string;
   sysBtf(object: string): string;
@@ -76,6 +80,8 @@ export function hostPaths(rootDir = '/'): HostPaths {
       return rel.startsWith('..') ? path : `/${rel}`;
     },
     procModules: p('proc/modules'),
+    procKallsyms: p('proc/kallsyms'),
+    bpffsDir: p('sys/fs/bpf'),
     osRelease: p('proc/sys/kernel/osrelease'),
     sysBtfDir: p('sys/kernel/btf'),
     sysBtf: (o) => p('sys/kernel/btf', o),

@@ -1,4 +1,4 @@
-/** KmodError: every way building a companion module can be refused, as a closed code union. */
+/** KmodError: every way building (or holding the base of) a companion module can fail, as a closed code union. */
 import { FormatError } from '../util/errors.js';
 
 export const KMOD_ERROR_CODES = [
@@ -17,6 +17,12 @@ export const KMOD_ERROR_CODES = [
   'bad-kallsyms',         // --kallsyms unreadable
   'bad-signing-key',      // --sign-key unreadable or not an RSA private key
   'bad-certificate',      // --sign-cert unreadable, not X.509, or not the key's certificate
+  'hold-unavailable',     // the pinned-program hold cannot run here: no perl, or no bpf(2) number for this architecture
+  'hold-denied',          // bpf(2) not permitted (no CAP_BPF/CAP_SYS_ADMIN, seccomp, or no bpf(2) at all)
+  'hold-no-btf',          // no kernel BTF object of that name is loaded (module not loaded, or built without BTF)
+  'hold-refused',         // the kernel refused the hold program (the verifier's reason attached)
+  'hold-pin-failed',      // the program loaded but could not be pinned (no bpffs there, bad path)
+  'hold-failed',          // any other failure of the hold program (timeout, unexpected output, bad id)
 ] as const;
 export type KmodErrorCode = (typeof KMOD_ERROR_CODES)[number];
 

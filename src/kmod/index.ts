@@ -1,4 +1,8 @@
 /** Public surface of the companion-module writer. */
+export {
+  DEFAULT_HOLD_TIMEOUT_MS, HOLD_EXIT, HOLD_PROGRAM, holdModule, holdPinPath, perlRunner, pickHoldSymbol, probeHold, releaseHold,
+  type HoldResult, type HoldRun, type HoldRunner, type HoldSymbol, type HoldTarget,
+} from './bpf-hold.js';
 export { buildCompanion, companionName, COMPANION_SUFFIX, type CompanionImport, type CompanionSpec } from './companion.js';
 export { buildCompanionBtf, checkSplit, type CompanionBtf, type CompanionBtfOptions } from './companion-btf.js';
 export { nameResolvesTo, parseKallsyms, type KallsymsIndex } from './kallsyms.js';

@@ -5,6 +5,8 @@ describe('host/paths', () => {
   it('puts every host path under the injected root', () => {
     const h = hostPaths('/tmp/r');
     assert.equal(h.procModules, '/tmp/r/proc/modules');
+    assert.equal(h.procKallsyms, '/tmp/r/proc/kallsyms');
+    assert.equal(h.bpffsDir, '/tmp/r/sys/fs/bpf');
     assert.equal(h.osRelease, '/tmp/r/proc/sys/kernel/osrelease');
     assert.equal(h.sysBtf('loop'), '/tmp/r/sys/kernel/btf/loop');
     assert.equal(h.sysBtfExtra('loop'), '/tmp/r/sys/kernel/btf_extra/loop');

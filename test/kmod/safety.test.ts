@@ -4,8 +4,11 @@
  * tree (../shared), the modules a companion can hold are exactly those with a __ksymtab entry.
  */
 import { strict as assert } from 'node:assert';
+import { readBtfFile } from '../../src/btf/parse.js';
+import { pickHoldSymbol } from '../../src/kmod/bpf-hold.js';
 import { readInstalledModule, type ExportedSymbol } from '../../src/kmod/installed-ko.js';
 import { decideHold, describeHold } from '../../src/kmod/safety.js';
+import { vmlinux } from '../btf/sample.js';
 import { fixture, requireShared } from '../support/paths.js';
 import { join } from 'node:path';
 import { koFiles, need, realModulesDir, tmp } from './support.js';
@@ -35,6 +38,20 @@ describe('kmod safety (hazard 1)', () => {
     const long = 'x'.repeat(56);
     assert.equal(decideHold('m', [sym(long)]).safe, false, 'a name too long for struct modversion_info cannot carry its CRC');
     assert.deepEqual(decideHold('m', [sym(long), sym('zz')]), { safe: true, mechanism: 'imports-export', import: { name: 'zz', namespace: '', crc: 1n } });
+  });
+
+  it('without exports, a pinned program on a BTF VAR/FUNC of the base (exports still come first)', () => {
+    const symbol = { id: 3393, name: 'cpu_loops_per_jiffy', kind: 'var', level: 'vmlinux' } as const;
+    const d = decideHold('loop', [], symbol);
+    assert.deepEqual(d, { safe: true, mechanism: 'pinned-program', symbol });
+    assert.match(describeHold('loop', d), /pinned BPF program naming VAR cpu_loops_per_jiffy through loop's BTF holds loop: rmmod loop is refused while the pin exists/);
+    const exported = decideHold('m', [sym('beta')], symbol);
+    assert.equal(exported.safe && exported.mechanism, 'imports-export');
+    assert.deepEqual(decideHold('vmlinux', [], symbol), { safe: true, mechanism: 'never-unloads' });
+    // The real loop: no export, but its BTF chain has a VAR to pin on.
+    const loop = decideHold('loop', readInstalledModule(fixture('kernel/debug/loop.ko')).exports,
+      pickHoldSymbol(readBtfFile(fixture('kernel/btf/loop'), { base: vmlinux() })));
+    assert.equal(loop.safe && loop.mechanism, 'pinned-program');
   });
 
   it('on the installed modules: loop holds nothing, crc7 and cordic export (names as readelf shows __ksymtab_*)', function () {
