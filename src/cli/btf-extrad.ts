@@ -12,6 +12,7 @@ import { loadConfig, type DaemonConfig } from '../daemon/config.js';
 import { startControlServer, type ControlServer } from '../daemon/control/server.js';
 import { mergeSiblingsInWorker } from '../daemon/merge-worker.js';
 import type { KernelPort } from '../daemon/companions.js';
+import { holdModule, perlRunner, releaseHold } from '../kmod/bpf-hold.js';
 import { Daemon } from '../daemon/core.js';
 import type { DebuginfodLookup } from '../daemon/debuginfo.js';
 import { debuginfodUrls, queryDebuginfod } from '../daemon/debuginfod.js';
@@ -120,8 +121,8 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
   const kernel: KernelPort | undefined = insmodCommand && rmmodCommand ? {
     insmod: (file) => runCommand(insmodCommand, file),
     rmmod: (module) => runCommand(rmmodCommand, module),
-    hold: async () => { throw new Error('bpf hold: not wired yet'); },
-    unhold: async () => {},
+    hold: async (module, btfId, pinPath) => { await holdModule(perlRunner(), { module, btfId, pinPath }); },
+    unhold: async (pinPath) => { releaseHold(pinPath); },
   } : undefined;
   const watchers = (config: DaemonConfig, h: HostReader): ModuleWatcher[] => {
     const list: ModuleWatcher[] = [];

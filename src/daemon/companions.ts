@@ -14,17 +14,14 @@
  * Removal is always the companion first, then the hold.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Btf } from '../btf/btf.js';
-import { parseBtf } from '../btf/parse.js';
 import type { HostReader } from '../host/reader.js';
+import { holdPinPath } from '../kmod/bpf-hold.js';
 import { COMPANION_SUFFIX, companionName } from '../kmod/companion.js';
-import { readInstalledModule } from '../kmod/installed-ko.js';
-import { makeCompanionFrom } from '../kmod/make.js';
 import { describeHold } from '../kmod/safety.js';
 import { loadSigningIdentity, signModule } from '../kmod/sign.js';
-import { KIND } from '../btf/kinds.js';
+import type { CompanionBuilder } from './companion-worker.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { readRegularFileSync } from '../util/safe-file.js';
 import type { CompanionStatus } from './api.js';
@@ -34,9 +31,9 @@ import type { FailureCode } from './failure.js';
 export interface KernelPort {
   insmod(file: string): Promise<void>;
   rmmod(module: string): Promise<void>;
-  /** Load a program referencing function `btfId` of `module`'s BTF and pin it at `pinPath`. */
+  /** Load a program referencing type `btfId` (a VAR) through `module`'s BTF object, and pin it at `pinPath`. */
   hold(module: string, btfId: number, pinPath: string): Promise<void>;
-  /** Unpin (drop the hold); a missing pin is fine. */
+  /** Unpin (drop the hold); a missing pin is fine. Only while the base is loaded (see dropHold). */
   unhold(pinPath: string): Promise<void>;
 }
 
@@ -58,6 +55,9 @@ export interface CompanionsOptions {
   /** Host-absolute key and certificate (config companions.signKey/signCert), or null. */
   readonly signKey: string | null;
   readonly signCert: string | null;
+  readonly builder: CompanionBuilder;
+  /** Waits (tests pass a fake); the kernel drops a released hold after an RCU grace period. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 const oneLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 400);
@@ -65,8 +65,6 @@ const oneLine = (e: unknown): string => (e instanceof Error ? e.message : String
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 export class Companions {
-  private vmlinuxMemo: { bytes: Uint8Array; btf: Btf } | undefined;
-
   constructor(private readonly o: CompanionsOptions) {}
 
   /** Where the built module is kept (cache dir, per kernel release): insmod reads it from there. */
@@ -76,7 +74,7 @@ export class Companions {
 
   private digestPath(name: string): string { return `${this.storedPath(name)}.btf-sha256`; }
 
-  pinPath(name: string): string { return join(this.o.host.paths.bpffs, 'btf-extra', name); }
+  pinPath(name: string): string { return holdPinPath(this.o.host.paths.bpffsDir, name); }
 
   /** Whether the companion loaded now is the one we built (its BTF is the one we stored). */
   isOurs(name: string): boolean {
@@ -84,11 +82,6 @@ export class Companions {
     try { want = readRegularFileSync(this.digestPath(name), { maxBytes: 128 }).toString('utf8').trim(); } catch { return false; }
     const loaded = this.o.host.readBtf(`${name}${COMPANION_SUFFIX}`);
     return loaded !== undefined && sha256(loaded) === want;
-  }
-
-  private parseVmlinux(bytes: Uint8Array): Btf {
-    if (this.vmlinuxMemo?.bytes !== bytes) this.vmlinuxMemo = { bytes, btf: parseBtf(bytes, { source: 'vmlinux BTF' }) };
-    return this.vmlinuxMemo.btf;
   }
 
   /** The installed .ko that gives vermagic and CRCs: the base's own, for vmlinux the first installed one. */
@@ -108,13 +101,9 @@ export class Companions {
     const koPath = this.installedKo(name);
     if (koPath === undefined) return notLoaded('companion-build', `no installed module of ${this.o.release} for ${name} in modules.dep`, `install the kernel's modules package (/lib/modules/${this.o.release})`);
     let made;
-    let moduleBtf: Btf | undefined;
     try {
-      const vmlinux = this.parseVmlinux(inputs.vmlinux);
-      moduleBtf = name === 'vmlinux' ? undefined : parseBtf(inputs.objectBtf, { base: vmlinux, source: `${name} BTF` });
-      const extras = parseBtf(inputs.extras, { base: moduleBtf ?? vmlinux, source: `${name} extras` });
-      made = makeCompanionFrom({
-        name, vmlinux, extras, ko: readInstalledModule(koPath), koPath,
+      made = await this.o.builder.build({
+        name, vmlinux: inputs.vmlinux, objectBtf: inputs.objectBtf, extras: inputs.extras, koPath,
         vmlinuxFile: this.o.host.paths.hostView(this.o.host.paths.sysBtf('vmlinux')), kallsyms: this.o.host.kallsyms(),
       });
     } catch (e) {
@@ -131,24 +120,19 @@ export class Companions {
     }
 
     // 2. Hold the base before the companion exists.
-    let hold: string;
+    if (!made.hold.safe) return notLoaded('companion-unsafe', `${made.hold.reason} (nothing keeps it loaded under a BPF program)`);
     let pinned: string | undefined;
-    if (made.hold.safe) {
-      hold = describeHold(name, made.hold);
-    } else {
-      const fn = moduleBtf === undefined ? undefined : pickHoldFunction(moduleBtf, this.moduleSymbols(name));
-      if (fn === undefined) {
-        return notLoaded('companion-unsafe', `${name} exports no symbol and its BTF has no function a pinned program could reference: nothing keeps it loaded under a BPF program, so its companion is not inserted (files still published)`);
-      }
+    if (made.hold.mechanism === 'pinned-program') {
       pinned = this.pinPath(name);
       try {
-        mkdirSync(join(this.o.host.paths.bpffs, 'btf-extra'), { recursive: true });
-        await port.hold(name, fn.id, pinned);
+        await port.hold(name, made.hold.symbol.id, pinned);
       } catch (e) {
-        return notLoaded('companion-unsafe', `cannot pin a program holding ${name}: ${oneLine(e)}`, `mount bpffs at ${this.o.host.paths.hostView(this.o.host.paths.bpffs)} (mount -t bpf bpf /sys/fs/bpf)`);
+        return notLoaded('companion-unsafe', `cannot pin a program holding ${name}: ${oneLine(e)}`, 'needs bpffs at /sys/fs/bpf and, under systemd, systemd/kernel-companions.conf (README)');
       }
-      hold = `pinned BPF program ${this.o.host.paths.hostView(pinned)} references ${fn.name}() of ${name}: rmmod ${name} is refused until btf-extra release ${name}`;
     }
+    const hold = made.hold.mechanism === 'pinned-program'
+      ? `pinned BPF program ${this.o.host.paths.hostView(pinned!)} refers to ${made.hold.symbol.name} through ${name}'s BTF: rmmod ${name} says in use until btf-extra release ${name}`
+      : describeHold(name, made.hold);
     const undoHold = async (): Promise<void> => { if (pinned !== undefined) await port.unhold(pinned).catch(() => {}); };
 
     // 3. Insert from the cache dir, then check the kernel took its BTF as we wrote it.
@@ -174,8 +158,12 @@ export class Companions {
     return { state: 'loaded', module, btf: this.o.host.paths.hostView(this.o.host.paths.sysBtf(module)), hold, variables: made.variables };
   }
 
-  /** Companion out first, then the hold; a companion in use by a BPF program stays (and so does its hold). */
-  async remove(name: string): Promise<{ readonly ok: true } | { readonly ok: false; readonly code: FailureCode; readonly reason: string }> {
+  /**
+   * Companion out first, then the hold; a companion in use by a BPF program stays (and so does its
+   * hold). `baseGone`: the base module left already (only `rmmod -f` can do that to a held base):
+   * its pin is kept, because releasing it would put a module that no longer exists (an oops in 6.1).
+   */
+  async remove(name: string, opts: { readonly baseGone?: boolean } = {}): Promise<{ readonly ok: true } | { readonly ok: false; readonly code: FailureCode; readonly reason: string }> {
     const port = this.o.port;
     const module = companionName(name);
     if (port === undefined) return { ok: false, code: 'companion-refused', reason: 'this daemon cannot unload modules (no rmmod under this --root)' };
@@ -184,28 +172,31 @@ export class Companions {
         return { ok: false, code: 'companion-in-use', reason: `rmmod ${module}: ${oneLine(e)}` };
       }
     }
-    await this.dropHold(name);
+    if (opts.baseGone !== true) await this.dropHold(name);
     return { ok: true };
   }
 
-  /** Unpin the program holding `name`, if any (after its companion is gone). */
+  /**
+   * Unpin the program holding `name`, if any (its companion is gone), and wait until the kernel has
+   * let go of the module (it does after an RCU grace period), so `modprobe -r` right after works.
+   * Never when the base is not loaded: see remove().
+   */
   async dropHold(name: string): Promise<void> {
     const pin = this.pinPath(name);
-    if (this.o.port !== undefined && existsSync(pin)) await this.o.port.unhold(pin);
-  }
-
-  /** Names the running kernel lists for module `name` (the held function must resolve by name). */
-  private moduleSymbols(name: string): ReadonlySet<string> | undefined {
-    const text = this.o.host.kallsyms();
-    if (text === undefined) return undefined;
-    const out = new Set<string>();
-    const tag = `[${name}]`;
-    for (const line of text.split('\n')) {
-      if (!line.endsWith(tag)) continue;
-      const f = line.split(/\s+/);
-      if (f.length >= 4 && f[3] === tag) out.add(f[2]!);
+    if (this.o.port === undefined || !existsSync(pin)) return;
+    if (!(await this.o.host.loadedModules()).includes(name)) return; // the base is gone: keep the pin
+    const refcnt = join(this.o.host.paths.root, 'sys/module', name, 'refcnt');
+    const read = (): number | undefined => {
+      try { return Number.parseInt(readRegularFileSync(refcnt, { maxBytes: 64 }).toString('utf8'), 10); } catch { return undefined; }
+    };
+    const before = read();
+    await this.o.port.unhold(pin);
+    const sleep = this.o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    for (let i = 0; i < 40 && before !== undefined; i++) {
+      const now = read();
+      if (now === undefined || now < before) break;
+      await sleep(50);
     }
-    return out;
   }
 }
 
@@ -213,15 +204,4 @@ export class Companions {
 export function companionStatus(outcome: CompanionOutcome): CompanionStatus {
   if (outcome.state === 'loaded') return { state: 'loaded', module: outcome.module, btf: outcome.btf, hold: outcome.hold, variables: outcome.variables };
   return { state: 'not-loaded', module: outcome.module, code: outcome.code, reason: outcome.reason, ...(outcome.hint === undefined ? {} : { hint: outcome.hint }) };
-}
-
-// TEMPORARY until src/kmod/bpf-hold.ts lands: the module's first own FUNC whose name kallsyms lists.
-function pickHoldFunction(btf: Btf, symbols: ReadonlySet<string> | undefined): { id: number; name: string } | undefined {
-  for (let id = btf.startId; id < btf.nextId; id++) {
-    const t = btf.type(id as never);
-    if (t.kind !== KIND.FUNC) continue;
-    const name = btf.nameOf(id as never);
-    if (symbols === undefined || symbols.has(name)) return { id, name };
-  }
-  return undefined;
 }

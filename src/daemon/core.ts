@@ -12,6 +12,7 @@ import { safeName } from '../util/errors.js';
 import { loadedModulesOrNone, type HostReader } from '../host/reader.js';
 import type { CompanionStatus, ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
 import { Companions, companionStatus, type KernelPort } from './companions.js';
+import { CompanionBuilder } from './companion-worker.js';
 import type { BtfOps, PublishedChain, VariableFinder } from './btf-ops.js';
 import { ExtrasCache, extrasCacheKey, type CacheKey } from './cache.js';
 import { policyFor, type DaemonConfig, type LoadedConfig, type Policy } from './config.js';
@@ -140,6 +141,10 @@ export class Daemon implements ControlHandlers {
   private publisher!: Publisher;
   private finder!: DebuginfoFinder;
   private companions!: Companions;
+  private readonly companionBuilder = new CompanionBuilder();
+  /** Kernel operations (insert, remove, release) run one at a time, off the reconcile pass. */
+  private kernelQueue: Promise<void> = Promise.resolve();
+  private readonly kernelPending = new Map<string, number>();
   private watcher: ModuleWatcher | undefined;
   private fileWatches: FileWatch[] = [];
   private debugWatch: FileWatch | undefined;
@@ -216,7 +221,7 @@ export class Daemon implements ControlHandlers {
     this.publisher = new Publisher(this.runtimeDir, this.deps.btf, (m) => this.log.warn(m));
     this.companions = new Companions({
       host, cacheDir: this.cacheDir, release: this.kernelRelease, port: this.deps.kernel,
-      signKey: this.config.companions.signKey, signCert: this.config.companions.signCert,
+      signKey: this.config.companions.signKey, signCert: this.config.companions.signCert, builder: this.companionBuilder,
     });
     const vmlinux = this.readBtf('vmlinux');
     if (vmlinux) this.publisher.setVmlinux(vmlinux);
@@ -254,6 +259,9 @@ export class Daemon implements ControlHandlers {
     for (const job of this.jobs.values()) job.abort.abort();
     await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
     await this.deps.encoder.close?.();
+    // A kernel operation in flight (an insmod) finishes; none starts after this (see onKernelQueue).
+    await this.kernelQueue.catch(() => {});
+    await this.companionBuilder.close();
     if (this.reconciling) await this.reconciling.catch(() => {});
     // A merged/kernel rebuild in flight finishes (its file is written atomically either way).
     if (this.kernelBuild) await this.kernelBuild.catch(() => {});
@@ -463,10 +471,14 @@ export class Daemon implements ControlHandlers {
 
   private async reconcileOnce(): Promise<void> {
     this.stats.reconciles++;
+    // What the daemon knows is taken before the host is read: a job or kernel operation that ends
+    // while observe() awaits then still counts as running, never as done against an older view.
+    const records = new Map(this.records);
+    const running = new Set([...this.jobs.keys(), ...this.kernelPending.keys()]);
     const observation = await this.observe();
     const steps = plan({
-      observation, records: this.records, requested: this.requested,
-      forced: this.forced, retry: this.retry, softdepsWritten: this.softdepsWritten, running: new Set(this.jobs.keys()),
+      observation, records, requested: this.requested,
+      forced: this.forced, retry: this.retry, softdepsWritten: this.softdepsWritten, running,
     }, this.config, this.deps.providers);
     this.forced = new Set();
     this.retry = new Set();
@@ -568,7 +580,7 @@ export class Daemon implements ControlHandlers {
     'generate': (step) => {
       this.startJob(step.name, step.policy, step.buildId, step.bypassCache, (signal) => this.generate(step.name, step.buildId, signal));
     },
-    'insert-companion': async (step) => {
+    'insert-companion': (step) => { void this.onKernelQueue(step.name, async () => {
       const t0 = this.now();
       const vmlinux = this.readBtf('vmlinux');
       const objectBtf = this.readBtf(step.name);
@@ -586,10 +598,10 @@ export class Daemon implements ControlHandlers {
       } else {
         this.log.decision({ object: step.name, action: 'companion not inserted', reason: `${outcome.reason} [${outcome.code}]`, ms: this.now() - t0 });
       }
-    },
-    'remove-companion': async (step) => {
+    }); },
+    'remove-companion': (step) => { void this.onKernelQueue(step.name, async () => {
       const module = `${step.name}${COMPANION_SUFFIX}`;
-      const r = await this.companions.remove(step.name);
+      const r = await this.companions.remove(step.name, { baseGone: step.then === 'forget' });
       if (!r.ok) {
         // Still in the kernel (a BPF program uses it) and still held: try again on the next reconcile.
         this.setKernel(step.name, this.records.get(step.name)?.kernel?.buildId, { state: 'loaded', module, code: r.code, reason: r.reason });
@@ -599,23 +611,43 @@ export class Daemon implements ControlHandlers {
       this.log.decision({ object: step.name, action: 'removed companion', reason: step.reason });
       if (step.then === 'forget') { this.executors.forget({ kind: 'forget', name: step.name }); return; }
       this.setKernel(step.name, undefined, { state: 'not-loaded', module, reason: `removed: ${step.reason}` });
-    },
+    }); },
     'adopt-companion': (step) => {
       const module = `${step.name}${COMPANION_SUFFIX}`;
       this.setKernel(step.name, step.buildId, { state: 'loaded', module, btf: this.deps.host.paths.hostView(this.deps.host.paths.sysBtf(module)), hold: 'inserted before this daemon started' });
       this.log.decision({ object: step.name, action: 'companion already loaded', reason: module });
     },
-    'companion-gone': async (step) => {
+    'companion-gone': (step) => { void this.onKernelQueue(step.name, async () => {
       await this.companions.dropHold(step.name);
       const module = `${step.name}${COMPANION_SUFFIX}`;
       this.setKernel(step.name, step.buildId, { state: 'not-loaded', module, reason: `${module} was removed outside the daemon; btf-extra regen ${step.name} inserts it again` });
       this.log.decision({ object: step.name, action: 'companion gone', reason: `${module} removed outside the daemon; its hold dropped` });
-    },
+    }); },
     'companion-blocked': (step) => {
       this.setKernel(step.name, step.buildId, { state: 'not-loaded', module: `${step.name}${COMPANION_SUFFIX}`, code: step.code, reason: step.reason, hint: step.hint });
       this.log.decision({ object: step.name, action: 'companion not inserted', reason: `${step.reason} [${step.code}]` });
     },
   };
+
+  /**
+   * Queue a kernel operation for `name`: one at a time (holds, insmod and rmmod never interleave),
+   * and outside the reconcile pass, so start-up (READY) and reloads do not wait for a companion
+   * build. plan() sees the object as running meanwhile, so nothing is planned twice.
+   */
+  private onKernelQueue(name: string, op: () => Promise<void>): Promise<void> {
+    this.kernelPending.set(name, (this.kernelPending.get(name) ?? 0) + 1);
+    const run = this.kernelQueue.then(async () => {
+      if (this.stopping) return;
+      try { await op(); } catch (e) { this.log.error(`${name}: kernel operation failed: ${errText(e)}`); }
+    }).finally(() => {
+      const n = (this.kernelPending.get(name) ?? 1) - 1;
+      if (n > 0) this.kernelPending.set(name, n); else this.kernelPending.delete(name);
+      this.scheduleStatus();
+      this.requestReconcile();
+    });
+    this.kernelQueue = run;
+    return run;
+  }
 
   private setKernel(name: string, buildId: string | undefined, status: CompanionStatus): void {
     this.setRecord(name, { kernel: { state: status.state, buildId }, kernelStatus: status });
@@ -902,8 +934,9 @@ export class Daemon implements ControlHandlers {
     for (;;) {
       if (this.reconciling) await this.reconciling;
       const pending = [...this.jobs].filter(([n]) => names === undefined || names.includes(n)).map(([, j]) => j.done);
-      if (pending.length === 0 && !this.reconciling) return;
-      await Promise.allSettled(pending);
+      const kernel = [...this.kernelPending.keys()].some((n) => names === undefined || names.includes(n));
+      if (pending.length === 0 && !kernel && !this.reconciling) return;
+      await Promise.allSettled([...pending, this.kernelQueue]);
     }
   }
 
@@ -956,11 +989,13 @@ export class Daemon implements ControlHandlers {
     await this.reconciling?.catch(() => {});
     const failed: string[] = [];
     for (const name of canonical) {
-      const r = await this.companions.remove(name);
-      const module = `${name}${COMPANION_SUFFIX}`;
-      if (!r.ok) { failed.push(r.reason); continue; }
-      this.setKernel(name, this.records.get(name)?.buildId, { state: 'released', module, reason: `released on request: not inserted again until ${name} loads again or btf-extra regen ${name}` });
-      this.log.decision({ object: name, action: 'released companion', reason: `${module} removed, hold dropped` });
+      await this.onKernelQueue(name, async () => {
+        const r = await this.companions.remove(name);
+        const module = `${name}${COMPANION_SUFFIX}`;
+        if (!r.ok) { failed.push(r.reason); return; }
+        this.setKernel(name, this.records.get(name)?.buildId, { state: 'released', module, reason: `released on request: not inserted again until ${name} loads again or btf-extra regen ${name}` });
+        this.log.decision({ object: name, action: 'released companion', reason: `${module} removed, hold dropped` });
+      });
     }
     if (failed.length > 0) throw new ControlError('bad-request', failed.join('; '));
     const wanted = new Set(canonical);

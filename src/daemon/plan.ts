@@ -178,6 +178,8 @@ function companionUnwanted(name: string, config: DaemonConfig): string | undefin
 }
 
 function planCompanion(o: ObservedObject, rec: ObjectRecord | undefined, input: PlanInput, config: DaemonConfig): Step | undefined {
+  // A job or a kernel operation for it is in flight: its outcome decides the next step.
+  if (input.running.has(o.name)) return undefined;
   const kernelWanted = companionUnwanted(o.name, config) === undefined;
   const k = rec?.kernel;
   if (o.companionLoaded && o.companionOurs) {
@@ -209,7 +211,7 @@ export function plan(input: PlanInput, config: DaemonConfig, providers: readonly
     const rec = input.records.get(name);
     const step = planObject(o, rec, input, config, providers);
     // Our companion out first when the config no longer wants it, whatever else happens to the object.
-    const unwanted = o.companionLoaded && o.companionOurs ? companionUnwanted(o.name, config) : undefined;
+    const unwanted = o.companionLoaded && o.companionOurs && !input.running.has(name) ? companionUnwanted(o.name, config) : undefined;
     if (unwanted !== undefined) steps.push({ kind: 'remove-companion', name, reason: unwanted, then: 'not-loaded' });
     if (step === undefined) {
       const companion = unwanted === undefined ? planCompanion(o, rec, input, config) : undefined;

@@ -41,16 +41,12 @@ export interface HostPaths {
   readonly defaultCacheDir: string;
   readonly modprobeRunDir: string;
   readonly softdepFile: string;
-  /** Symbol names of the running kernel (the companion leaves out names its lookup would confuse). */
-  readonly kallsyms: string;
   /** `none [integrity] confidentiality`: the bracketed word is the lockdown mode. */
   readonly lockdown: string;
   /** Y when the kernel loads signed modules only (module.sig_enforce=1 or CONFIG_MODULE_SIG_FORCE). */
   readonly moduleSigEnforce: string;
   /** 1 once module loading is disabled until reboot (kernel.modules_disabled). */
   readonly modulesDisabled: string;
-  /** bpffs: the pinned programs that hold the base modules of companions live under it. */
-  readonly bpffs: string;
 }
 
 export const HOST_DEFAULTS = {
@@ -104,10 +100,8 @@ export function hostPaths(rootDir = '/'): HostPaths {
     defaultCacheDir: under(HOST_DEFAULTS.cacheDir),
     modprobeRunDir: p('run/modprobe.d'),
     softdepFile: p('run/modprobe.d/btf-extra.conf'),
-    kallsyms: p('proc/kallsyms'),
     lockdown: p('sys/kernel/security/lockdown'),
     moduleSigEnforce: p('sys/module/module/parameters/sig_enforce'),
     modulesDisabled: p('proc/sys/kernel/modules_disabled'),
-    bpffs: p('sys/fs/bpf'),
   };
 }

@@ -164,7 +164,7 @@ export function fsHostReader(paths: HostPaths, opts: HostReaderOptions = {}): Ho
       };
     },
     kallsyms() {
-      try { return readRegularFileSync(paths.kallsyms, { maxBytes: FILE_LIMITS.symbols }).toString('utf8'); } catch { return undefined; }
+      try { return readRegularFileSync(paths.procKallsyms, { maxBytes: FILE_LIMITS.symbols }).toString('utf8'); } catch { return undefined; }
     },
   };
 }

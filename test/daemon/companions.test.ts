@@ -97,7 +97,7 @@ describe('daemon: generated companions in the kernel (fake kernel, real encoder)
     assert.equal(crc7?.state, 'loaded', JSON.stringify(crc7));
     assert.match(crc7!.hold ?? '', /imports crc7_be/);
     assert.equal(loop?.state, 'loaded', JSON.stringify(loop));
-    assert.match(loop!.hold ?? '', /pinned BPF program .*sys\/fs\/bpf\/btf-extra\/loop/);
+    assert.match(loop!.hold ?? '', /pinned BPF program .*sys\/fs\/bpf\/btf-extra\/hold-loop/);
     assert.ok(kernel.calls.indexOf('hold loop') >= 0 && kernel.calls.indexOf('hold loop') < kernel.calls.indexOf('insmod loop_btf_extra'), kernel.calls.join(', '));
     assert.ok(!kernel.calls.includes('hold crc7'), 'an imported export needs no pinned program');
     // The kernel shows the companion's BTF: max_loop as a VAR split on vmlinux.
@@ -116,8 +116,8 @@ describe('daemon: generated companions in the kernel (fake kernel, real encoder)
     const out = await h!.daemon.release(['loop']);
     assert.equal(out[0]?.kernel?.state, 'released');
     const i = kernel.calls.indexOf('rmmod loop_btf_extra');
-    assert.ok(i >= 0 && kernel.calls.indexOf('unhold loop') > i, kernel.calls.join(', '));
-    assert.ok(!existsSync(join(root.paths.bpffs, 'btf-extra/loop')));
+    assert.ok(i >= 0 && kernel.calls.indexOf('unhold hold-loop') > i, kernel.calls.join(', '));
+    assert.ok(!existsSync(join(root.paths.bpffsDir, 'btf-extra/hold-loop')));
     await h!.daemon.reconcile();
     await h!.daemon.settle();
     assert.equal(kernel.calls.filter((c) => c === 'insmod loop_btf_extra').length, 1, 'not inserted again');
@@ -136,7 +136,7 @@ describe('daemon: generated companions in the kernel (fake kernel, real encoder)
     h = undefined;
     const again = new FakeKernel(first.root);
     await boot({ destination: 'files' }, again, first.root);
-    assert.deepEqual(again.calls.sort(), ['rmmod crc7_btf_extra', 'rmmod loop_btf_extra', 'unhold loop'].sort());
+    assert.deepEqual(again.calls.sort(), ['rmmod crc7_btf_extra', 'rmmod loop_btf_extra', 'unhold hold-loop'].sort());
     assert.ok(!existsSync(first.root.paths.sysBtf('loop_btf_extra')));
   });
 
@@ -160,7 +160,7 @@ describe('daemon: generated companions in the kernel (fake kernel, real encoder)
     await boot({ destination: 'kernel' }, kernel, root);
     assert.equal(kernelOf('loop')?.code, 'companion-refused');
     assert.match(kernelOf('loop')?.reason ?? '', /Key was rejected/);
-    assert.ok(kernel.calls.includes('unhold loop') && !existsSync(join(root.paths.bpffs, 'btf-extra/loop')));
+    assert.ok(kernel.calls.includes('unhold hold-loop') && !existsSync(join(root.paths.bpffsDir, 'btf-extra/hold-loop')));
     // A regen tries again (and now the kernel takes it).
     kernel.refuseInsmod = undefined;
     await h!.daemon.regen({ names: ['loop'] });
@@ -174,9 +174,21 @@ describe('daemon: generated companions in the kernel (fake kernel, real encoder)
     const { kernel, root } = await boot({ destination: 'both' });
     root.unload('loop_btf_extra');
     await h!.daemon.reconcile();
+    await h!.daemon.settle();
     assert.equal(kernelOf('loop')?.state, 'not-loaded');
     assert.match(kernelOf('loop')?.reason ?? '', /removed outside the daemon/);
-    assert.ok(kernel.calls.includes('unhold loop'));
+    assert.ok(kernel.calls.includes('unhold hold-loop'));
     assert.equal(kernel.calls.filter((c) => c === 'insmod loop_btf_extra').length, 1);
+  });
+
+  it('a base forced out under its companion (rmmod -f): the companion is removed, the pin is kept (releasing it would put a freed module)', async () => {
+    const { kernel, root } = await boot({ destination: 'both' });
+    root.unload('loop');
+    await h!.daemon.reconcile();
+    await h!.daemon.settle();
+    assert.ok(kernel.calls.includes('rmmod loop_btf_extra'), kernel.calls.join(', '));
+    assert.ok(!kernel.calls.includes('unhold hold-loop'), kernel.calls.join(', '));
+    assert.ok(existsSync(join(root.paths.bpffsDir, 'btf-extra/hold-loop')));
+    assert.equal(h!.daemon.status().objects.find((o) => o.name === 'loop'), undefined);
   });
 });

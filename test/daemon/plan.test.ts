@@ -172,6 +172,11 @@ describe('daemon/plan: merged/kernel staleness', () => {
       }
       assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published', { kernel: { state: 'not-loaded', buildId: 'old' } })]), both).map((s) => s.kind), ['insert-companion'], 'a new build tries again');
     });
+    it('plans nothing for an object while its job or kernel operation is in flight', () => {
+      assert.deepEqual(plan(input([obj('loop')], [rec('loop', 'published')], { running: new Set(['loop']) }), both), []);
+      const ours = obj('loop', { companionLoaded: true, companionOurs: true });
+      assert.deepEqual(plan(input([ours], [rec('loop', 'published', { kernel: loaded })], { running: new Set(['loop']) }), DEFAULT_CONFIG), []);
+    });
     it('says why instead of inserting when the kernel would refuse (lockdown, modules_disabled)', () => {
       const refused = moduleLoadingVerdict({ lockdown: 'integrity', sigEnforce: false, modulesDisabled: false }, false);
       const steps = plan(input([obj('loop')], [rec('loop', 'published')], {}, refused), both);

@@ -229,12 +229,12 @@ install -Dm644 "$src/systemd/kernel-companions.conf" /etc/systemd/system/btf-ext
 systemctl daemon-reload
 t0=$(now)
 timeout 300 systemctl restart "$unit"
-# On Linux 6.1 a base is held by importing one of its exports (the loader records the use); the
-# pinned-program hold needs ld_imm64 to a FUNC (Linux 6.4+) or a per-CPU VAR in the base's BTF.
+# A base that exports a symbol is held by the companion importing it (the loader records the use);
+# one that exports nothing by a pinned BPF program naming a VAR through the base's BTF object.
 held="crc7 cordic nf_conntrack nf_tables"   # export symbols
-unheld="loop virtio_net xfs btrfs"         # export nothing, no VAR in their BTF
+pinned="loop virtio_net xfs btrfs"          # export nothing
 if until_true 600 kstate_is vmlinux loaded && [ -e /sys/kernel/btf/vmlinux_btf_extra ]; then
-  pass "companion: vmlinux_btf_extra loaded, in /sys/kernel/btf" "$(since "$t0") s after the reload; $(kfield vmlinux variables) variables; $(kfield vmlinux hold)"
+  pass "companion: vmlinux_btf_extra loaded, in /sys/kernel/btf" "$(since "$t0") s after the restart; $(kfield vmlinux variables) variables; $(kfield vmlinux hold)"
 else fail "companion: vmlinux_btf_extra loaded, in /sys/kernel/btf" "kernel state '$(kfield vmlinux state)': $(kfield vmlinux reason) [$(kfield vmlinux code)]"; fi
 missing=""
 for m in $held; do
@@ -243,17 +243,17 @@ for m in $held; do
 done
 if [ -z "$missing" ]; then pass "companions of modules with exports loaded, each importing one ($held)" "$(since "$t0") s; crc7: $(kfield crc7 hold | cut -c1-60)"
 else fail "companions of modules with exports loaded, each importing one ($held)" "$missing"; fi
-wrong=""
-for m in $unheld; do
-  if until_true 120 kstate_is "$m" not-loaded && [ "$(kfield "$m" code)" = companion-unsafe ] && [ ! -e "/sys/kernel/btf/${m}_btf_extra" ] \
-     && [ -f "$run/btf/$m-btf-extra" ] && [ -z "$(ls /sys/fs/bpf/btf-extra 2>/dev/null)" ]; then echo "== $m: $(kfield "$m" reason)"
-  else wrong="$wrong $m:'$(kfield "$m" state)' [$(kfield "$m" code)] $(kfield "$m" reason);"; fi
+missing=""
+for m in $pinned; do
+  if until_true 300 kstate_is "$m" loaded && [ -e "/sys/kernel/btf/${m}_btf_extra" ] && [ -e "/sys/fs/bpf/btf-extra/hold-$m" ] \
+     && [ "$(cat "/sys/module/$m/refcnt")" -ge 1 ]; then echo "== $m: $(kfield "$m" hold)"
+  else missing="$missing $m:'$(kfield "$m" state)' $(kfield "$m" reason) [$(kfield "$m" code)];"; fi
 done
-if [ -z "$wrong" ]; then pass "modules nothing can hold ($unheld): companion not inserted, status says why, files still published" "loop: $(kfield loop reason | cut -c1-150)"
-else fail "modules nothing can hold ($unheld): companion not inserted, status says why, files still published" "$wrong"; fi
+if [ -z "$missing" ]; then pass "companions of modules without exports loaded, each held by a pinned BPF program ($pinned)" "loop refcnt $(cat /sys/module/loop/refcnt); $(kfield loop hold | cut -c1-110)"
+else fail "companions of modules without exports loaded, each held by a pinned BPF program ($pinned)" "$missing pins: $(ls /sys/fs/bpf/btf-extra 2>&1 | tr '\n' ' ')"; fi
 out=$(timeout 60 btf-extra status 2>&1)
-if grep -q 'in the kernel:' <<< "$out" && grep -q 'crc7: loaded /sys/kernel/btf/crc7_btf_extra' <<< "$out" && grep -q 'loop: not-loaded' <<< "$out"; then pass "btf-extra status shows /sys/kernel/btf/<name>_btf_extra, or why not"
-else fail "btf-extra status shows /sys/kernel/btf/<name>_btf_extra, or why not" "$(tail -5 <<< "$out" | tr '\n' '|')"; fi
+if grep -q 'in the kernel:' <<< "$out" && grep -q 'crc7: loaded /sys/kernel/btf/crc7_btf_extra' <<< "$out" && grep -q 'loop: loaded /sys/kernel/btf/loop_btf_extra' <<< "$out"; then pass "btf-extra status shows /sys/kernel/btf/<name>_btf_extra"
+else fail "btf-extra status shows /sys/kernel/btf/<name>_btf_extra" "$(tail -5 <<< "$out" | tr '\n' '|')"; fi
 clean_dmesg "companion inserts" && pass "dmesg clean after inserting the companions" || fail "dmesg clean after inserting the companions" "see checks.log"
 
 # BPF programs with __ksym externs read live values (vmlinux).
@@ -302,17 +302,32 @@ if until_true 300 kstate_is crc7 loaded; then
   else fail "modprobe crc7 again: crc7_btf_extra back, a BPF program reads the live table" "exit $rc: $(tr '\n' ' ' <<< "$out")"; fi
 else fail "modprobe crc7 again: crc7_btf_extra back, a BPF program reads the live table" "kernel state '$(kfield crc7 state)': $(kfield crc7 reason)"; fi
 
-# loop (no export) stays free: rmmod works with destination both, no companion was left behind.
-if timeout 30 rmmod loop && until_true 60 untracked loop && [ ! -e /sys/kernel/btf/loop_btf_extra ] && timeout 60 modprobe loop max_loop=13 \
-   && until_true 300 state_is loop published && kstate_is loop not-loaded && clean_dmesg "loop unload/reload"; then
-  pass "loop (not holdable on 6.1): rmmod and modprobe loop max_loop=13 work, no companion without its base" "$(kfield loop code)"
-else fail "loop (not holdable on 6.1): rmmod and modprobe loop max_loop=13 work, no companion without its base" "state '$(state loop)', kernel '$(kfield loop state)'"; fi
+# loop: held by its pinned program; released, it unloads; `modprobe loop max_loop=13` brings the
+# companion back (extras from the cache) and a BPF program reads 13.
+if ! timeout 30 rmmod loop 2>>"$log" && ! timeout 30 modprobe -r loop 2>>"$log" && [ -d /sys/module/loop ] && clean_dmesg "rmmod loop (pinned hold)"; then
+  pass "rmmod loop / modprobe -r loop refused while loop_btf_extra is loaded (pinned-program hold)" "refcnt $(cat /sys/module/loop/refcnt)"
+else fail "rmmod loop / modprobe -r loop refused while loop_btf_extra is loaded (pinned-program hold)" "loop $( [ -d /sys/module/loop ] && echo present || echo GONE)"; fi
+out=$(ksym ksym_loop); rc=$?
+before=$(val max_loop_value <<< "$out")
+t0=$(now)
+if timeout 60 btf-extra release loop >>"$log" 2>&1 && [ ! -d /sys/module/loop_btf_extra ] && [ ! -e /sys/fs/bpf/btf-extra/hold-loop ] \
+   && timeout 60 modprobe -r loop && until_true 60 untracked loop && clean_dmesg "release + modprobe -r loop"; then
+  pass "btf-extra release loop, then modprobe -r loop: companion, then pin, then the base; dmesg clean" "$(since "$t0") s; max_loop read $before before"
+else fail "btf-extra release loop, then modprobe -r loop: companion, then pin, then the base; dmesg clean" "loop $( [ -d /sys/module/loop ] && echo present), companion $( [ -d /sys/module/loop_btf_extra ] && echo present), pin $(ls /sys/fs/bpf/btf-extra 2>&1 | tr '\n' ' ')"; fi
+t0=$(now)
+timeout 60 modprobe loop max_loop=13
+if until_true 300 kstate_is loop loaded; then
+  out=$(ksym ksym_loop); rc=$?
+  if [ $rc = 0 ] && [ "$(val max_loop_value <<< "$out")" = 13 ] && clean_dmesg "max_loop read"; then
+    pass "modprobe loop max_loop=13: loop_btf_extra back, a BPF program reads max_loop = 13" "$(since "$t0") s; extras from $(field loop source)"
+  else fail "modprobe loop max_loop=13: loop_btf_extra back, a BPF program reads max_loop = 13" "exit $rc: $(tr '\n' ' ' <<< "$out")"; fi
+else fail "modprobe loop max_loop=13: loop_btf_extra back, a BPF program reads max_loop = 13" "kernel state '$(kfield loop state)': $(kfield loop reason)"; fi
 
 # Daemon restart: the companions stay in the kernel and are adopted, not inserted again.
 inv_before=$(show InvocationID)
 timeout 300 systemctl restart "$unit"
 inv=$(show InvocationID)
-adopted() { for m in vmlinux crc7 nf_tables; do kstate_is "$m" loaded || return 1; done; }
+adopted() { for m in vmlinux crc7 loop; do kstate_is "$m" loaded || return 1; done; }
 inserted=$(journalctl _SYSTEMD_INVOCATION_ID="$inv" --no-pager -o cat | grep -c 'inserted companion')
 if [ "$inv" != "$inv_before" ] && until_true 300 adopted && [ "$inserted" = 0 ] && [ -e /sys/kernel/btf/vmlinux_btf_extra ] && clean_dmesg "restart"; then
   pass "systemctl restart: companions stay loaded and are adopted, none inserted again" "$(journalctl _SYSTEMD_INVOCATION_ID="$inv" --no-pager -o cat | grep -c 'companion already loaded') adopted"
@@ -322,9 +337,9 @@ else fail "systemctl restart: companions stay loaded and are adopted, none inser
 sed -i 's/^destination: both$/destination: files/' "$conf"
 systemctl reload "$unit"
 none_left() { ! ls /sys/kernel/btf | grep -q '_btf_extra$'; }
-if until_true 120 none_left && [ -z "$(ls /sys/fs/bpf/btf-extra 2>/dev/null)" ] && timeout 30 rmmod crc7 && clean_dmesg "destination files"; then
-  pass "reload to destination files: all companions removed, holds dropped, crc7 unloads" "$(ls /sys/kernel/btf | wc -l) BTF objects left"
-else fail "reload to destination files: all companions removed, holds dropped, crc7 unloads" "left: $(ls /sys/kernel/btf | grep _btf_extra | tr '\n' ' ') pins: $(ls /sys/fs/bpf/btf-extra 2>&1 | tr '\n' ' ')"; fi
+if until_true 120 none_left && [ -z "$(ls /sys/fs/bpf/btf-extra 2>/dev/null)" ] && timeout 30 rmmod crc7 && timeout 30 rmmod loop && clean_dmesg "destination files"; then
+  pass "reload to destination files: all companions removed, holds dropped, crc7 and loop unload" "$(ls /sys/kernel/btf | wc -l) BTF objects left"
+else fail "reload to destination files: all companions removed, holds dropped, crc7 and loop unload" "left: $(ls /sys/kernel/btf | grep _btf_extra | tr '\n' ' ') pins: $(ls /sys/fs/bpf/btf-extra 2>&1 | tr '\n' ' ')"; fi
 
 # --- over the whole run --------------------------------------------------------------------------------
 wd=$(journalctl --no-pager -o cat | grep -i 'watchdog timeout' | head -3)
