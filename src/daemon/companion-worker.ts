@@ -8,9 +8,7 @@ import { createHash } from 'node:crypto';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import type { Btf } from '../btf/btf.js';
 import { parseBtf } from '../btf/parse.js';
-import { pickHoldSymbol } from '../kmod/bpf-hold.js';
 import { readInstalledModule } from '../kmod/installed-ko.js';
-import { parseKallsyms } from '../kmod/kallsyms.js';
 import { makeCompanionFrom } from '../kmod/make.js';
 import type { HoldDecision } from '../kmod/safety.js';
 
@@ -47,12 +45,8 @@ export function buildCompanionJob(job: CompanionJob): BuiltCompanion {
   const moduleBtf = job.name === 'vmlinux' ? undefined : parseBtf(job.objectBtf, { base: vmlinux, source: `${job.name} BTF` });
   const extras = parseBtf(job.extras, { base: moduleBtf ?? vmlinux, source: `${job.name} extras` });
   const made = makeCompanionFrom({ name: job.name, vmlinux, extras, ko: readInstalledModule(job.koPath), koPath: job.koPath, vmlinuxFile: job.vmlinuxFile, kallsyms: job.kallsyms });
-  let hold = made.hold;
-  if (!hold.safe && moduleBtf !== undefined) {
-    const symbol = pickHoldSymbol(moduleBtf, job.kallsyms === undefined ? undefined : parseKallsyms(job.kallsyms));
-    if (symbol !== undefined) hold = { safe: true, mechanism: 'pinned-program', symbol };
-  }
-  return { bytes: made.bytes, btf: made.btf, variables: made.variables, hold };
+  // made.hold: never-unloads, an imported export, a pinned program (a VAR through the base's BTF), or unsafe.
+  return { bytes: made.bytes, btf: made.btf, variables: made.variables, hold: made.hold };
 }
 
 export class CompanionBuilder {

@@ -13,6 +13,7 @@ import { buildCompanionBtf, type CompanionBtf } from './companion-btf.js';
 import { KmodError } from './errors.js';
 import { nameResolvesTo, parseKallsyms } from './kallsyms.js';
 import { modinfoValue, moduleLayoutVersion, readInstalledModule, vermagicOf, type InstalledModule } from './installed-ko.js';
+import { pickHoldSymbol } from './bpf-hold.js';
 import { decideHold, type HoldDecision } from './safety.js';
 import { structModuleLayout } from './struct-module.js';
 
@@ -94,7 +95,9 @@ export function makeCompanionFrom(o: CompanionInputs): MadeCompanion {
   if (!isVmlinux && koName !== undefined && koName.replace(/-/g, '_') !== o.name.replace(/-/g, '_')) {
     throw new KmodError('bad-ko', `the installed module is ${koName}, not ${o.name}: give the base module's .ko (its exports hold the base)`, { file: o.koPath });
   }
-  const hold = decideHold(baseName, ko.exports);
+  // No export to import: a program pinned by the daemon can hold the base through its BTF (bpf-hold.ts).
+  const pinnable = isVmlinux || extras.base === undefined || extras.base === vmlinux ? undefined : pickHoldSymbol(extras.base, index);
+  const hold = decideHold(baseName, ko.exports, pinnable);
   const imports: CompanionImport[] = hold.safe && hold.mechanism === 'imports-export' ? [hold.import] : [];
   const btfBytes = writeBtf(companionBtf.btf);
   const { name, bytes } = buildCompanion({

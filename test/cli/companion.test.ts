@@ -23,13 +23,14 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 describe('btf-extra companion', () => {
   const loopKo = fixture('kernel/debug/loop.ko');
 
-  it('writes NAME_btf_extra for a module and reports that loop cannot be held', async () => {
+  it('writes NAME_btf_extra for a module; loop (no export) is held by a pinned program, which only the daemon sets up', async () => {
     const i = loopInputs();
     const out = join(tmp, 'cli-loop.ko');
     const r = await run('loop', '--btf', i.vm, '--btf', i.mod, '--extras', i.extras, '--ko', loopKo, '-o', out);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /module loop_btf_extra, 4 variables/);
-    assert.match(r.out, /hold: loop exports no symbol: the companion cannot hold it; not loaded, files still published/);
+    assert.match(r.out, /hold: a pinned BPF program naming VAR \w+ through loop's BTF holds loop/);
+    assert.match(r.out, /note: this file alone does not hold the base: btf-extrad pins that program/);
     assert.equal(ElfFile.open(out).requireSection('.gnu.linkonce.this_module').size, 896);
   });
 

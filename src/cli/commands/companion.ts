@@ -29,8 +29,10 @@ visible in /sys/kernel/btf/NAME_btf_extra, so BPF programs can use them as __ksy
                   elsewhere). Names EXTRAS holds twice are always left out.
   --sign-key KEY, --sign-cert CERT   append a module signature (PKCS#7, as sign-file writes)
 
-A module that exports no symbol cannot be held by its companion: the file is still written and
-the reason printed; such a companion must not be loaded (see README, hazard 1).
+A companion may be loaded only while something keeps its base loaded (README, hazard 1): vmlinux
+never unloads; a module with an export is held by the companion importing it; a module without one
+is held by a pinned BPF program, which btf-extrad sets up before it inserts the companion
+(destination kernel/both): load such a companion through the daemon, not by hand.
 Exit status: 0 written, 1 error, 2 usage.
 `;
 
@@ -76,6 +78,9 @@ export const companionCommand: Command = {
       io.out(`left out: ${made.dropped.length} variables whose address the kernel cannot find by name unambiguously (${dup} duplicate names in EXTRAS, ${made.dropped.length - dup} ambiguous in kallsyms)\n`);
     }
     io.out(`hold: ${describeHold(name, made.hold)}\n`);
+    if (made.hold.safe && made.hold.mechanism === 'pinned-program') {
+      io.out('note: this file alone does not hold the base: btf-extrad pins that program before it inserts the companion (destination kernel/both); do not insmod it by hand\n');
+    }
     return 0;
   },
 };
