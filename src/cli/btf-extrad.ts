@@ -14,6 +14,7 @@ import { mergeSiblingsInWorker } from '../daemon/merge-worker.js';
 import type { KernelPort } from '../daemon/companions.js';
 import { holdModule, perlRunner, releaseHold } from '../kmod/bpf-hold.js';
 import { Daemon } from '../daemon/core.js';
+import { fileStores } from '../daemon/stores.js';
 import type { DebuginfodLookup } from '../daemon/debuginfo.js';
 import { debuginfodUrls, queryDebuginfod } from '../daemon/debuginfod.js';
 import { WarmEncoderPool } from '../daemon/encoder.js';
@@ -145,6 +146,7 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
   const encoder = new WarmEncoderPool({ maxIdle: () => daemon.currentConfig.jobs.concurrency });
   const daemon: Daemon = new Daemon({
     host, loaded,
+    stores: fileStores,
     loadConfig: load,
     encoder,
     btf: { ...libraryBtfOps, mergeSiblings: (base, siblings, names) => mergeSiblingsInWorker(base, siblings, names, s.stopSignal) },

@@ -4,17 +4,14 @@
  * publisher, debuginfo finder, logger, notifier, clock). It implements the control handlers.
  * All I/O edges are passed in; the entry point (src/cli/btf-extrad.ts) builds the real ones.
  */
-import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic-write.js';
-import { FILE_LIMITS, readRegularFileSync } from '../util/safe-file.js';
 import { safeName } from '../util/errors.js';
 import { loadedModulesOrNone, type HostReader } from '../host/reader.js';
 import type { CompanionStatus, ControlHandlers, DaemonStatus, ExtrasSource, LookupHit, ObjectState, ObjectStatus } from './api.js';
 import { Companions, companionStatus, type KernelPort } from './companions.js';
 import { CompanionBuilder } from './companion-worker.js';
 import type { BtfOps, PublishedChain, VariableFinder } from './btf-ops.js';
-import { ExtrasCache, extrasCacheKey, type CacheKey } from './cache.js';
+import { extrasCacheKey, type CacheKey, type ExtrasCache } from './cache.js';
 import { policyFor, type DaemonConfig, type LoadedConfig, type Policy } from './config.js';
 import { ControlError } from './control/protocol.js';
 import { DebuginfoFinder, type DebuginfodLookup } from './debuginfo.js';
@@ -27,11 +24,14 @@ import { nullNotifier, type Notifier } from './notify.js';
 import { COMPANION_SUFFIX, isCompanionModule, moduleLoadingVerdict, plan, kernelRebuildDelay, runStep, type Executors, type ObjectRecord, type Observation, type ObservedObject, type Step } from './plan.js';
 import { prepareDaemonFolders } from './folders.js';
 import type { ExtrasProvider } from './providers.js';
-import { Publisher } from './publish.js';
+import type { Publisher } from './publish.js';
+import type { DaemonStores, StoresFactory } from './stores.js';
 import type { ModuleEvent, ModuleWatcher } from './watch/types.js';
 
 export interface DaemonDeps {
   readonly host: HostReader;
+  /** The cache, the publisher and the few files the core writes (stores.ts; the entry point passes fileStores). */
+  readonly stores: StoresFactory;
   readonly loaded: LoadedConfig;
   /** Re-read the config (SIGHUP, file change, control reload); throws ConfigError when invalid. */
   readonly loadConfig: () => Promise<LoadedConfig>;
@@ -139,6 +139,7 @@ export class Daemon implements ControlHandlers {
   private slots: Slots;
   private cache!: ExtrasCache;
   private publisher!: Publisher;
+  private stores!: DaemonStores;
   private finder!: DebuginfoFinder;
   private companions!: Companions;
   private readonly companionBuilder = new CompanionBuilder();
@@ -215,10 +216,11 @@ export class Daemon implements ControlHandlers {
     this.kernelRelease = await host.kernelRelease();
     prepareDaemonFolders({ paths: host.paths, runtimeDir: this.runtimeDir, cacheDir: this.cacheDir, debugDirs: this.config.debuginfo.paths, log: this.log });
     this.foldersOwned = true;
-    this.cache = new ExtrasCache(join(this.cacheDir, 'extras'));
+    this.stores = this.deps.stores({ runtimeDir: this.runtimeDir, cacheDir: this.cacheDir, btf: this.deps.btf, warn: (m) => this.log.warn(m) });
+    this.cache = this.stores.cache;
     const pruned = this.cache.pruneReleases(this.kernelRelease);
     if (pruned.length > 0) this.log.info(`cache: removed entries of kernels ${pruned.join(', ')}`);
-    this.publisher = new Publisher(this.runtimeDir, this.deps.btf, (m) => this.log.warn(m));
+    this.publisher = this.stores.publisher;
     this.companions = new Companions({
       host, cacheDir: this.cacheDir, release: this.kernelRelease, port: this.deps.kernel,
       signKey: this.config.companions.signKey, signCert: this.config.companions.signCert, builder: this.companionBuilder,
@@ -273,7 +275,7 @@ export class Daemon implements ControlHandlers {
     // Only in a cache dir prepareDaemonFolders accepted as ours: a refused start (cacheDir: /tmp)
     // also stops, and must not delete <cacheDir>/tmp of someone else.
     if (!this.foldersOwned) return;
-    rmSync(join(this.cacheDir, 'tmp'), { recursive: true, force: true });
+    this.stores.clearTemp();
   }
 
   private async makeFinder(): Promise<DebuginfoFinder> {
@@ -525,7 +527,7 @@ export class Daemon implements ControlHandlers {
     },
     'write-softdeps': (step) => {
       const file = this.deps.host.paths.softdepFile;
-      if (step.content === '') rmSync(file, { force: true }); else writeFileAtomic(file, step.content);
+      this.stores.writeSoftdeps(file, step.content);
       this.softdepsWritten = step.content;
       this.log.decision({ object: 'modprobe.d', action: step.content === '' ? 'remove softdeps' : 'write softdeps', reason: this.deps.host.paths.hostView(file) });
     },
@@ -540,7 +542,7 @@ export class Daemon implements ControlHandlers {
     'use-kernel': (step) => {
       const t0 = this.now();
       const btf = this.readBtf(step.name);
-      const extras = readRegularFileSync(step.path, { maxBytes: FILE_LIMITS.btf });
+      const extras = this.stores.readKernelExtras(step.path);
       if (btf) this.publisher.put(step.name, btf, extras);
       this.records.delete(step.name);
       this.setRecord(step.name, { state: 'kernel-provided', policy: step.policy, buildId: step.buildId, source: 'kernel', bytes: extras.length, vars: this.countVars(step.name, extras, btf), reason: undefined });
@@ -855,7 +857,7 @@ export class Daemon implements ControlHandlers {
     this.kernelTimer?.cancel();
     this.kernelTimer = undefined;
     if (this.kernelBuild) await this.kernelBuild.catch(() => {});
-    if (this.publisher.kernelStale || !existsSync(join(this.publisher.layout.mergedDir, 'kernel'))) await this.rebuildKernelNow();
+    if (this.publisher.kernelStale || !this.publisher.hasKernelView()) await this.rebuildKernelNow();
   }
 
   private async rebuildKernelOnce(): Promise<void> {

@@ -7,7 +7,7 @@
  *   status.json                         the DaemonStatus
  * Unloading removes an object's files; merged/kernel is rebuilt by the caller (it is the costly one).
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { ensureOwnDir } from './folders.js';
@@ -58,6 +58,9 @@ export class Publisher {
   }
 
   setVmlinux(bytes: Uint8Array): void { this.vmlinux = bytes; }
+
+  /** merged/kernel exists (a first flush writes it even when nothing changed). */
+  hasKernelView(): boolean { return existsSync(join(this.layout.mergedDir, 'kernel')); }
 
   /**
    * Before every write or delete: the runtime dir, btf/ and merged/ are real directories (made

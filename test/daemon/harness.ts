@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Daemon, type DaemonDeps } from '../../src/daemon/core.js';
+import { fileStores } from '../../src/daemon/stores.js';
 import { DEFAULT_CONFIG, loadConfig, validateConfig, type LoadedConfig } from '../../src/daemon/config.js';
 import type { BtfOps } from '../../src/daemon/btf-ops.js';
 import type { EncodeRequest, ExtrasEncoder } from '../../src/daemon/encoder.js';
@@ -86,6 +87,7 @@ export async function startDaemon(root: InjectedRoot, over: Partial<DaemonDeps> 
   const modprobed: string[] = [];
   const daemon = new Daemon({
     host, loaded,
+    stores: fileStores,
     loadConfig: () => loadConfig(file, false),
     encoder,
     btf: fakeOps,
