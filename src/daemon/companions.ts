@@ -97,6 +97,16 @@ export class Companions {
     const port = this.o.port;
     if (port === undefined) return notLoaded('companion-refused', 'this daemon cannot load modules (no insmod under this --root)');
 
+    // 0. kallsyms tells which object each variable name resolves to and which symbol can hold the
+    // base: without it nothing proves the companion safe. Under systemd's ProtectKernelTunables= it
+    // reads empty (an inaccessible file is mounted over it) rather than failing.
+    const kallsyms = this.o.host.kallsyms();
+    if (kallsyms === undefined || kallsyms.trim() === '') {
+      const file = this.o.host.paths.hostView(this.o.host.paths.procKallsyms);
+      return notLoaded('companion-unsafe', `${file} ${kallsyms === undefined ? 'cannot be read' : 'reads empty'}: which object a variable name resolves to cannot be checked`,
+        'under systemd install systemd/kernel-companions.conf (ProtectKernelTunables= hides /proc/kallsyms); README "Kernel-native extras"');
+    }
+
     // 1. Build and validate (makeCompanionFrom validates the BTF in full before writing it).
     const koPath = this.installedKo(name);
     if (koPath === undefined) return notLoaded('companion-build', `no installed module of ${this.o.release} for ${name} in modules.dep`, `install the kernel's modules package (/lib/modules/${this.o.release})`);
@@ -104,7 +114,7 @@ export class Companions {
     try {
       made = await this.o.builder.build({
         name, vmlinux: inputs.vmlinux, objectBtf: inputs.objectBtf, extras: inputs.extras, koPath,
-        vmlinuxFile: this.o.host.paths.hostView(this.o.host.paths.sysBtf('vmlinux')), kallsyms: this.o.host.kallsyms(),
+        vmlinuxFile: this.o.host.paths.hostView(this.o.host.paths.sysBtf('vmlinux')), kallsyms,
       });
     } catch (e) {
       return notLoaded('companion-build', oneLine(e));

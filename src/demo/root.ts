@@ -10,6 +10,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { parseBtf } from '../btf/parse.js';
+import { KIND } from '../btf/kinds.js';
 import { encodeBuildIdNote } from '../host/notes.js';
 import { HOST_DEFAULTS, hostPaths, type HostPaths } from '../host/paths.js';
 
@@ -32,6 +34,29 @@ export interface FixtureSet {
   readonly vmlinuxBtf: Uint8Array;
   readonly vmlinuxBuildId: string;
   readonly modules: ReadonlyMap<string, FixtureModule>;
+}
+
+const kallsymsMemo = new WeakMap<Uint8Array, string>();
+
+/**
+ * A /proc/kallsyms as a process without CAP_SYSLOG reads it (addresses 0), listing vmlinux's
+ * per-CPU variables as x86_64 does (type A, at their section offset). Enough for the daemon's
+ * companion checks; module symbols are left out (a name kallsyms lacks resolves to nothing).
+ */
+function vmlinuxKallsyms(vmlinuxBtf: Uint8Array): string {
+  const memo = kallsymsMemo.get(vmlinuxBtf);
+  if (memo !== undefined) return memo;
+  const btf = parseBtf(vmlinuxBtf, { source: 'vmlinux' });
+  const lines: string[] = [];
+  for (let id = btf.startId; id < btf.nextId; id++) {
+    if (btf.kindOf(id) !== KIND.DATASEC) continue;
+    const sec = btf.type(id);
+    if (sec.kind !== KIND.DATASEC || btf.str(sec.nameOff) !== '.data..percpu') continue;
+    for (const v of sec.vars) lines.push(`${v.offset.toString(16).padStart(16, '0')} A ${btf.str(btf.nameOffOf(v.type)!)}\n`);
+  }
+  const text = lines.join('');
+  kallsymsMemo.set(vmlinuxBtf, text);
+  return text;
 }
 
 function loadTsv(tsv: string): Map<string, { relPath: string; buildId: string }> {
@@ -111,6 +136,8 @@ export class InjectedRoot {
     mkdirSync(dirname(p.osReleaseFile), { recursive: true });
     writeFileSync(p.osReleaseFile, 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n');
     mkdirSync(p.moduleTree(fixtures.release), { recursive: true });
+    mkdirSync(dirname(p.procKallsyms), { recursive: true });
+    writeFileSync(p.procKallsyms, vmlinuxKallsyms(fixtures.vmlinuxBtf));
     if (opts.vmlinuxDebug) r.placeFile(opts.vmlinuxDebug, p.vmlinuxDebugCandidates(HOST_DEFAULTS.debugDir, fixtures.release)[0] ?? '');
     return r;
   }

@@ -6,7 +6,7 @@
  * happens only in the VM test bed (test/vm).
  */
 import { strict as assert } from 'node:assert';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseBtf } from '../../src/btf/parse.js';
 import { validateBtf } from '../../src/btf/validate.js';
@@ -106,6 +106,25 @@ describe('daemon: generated companions in the kernel (fake kernel, real encoder)
     assert.equal(loop!.btf, '/sys/kernel/btf/loop_btf_extra');
     assert.ok(existsSync(join(h!.daemon.runtimeDir, 'btf/loop-btf-extra')), 'both: the files are still published');
     assert.equal(h!.daemon.status().objects.find((o) => o.name === 'vmlinux')?.kernel, undefined, 'vmlinux has no debuginfo here: nothing to insert');
+  });
+
+  it('a hidden /proc/kallsyms (empty under ProtectKernelTunables=, or absent) inserts nothing and says why; files stay published', async () => {
+    for (const hide of ['empty', 'absent'] as const) {
+      const root = newRoot();
+      if (hide === 'empty') writeFileSync(root.paths.procKallsyms, ''); else rmSync(root.paths.procKallsyms);
+      const { kernel } = await boot({ destination: 'both' }, undefined, root);
+      for (const name of ['loop', 'crc7']) {
+        const k = kernelOf(name);
+        assert.equal(k?.state, 'not-loaded', JSON.stringify(k));
+        assert.equal(k?.code, 'companion-unsafe');
+        assert.match(k?.reason ?? '', hide === 'empty' ? /\/proc\/kallsyms reads empty/ : /\/proc\/kallsyms cannot be read/);
+        assert.match(k?.hint ?? '', /kernel-companions\.conf/);
+      }
+      assert.deepEqual(kernel.calls, [], 'no hold, no insmod');
+      assert.ok(existsSync(join(h!.daemon.runtimeDir, 'btf/loop-btf-extra')), 'the files are still published');
+      await h!.daemon.stop();
+      h = undefined;
+    }
   });
 
   it('release takes the companion out, then drops the hold, and it is not inserted again; in use, it stays', async () => {

@@ -47,6 +47,18 @@ describe('systemd/kernel-companions.conf (drop-in for destination kernel/both)',
     assert.deepEqual(words(dropIn, 'CapabilityBoundingSet').sort(), ['CAP_BPF', 'CAP_PERFMON', 'CAP_SYS_ADMIN']);
     assert.deepEqual(words(dropIn, 'SystemCallFilter'), ['bpf']);
     assert.deepEqual(words(dropIn, 'ReadWritePaths'), ['-/sys/fs/bpf']);
-    assert.deepEqual([...dropIn.keys()].sort(), ['CapabilityBoundingSet', 'ReadWritePaths', 'SystemCallFilter']);
+    assert.deepEqual([...dropIn.keys()].sort(),
+      ['CapabilityBoundingSet', 'InaccessiblePaths', 'ProtectKernelTunables', 'ReadOnlyPaths', 'ReadWritePaths', 'SystemCallFilter']);
+  });
+  it('lets the daemon read /proc/kallsyms (ProtectKernelTunables= covers it with an empty file) and keeps the rest of that protection', () => {
+    assert.deepEqual(unit.get('ProtectKernelTunables'), ['yes'], 'the unit alone keeps the tunables protected');
+    assert.deepEqual(dropIn.get('ProtectKernelTunables'), ['no']);
+    // What systemd.exec(5) says ProtectKernelTunables=yes does, besides hiding /proc/kallsyms.
+    const readOnly = words(dropIn, 'ReadOnlyPaths').map((w) => w.replace(/^-/, ''));
+    for (const p of ['/sys', '/proc/sys', '/proc/sysrq-trigger', '/proc/latency_stats', '/proc/acpi', '/proc/timer_stats', '/proc/fs', '/proc/irq']) {
+      assert.ok(readOnly.includes(p), `${p} read-only again`);
+    }
+    assert.deepEqual(words(dropIn, 'InaccessiblePaths'), ['-/proc/kcore']);
+    assert.ok(![...words(dropIn, 'InaccessiblePaths'), ...words(unit, 'InaccessiblePaths')].some((w) => w.includes('kallsyms')));
   });
 });

@@ -210,6 +210,10 @@ fi
 bpf=$src/.vm-bpf
 kfield() { jq -r --arg n "$1" --arg f "$2" '.objects[] | select(.name == $n) | .kernel[$f] // empty' "$status" 2>/dev/null; }
 kstate_is() { [ "$(kfield "$1" state)" = "$2" ]; }
+# kloaded_within SECONDS NAME: NAME's companion reaches 'loaded'; a final 'not-loaded' ends the wait
+# at once (a refused companion must fail its check, not sit out the whole timeout).
+kloaded_within() { until_true "$1" ksettled "$2"; kstate_is "$2" loaded; }
+ksettled() { case "$(kfield "$1" state)" in loaded|not-loaded) return 0 ;; *) return 1 ;; esac; }
 # clean_dmesg STEP: no BUG/Oops/WARNING since the last call (each ordering step is checked on its own).
 dmesg_mark=$(dmesg | wc -l)
 clean_dmesg() {
@@ -233,19 +237,19 @@ timeout 300 systemctl restart "$unit"
 # one that exports nothing by a pinned BPF program naming a VAR through the base's BTF object.
 held="crc7 cordic nf_conntrack nf_tables"   # export symbols
 pinned="loop virtio_net xfs btrfs"          # export nothing
-if until_true 600 kstate_is vmlinux loaded && [ -e /sys/kernel/btf/vmlinux_btf_extra ]; then
+if kloaded_within 600 vmlinux && [ -e /sys/kernel/btf/vmlinux_btf_extra ]; then
   pass "companion: vmlinux_btf_extra loaded, in /sys/kernel/btf" "$(since "$t0") s after the restart; $(kfield vmlinux variables) variables; $(kfield vmlinux hold)"
 else fail "companion: vmlinux_btf_extra loaded, in /sys/kernel/btf" "kernel state '$(kfield vmlinux state)': $(kfield vmlinux reason) [$(kfield vmlinux code)]"; fi
 missing=""
 for m in $held; do
-  if until_true 300 kstate_is "$m" loaded && [ -e "/sys/kernel/btf/${m}_btf_extra" ] && [[ "$(kfield "$m" hold)" == imports* ]]; then echo "== $m: $(kfield "$m" hold)"
+  if kloaded_within 300 "$m" && [ -e "/sys/kernel/btf/${m}_btf_extra" ] && [[ "$(kfield "$m" hold)" == imports* ]]; then echo "== $m: $(kfield "$m" hold)"
   else missing="$missing $m:'$(kfield "$m" state)' $(kfield "$m" reason) [$(kfield "$m" code)];"; fi
 done
 if [ -z "$missing" ]; then pass "companions of modules with exports loaded, each importing one ($held)" "$(since "$t0") s; crc7: $(kfield crc7 hold | cut -c1-60)"
 else fail "companions of modules with exports loaded, each importing one ($held)" "$missing"; fi
 missing=""
 for m in $pinned; do
-  if until_true 300 kstate_is "$m" loaded && [ -e "/sys/kernel/btf/${m}_btf_extra" ] && [ -e "/sys/fs/bpf/btf-extra/hold-$m" ] \
+  if kloaded_within 300 "$m" && [ -e "/sys/kernel/btf/${m}_btf_extra" ] && [ -e "/sys/fs/bpf/btf-extra/hold-$m" ] \
      && [ "$(cat "/sys/module/$m/refcnt")" -ge 1 ]; then echo "== $m: $(kfield "$m" hold)"
   else missing="$missing $m:'$(kfield "$m" state)' $(kfield "$m" reason) [$(kfield "$m" code)];"; fi
 done
@@ -295,7 +299,7 @@ else fail "btf-extra release crc7, then modprobe -r crc7: companion first, then 
 # modprobe crc7 again: the companion comes back (extras from the cache) and a program reads the table.
 t0=$(now)
 timeout 60 modprobe crc7
-if until_true 300 kstate_is crc7 loaded; then
+if kloaded_within 300 crc7; then
   out=$(ksym ksym_crc7); rc=$?
   if [ $rc = 0 ] && [ "$(val syndrome_1 <<< "$out")" = 18 ] && clean_dmesg "crc7 read"; then
     pass "modprobe crc7 again: crc7_btf_extra back, a BPF program reads the live table" "$(since "$t0") s; extras from $(field crc7 source)"
@@ -316,7 +320,7 @@ if timeout 60 btf-extra release loop >>"$log" 2>&1 && [ ! -d /sys/module/loop_bt
 else fail "btf-extra release loop, then modprobe -r loop: companion, then pin, then the base; dmesg clean" "loop $( [ -d /sys/module/loop ] && echo present), companion $( [ -d /sys/module/loop_btf_extra ] && echo present), pin $(ls /sys/fs/bpf/btf-extra 2>&1 | tr '\n' ' ')"; fi
 t0=$(now)
 timeout 60 modprobe loop max_loop=13
-if until_true 300 kstate_is loop loaded; then
+if kloaded_within 300 loop; then
   out=$(ksym ksym_loop); rc=$?
   if [ $rc = 0 ] && [ "$(val max_loop_value <<< "$out")" = 13 ] && clean_dmesg "max_loop read"; then
     pass "modprobe loop max_loop=13: loop_btf_extra back, a BPF program reads max_loop = 13" "$(since "$t0") s; extras from $(field loop source)"
