@@ -24,6 +24,14 @@ describe('demo/root (injected root)', () => {
     assert.ok(!existsSync(root.paths.sysBtf('loop')));
   });
 
+  it('lists vmlinux per-CPU variables in proc/kallsyms, as x86_64 shows them to a daemon without CAP_SYSLOG', () => {
+    const root = newRoot();
+    const lines = readFileSync(root.paths.procKallsyms, 'utf8').split('\n').filter(Boolean);
+    assert.ok(lines.length > 100, `${lines.length} lines`);
+    assert.ok(lines.every((l) => /^[0-9a-f]{16} A \w+$/.test(l)), lines.find((l) => !/^[0-9a-f]{16} A \w+$/.test(l)));
+    assert.ok(lines.includes('0000000000000000 A fixed_percpu_data') || lines.some((l) => l.endsWith(' A cpu_loops_per_jiffy')));
+  });
+
   it('replaces /proc/modules and sysfs files in one step: an open reader keeps the old whole file', () => {
     const root = newRoot();
     root.load('loop');
@@ -40,6 +48,6 @@ describe('demo/root (injected root)', () => {
     assert.equal(readFileSync(root.paths.procModules, 'utf8').split('\n').filter(Boolean).length, 2);
     // No temporary file is ever visible beside the kernel's files.
     assert.deepEqual(readdirSync(root.paths.sysBtfDir).sort(), ['crc7', 'loop', 'vmlinux']);
-    assert.deepEqual(readdirSync(join(root.dir, 'proc')).sort(), ['modules', 'sys']);
+    assert.deepEqual(readdirSync(join(root.dir, 'proc')).sort(), ['kallsyms', 'modules', 'sys']);
   });
 });
