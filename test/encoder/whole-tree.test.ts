@@ -16,6 +16,9 @@ import { basename, join, resolve } from 'node:path';
 import type { Btf } from '../../src/btf/btf.js';
 import { KIND } from '../../src/btf/kinds.js';
 import { parseBtf } from '../../src/btf/parse.js';
+import { makeCompanionFrom } from '../../src/kmod/make.js';
+import { readInstalledModule } from '../../src/kmod/installed-ko.js';
+import { koFiles, realModulesDir } from '../kmod/support.js';
 import { loadIntoKernel } from '../support/kernel-load.js';
 import { haveShared, kernelDir, repoRoot } from '../support/paths.js';
 
@@ -85,6 +88,30 @@ describe('encoder: every module of the Debian 6.1 tree (opt-in: BTF_EXTRA_DEBUG_
     const r = loadIntoKernel(merged);
     if ('skipReason' in r) this.skip();
     assert.ok(r.ok, r.ok ? '' : r.error);
+  });
+
+  it('companions: every module gets a valid <name>_btf_extra with something that holds its base (runs after the extras case)', function () {
+    const installed = realModulesDir();
+    if (installed === undefined || !existsSync(join(work, 'extras', 'loop'))) this.skip();
+    const kos = new Map(koFiles(installed).map((p) => [basename(p, '.ko').replace(/-/g, '_'), p]));
+    const vmlinux = parseBtf(readFileSync(vmlinuxFile));
+    const holds = new Map<string, number>();
+    const failed: string[] = [];
+    for (const m of modules) {
+      const ko = kos.get(m.name);
+      if (ko === undefined) { failed.push(`${m.name}: not installed`); continue; }
+      try {
+        const mod = parseBtf(readFileSync(join(shippedDir, m.name)), { base: vmlinux });
+        const extras = parseBtf(readFileSync(join(work, 'extras', m.name)), { base: mod });
+        // makeCompanionFrom validates the companion's BTF in full before it returns bytes.
+        const made = makeCompanionFrom({ name: m.name, vmlinux, extras, ko: readInstalledModule(ko), koPath: ko, vmlinuxFile });
+        const how = made.hold.safe ? made.hold.mechanism : 'unsafe';
+        holds.set(how, (holds.get(how) ?? 0) + 1);
+      } catch (e) { failed.push(`${m.name}: ${(e as Error).message.split('\n')[0]}`); }
+    }
+    assert.deepEqual(failed.slice(0, 10), []);
+    assert.equal(holds.get('unsafe'), undefined, JSON.stringify([...holds]));
+    assert.equal((holds.get('imports-export') ?? 0) + (holds.get('pinned-program') ?? 0), modules.length);
   });
 
   it('full mode: every named type of each shipped module BTF (pahole 1.24) is in our chain', function () {
