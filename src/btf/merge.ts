@@ -4,7 +4,9 @@
  *    (module + module-btf-extra as one level on vmlinux, for bpftool 7.x and libbpf < 1.7);
  *  - flattenStandalone(top): the whole chain as one standalone BTF;
  *  - mergeSiblings(base, levels): several levels that share `base` (vmlinux + every module,
- *    extras flattened in) as ONE deduplicated standalone BTF.
+ *    extras flattened in) as ONE deduplicated standalone BTF;
+ *  - mergePart + joinParts: the same merge in pieces (each sibling deduplicated against the base
+ *    once, the pieces joined without a second dedup), so one changed sibling redoes only its piece.
  * Flattening needs no id or offset rewriting: ids and string offsets are cumulative at every
  * level, so concatenating the type and string sections in chain order keeps them all valid.
  * Siblings do overlap (each starts at base.nextId), so each is shifted past the previous ones
@@ -121,6 +123,26 @@ export function mergeSiblings(base: Btf, levels: readonly Btf[], opts: MergeOpti
 }
 
 /**
+ * One sibling's part of a merge done piece by piece (the daemon's merged/kernel): `top` (a chain
+ * above `base`, e.g. vmlinux -> module -> module-btf-extra) flattened, moved onto `onto` (a
+ * standalone BTF that starts with `base`, e.g. mergeSiblings of base's own extras) and
+ * deduplicated against it; with `object`, its DATASECs are named `<object>.<section>` as
+ * mergeSiblings names them. One level split on `onto`; join parts with joinParts.
+ */
+export function mergePart(base: Btf, top: Btf, onto: Btf, object?: string): Btf {
+  return dedupLevelInPlace(combineSiblings(base, [top], object === undefined ? undefined : [object], onto)).btf;
+}
+
+/**
+ * Parts made by mergePart on the same `onto` as ONE level split on `onto`: each part's own ids
+ * and strings shifted past the previous parts', in the given order. Joined, not deduplicated
+ * again: a type that two parts add (one `onto` lacks) is in the result once per part.
+ */
+export function joinParts(onto: Btf, parts: readonly Btf[]): Btf {
+  return combineSiblings(onto, parts);
+}
+
+/**
  * Anonymous enums that bpftool's C dump would never print: libbpf's btf_dump prints an
  * anonymous enum only inline where a printed type uses it, or at top level when nothing refers
  * to it; one that only VARs use (VARs are not printed) loses its enumerators (CRNG_READY). For
@@ -195,15 +217,25 @@ export function rebaseLevel(level: Btf, base: Btf): Btf {
   return out;
 }
 
-/** The siblings as one (not yet deduplicated) level on `base`: each shifted past the previous ones. */
-export function combineSiblings(base: Btf, levels: readonly Btf[], objects?: readonly string[]): Btf {
+/**
+ * The siblings as one (not yet deduplicated) level on `base`: each shifted past the previous ones.
+ * With `onto` (a BTF whose ids below base.nextId and strings below base.strings.end are `base`'s,
+ * e.g. a standalone copy of `base` with more types and strings appended), the level is split on
+ * `onto` instead: the siblings' own ids and strings then start past `onto`'s.
+ */
+export function combineSiblings(base: Btf, levels: readonly Btf[], objects?: readonly string[], onto: Btf = base): Btf {
   const ownStart = base.nextId;
   const strStart = base.strings.end;
+  if (onto.nextId < ownStart || onto.strings.end < strStart) {
+    throw new BtfError('bad-chain', `${onto.source ?? 'the new base'} (ids 1..${onto.nextId - 1}, ${onto.strings.end} string bytes) is smaller than `
+      + `${base.source ?? 'the base'} (ids 1..${ownStart - 1}, ${strStart} string bytes)`);
+  }
   const types: BtfType[] = [];
   const parts: Uint8Array[] = [];
   const renamed: { t: BtfType; name: string }[] = [];
-  let idShift = 0;
-  let strShift = 0;
+  let idShift = onto.nextId - ownStart;
+  let strShift = onto.strings.end - strStart;
+  let strLen = 0;
   for (const sibling of levels) {
     const level = sibling.base === base ? sibling : flattenOnto(sibling, base);
     const idShiftHere = idShift, strShiftHere = strShift;
@@ -229,11 +261,12 @@ export function combineSiblings(base: Btf, levels: readonly Btf[], objects?: rea
     parts.push(level.strings.bytes());
     idShift += copies.length;
     strShift += level.strings.length;
+    strLen += level.strings.length;
   }
-  const bytes = new Uint8Array(strShift);
+  const bytes = new Uint8Array(strLen);
   let at = 0;
   for (const p of parts) { bytes.set(p, at); at += p.length; }
-  const out = new Btf({ base, source: 'merged', types, strings: new StringTable(strStart, bytes) });
+  const out = new Btf({ base: onto, source: 'merged', types, strings: new StringTable(onto.strings.end, bytes) });
   for (const r of renamed) r.t.nameOff = out.addStr(r.name);
   return out;
 }
