@@ -6,18 +6,20 @@
  *  - mergeSiblings(base, levels): several levels that share `base` (vmlinux + every module,
  *    extras flattened in) as ONE deduplicated standalone BTF;
  *  - mergePart + joinParts: the same merge in pieces (each sibling deduplicated against the base
- *    once, the pieces joined without a second dedup), so one changed sibling redoes only its piece.
+ *    once, the pieces joined record by record as encoded, without a second dedup), so one changed
+ *    sibling redoes only its piece.
  * Flattening needs no id or offset rewriting: ids and string offsets are cumulative at every
  * level, so concatenating the type and string sections in chain order keeps them all valid.
  * Siblings do overlap (each starts at base.nextId), so each is shifted past the previous ones
  * into one combined level on `base`, which is then deduplicated against `base` (base ids never
  * change, so vmlinux type ids stay valid in the merged file) and flattened.
  */
-import { Btf } from './btf.js';
+import { Btf, type RawTypes } from './btf.js';
 import { dedupBtf, dedupLevelInPlace } from './dedup.js';
 import { BtfError } from './errors.js';
-import { KIND, cloneType, decodeType, forEachTypeId, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
+import { KIND, cloneType, decodeType, encodedSize, forEachTypeId, mapEncodedRefs, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
 import { StringTable } from './strings.js';
+import { typeWords } from './write.js';
 import type { BtfType } from './types.js';
 
 export interface FlattenOptions {
@@ -134,12 +136,49 @@ export function mergePart(base: Btf, top: Btf, onto: Btf, object?: string): Btf 
 }
 
 /**
- * Parts made by mergePart on the same `onto` as ONE level split on `onto`: each part's own ids
- * and strings shifted past the previous parts', in the given order. Joined, not deduplicated
- * again: a type that two parts add (one `onto` lacks) is in the result once per part.
+ * Parts made by mergePart on the same `onto`, joined in the given order WITHOUT decoding a record:
+ * each part becomes one more level of a chain on `onto`, its encoded records copied with their own
+ * ids and strings shifted past the previous parts' (write the chain standalone with writeFlat).
+ * Not deduplicated again: a type that two parts add (one `onto` lacks) is in the result once per part.
  */
 export function joinParts(onto: Btf, parts: readonly Btf[]): Btf {
-  return combineSiblings(onto, parts);
+  const ownStart = onto.nextId;
+  const strStart = onto.strings.end;
+  let top = onto;
+  for (const part of parts) {
+    if (part.base !== onto) throw new BtfError('bad-chain', `${part.source ?? 'a part'} is not split on ${onto.source ?? 'the base of the join'}`, { file: part.source });
+    const idShift = top.nextId - ownStart, strShift = top.strings.end - strStart;
+    const idEnd = part.nextId, strEnd = part.strings.end;
+    const { words, offs } = encodedCopy(part);
+    for (let i = 0; i < offs.length; i++) {
+      mapEncodedRefs(words, offs[i]!, (id) => {
+        if (id >= idEnd) throw pastLevelEnd(part, i, 'id', id);
+        return id >= ownStart ? id + idShift : id;
+      }, (off) => {
+        if (off >= strEnd) throw pastLevelEnd(part, i, 'string', off);
+        return off >= strStart ? off + strShift : off;
+      });
+    }
+    top = new Btf({ base: top, source: part.source, raw: { words, offs }, strings: new StringTable(top.strings.end, part.strings.bytes()) });
+  }
+  return top;
+}
+
+/** A copy of `level`'s encoded records (the parsed words when untouched, else encoded) and where each starts. */
+function encodedCopy(level: Btf): RawTypes {
+  const raw = level.rawTypes;
+  if (raw !== undefined) return { words: raw.words.slice(), offs: raw.offs };
+  const offs = new Uint32Array(level.count);
+  let p = 0;
+  level.types.forEach((t, i) => { offs[i] = p; p += encodedSize(t) >>> 2; });
+  return { words: typeWords(level), offs };
+}
+
+/** Shifted, an out-of-range reference would silently land in the next sibling: refused. */
+function pastLevelEnd(level: Btf, i: number, what: 'id' | 'string', v: number): BtfError {
+  return new BtfError(what === 'id' ? 'bad-type-id' : 'bad-string-offset',
+    `${level.describe(level.startId + i)} refers to ${what === 'id' ? 'type id' : 'string offset'} ${v}, past the end of its level`,
+    { file: level.source }, { id: level.startId + i });
 }
 
 /**
@@ -147,17 +186,21 @@ export function joinParts(onto: Btf, parts: readonly Btf[]): Btf {
  * anonymous enum only inline where a printed type uses it, or at top level when nothing refers
  * to it; one that only VARs use (VARs are not printed) loses its enumerators (CRNG_READY). For
  * each, an identical unreferenced copy is appended to `btf`'s own level (so the file must not
- * have levels split on it yet). Idempotent. Returns the number of copies added.
+ * have levels split on it yet). Idempotent. Returns the number of copies added. With `above` (a
+ * level of `btf`'s chain that had its own turn), only the levels above it are looked at: nothing
+ * below refers to them, so their enums are printed or hidden whatever lies below (a part of a
+ * join: the base's enums are exposed once, in the base).
  */
-export function exposeAnonEnums(btf: Btf): number {
+export function exposeAnonEnums(btf: Btf, above?: Btf): number {
   const n = btf.nextId;
+  const lo = above?.nextId ?? 1;
   const referenced = new Uint8Array(n);
   const inline = new Uint8Array(n);
   const stack: number[] = [];
-  const levels = btf.chain();
+  const levels = btf.chain().filter((l) => l.startId >= lo);
   // Printed inline: whatever named structs/unions/typedefs reach without passing another named one.
   const reach = (id: number): void => {
-    if (id <= 0 || id >= n || inline[id]) return;
+    if (id < lo || id >= n || inline[id]) return;
     inline[id] = 1;
     stack.push(id);
   };
@@ -244,16 +287,12 @@ export function combineSiblings(base: Btf, levels: readonly Btf[], objects?: rea
     for (let i = 0; i < copies.length; i++) {
       const c = copies[i]!;
       if (objects !== undefined && c.kind === KIND.DATASEC) renamed.push({ t: c, name: `${objects[parts.length]!}.${level.str(c.nameOff)}` });
-      // Shifted, an out-of-range reference would silently land in the next sibling: refuse it.
-      const bad = (what: string, v: number): BtfError => new BtfError(what === 'id' ? 'bad-type-id' : 'bad-string-offset',
-        `${level.describe(level.startId + i)} refers to ${what === 'id' ? 'type id' : 'string offset'} ${v}, past the end of its level`,
-        { file: level.source }, { id: level.startId + i });
       mapTypeIds(c, (id) => {
-        if (id >= idEnd) throw bad('id', id);
+        if (id >= idEnd) throw pastLevelEnd(level, i, 'id', id);
         return id >= ownStart ? id + idShiftHere : id;
       });
       mapStrOffs(c, (off) => {
-        if (off >= strEnd) throw bad('string', off);
+        if (off >= strEnd) throw pastLevelEnd(level, i, 'string', off);
         return off >= strStart ? off + strShiftHere : off;
       });
       types.push(c);

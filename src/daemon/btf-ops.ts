@@ -137,29 +137,35 @@ export const libraryBtfOps: BtfOps = {
   },
   kernelPart(base, chain, name) {
     const k = kernelBase(base);
-    return writeBtf(mergePart(k.root, top([base[0]!, ...chain]), k.btf, name));
+    const part = mergePart(k.root, top([base[0]!, ...chain]), k.btf, name);
+    // The base's enums were exposed in the base: only the part's own are looked at.
+    exposeAnonEnums(part, k.btf);
+    return writeBtf(part);
   },
   joinKernel(base, parts) {
-    const k = kernelBase(base).btf;
-    return writeFlat(withVisibleEnums(joinParts(k, parts.map((p) => parseBtf(p, { base: k })))));
+    const k = kernelBase(base).written;
+    return writeFlat(joinParts(k, parts.map((p) => parseBtf(p, { base: k }))));
   },
 };
 
 /**
  * The kernel base of merged/kernel, for the last base chain asked (by identity: a long-lived
  * worker or a test asks with the same bytes objects over and over): vmlinux and its extras
- * (deduplicated against it) as one standalone level, DATASECs named `vmlinux.<section>`.
+ * (deduplicated against it) as one standalone level, DATASECs named `vmlinux.<section>`, anonymous
+ * enums exposed. `btf` is what parts are deduplicated against; `written`, the same parsed back,
+ * starts every join (its records are never built: a join writes its words as they are).
  */
-let lastKernelBase: { readonly chain: readonly Uint8Array[]; readonly root: Btf; readonly btf: Btf } | undefined;
-function kernelBase(base: readonly Uint8Array[]): { readonly root: Btf; readonly btf: Btf } {
+interface KernelBase { readonly chain: readonly Uint8Array[]; readonly root: Btf; readonly btf: Btf; readonly written: Btf }
+let lastKernelBase: KernelBase | undefined;
+function kernelBase(base: readonly Uint8Array[]): KernelBase {
   const [vmlinux, ...extras] = base;
   if (!vmlinux) throw new Error('empty base chain');
   const last = lastKernelBase;
   if (last && last.chain.length === base.length && last.chain.every((b, i) => b === base[i])) return last;
   const root = top([vmlinux]);
   // vmlinux's own extras are split on vmlinux exactly like a module: one sibling, named vmlinux too.
-  const btf = mergeSiblings(root, extras.length > 0 ? [top(base)] : [], { objects: { base: 'vmlinux', siblings: extras.length > 0 ? ['vmlinux'] : [] } });
-  lastKernelBase = { chain: [...base], root, btf };
+  const btf = withVisibleEnums(mergeSiblings(root, extras.length > 0 ? [top(base)] : [], { objects: { base: 'vmlinux', siblings: extras.length > 0 ? ['vmlinux'] : [] } }));
+  lastKernelBase = { chain: [...base], root, btf, written: parseBtf(writeBtf(btf), { source: 'kernel base' }) };
   return lastKernelBase;
 }
 

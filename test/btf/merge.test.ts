@@ -223,6 +223,7 @@ describe('btf/merge: siblings', () => {
     for (const p of parts) for (const t of p.types) if (t.kind === KIND.STRUCT && t.nameOff !== 0) assert.ok(!vmStructs.has(p.str(t.nameOff)), p.str(t.nameOff));
     assert.deepEqual(writeBtf(flattenStandalone(joinParts(onto, siblings.map((s, i) => mergePart(vm, s, onto, names[i]))))), writeBtf(flat), 'deterministic');
     expectBtfError(() => combineSiblings(onto, [parts[0]!], undefined, vm), 'bad-chain');
+    expectBtfError(() => joinParts(vm, [parts[0]!]), 'bad-chain');
   });
 
   it('optionally deduplicates the whole standalone result too (flattenStandalone / mergeSiblings dedupBase)', function () {
