@@ -10,9 +10,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, watch, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { versions } from '../src/cli/btf-extrad.js';
@@ -20,7 +19,7 @@ import type { DaemonStatus, ObjectStatus } from '../src/daemon/api.js';
 import { ExtrasCache, extrasCacheKey } from '../src/daemon/cache.js';
 import { InjectedRoot, committedFixtures } from '../src/demo/root.js';
 import { procPidFile } from '../src/host/paths.js';
-import { runBoot } from './daemon-boot.js';
+import { BENCH_TMP, runBoot } from './daemon-boot.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const DAEMON = join(here, '../src/cli/btf-extrad.js');
@@ -70,7 +69,7 @@ function encodeOnce(root: InjectedRoot, name: string, out: string): number {
 
 export async function run(): Promise<void> {
   const fixtures = committedFixtures();
-  const dir = mkdtempSync(join(tmpdir(), 'btfx-bench-daemon-'));
+  const dir = mkdtempSync(join(BENCH_TMP, 'btfx-bench-daemon-'));
   const root = InjectedRoot.create(dir, fixtures);
   const rel = fixtures.release;
   mkdirSync(join(dir, 'etc/btf-extra'), { recursive: true });
@@ -100,9 +99,6 @@ export async function run(): Promise<void> {
   const fifo = join(dir, 'uevents.fifo');
   spawnSync('mkfifo', [fifo]);
   const t0 = performance.now();
-  // The runtime dir on tmpfs, as /run is on every systemd host (fsync there costs nothing).
-  const shm = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/btfx-bench-run-') : undefined;
-  if (shm) symlinkSync(shm, join(dir, 'run'));
   // A monitor that prints udevadm's banner (the daemon takes it as "listening"), then the events.
   const monitor = join(dir, 'monitor.sh');
   writeFileSync(monitor, `#!/bin/sh\nprintf 'monitor will print the received events for:\\nKERNEL - the kernel uevent\\n\\n'\nexec cat ${fifo}\n`);
@@ -180,10 +176,7 @@ export async function run(): Promise<void> {
     root.uevents.unpipe(uevents);
     await writer.close().catch(() => {});
     if (process.env['BENCH_KEEP']) process.stdout.write(`kept ${dir}\n`);
-    else {
-      rmSync(dir, { recursive: true, force: true });
-      if (shm) rmSync(shm, { recursive: true, force: true });
-    }
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

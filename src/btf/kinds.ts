@@ -144,6 +144,42 @@ export function forEachStrOff(t: BtfType, fn: (off: number) => void): void {
   mapStrOffs(t, (off) => { fn(off); return off; });
 }
 
+/**
+ * mapTypeIds and mapStrOffs on an ENCODED record (at word `p` of `w`), in place, without decoding
+ * it: for joins that only move ids and offsets (the same fields; a test holds them to it).
+ */
+export function mapEncodedRefs(w: Uint32Array, p: number, id: (id: number) => number, str: (off: number) => number): void {
+  const info = w[p + 1]!;
+  const vlen = info & 0xffff;
+  w[p] = str(w[p]!);
+  let q = p + 3;
+  switch (((info >>> 24) & 0x1f) as Kind) {
+    case KIND.PTR: case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT:
+    case KIND.FUNC: case KIND.VAR: case KIND.DECL_TAG: case KIND.TYPE_TAG:
+      w[p + 2] = id(w[p + 2]!); return;
+    case KIND.ARRAY:
+      w[q] = id(w[q]!); w[q + 1] = id(w[q + 1]!); return;
+    case KIND.STRUCT: case KIND.UNION:
+      for (let i = 0; i < vlen; i++, q += 3) { w[q] = str(w[q]!); w[q + 1] = id(w[q + 1]!); }
+      return;
+    case KIND.ENUM:
+      for (let i = 0; i < vlen; i++, q += 2) w[q] = str(w[q]!);
+      return;
+    case KIND.ENUM64:
+      for (let i = 0; i < vlen; i++, q += 3) w[q] = str(w[q]!);
+      return;
+    case KIND.FUNC_PROTO:
+      w[p + 2] = id(w[p + 2]!);
+      for (let i = 0; i < vlen; i++, q += 2) { w[q] = str(w[q]!); w[q + 1] = id(w[q + 1]!); }
+      return;
+    case KIND.DATASEC:
+      for (let i = 0; i < vlen; i++, q += 3) w[q] = id(w[q]!);
+      return;
+    default:
+      return;
+  }
+}
+
 /** Number of vlen entries `t` encodes (linkage for FUNC). */
 export function vlenOf(t: BtfType): number {
   switch (t.kind) {

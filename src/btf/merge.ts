@@ -4,18 +4,22 @@
  *    (module + module-btf-extra as one level on vmlinux, for bpftool 7.x and libbpf < 1.7);
  *  - flattenStandalone(top): the whole chain as one standalone BTF;
  *  - mergeSiblings(base, levels): several levels that share `base` (vmlinux + every module,
- *    extras flattened in) as ONE deduplicated standalone BTF.
+ *    extras flattened in) as ONE deduplicated standalone BTF;
+ *  - mergePart + joinParts: the same merge in pieces (each sibling deduplicated against the base
+ *    once, the pieces joined record by record as encoded, without a second dedup), so one changed
+ *    sibling redoes only its piece.
  * Flattening needs no id or offset rewriting: ids and string offsets are cumulative at every
  * level, so concatenating the type and string sections in chain order keeps them all valid.
  * Siblings do overlap (each starts at base.nextId), so each is shifted past the previous ones
  * into one combined level on `base`, which is then deduplicated against `base` (base ids never
  * change, so vmlinux type ids stay valid in the merged file) and flattened.
  */
-import { Btf } from './btf.js';
+import { Btf, type RawTypes } from './btf.js';
 import { dedupBtf, dedupLevelInPlace } from './dedup.js';
 import { BtfError } from './errors.js';
-import { KIND, cloneType, decodeType, forEachTypeId, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
+import { KIND, cloneType, decodeType, encodedSize, forEachTypeId, mapEncodedRefs, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
 import { StringTable } from './strings.js';
+import { typeWords } from './write.js';
 import type { BtfType } from './types.js';
 
 export interface FlattenOptions {
@@ -121,21 +125,82 @@ export function mergeSiblings(base: Btf, levels: readonly Btf[], opts: MergeOpti
 }
 
 /**
+ * One sibling's part of a merge done piece by piece (the daemon's merged/kernel): `top` (a chain
+ * above `base`, e.g. vmlinux -> module -> module-btf-extra) flattened, moved onto `onto` (a
+ * standalone BTF that starts with `base`, e.g. mergeSiblings of base's own extras) and
+ * deduplicated against it; with `object`, its DATASECs are named `<object>.<section>` as
+ * mergeSiblings names them. One level split on `onto`; join parts with joinParts.
+ */
+export function mergePart(base: Btf, top: Btf, onto: Btf, object?: string): Btf {
+  return dedupLevelInPlace(combineSiblings(base, [top], object === undefined ? undefined : [object], onto)).btf;
+}
+
+/**
+ * Parts made by mergePart on the same `onto`, joined in the given order WITHOUT decoding a record:
+ * each part becomes one more level of a chain on `onto`, its encoded records copied with their own
+ * ids and strings shifted past the previous parts' (write the chain standalone with writeFlat).
+ * Not deduplicated again: a type that two parts add (one `onto` lacks) is in the result once per part.
+ */
+export function joinParts(onto: Btf, parts: readonly Btf[]): Btf {
+  const ownStart = onto.nextId;
+  const strStart = onto.strings.end;
+  let top = onto;
+  for (const part of parts) {
+    if (part.base !== onto) throw new BtfError('bad-chain', `${part.source ?? 'a part'} is not split on ${onto.source ?? 'the base of the join'}`, { file: part.source });
+    const idShift = top.nextId - ownStart, strShift = top.strings.end - strStart;
+    const idEnd = part.nextId, strEnd = part.strings.end;
+    const { words, offs } = encodedCopy(part);
+    for (let i = 0; i < offs.length; i++) {
+      mapEncodedRefs(words, offs[i]!, (id) => {
+        if (id >= idEnd) throw pastLevelEnd(part, i, 'id', id);
+        return id >= ownStart ? id + idShift : id;
+      }, (off) => {
+        if (off >= strEnd) throw pastLevelEnd(part, i, 'string', off);
+        return off >= strStart ? off + strShift : off;
+      });
+    }
+    top = new Btf({ base: top, source: part.source, raw: { words, offs }, strings: new StringTable(top.strings.end, part.strings.bytes()) });
+  }
+  return top;
+}
+
+/** A copy of `level`'s encoded records (the parsed words when untouched, else encoded) and where each starts. */
+function encodedCopy(level: Btf): RawTypes {
+  const raw = level.rawTypes;
+  if (raw !== undefined) return { words: raw.words.slice(), offs: raw.offs };
+  const offs = new Uint32Array(level.count);
+  let p = 0;
+  level.types.forEach((t, i) => { offs[i] = p; p += encodedSize(t) >>> 2; });
+  return { words: typeWords(level), offs };
+}
+
+/** Shifted, an out-of-range reference would silently land in the next sibling: refused. */
+function pastLevelEnd(level: Btf, i: number, what: 'id' | 'string', v: number): BtfError {
+  return new BtfError(what === 'id' ? 'bad-type-id' : 'bad-string-offset',
+    `${level.describe(level.startId + i)} refers to ${what === 'id' ? 'type id' : 'string offset'} ${v}, past the end of its level`,
+    { file: level.source }, { id: level.startId + i });
+}
+
+/**
  * Anonymous enums that bpftool's C dump would never print: libbpf's btf_dump prints an
  * anonymous enum only inline where a printed type uses it, or at top level when nothing refers
  * to it; one that only VARs use (VARs are not printed) loses its enumerators (CRNG_READY). For
  * each, an identical unreferenced copy is appended to `btf`'s own level (so the file must not
- * have levels split on it yet). Idempotent. Returns the number of copies added.
+ * have levels split on it yet). Idempotent. Returns the number of copies added. With `above` (a
+ * level of `btf`'s chain that had its own turn), only the levels above it are looked at: nothing
+ * below refers to them, so their enums are printed or hidden whatever lies below (a part of a
+ * join: the base's enums are exposed once, in the base).
  */
-export function exposeAnonEnums(btf: Btf): number {
+export function exposeAnonEnums(btf: Btf, above?: Btf): number {
   const n = btf.nextId;
+  const lo = above?.nextId ?? 1;
   const referenced = new Uint8Array(n);
   const inline = new Uint8Array(n);
   const stack: number[] = [];
-  const levels = btf.chain();
+  const levels = btf.chain().filter((l) => l.startId >= lo);
   // Printed inline: whatever named structs/unions/typedefs reach without passing another named one.
   const reach = (id: number): void => {
-    if (id <= 0 || id >= n || inline[id]) return;
+    if (id < lo || id >= n || inline[id]) return;
     inline[id] = 1;
     stack.push(id);
   };
@@ -195,15 +260,25 @@ export function rebaseLevel(level: Btf, base: Btf): Btf {
   return out;
 }
 
-/** The siblings as one (not yet deduplicated) level on `base`: each shifted past the previous ones. */
-export function combineSiblings(base: Btf, levels: readonly Btf[], objects?: readonly string[]): Btf {
+/**
+ * The siblings as one (not yet deduplicated) level on `base`: each shifted past the previous ones.
+ * With `onto` (a BTF whose ids below base.nextId and strings below base.strings.end are `base`'s,
+ * e.g. a standalone copy of `base` with more types and strings appended), the level is split on
+ * `onto` instead: the siblings' own ids and strings then start past `onto`'s.
+ */
+export function combineSiblings(base: Btf, levels: readonly Btf[], objects?: readonly string[], onto: Btf = base): Btf {
   const ownStart = base.nextId;
   const strStart = base.strings.end;
+  if (onto.nextId < ownStart || onto.strings.end < strStart) {
+    throw new BtfError('bad-chain', `${onto.source ?? 'the new base'} (ids 1..${onto.nextId - 1}, ${onto.strings.end} string bytes) is smaller than `
+      + `${base.source ?? 'the base'} (ids 1..${ownStart - 1}, ${strStart} string bytes)`);
+  }
   const types: BtfType[] = [];
   const parts: Uint8Array[] = [];
   const renamed: { t: BtfType; name: string }[] = [];
-  let idShift = 0;
-  let strShift = 0;
+  let idShift = onto.nextId - ownStart;
+  let strShift = onto.strings.end - strStart;
+  let strLen = 0;
   for (const sibling of levels) {
     const level = sibling.base === base ? sibling : flattenOnto(sibling, base);
     const idShiftHere = idShift, strShiftHere = strShift;
@@ -212,16 +287,12 @@ export function combineSiblings(base: Btf, levels: readonly Btf[], objects?: rea
     for (let i = 0; i < copies.length; i++) {
       const c = copies[i]!;
       if (objects !== undefined && c.kind === KIND.DATASEC) renamed.push({ t: c, name: `${objects[parts.length]!}.${level.str(c.nameOff)}` });
-      // Shifted, an out-of-range reference would silently land in the next sibling: refuse it.
-      const bad = (what: string, v: number): BtfError => new BtfError(what === 'id' ? 'bad-type-id' : 'bad-string-offset',
-        `${level.describe(level.startId + i)} refers to ${what === 'id' ? 'type id' : 'string offset'} ${v}, past the end of its level`,
-        { file: level.source }, { id: level.startId + i });
       mapTypeIds(c, (id) => {
-        if (id >= idEnd) throw bad('id', id);
+        if (id >= idEnd) throw pastLevelEnd(level, i, 'id', id);
         return id >= ownStart ? id + idShiftHere : id;
       });
       mapStrOffs(c, (off) => {
-        if (off >= strEnd) throw bad('string', off);
+        if (off >= strEnd) throw pastLevelEnd(level, i, 'string', off);
         return off >= strStart ? off + strShiftHere : off;
       });
       types.push(c);
@@ -229,11 +300,12 @@ export function combineSiblings(base: Btf, levels: readonly Btf[], objects?: rea
     parts.push(level.strings.bytes());
     idShift += copies.length;
     strShift += level.strings.length;
+    strLen += level.strings.length;
   }
-  const bytes = new Uint8Array(strShift);
+  const bytes = new Uint8Array(strLen);
   let at = 0;
   for (const p of parts) { bytes.set(p, at); at += p.length; }
-  const out = new Btf({ base, source: 'merged', types, strings: new StringTable(strStart, bytes) });
+  const out = new Btf({ base: onto, source: 'merged', types, strings: new StringTable(onto.strings.end, bytes) });
   for (const r of renamed) r.t.nameOff = out.addStr(r.name);
   return out;
 }

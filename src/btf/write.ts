@@ -22,11 +22,28 @@ export function typeWords(btf: Btf): Uint32Array {
 }
 
 export function writeBtf(btf: Btf): Uint8Array {
-  const words = typeWords(btf);
-  const typeLen = words.length * 4;
-  const strBytes = btf.strings.bytes();
-  const total = BTF_HEADER_LEN + typeLen + strBytes.length;
-  if (total > 0xffffffff) throw new BtfError('too-large', `BTF of ${total} bytes exceeds the 4 GiB format limit`, { file: btf.source });
+  return writeLevels([btf]);
+}
+
+/**
+ * The whole chain of `top` as one standalone file, written level after level: ids and string
+ * offsets are cumulative along a chain, so the sections concatenate as they are (the same bytes as
+ * writeBtf(flattenStandalone(top)), without copying a record; a parsed level's words go out as read).
+ */
+export function writeFlat(top: Btf): Uint8Array {
+  return writeLevels(top.chain());
+}
+
+function writeLevels(levels: readonly Btf[]): Uint8Array {
+  const words = levels.map(typeWords);
+  const strs = levels.map((l) => l.strings.bytes());
+  let typeLen = 0;
+  for (const w of words) typeLen += w.length * 4;
+  let strLen = 0;
+  for (const b of strs) strLen += b.length;
+  const total = BTF_HEADER_LEN + typeLen + strLen;
+  const source = levels[levels.length - 1]?.source;
+  if (total > 0xffffffff) throw new BtfError('too-large', `BTF of ${total} bytes exceeds the 4 GiB format limit`, { file: source });
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   dv.setUint16(0, BTF_MAGIC, true);
@@ -36,12 +53,16 @@ export function writeBtf(btf: Btf): Uint8Array {
   dv.setUint32(8, 0, true);
   dv.setUint32(12, typeLen, true);
   dv.setUint32(16, typeLen, true);
-  dv.setUint32(20, strBytes.length, true);
-  if (littleEndianHost) {
-    out.set(new Uint8Array(words.buffer, 0, typeLen), BTF_HEADER_LEN);
-  } else {
-    for (let i = 0; i < words.length; i++) dv.setUint32(BTF_HEADER_LEN + i * 4, words[i]!, true);
+  dv.setUint32(20, strLen, true);
+  let at = BTF_HEADER_LEN;
+  for (const w of words) {
+    if (littleEndianHost) {
+      out.set(new Uint8Array(w.buffer, w.byteOffset, w.length * 4), at);
+    } else {
+      for (let i = 0; i < w.length; i++) dv.setUint32(at + i * 4, w[i]!, true);
+    }
+    at += w.length * 4;
   }
-  out.set(strBytes, BTF_HEADER_LEN + typeLen);
+  for (const b of strs) { out.set(b, at); at += b.length; }
   return out;
 }

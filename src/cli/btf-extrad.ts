@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { libraryBtfOps, libraryVariableFinder } from '../daemon/btf-ops.js';
 import { loadConfig, type DaemonConfig } from '../daemon/config.js';
 import { startControlServer, type ControlServer } from '../daemon/control/server.js';
-import { mergeSiblingsInWorker } from '../daemon/merge-worker.js';
+import { KernelWorker } from '../daemon/merge-worker.js';
 import type { KernelPort } from '../daemon/companions.js';
 import { holdModule, perlRunner, releaseHold } from '../kmod/bpf-hold.js';
 import { Daemon } from '../daemon/core.js';
@@ -142,6 +142,8 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
       return { path: r.hit?.path, reasons: r.attempts.map((a) => a.reason) };
     };
   };
+  // merged/kernel's parts and joins: one long-lived worker, terminated when the daemon stops.
+  const kernelWorker = new KernelWorker({ signal: s.stopSignal });
   // Warm children kept idle: as many as may run at once (jobs.concurrency, re-read after a reload).
   const encoder = new WarmEncoderPool({ maxIdle: () => daemon.currentConfig.jobs.concurrency });
   const daemon: Daemon = new Daemon({
@@ -149,7 +151,7 @@ export async function createDaemon(s: DaemonSetup): Promise<Daemon> {
     stores: fileStores,
     loadConfig: load,
     encoder,
-    btf: { ...libraryBtfOps, mergeSiblings: (base, siblings, names) => mergeSiblingsInWorker(base, siblings, names, s.stopSignal) },
+    btf: { ...libraryBtfOps, kernelPart: (base, chain, name) => kernelWorker.kernelPart(base, chain, name), joinKernel: (base, parts) => kernelWorker.joinKernel(base, parts) },
     variableFinder: libraryVariableFinder,
     logger: s.logger,
     notifier: systemdNotifier(env),

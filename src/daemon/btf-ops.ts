@@ -9,8 +9,8 @@
 import { KIND } from '../btf/kinds.js';
 import { parseBtf } from '../btf/parse.js';
 import type { Btf } from '../btf/btf.js';
-import { exposeAnonEnums, flattenOnto, flattenStandalone, mergeSiblings } from '../btf/merge.js';
-import { writeBtf } from '../btf/write.js';
+import { exposeAnonEnums, flattenOnto, flattenStandalone, joinParts, mergePart, mergeSiblings } from '../btf/merge.js';
+import { writeBtf, writeFlat } from '../btf/write.js';
 import { checkEncoded } from '../encoder/output.js';
 import type { LookupHit } from './api.js';
 import { sha256Hex } from './cache.js';
@@ -33,12 +33,22 @@ export interface BtfOps {
   flattenOnto(chain: readonly Uint8Array[]): Uint8Array;
   /** merged/vmlinux: the whole chain as one standalone BTF. */
   flattenStandalone(chain: readonly Uint8Array[]): Uint8Array;
-  /**
-   * merged/kernel: `base` (vmlinux [+ extras]) and every sibling chain on it, one standalone
-   * deduplicated BTF. May run elsewhere (a worker thread: it takes seconds for hundreds of modules).
-   * `names` (the sibling objects' names, in order) gives each DATASEC its object: `<object>.<section>`.
+  /*
+   * merged/kernel, built in parts so one changed module does not redo every module. `base` is
+   * vmlinux [+ its extras]: the kernel base, one standalone level (vmlinux's DATASECs named
+   * `vmlinux.<section>`). Both may run elsewhere (a worker thread that keeps the parsed base).
    */
-  mergeSiblings(base: readonly Uint8Array[], siblings: readonly (readonly Uint8Array[])[], names?: readonly string[]): Uint8Array | Promise<Uint8Array>;
+  /**
+   * One module's part: `chain` (the module's BTF [+ extras], split on base[0]) flattened and
+   * deduplicated onto the kernel base, its DATASECs named `<name>.<section>`. Depends only on its
+   * inputs: computed once per module and base.
+   */
+  kernelPart(base: readonly Uint8Array[], chain: readonly Uint8Array[], name: string): Uint8Array | Promise<Uint8Array>;
+  /**
+   * merged/kernel: the kernel base standalone, then every part's types in the given order (parts
+   * joined, not deduplicated again). The same inputs give the same bytes.
+   */
+  joinKernel(base: readonly Uint8Array[], parts: readonly Uint8Array[]): Uint8Array | Promise<Uint8Array>;
 }
 
 /** A published object's chain, for lookups: vmlinux first, then the object's BTF, then its extras. */
@@ -125,20 +135,39 @@ export const libraryBtfOps: BtfOps = {
   flattenStandalone(chain) {
     return writeBtf(withVisibleEnums(flattenStandalone(top(chain))));
   },
-  mergeSiblings(base, siblings, names) {
-    const [vmlinux, ...baseExtras] = base;
-    if (!vmlinux) throw new Error('empty base chain');
-    const root = top([vmlinux]);
-    // vmlinux's own extras are split on vmlinux exactly like a module: one more sibling.
-    const levels = [
-      ...(baseExtras.length > 0 ? [top(base)] : []),
-      ...siblings.map((s) => top([vmlinux, ...s])),
-    ];
-    // vmlinux's extras are vmlinux's variables: the same object name as the base.
-    const objects = names === undefined ? undefined : { base: 'vmlinux', siblings: [...(baseExtras.length > 0 ? ['vmlinux'] : []), ...names] };
-    return writeBtf(withVisibleEnums(mergeSiblings(root, levels, { objects })));
+  kernelPart(base, chain, name) {
+    const k = kernelBase(base);
+    const part = mergePart(k.root, top([base[0]!, ...chain]), k.btf, name);
+    // The base's enums were exposed in the base: only the part's own are looked at.
+    exposeAnonEnums(part, k.btf);
+    return writeBtf(part);
+  },
+  joinKernel(base, parts) {
+    const k = kernelBase(base).written;
+    return writeFlat(joinParts(k, parts.map((p) => parseBtf(p, { base: k }))));
   },
 };
+
+/**
+ * The kernel base of merged/kernel, for the last base chain asked (by identity: a long-lived
+ * worker or a test asks with the same bytes objects over and over): vmlinux and its extras
+ * (deduplicated against it) as one standalone level, DATASECs named `vmlinux.<section>`, anonymous
+ * enums exposed. `btf` is what parts are deduplicated against; `written`, the same parsed back,
+ * starts every join (its records are never built: a join writes its words as they are).
+ */
+interface KernelBase { readonly chain: readonly Uint8Array[]; readonly root: Btf; readonly btf: Btf; readonly written: Btf }
+let lastKernelBase: KernelBase | undefined;
+function kernelBase(base: readonly Uint8Array[]): KernelBase {
+  const [vmlinux, ...extras] = base;
+  if (!vmlinux) throw new Error('empty base chain');
+  const last = lastKernelBase;
+  if (last && last.chain.length === base.length && last.chain.every((b, i) => b === base[i])) return last;
+  const root = top([vmlinux]);
+  // vmlinux's own extras are split on vmlinux exactly like a module: one sibling, named vmlinux too.
+  const btf = withVisibleEnums(mergeSiblings(root, extras.length > 0 ? [top(base)] : [], { objects: { base: 'vmlinux', siblings: extras.length > 0 ? ['vmlinux'] : [] } }));
+  lastKernelBase = { chain: [...base], root, btf, written: parseBtf(writeBtf(btf), { source: 'kernel base' }) };
+  return lastKernelBase;
+}
 
 function withVisibleEnums(btf: Btf): Btf {
   exposeAnonEnums(btf);

@@ -3,9 +3,10 @@
  *   btf/<name>, btf/<name>-btf-extra   mirror of /sys/kernel/btf plus the extras (3-level chain)
  *   merged/<module>                     module + extras as one level split on vmlinux
  *   merged/vmlinux                      vmlinux + its extras, standalone
- *   merged/kernel                       vmlinux and every loaded module with extras, standalone, deduplicated
+ *   merged/kernel                       vmlinux and every loaded module with extras, standalone: the kernel
+ *                                       base and one part per module (deduplicated against the base), joined
  *   status.json                         the DaemonStatus
- * Unloading removes an object's files; merged/kernel is rebuilt by the caller (it is the costly one).
+ * Unloading removes an object's files (and its part of merged/kernel); merged/kernel is rebuilt by the caller.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,15 @@ interface Entry {
   readonly objectBtf: Uint8Array;
   readonly extras: Uint8Array | undefined;
 }
+
+/** A module's part of merged/kernel, for the base chain and the bytes it was made from. */
+interface Part extends Entry {
+  readonly base: readonly Uint8Array[];
+  readonly bytes: Promise<Uint8Array>;
+}
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && Buffer.compare(a, b) === 0);
 
 export interface PublisherLayout {
   readonly runtimeDir: string;
@@ -50,6 +60,10 @@ export class Publisher {
   readonly layout: PublisherLayout;
   private readonly entries = new Map<string, Entry>();
   private kernelDirty = false;
+  /** merged/kernel's part of each module, made when it is published (or the base changes), kept until it changes. */
+  private readonly parts = new Map<string, Part>();
+  /** The kernel base chain (vmlinux [+ extras]) the parts are made on: the same array while its bytes stay. */
+  private baseChain: readonly Uint8Array[] | undefined;
   /** vmlinux BTF, the base of every merged/<module> (known before vmlinux itself is published). */
   private vmlinux: Uint8Array | undefined;
 
@@ -117,12 +131,41 @@ export class Publisher {
     }
     this.entries.set(name, { objectBtf, extras });
     this.kernelDirty = true;
+    // Start merged/kernel's parts now (off the event loop with a worker): the rebuild then only joins.
+    if (this.ops.canMerge) {
+      const base = this.kernelBase();
+      if (base) for (const n of name === 'vmlinux' ? this.names : [name]) if (n !== 'vmlinux') void this.partOf(n, base).catch(() => {});
+    }
     return written;
+  }
+
+  /** vmlinux [+ its extras], the base of merged/kernel; undefined before vmlinux is published. */
+  private kernelBase(): readonly Uint8Array[] | undefined {
+    const vm = this.entries.get('vmlinux');
+    if (!vm) return undefined;
+    const base = vm.extras ? [vm.objectBtf, vm.extras] : [vm.objectBtf];
+    const prev = this.baseChain;
+    if (prev && prev.length === base.length && prev.every((b, i) => sameBytes(b, base[i]))) return prev;
+    this.baseChain = base;
+    return base;
+  }
+
+  /** `name`'s part on `base`: the cached one while its inputs are the same, else made anew (a failed one is dropped). */
+  private partOf(name: string, base: readonly Uint8Array[]): Promise<Uint8Array> {
+    const e = this.entries.get(name)!;
+    const prev = this.parts.get(name);
+    if (prev && prev.base === base && sameBytes(prev.objectBtf, e.objectBtf) && sameBytes(prev.extras, e.extras)) return prev.bytes;
+    const chain = e.extras ? [e.objectBtf, e.extras] : [e.objectBtf];
+    const part: Part = { ...e, base, bytes: new Promise((resolve) => { resolve(this.ops.kernelPart(base, chain, name)); }) };
+    this.parts.set(name, part);
+    part.bytes.catch(() => { if (this.parts.get(name) === part) this.parts.delete(name); });
+    return part.bytes;
   }
 
   /** Unpublish: the object and its extras disappear from btf/ and merged/. */
   remove(name: string): void {
     if (!this.entries.delete(name)) return;
+    this.parts.delete(name);
     this.ownDirs();
     const { btfDir, mergedDir } = this.layout;
     // Extras and merged view first: a reader never finds extras whose base is gone.
@@ -134,25 +177,22 @@ export class Publisher {
 
   /**
    * Rebuild merged/kernel from everything published now (a snapshot: changes meanwhile mark it
-   * stale again). Returns its size, or undefined when not built.
+   * stale again): the parts of modules unchanged since the last rebuild are reused, only new or
+   * changed modules (all of them after the base changed) get a part made, then the parts are
+   * joined in name order. Returns its size, or undefined when not built.
    */
   async rebuildKernel(): Promise<number | undefined> {
     this.kernelDirty = false;
     this.ownDirs();
     const file = join(this.layout.mergedDir, 'kernel');
     const vm = this.entries.get('vmlinux');
-    if (!this.ops.canMerge || !vm) { rmSync(file, { force: true }); return undefined; }
-    const base = vm.extras ? [vm.objectBtf, vm.extras] : [vm.objectBtf];
-    const siblings: Uint8Array[][] = [];
-    const names: string[] = [];
-    for (const [name, e] of [...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (name === 'vmlinux') continue;
-      siblings.push(e.extras ? [e.objectBtf, e.extras] : [e.objectBtf]);
-      names.push(name);
-    }
+    const base = this.kernelBase();
+    if (!this.ops.canMerge || !vm || !base) { rmSync(file, { force: true }); return undefined; }
+    const names = this.names.filter((n) => n !== 'vmlinux').sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     try {
       // Nothing to merge onto vmlinux: its own BTF is the view (a copy, not a worker and a dedup).
-      const bytes = siblings.length === 0 && base.length === 1 ? vm.objectBtf : await this.ops.mergeSiblings(base, siblings, names);
+      const bytes = names.length === 0 && base.length === 1 ? vm.objectBtf
+        : await this.ops.joinKernel(base, await Promise.all(names.map((n) => this.partOf(n, base))));
       writeFileAtomic(file, bytes);
       return bytes.length;
     } catch (e) {

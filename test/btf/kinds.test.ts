@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   KIND, KIND_NAME, LAYOUT, cloneType, decodeType, encodeType, encodedSize, forEachStrOff, forEachTypeId, infoOf,
-  mapStrOffs, mapTypeIds, recordSize, vlenOf, type Kind,
+  mapEncodedRefs, mapStrOffs, mapTypeIds, recordSize, vlenOf, type Kind,
 } from '../../src/btf/kinds.js';
 import type { BtfType } from '../../src/btf/types.js';
 import { allKinds } from './sample.js';
@@ -74,5 +74,29 @@ describe('btf/kinds', () => {
     assert.match(String(decodeType(a, 0, KIND.ARRAY, false, 0)), /ARRAY size\/type word is 5/);
     const p = new Uint32Array([0, ((KIND.PTR << 24) | 1) >>> 0, 1]);
     assert.match(String(decodeType(p, 0, KIND.PTR, false, 1)), /vlen 1 on a kind without entries/);
+  });
+
+  it('mapEncodedRefs moves the same fields in an encoded record as mapTypeIds + mapStrOffs on the decoded one, every kind', () => {
+    const btf = allKinds();
+    const kinds = new Set<Kind>();
+    for (const t of btf.types) {
+      kinds.add(t.kind);
+      const w = new Uint32Array(encodedSize(t) >>> 2);
+      encodeType(t, w, 0);
+      const ids: number[] = [];
+      const strs: number[] = [];
+      mapEncodedRefs(w, 0, (id) => { ids.push(id); return id + 1000; }, (off) => { strs.push(off); return off + 7; });
+      const c = cloneType(t);
+      mapTypeIds(c, (id) => id + 1000);
+      mapStrOffs(c, (off) => off + 7);
+      const want = new Uint32Array(w.length);
+      encodeType(c, want, 0);
+      assert.deepEqual([...w], [...want], KIND_NAME[t.kind]);
+      assert.deepEqual(ids, idsByHand(t), KIND_NAME[t.kind]);
+      let n = 0;
+      forEachStrOff(t, () => { n++; });
+      assert.equal(strs.length, n, KIND_NAME[t.kind]);
+    }
+    assert.equal(kinds.size, Object.keys(KIND_NAME).length - 1, 'every kind but void');
   });
 });

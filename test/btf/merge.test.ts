@@ -14,7 +14,7 @@ import { BtfBuilder } from '../../src/btf/builder.js';
 import { dedupBtf } from '../../src/btf/dedup.js';
 import { BtfError } from '../../src/btf/errors.js';
 import { KIND } from '../../src/btf/kinds.js';
-import { combineSiblings, flattenOnto, flattenStandalone, mergeSiblings, rebaseLevel } from '../../src/btf/merge.js';
+import { combineSiblings, flattenOnto, flattenStandalone, joinParts, mergePart, mergeSiblings, rebaseLevel } from '../../src/btf/merge.js';
 import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
 import { validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
@@ -164,13 +164,18 @@ describe('btf/merge: siblings', () => {
     return FIXTURE_MODULES.map((m) => parseBtf(readFileSync(fixture('kernel/btf', m)), { base: vm, source: m }));
   }
 
-  it('merges the fixture modules (one given as module+extras) into one standalone BTF, base ids unchanged', function () {
-    this.timeout(120_000);
+  /** vmlinux and the fixture modules on it, loop given as module+extras (`siblings`). */
+  function fixtureSiblings(): { vm: Btf; mods: Btf[]; extras: Btf; siblings: Btf[] } {
     const vm = vmlinux();
     const mods = fixtureModules(vm);
     const loopIdx = FIXTURE_MODULES.indexOf('loop');
     const { extras } = extrasChain(mods[loopIdx]!);
-    const siblings = mods.map((m, i) => (i === loopIdx ? extras : m));
+    return { vm, mods, extras, siblings: mods.map((m, i) => (i === loopIdx ? extras : m)) };
+  }
+
+  it('merges the fixture modules (one given as module+extras) into one standalone BTF, base ids unchanged', function () {
+    this.timeout(120_000);
+    const { vm, mods, extras, siblings } = fixtureSiblings();
     const merged = mergeSiblings(vm, siblings);
     assert.equal(merged.base, undefined);
     // vmlinux's records keep their ids
@@ -193,6 +198,32 @@ describe('btf/merge: siblings', () => {
     const path = join(dir, 'merged');
     writeFileSync(path, bytes);
     assert.equal(requireOk(this, loadIntoKernel(path)), `ok ${merged.nextId - 1}`);
+  });
+
+  it('mergePart + joinParts: the siblings deduplicated one by one onto a standalone base, joined into one valid standalone BTF', function () {
+    this.timeout(120_000);
+    const { vm, siblings } = fixtureSiblings();
+    const names = FIXTURE_MODULES.map((m) => m.replace(/-/g, '_'));
+    // The base: vmlinux standalone, its DATASECs named vmlinux.<section> (more strings than vmlinux).
+    const onto = mergeSiblings(vm, [], { objects: { base: 'vmlinux', siblings: [] } });
+    assert.ok(onto.strings.end > vm.strings.end);
+    const parts = siblings.map((s, i) => mergePart(vm, s, onto, names[i]));
+    for (const p of parts) assert.equal(p.base, onto);
+    const joined = joinParts(onto, parts);
+    assert.equal(joined.nextId, onto.nextId + parts.reduce((n, p) => n + p.types.length, 0), 'joined, not deduplicated again');
+    const flat = flattenStandalone(joined);
+    assert.deepEqual(validateBtf(flat), []);
+    const full = mergeSiblings(vm, siblings, { objects: { base: 'vmlinux', siblings: names } });
+    const named = (b: Btf): string[] => b.types.filter((t) => t.nameOff !== 0).map((t) => `${t.kind}:${b.str(t.nameOff)}`);
+    const have = new Set(named(flat));
+    assert.deepEqual(named(full).filter((n) => !have.has(n)), [], 'every named type of the full merge, DATASECs named alike');
+    assert.ok(flat.nextId >= full.nextId);
+    // each part is deduplicated against the base: none repeats a struct of vmlinux (the fixtures define none anew)
+    const vmStructs = new Set(vm.types.filter((t) => t.kind === KIND.STRUCT && t.nameOff !== 0).map((t) => vm.str(t.nameOff)));
+    for (const p of parts) for (const t of p.types) if (t.kind === KIND.STRUCT && t.nameOff !== 0) assert.ok(!vmStructs.has(p.str(t.nameOff)), p.str(t.nameOff));
+    assert.deepEqual(writeBtf(flattenStandalone(joinParts(onto, siblings.map((s, i) => mergePart(vm, s, onto, names[i]))))), writeBtf(flat), 'deterministic');
+    expectBtfError(() => combineSiblings(onto, [parts[0]!], undefined, vm), 'bad-chain');
+    expectBtfError(() => joinParts(vm, [parts[0]!]), 'bad-chain');
   });
 
   it('optionally deduplicates the whole standalone result too (flattenStandalone / mergeSiblings dedupBase)', function () {

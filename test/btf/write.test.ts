@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBtf } from '../../src/btf/parse.js';
-import { writeBtf } from '../../src/btf/write.js';
+import { flattenStandalone } from '../../src/btf/merge.js';
+import { writeBtf, writeFlat } from '../../src/btf/write.js';
 import { fixture, kernelDir, requireShared } from '../support/paths.js';
 import { FIXTURE_MODULES, allKinds, threeLevels, vmlinux, vmlinuxBytes } from './sample.js';
 
@@ -32,6 +33,17 @@ describe('btf/write', () => {
     const m2 = parseBtf(writeBtf(mid), { base: b2 });
     sameBytes(writeBtf(m2), writeBtf(mid), 'mid');
     sameBytes(writeBtf(parseBtf(writeBtf(top), { base: m2 })), writeBtf(top), 'top');
+  });
+
+  it('writeFlat: a whole chain as one standalone file, the same bytes as writeBtf(flattenStandalone(top))', () => {
+    const { base, mid, top } = threeLevels();
+    sameBytes(writeFlat(top), writeBtf(flattenStandalone(top)), 'built chain');
+    sameBytes(writeFlat(base), writeBtf(base), 'one level');
+    // parsed levels go out as read (their words, not re-encoded)
+    const vm = vmlinux();
+    const loop = parseBtf(readFileSync(fixture('kernel/btf', 'loop')), { base: vm });
+    sameBytes(writeFlat(loop), writeBtf(flattenStandalone(loop)), 'vmlinux + loop');
+    assert.equal(parseBtf(writeFlat(mid)).nextId, mid.nextId);
   });
 
   it('header: 24 bytes, types at 0, strings right after', () => {

@@ -4,7 +4,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { libraryBtfOps, libraryVariableFinder } from '../../src/daemon/btf-ops.js';
-import { mergeSiblingsInWorker } from '../../src/daemon/merge-worker.js';
+import { KernelWorker } from '../../src/daemon/merge-worker.js';
+import { KIND } from '../../src/btf/kinds.js';
+import { exposeAnonEnums, mergeSiblings } from '../../src/btf/merge.js';
+import { parseBtf } from '../../src/btf/parse.js';
+import { validateBtf } from '../../src/btf/validate.js';
+import type { Btf } from '../../src/btf/btf.js';
 import { BUNDLED_CLI } from '../../src/daemon/encoder.js';
 import { bpftoolDump, requireOk } from '../support/kernel-load.js';
 import { fixtureSet } from './harness.js';
@@ -36,7 +41,8 @@ describe('daemon/btf-ops (the BTF library behind the daemon)', function () {
     assert.equal(libraryBtfOps.inspect(loopExtras, [vmlinux, loop]).vars, 30);
     const onCopy = libraryBtfOps.flattenOnto([copy, loop, loopExtras]);
     assert.ok(Buffer.from(onCopy).equals(Buffer.from(libraryBtfOps.flattenOnto([vmlinux, loop, loopExtras]))));
-    assert.ok((await libraryBtfOps.mergeSiblings([copy], [[loop, loopExtras], [crc7]])).length > 0);
+    const parts = [await libraryBtfOps.kernelPart([copy], [crc7], 'crc7'), await libraryBtfOps.kernelPart([copy], [loop, loopExtras], 'loop')];
+    assert.ok((await libraryBtfOps.joinKernel([copy], parts)).length > 0);
   });
 
   it('flattenOnto gives one level on vmlinux that bpftool reads', function () {
@@ -46,22 +52,95 @@ describe('daemon/btf-ops (the BTF library behind the daemon)', function () {
     assert.match(out, /VAR 'max_loop'/);
   });
 
-  it('mergeSiblings in a worker thread gives the same bytes as in-process', async () => {
-    const sync = libraryBtfOps.mergeSiblings([vmlinux], [[loop, loopExtras], [crc7]]);
-    const viaWorker = await mergeSiblingsInWorker([vmlinux], [[loop, loopExtras], [crc7]]);
-    assert.ok(Buffer.from(sync as Uint8Array).equals(Buffer.from(viaWorker)));
+  /** merged/kernel of vmlinux, crc7 and loop with extras, in process: the parts (name order) and the join. */
+  async function kernelOf(base: readonly Uint8Array[]): Promise<Uint8Array> {
+    const parts = [await libraryBtfOps.kernelPart(base, [crc7], 'crc7'), await libraryBtfOps.kernelPart(base, [loop, loopExtras], 'loop')];
+    return libraryBtfOps.joinKernel(base, parts);
+  }
+  const ownVars = (btf: Btf, from: number): Map<number, string> => {
+    const out = new Map<number, string>();
+    btf.types.forEach((t, i) => { if (t.kind === KIND.VAR && btf.startId + i >= from) out.set(btf.startId + i, btf.str(t.nameOff)); });
+    return out;
+  };
+
+  it('merged/kernel from parts: one valid standalone BTF, every module VAR in a DATASEC named <object>.<section>; bpftool reads it', async function () {
+    const bytes = await kernelOf([vmlinux]);
+    const btf = parseBtf(bytes);
+    assert.deepEqual(validateBtf(btf), []);
+    const vmEnd = parseBtf(vmlinux).nextId;
+    const extras = parseBtf(loopExtras, { base: parseBtf(loop, { base: parseBtf(vmlinux) }) });
+    const wanted = [...ownVars(extras, 0).values()].sort();
+    assert.equal(wanted.length, 30);
+    const vars = ownVars(btf, vmEnd);
+    assert.deepEqual([...vars.values()].sort(), wanted, 'every VAR of loop\'s extras, once');
+    const inSection = new Map<number, string>();
+    for (const t of btf.types) {
+      if (t.kind !== KIND.DATASEC) continue;
+      for (const v of t.vars) inSection.set(v.type, btf.str(t.nameOff));
+    }
+    for (const id of vars.keys()) assert.match(inSection.get(id) ?? '(none)', /^loop\.(\.data|\.bss|\.rodata|__param|__versions|\.gnu\.linkonce\.this_module)$/, btf.nameOf(id));
+    for (const t of btf.types) if (t.kind === KIND.DATASEC) assert.match(btf.str(t.nameOff), /^(vmlinux|loop|crc7)\./);
+    writeFileSync(join(dir, 'kernel'), bytes);
+    const out = requireOk(this, bpftoolDump(join(dir, 'kernel')));
+    assert.match(out, /VAR 'max_loop'/);
+    assert.match(out, /DATASEC 'loop\.\.data'/);
+    assert.match(out, /DATASEC 'loop\.__param'/);
+  });
+
+  it('merged/kernel from parts: the same inputs give the same bytes; it holds every named type of a full mergeSiblings, and few more types', async () => {
+    const a = await kernelOf([vmlinux]);
+    const b = await kernelOf([Uint8Array.from(vmlinux)]);
+    assert.ok(Buffer.from(a).equals(Buffer.from(b)));
+    const root = parseBtf(vmlinux);
+    const full = mergeSiblings(root, [parseBtf(crc7, { base: root }), parseBtf(loopExtras, { base: parseBtf(loop, { base: root }) })],
+      { objects: { base: 'vmlinux', siblings: ['crc7', 'loop'] } });
+    exposeAnonEnums(full);
+    const joined = parseBtf(a);
+    const named = (btf: Btf): Set<string> => new Set(btf.types.filter((t) => t.nameOff !== 0).map((t) => `${t.kind}:${btf.str(t.nameOff)}`));
+    const have = named(joined);
+    assert.deepEqual([...named(full)].filter((n) => !have.has(n)), []);
+    // Two modules: the join can only repeat what both add beyond vmlinux.
+    assert.ok(joined.nextId >= full.nextId && joined.nextId - full.nextId < 50, `${joined.nextId - 1} types, full merge ${full.nextId - 1}`);
+  });
+
+  it('one long-lived worker makes the parts and the join: the same bytes as in process, one worker for all jobs', async () => {
+    const w = new KernelWorker();
+    try {
+      const base = [vmlinux];
+      const parts = await Promise.all([w.kernelPart(base, [crc7], 'crc7'), w.kernelPart(base, [loop, loopExtras], 'loop')]);
+      const viaWorker = await w.joinKernel(base, parts);
+      assert.ok(Buffer.from(viaWorker).equals(Buffer.from(await kernelOf(base))));
+      assert.equal(w.started, 1);
+    } finally { await w.close(); }
+  });
+
+  it('the worker exits when idle and a later job starts another', async () => {
+    const w = new KernelWorker({ idleMs: 20 });
+    try {
+      const part = await w.kernelPart([vmlinux], [crc7], 'crc7');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(Buffer.from(await w.kernelPart([vmlinux], [crc7], 'crc7')).equals(Buffer.from(part)));
+      assert.equal(w.started, 2);
+    } finally { await w.close(); }
   });
 
   it('an abort (daemon stopping) terminates the worker and rejects with AbortError; an aborted signal starts none', async () => {
     const stop = new AbortController();
-    const pending = mergeSiblingsInWorker([vmlinux], [[loop, loopExtras], [crc7]], undefined, stop.signal);
+    const w = new KernelWorker({ signal: stop.signal });
+    const pending = w.kernelPart([vmlinux], [loop, loopExtras], 'loop');
     stop.abort();
     await assert.rejects(pending, (e: Error) => e.name === 'AbortError' && /stopping/.test(e.message));
-    await assert.rejects(mergeSiblingsInWorker([vmlinux], [], undefined, stop.signal), (e: Error) => e.name === 'AbortError');
+    await assert.rejects(w.joinKernel([vmlinux], []), (e: Error) => e.name === 'AbortError');
+    assert.equal(w.started, 1);
   });
 
-  it('a worker failure rejects with the reason', async () => {
-    await assert.rejects(mergeSiblingsInWorker([Buffer.from('not btf')], []));
+  it('a failed job rejects with the reason; the worker goes on with the next', async () => {
+    const w = new KernelWorker();
+    try {
+      await assert.rejects(w.kernelPart([Buffer.from('not btf')], [crc7], 'crc7'));
+      assert.ok((await w.kernelPart([vmlinux], [crc7], 'crc7')).length > 0);
+      assert.equal(w.started, 1);
+    } finally { await w.close(); }
   });
 
   it('the variable finder reports module variables under the module and vmlinux ones once', () => {

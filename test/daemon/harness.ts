@@ -58,7 +58,8 @@ export const fakeOps: BtfOps = {
   canMerge: true,
   flattenOnto: (chain) => Buffer.from(`onto ${chain.map((c) => c.length).join(' ')}`),
   flattenStandalone: (chain) => Buffer.from(`standalone ${chain.map((c) => c.length).join(' ')}`),
-  mergeSiblings: (base, sibs) => Buffer.from(`kernel ${base.length} ${sibs.length}`),
+  kernelPart: (base, chain, name) => Buffer.from(`part ${name} ${base.length} ${chain.length}`),
+  joinKernel: (base, parts) => Buffer.from(`kernel ${base.length} ${parts.length}`),
 };
 
 export interface Harness {

@@ -86,7 +86,9 @@ describe('daemon: published merged views of the real kernel (shared)', function 
       const m = modules.get(n);
       return m ? [m.btf, m.extras] : [readFileSync(join(kernelDir, 'btf/modules', n))];
     });
-    const bytes = await libraryBtfOps.mergeSiblings([vm, vmExtras], siblings, names);
+    // As publish.ts builds it: one part per module on the kernel base, joined in name order.
+    const parts = await Promise.all(siblings.map((chain, i) => libraryBtfOps.kernelPart([vm, vmExtras], chain, names[i]!)));
+    const bytes = await libraryBtfOps.joinKernel([vm, vmExtras], parts);
     const btf = parseBtf(bytes);
     assert.deepEqual(validateBtf(btf), []);
     requireOk(this, loadIntoKernel(tmpFile('merged-kernel', bytes)));

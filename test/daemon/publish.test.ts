@@ -13,8 +13,16 @@ const fakeOps: BtfOps = {
   canMerge: true,
   flattenOnto: (chain) => Buffer.from(`onto(${chain.map(txt).join(',')})`),
   flattenStandalone: (chain) => Buffer.from(`standalone(${chain.map(txt).join(',')})`),
-  mergeSiblings: (base, sibs) => Buffer.from(`kernel(${base.map(txt).join('+')};${sibs.map((s) => s.map(txt).join('+')).join(',')})`),
+  kernelPart: (base, chain, name) => Buffer.from(`${name}=${chain.map(txt).join('+')}@${base.map(txt).join('+')}`),
+  joinKernel: (base, parts) => Buffer.from(`kernel(${base.map(txt).join('+')};${parts.map(txt).join(',')})`),
 };
+/** A publisher with fakeOps that list the parts they make (by module name), `objects` published. */
+function countingPublisher(runtimeDir: string, objects: Record<string, [string, string | undefined]>): { p: Publisher; made: string[] } {
+  const made: string[] = [];
+  const p = new Publisher(runtimeDir, { ...fakeOps, kernelPart: (base, chain, name) => { made.push(name); return fakeOps.kernelPart(base, chain, name); } });
+  for (const [name, [btf, extras]] of Object.entries(objects)) p.put(name, b(btf), extras === undefined ? undefined : b(extras));
+  return { p, made };
+}
 const b = (s: string): Uint8Array => Buffer.from(s);
 const read = (p: string): string => readFileSync(p, 'utf8');
 
@@ -34,8 +42,9 @@ describe('daemon/publish', () => {
     assert.equal(read(join(r, 'merged/vmlinux')), 'standalone(V,VX)');
     assert.ok(!existsSync(join(r, 'merged/crc7')));
     assert.ok(pub.kernelStale);
-    assert.equal(await pub.rebuildKernel(), 'kernel(V+VX;C,L+LX)'.length);
-    assert.equal(read(join(r, 'merged/kernel')), 'kernel(V+VX;C,L+LX)');
+    const kernel = 'kernel(V+VX;crc7=C@V+VX,loop=L+LX@V+VX)';
+    assert.equal(await pub.rebuildKernel(), kernel.length);
+    assert.equal(read(join(r, 'merged/kernel')), kernel);
     assert.ok(!pub.kernelStale);
   });
 
@@ -113,9 +122,9 @@ describe('daemon/publish', () => {
     let abort = false;
     const ops: BtfOps = {
       ...fakeOps,
-      mergeSiblings: (base, sibs) => (abort
+      joinKernel: (base, parts) => (abort
         ? Promise.reject(Object.assign(new Error('stopping'), { name: 'AbortError' }))
-        : fakeOps.mergeSiblings(base, sibs)),
+        : fakeOps.joinKernel(base, parts)),
     };
     const p = new Publisher(join(dir, 'r3'), ops, (m) => warnings.push(m));
     p.put('vmlinux', b('V'), b('VX'));
@@ -125,6 +134,69 @@ describe('daemon/publish', () => {
     assert.equal(await p.rebuildKernel(), undefined);
     assert.equal(read(join(dir, 'r3/merged/kernel')), 'kernel(V+VX;)');
     assert.deepEqual(warnings, []);
+  });
+
+  it('merged/kernel in parts: a republished module gets a new part, the others are reused; an unloaded one leaves the join', async () => {
+    const { p, made } = countingPublisher(join(dir, 'r4'), { vmlinux: ['V', undefined], loop: ['L', 'LX'], crc7: ['C', undefined], xfs: ['X', 'XX'] });
+    await p.rebuildKernel();
+    assert.deepEqual(made.sort(), ['crc7', 'loop', 'xfs'], 'one part per module');
+    made.length = 0;
+    p.put('loop', b('L'), b('LX2'));
+    p.put('xfs', Buffer.from('X'), Buffer.from('XX'));
+    await p.rebuildKernel();
+    assert.deepEqual(made, ['loop'], 'only the module whose extras changed (the same bytes again are no change)');
+    assert.equal(read(join(dir, 'r4/merged/kernel')), 'kernel(V;crc7=C@V,loop=L+LX2@V,xfs=X+XX@V)');
+    made.length = 0;
+    p.remove('crc7');
+    await p.rebuildKernel();
+    assert.deepEqual(made, []);
+    assert.equal(read(join(dir, 'r4/merged/kernel')), 'kernel(V;loop=L+LX2@V,xfs=X+XX@V)');
+    p.put('crc7', b('C'), undefined);
+    await p.rebuildKernel();
+    assert.deepEqual(made, ['crc7'], 'an unloaded module\'s part was dropped: loaded again, it is made again');
+  });
+
+  it('merged/kernel in parts: a new kernel base (vmlinux extras arrive or change) remakes every part; the same base again does not', async () => {
+    const { p, made } = countingPublisher(join(dir, 'r5'), { vmlinux: ['V', undefined], loop: ['L', 'LX'], crc7: ['C', undefined] });
+    await p.rebuildKernel();
+    made.length = 0;
+    p.put('vmlinux', b('V'), b('VX'));
+    await p.rebuildKernel();
+    assert.deepEqual(made.sort(), ['crc7', 'loop']);
+    assert.equal(read(join(dir, 'r5/merged/kernel')), 'kernel(V+VX;crc7=C@V+VX,loop=L+LX@V+VX)');
+    made.length = 0;
+    p.put('vmlinux', Buffer.from('V'), Buffer.from('VX'));
+    await p.rebuildKernel();
+    assert.deepEqual(made, []);
+    p.put('vmlinux', b('V'), b('VX2'));
+    await p.rebuildKernel();
+    assert.deepEqual(made.sort(), ['crc7', 'loop']);
+  });
+
+  it('merged/kernel in parts: a part is started when its module is published, before any rebuild', () => {
+    const { p, made } = countingPublisher(join(dir, 'r6'), { loop: ['L', 'LX'] });
+    assert.deepEqual(made, [], 'no kernel base yet');
+    p.put('vmlinux', b('V'), undefined);
+    assert.deepEqual(made, ['loop']);
+    p.put('crc7', b('C'), undefined);
+    assert.deepEqual(made, ['loop', 'crc7']);
+  });
+
+  it('a failing part warns, leaves no merged/kernel, and is tried again by the next rebuild', async () => {
+    const warnings: string[] = [];
+    let fail = true;
+    const p = new Publisher(join(dir, 'r7'), { ...fakeOps, kernelPart: (base, chain, name) => {
+      if (fail && name === 'loop') throw new Error('bad loop');
+      return fakeOps.kernelPart(base, chain, name);
+    } }, (m) => warnings.push(m));
+    p.put('vmlinux', b('V'), undefined);
+    p.put('loop', b('L'), b('LX'));
+    assert.equal(await p.rebuildKernel(), undefined);
+    assert.ok(!existsSync(join(dir, 'r7/merged/kernel')));
+    assert.deepEqual(warnings, ['merged/kernel not written: bad loop']);
+    fail = false;
+    assert.ok((await p.rebuildKernel() ?? 0) > 0);
+    assert.equal(read(join(dir, 'r7/merged/kernel')), 'kernel(V;loop=L+LX@V)');
   });
 
   it('a failing merge warns and leaves no merged file', () => {
