@@ -132,21 +132,20 @@ function levelWords(level: Btf): RawTypes {
 }
 
 /**
- * Trusted base levels, shared by every validation of a level split on them (validating 1121
- * modules on vmlinux encodes and resolves vmlinux once, not 1121 times).
+ * What validation learns about a trusted base level: its words (encoded once if the level was
+ * built or materialised) and the resolved size and state of each of its ids. A level's ids refer
+ * only to its own and lower levels, so this is shared by every chain that holds the level:
+ * validating 1121 modules on vmlinux encodes and resolves vmlinux once, and a module's extras
+ * validated on a freshly parsed module level still reuse vmlinux's.
  */
-interface BaseCache { count: number; words: RawTypes[]; starts: number[]; size: Float64Array; state: Uint8Array }
-const baseCaches = new WeakMap<Btf, BaseCache>();
+interface LevelCache { readonly count: number; readonly start: number; readonly raw: RawTypes; readonly size: Float64Array; readonly state: Uint8Array }
+const levelCaches = new WeakMap<Btf, LevelCache>();
 
-function baseCache(base: Btf): BaseCache {
-  const c = baseCaches.get(base);
-  if (c !== undefined && c.count === base.nextId) return c;
-  const chain = base.chain();
-  const fresh: BaseCache = {
-    count: base.nextId, words: chain.map(levelWords), starts: chain.map((l) => l.startId),
-    size: new Float64Array(base.nextId), state: new Uint8Array(base.nextId),
-  };
-  baseCaches.set(base, fresh);
+function levelCache(level: Btf): LevelCache {
+  const c = levelCaches.get(level);
+  if (c !== undefined && c.count === level.count) return c;
+  const fresh: LevelCache = { count: level.count, start: level.startId, raw: levelWords(level), size: new Float64Array(level.count), state: new Uint8Array(level.count) };
+  levelCaches.set(level, fresh);
   return fresh;
 }
 
@@ -157,7 +156,8 @@ class Validator {
   private readonly next: number;
   private readonly W: Uint32Array;
   private readonly O: Uint32Array;
-  private readonly base: BaseCache | undefined;
+  /** The base chain's levels, root first. */
+  private readonly baseLevels: readonly LevelCache[];
   /** Own types, indexed by id - first. */
   private readonly ownSize: Float64Array;
   private readonly ownState: Uint8Array;
@@ -179,19 +179,20 @@ class Validator {
     this.ownSize = new Float64Array(n);
     this.ownState = new Uint8Array(n);
     this.chainOk = new Uint8Array(n);
-    this.base = btf.base !== undefined ? baseCache(btf.base) : undefined;
+    this.baseLevels = btf.base !== undefined ? btf.base.chain().map(levelCache) : [];
   }
 
   // ---- record access: word k of record `id` (0 name, 1 info, 2 size/type, 3.. per-kind data) ----
 
   private w(id: TypeId, k: number): number {
     if (id >= this.first) return this.W[this.O[id - this.first]! + k]!;
-    const b = this.base!;
-    for (let l = b.starts.length - 1; l >= 0; l--) {
-      const start = b.starts[l]!;
-      if (id >= start) { const r = b.words[l]!; return r.words[r.offs[id - start]! + k]!; }
-    }
-    return 0;
+    const l = this.baseLevel(id);
+    return l === undefined ? 0 : l.raw.words[l.raw.offs[id - l.start]! + k]!;
+  }
+  private baseLevel(id: TypeId): LevelCache | undefined {
+    const levels = this.baseLevels;
+    for (let i = levels.length - 1; i >= 0; i--) if (id >= levels[i]!.start) return levels[i];
+    return undefined;
   }
   private exists(id: TypeId): boolean { return id >= 1 && id < this.next; }
   private kind(id: TypeId): number { return (this.w(id, 1) >>> 24) & 0x1f; }
@@ -469,9 +470,11 @@ class Validator {
     if (id === 0) return NOSIZE;
     if (id >= this.next) return INVALID;
     const own = id >= this.first;
-    const sizes = own ? this.ownSize : this.base!.size;
-    const states = own ? this.ownState : this.base!.state;
-    const idx = own ? id - this.first : id;
+    const level = own ? undefined : this.baseLevel(id);
+    if (!own && level === undefined) return INVALID;
+    const sizes = level?.size ?? this.ownSize;
+    const states = level?.state ?? this.ownState;
+    const idx = id - (level?.start ?? this.first);
     const st = states[idx]!;
     if (st === 2) return sizes[idx]!;
     if (st === 1) {
