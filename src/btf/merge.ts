@@ -112,7 +112,8 @@ export function mergeSiblings(base: Btf, levels: readonly Btf[], opts: MergeOpti
     throw new BtfError('bad-chain', `${levels.length} siblings but ${objects.siblings.length} object names`);
   }
   const combined = combineSiblings(base, levels, objects?.siblings);
-  const deduped = dedupLevelInPlace(combined).btf;
+  // Nothing above the base (vmlinux alone): nothing to deduplicate, and no index of the base to build.
+  const deduped = combined.count === 0 ? combined : dedupLevelInPlace(combined).btf;
   const flat = concatLevels(levelsAbove(deduped, undefined), undefined, 'merged', new Set([deduped]));
   if (objects !== undefined) {
     // The base's DATASECs (vmlinux's .data..percpu): records copied by concatLevels, so renamed in place.
@@ -127,12 +128,32 @@ export function mergeSiblings(base: Btf, levels: readonly Btf[], opts: MergeOpti
 /**
  * One sibling's part of a merge done piece by piece (the daemon's merged/kernel): `top` (a chain
  * above `base`, e.g. vmlinux -> module -> module-btf-extra) flattened, moved onto `onto` (a
- * standalone BTF that starts with `base`, e.g. mergeSiblings of base's own extras) and
- * deduplicated against it; with `object`, its DATASECs are named `<object>.<section>` as
- * mergeSiblings names them. One level split on `onto`; join parts with joinParts.
+ * standalone BTF that starts with `base`, e.g. mergeSiblings of base's own extras); with `object`,
+ * its DATASECs are named `<object>.<section>` as mergeSiblings names them. One level split on
+ * `onto`; join parts with joinParts.
+ * Only what lies above the first level is deduplicated, against `onto` and that first level: the
+ * first level (a module's BTF) was deduplicated against `base` when it was made (the kernel build's
+ * pahole --btf_base), and deduplicating it again cost most of a part for nearly nothing. So a type
+ * the first level shares with what `onto` adds beyond `base` stays twice, as it does across parts.
+ * With `{ dedup: false }` nothing is deduplicated: for an `onto` that adds no type a level above
+ * `base` could share (vmlinux without its extras: the levels above were deduplicated against
+ * `base` when they were made), which saves indexing `onto` for nothing.
  */
-export function mergePart(base: Btf, top: Btf, onto: Btf, object?: string): Btf {
-  return dedupLevelInPlace(combineSiblings(base, [top], object === undefined ? undefined : [object], onto)).btf;
+export function mergePart(base: Btf, top: Btf, onto: Btf, object?: string, opts: { readonly dedup?: boolean } = {}): Btf {
+  const levels = levelsAbove(top, base);
+  const combined = combineSiblings(base, [top], object === undefined ? undefined : [object], onto);
+  const firstCount = levels[0]?.count ?? 0;
+  if (opts.dedup === false || levels.length < 2 || combined.count === firstCount) return combined;
+  // The combined level cut in two: the first level's records, and the rest on it. Each holds the
+  // combined strings (the rest's offsets moved up by their length): dedup only rewrites a level's
+  // own strings, to an ancestor's offset when an ancestor has the string.
+  const strs = combined.strings;
+  const first = new Btf({ base: onto, source: combined.source, types: combined.types.slice(0, firstCount), strings: strs });
+  const restTypes = combined.types.slice(firstCount);
+  for (const t of restTypes) mapStrOffs(t, (off) => (off >= strs.start ? off + strs.length : off));
+  const rest = new Btf({ base: first, source: combined.source, types: restTypes, strings: new StringTable(strs.end, strs.bytes()) });
+  const deduped = dedupLevelInPlace(rest).btf;
+  return concatLevels([first, deduped], onto, combined.source, new Set([first, deduped]));
 }
 
 /**
@@ -181,53 +202,83 @@ function pastLevelEnd(level: Btf, i: number, what: 'id' | 'string', v: number): 
     { file: level.source }, { id: level.startId + i });
 }
 
+/** Marks of one scan: which ids a record refers to, which a named struct/union/typedef prints inline. */
+interface EnumScan {
+  readonly nextId: number;
+  readonly referenced: Uint8Array;
+  readonly inline: Uint8Array;
+  /** Anonymous enums with enumerators, in id order, with their identity key. */
+  readonly enums: readonly { readonly id: number; readonly key: string }[];
+}
+
+/**
+ * Scans of a base by object (a vmlinux parsed once and kept by the daemon): every file split on
+ * it scans only its own levels. Checked against nextId, since a level may still grow.
+ */
+const baseScans = new WeakMap<Btf, EnumScan>();
+
+function anonEnumKey(t: BtfType): string | undefined {
+  if ((t.kind !== KIND.ENUM && t.kind !== KIND.ENUM64) || t.nameOff !== 0 || t.values.length === 0) return undefined;
+  return `${t.kind}:${t.size}:${t.kflag}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`;
+}
+
+const printsInline = (t: BtfType): boolean =>
+  (t.kind === KIND.STRUCT || t.kind === KIND.UNION || t.kind === KIND.TYPEDEF) && t.nameOff !== 0;
+
+/** The marks of `btf`'s whole chain, starting from `from`'s (a scan of one of its ancestors) when given. */
+function scanEnums(btf: Btf, from: EnumScan | undefined): EnumScan {
+  const n = btf.nextId;
+  const referenced = new Uint8Array(n);
+  const inline = new Uint8Array(n);
+  const enums = from ? from.enums.slice() : [];
+  if (from) { referenced.set(from.referenced); inline.set(from.inline); }
+  const lo = from?.nextId ?? 1;
+  const stack: number[] = [];
+  // Printed inline: whatever named structs/unions/typedefs reach without passing another named one.
+  // A reach may go down into the ancestor's ids (an upper struct holding a base type inline).
+  const reach = (id: number): void => {
+    if (id <= 0 || id >= n || inline[id]) return;
+    inline[id] = 1;
+    stack.push(id);
+  };
+  for (const level of btf.chain().filter((l) => l.startId >= lo)) {
+    level.types.forEach((t, i) => {
+      forEachTypeId(t, (ref) => { if (ref > 0 && ref < n) referenced[ref] = 1; });
+      if (printsInline(t)) forEachTypeId(t, reach);
+      const key = anonEnumKey(t);
+      if (key !== undefined) enums.push({ id: level.startId + i, key });
+    });
+  }
+  while (stack.length > 0) {
+    const t = btf.type(stack.pop()!);
+    if (printsInline(t)) continue;
+    if (t.kind !== KIND.VAR && t.kind !== KIND.DATASEC) forEachTypeId(t, reach);
+  }
+  return { nextId: n, referenced, inline, enums };
+}
+
 /**
  * Anonymous enums that bpftool's C dump would never print: libbpf's btf_dump prints an
  * anonymous enum only inline where a printed type uses it, or at top level when nothing refers
  * to it; one that only VARs use (VARs are not printed) loses its enumerators (CRNG_READY). For
  * each, an identical unreferenced copy is appended to `btf`'s own level (so the file must not
- * have levels split on it yet). Idempotent. Returns the number of copies added. With `above` (a
- * level of `btf`'s chain that had its own turn), only the levels above it are looked at: nothing
- * below refers to them, so their enums are printed or hidden whatever lies below (a part of a
- * join: the base's enums are exposed once, in the base).
+ * have levels split on it yet). Idempotent. Returns the number of copies added.
+ * `base`, an ancestor of `btf` shared by many files (vmlinux, the kernel base of merged/kernel),
+ * is scanned once and its marks reused: each call then costs what the levels above it cost, with
+ * the same result as a scan of the whole chain.
  */
-export function exposeAnonEnums(btf: Btf, above?: Btf): number {
-  const n = btf.nextId;
-  const lo = above?.nextId ?? 1;
-  const referenced = new Uint8Array(n);
-  const inline = new Uint8Array(n);
-  const stack: number[] = [];
-  const levels = btf.chain().filter((l) => l.startId >= lo);
-  // Printed inline: whatever named structs/unions/typedefs reach without passing another named one.
-  const reach = (id: number): void => {
-    if (id < lo || id >= n || inline[id]) return;
-    inline[id] = 1;
-    stack.push(id);
-  };
-  for (const level of levels) {
-    for (const t of level.types) {
-      forEachTypeId(t, (ref) => { if (ref > 0 && ref < n) referenced[ref] = 1; });
-      if ((t.kind === KIND.STRUCT || t.kind === KIND.UNION || t.kind === KIND.TYPEDEF) && t.nameOff !== 0) forEachTypeId(t, reach);
-    }
+export function exposeAnonEnums(btf: Btf, base?: Btf): number {
+  let from: EnumScan | undefined;
+  if (base !== undefined && base !== btf) {
+    if (!btf.chain().includes(base)) throw new BtfError('bad-chain', `${base.source ?? 'the base'} is not below ${btf.source ?? 'the level'}`, { file: btf.source });
+    from = baseScans.get(base);
+    if (from?.nextId !== base.nextId) { from = scanEnums(base, undefined); baseScans.set(base, from); }
   }
-  while (stack.length > 0) {
-    const t = btf.type(stack.pop()!);
-    if ((t.kind === KIND.STRUCT || t.kind === KIND.UNION || t.kind === KIND.TYPEDEF) && t.nameOff !== 0) continue;
-    if (t.kind !== KIND.VAR && t.kind !== KIND.DATASEC) forEachTypeId(t, reach);
-  }
-  const key = (t: BtfType): string | undefined => {
-    if ((t.kind !== KIND.ENUM && t.kind !== KIND.ENUM64) || t.nameOff !== 0 || t.values.length === 0) return undefined;
-    return `${t.kind}:${t.size}:${t.kflag}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`;
-  };
+  const scan = scanEnums(btf, from);
   const visible = new Set<string>();
   const hidden: { id: number; key: string }[] = [];
-  for (const level of levels) {
-    level.types.forEach((t, i) => {
-      const id = level.startId + i;
-      const k = key(t);
-      if (k === undefined) return;
-      if (!referenced[id] || inline[id]) visible.add(k); else hidden.push({ id, key: k });
-    });
+  for (const e of scan.enums) {
+    if (!scan.referenced[e.id] || scan.inline[e.id]) visible.add(e.key); else hidden.push(e);
   }
   let added = 0;
   for (const h of hidden) {

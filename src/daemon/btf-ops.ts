@@ -130,15 +130,19 @@ export const libraryBtfOps: BtfOps = {
   canMerge: true,
   flattenOnto(chain) {
     const root = top(chain.slice(0, 1));
-    return writeBtf(withVisibleEnums(flattenOnto(top(chain), root)));
+    const flat = flattenOnto(top(chain), root);
+    // vmlinux (parsed once and kept) is scanned once: each module costs only its own level.
+    exposeAnonEnums(flat, root);
+    return writeBtf(flat);
   },
   flattenStandalone(chain) {
     return writeBtf(withVisibleEnums(flattenStandalone(top(chain))));
   },
   kernelPart(base, chain, name) {
     const k = kernelBase(base);
-    const part = mergePart(k.root, top([base[0]!, ...chain]), k.btf, name);
-    // The base's enums were exposed in the base: only the part's own are looked at.
+    // Without vmlinux extras the kernel base adds no type a module chain could share with it.
+    const part = mergePart(k.root, top([base[0]!, ...chain]), k.btf, name, { dedup: base.length > 1 });
+    // The kernel base is scanned once (its own enums were exposed when it was made).
     exposeAnonEnums(part, k.btf);
     return writeBtf(part);
   },

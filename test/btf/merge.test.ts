@@ -14,7 +14,7 @@ import { BtfBuilder } from '../../src/btf/builder.js';
 import { dedupBtf } from '../../src/btf/dedup.js';
 import { BtfError } from '../../src/btf/errors.js';
 import { KIND } from '../../src/btf/kinds.js';
-import { combineSiblings, flattenOnto, flattenStandalone, joinParts, mergePart, mergeSiblings, rebaseLevel } from '../../src/btf/merge.js';
+import { combineSiblings, exposeAnonEnums, flattenOnto, flattenStandalone, joinParts, mergePart, mergeSiblings, rebaseLevel } from '../../src/btf/merge.js';
 import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
 import { validateBtf } from '../../src/btf/validate.js';
 import { writeBtf } from '../../src/btf/write.js';
@@ -226,6 +226,37 @@ describe('btf/merge: siblings', () => {
     expectBtfError(() => joinParts(vm, [parts[0]!]), 'bad-chain');
   });
 
+  it('mergePart deduplicates what lies above the module level against the kernel base, and leaves the module level as built', () => {
+    const vb = new BtfBuilder();
+    const int = vb.addInt('int', 4, 1);
+    const vm = vb.finish();
+    const struct = (b: BtfBuilder, name: string): ReturnType<BtfBuilder['addStruct']> => { const id = b.addStruct(name, 4); b.addField('x', int, 0); return id; };
+    // vmlinux's extras add struct only_vars (a type only its variables use).
+    const xb = new BtfBuilder({ base: vm });
+    const vmVar = xb.addVar('vm_var', struct(xb, 'only_vars'), 1);
+    xb.addDatasec('.data', 4); xb.addVarInfo(vmVar, 0, 4);
+    const onto = mergeSiblings(vm, [xb.finish()], { objects: { base: 'vmlinux', siblings: ['vmlinux'] } });
+    // A module whose own BTF has struct in_module, and whose extras repeat struct only_vars.
+    const mb = new BtfBuilder({ base: vm });
+    const inModule = struct(mb, 'in_module');
+    const mod = mb.finish();
+    const eb = new BtfBuilder({ base: mod });
+    const a = eb.addVar('uses_only_vars', struct(eb, 'only_vars'), 0);
+    const b = eb.addVar('uses_in_module', inModule, 0);
+    eb.addDatasec('.bss', 8); eb.addVarInfo(a, 0, 4); eb.addVarInfo(b, 4, 4);
+    const part = mergePart(vm, eb.finish(), onto, 'mod');
+    const structs = part.types.filter((t) => t.kind === KIND.STRUCT).map((t) => part.str(t.nameOff));
+    assert.deepEqual(structs, ['in_module'], 'only_vars is the kernel base\'s');
+    const varType = (name: string): number => {
+      const t = part.types.find((x) => x.kind === KIND.VAR && part.str(x.nameOff) === name);
+      return t?.kind === KIND.VAR ? t.type : -1;
+    };
+    assert.ok(varType('uses_only_vars') < onto.nextId && part.nameOf(varType('uses_only_vars')) === 'only_vars');
+    assert.ok(varType('uses_in_module') >= onto.nextId && part.nameOf(varType('uses_in_module')) === 'in_module');
+    assert.deepEqual(part.types.filter((t) => t.kind === KIND.DATASEC).map((t) => part.str(t.nameOff)), ['mod..bss']);
+    assert.deepEqual(validateBtf(flattenStandalone(joinParts(onto, [part]))), []);
+  });
+
   it('optionally deduplicates the whole standalone result too (flattenStandalone / mergeSiblings dedupBase)', function () {
     this.timeout(60_000);
     const { vm, mod, extras } = extrasChain();
@@ -280,6 +311,60 @@ describe('btf/merge: siblings', () => {
     const b2 = new BtfBuilder({ base: vm });
     b2.addType({ kind: KIND.FWD, nameOff: vm.strings.end + 1000, kflag: false });
     expectBtfError(() => combineSiblings(vm, [b2.finish()]), 'bad-string-offset');
+  });
+});
+
+describe('btf/merge: exposeAnonEnums over a shared base', () => {
+  /** A base with three anonymous enums: one nothing uses, one a VAR uses, one a struct holds. */
+  function base(): Btf {
+    const b = new BtfBuilder();
+    const int = b.addInt('int', 4, 1);
+    const free = b.addEnum('', 4); b.addEnumValue('FREE_A', 0);
+    const byVar = b.addEnum('', 4); b.addEnumValue('VAR_A', 0); b.addEnumValue('VAR_B', 1);
+    const held = b.addEnum('', 4); b.addEnumValue('HELD_A', 7);
+    const s = b.addStruct('holder', 8); b.addField('e', held, 0); b.addField('i', int, 32);
+    const v = b.addVar('by_var', byVar, 1);
+    b.addDatasec('.data', 4); b.addVarInfo(v, 0, 4);
+    void s;
+    ids = { int, free, byVar };
+    return b.finish();
+  }
+  let ids: Record<'int' | 'free' | 'byVar', ReturnType<BtfBuilder['addInt']>>;
+  /** A level on it whose VAR uses the base's free enum, and whose struct holds the VAR-only one inline. */
+  function upper(b0: Btf, holdVarEnum: boolean): Btf {
+    const b = new BtfBuilder({ base: b0 });
+    const { int, free, byVar } = ids;
+    const own = b.addEnum('', 4); b.addEnumValue('OWN_A', 3);
+    const v1 = b.addVar('uses_free', free, 0);
+    const v2 = b.addVar('uses_own', own, 0);
+    if (holdVarEnum) { b.addStruct('wrapper', 8); b.addField('e', byVar, 0); b.addField('i', int, 32); }
+    b.addDatasec('.bss', 8); b.addVarInfo(v1, 0, 4); b.addVarInfo(v2, 4, 4);
+    return b.finish();
+  }
+  const enumsOf = (btf: Btf): string[] => btf.types.filter((t) => t.kind === KIND.ENUM)
+    .map((t) => (t.kind === KIND.ENUM ? t.values.map((e) => btf.str(e.nameOff)).join(',') : ''));
+
+  for (const hold of [false, true]) {
+    it(`with the base scanned once, adds exactly what a scan of the whole chain adds${hold ? ' (an upper struct holds a base enum inline)' : ''}`, () => {
+      const b0 = base();
+      const whole = upper(b0, hold);
+      const added = exposeAnonEnums(whole);
+      // Scan the base first (as the daemon does for vmlinux), then two files split on it.
+      const incremental = upper(b0, hold);
+      assert.equal(exposeAnonEnums(incremental, b0), added);
+      assert.deepEqual(enumsOf(incremental), enumsOf(whole));
+      assert.ok(Buffer.from(writeBtf(incremental)).equals(Buffer.from(writeBtf(whole))));
+      const again = upper(b0, hold);
+      assert.equal(exposeAnonEnums(again, b0), added);
+      assert.equal(exposeAnonEnums(again, b0), 0, 'idempotent');
+      // The VAR-only base enum gets a copy unless a struct prints it; the free one, now used by a VAR, gets one too; the own one too.
+      assert.deepEqual(enumsOf(whole), hold ? ['OWN_A', 'FREE_A', 'OWN_A'] : ['OWN_A', 'FREE_A', 'VAR_A,VAR_B', 'OWN_A']);
+      assert.deepEqual(validateBtf(whole), []);
+    });
+  }
+
+  it('refuses a base that is not below the level', () => {
+    assert.throws(() => exposeAnonEnums(upper(base(), false), base()), (e: unknown) => e instanceof BtfError && e.code === 'bad-chain');
   });
 });
 
