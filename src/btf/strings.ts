@@ -21,6 +21,8 @@ export const NAME_DOTTED = 4;
 /** The offset is inside a string, not at its start (the classes above then describe the suffix). */
 export const NAME_NOT_START = 8;
 const NAME_COMPUTED = 0x80;
+/** Lookups answered by searching the text before a table builds its index (see scan). */
+const UNINDEXED_LOOKUPS = 64;
 
 export class StringTable {
   /** Absolute offset of this table's first byte. */
@@ -31,6 +33,7 @@ export class StringTable {
   private text: string | undefined;
   private asciiChecked = false;
   private index: Map<string, StrOff> | undefined;
+  private unindexedLookups = 0;
   private classes: Uint8Array | undefined;
   /** No string occurs twice (see `unique`). */
   private uniqueStrings: boolean;
@@ -143,13 +146,31 @@ export class StringTable {
 
   /** Offset of the first occurrence of `s` as a whole string in this table. */
   find(s: string): StrOff | undefined {
-    return this.getIndex().get(s);
+    return this.scan(s) ?? this.getIndex().get(s);
+  }
+
+  /**
+   * A few lookups in a big table (renaming vmlinux's DATASECs) are cheaper as a search of its text
+   * than as an index of its 100k strings; past UNINDEXED_LOOKUPS the index is built. Undefined when
+   * the search does not apply (non-ASCII, or the index should answer); null when `s` is absent.
+   */
+  private scan(s: string): StrOff | null | undefined {
+    if (this.index !== undefined || this.unindexedLookups >= UNINDEXED_LOOKUPS || !/^[\x01-\x7f]*$/.test(s)) return undefined;
+    const text = this.decoded();
+    if (text === undefined) return undefined;
+    this.unindexedLookups++;
+    // A whole string starts at the table's start or after a NUL, and ends at a NUL.
+    if (text.startsWith(`${s}\0`)) return this.start;
+    const at = text.indexOf(`\0${s}\0`);
+    return at < 0 ? null : this.start + at + 1;
   }
 
   /** Offset of `s`, appending it when this table lacks it. (Ancestor reuse is Btf.addStr's job.) */
   add(s: string): StrOff {
-    const idx = this.getIndex();
-    const found = idx.get(s);
+    const scanned = this.scan(s);
+    if (scanned !== undefined && scanned !== null) return scanned;
+    const idx = scanned === null ? undefined : this.getIndex();
+    const found = idx?.get(s);
     if (found !== undefined) return found;
     const enc = utf8Enc.encode(s);
     if (enc.includes(0)) throw new BtfError('builder-misuse', `string contains NUL: ${JSON.stringify(s)}`);
@@ -162,7 +183,7 @@ export class StringTable {
       if (enc.length === s.length) this.text += `${s}\0`;
       else { this.text = undefined; this.asciiChecked = true; }
     }
-    idx.set(s, off);
+    idx?.set(s, off);
     return off;
   }
 

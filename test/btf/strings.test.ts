@@ -42,6 +42,25 @@ describe('btf/strings', () => {
     assert.ok(new StringTable(7, new Uint8Array(0)).unique);
   });
 
+  it('find and add answer alike before and after the index is built (whole strings, first occurrence)', () => {
+    const bytes = new TextEncoder().encode('\0abc\0bc\0x\0abc\0\0y\0');
+    const answers = (t: StringTable): (number | undefined)[] => ['abc', 'bc', 'c', 'x', 'y', '', 'zz'].map((s) => t.find(s));
+    const fresh = answers(new StringTable(10, bytes));
+    assert.deepEqual(fresh, [11, 15, undefined, 18, 25, 10, undefined]);
+    const t = new StringTable(10, bytes);
+    for (let i = 0; i < 70; i++) assert.deepEqual(answers(t), fresh, `round ${i}`);
+    const u = new StringTable(10, bytes);
+    assert.equal(u.add('abc'), 11);
+    assert.equal(u.add('new'), 27);
+    assert.equal(u.find('new'), 27, 'an appended string is found by the search too');
+    assert.equal(u.add('new'), 27);
+    assert.equal(u.add('n\u00e9'), 31, 'non-ASCII goes through the index');
+    assert.equal(u.find('new'), 27);
+    const standalone = new StringTable(0, new TextEncoder().encode('\0a\0'));
+    assert.equal(standalone.find(''), 0);
+    assert.equal(new StringTable(0, new TextEncoder().encode('a\0')).find('a'), 0, 'a string at the table\'s start');
+  });
+
   it('does not write into the bytes it wraps', () => {
     const backing = new Uint8Array([0, 0x61, 0, 0xee, 0xee]);
     const t = new StringTable(0, backing.subarray(0, 3));
