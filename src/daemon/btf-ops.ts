@@ -36,7 +36,7 @@ export interface BtfOps {
   /*
    * merged/kernel, built in parts so one changed module does not redo every module. `base` is
    * vmlinux [+ its extras]: the kernel base, one standalone level (vmlinux's DATASECs named
-   * `vmlinux.<section>`). Both may run elsewhere (a worker thread that keeps the parsed base).
+   * `vmlinux.<section>`). Both may run elsewhere (a worker process that keeps the parsed base).
    */
   /**
    * One module's part: `chain` (the module's BTF [+ extras], split on base[0]) flattened and

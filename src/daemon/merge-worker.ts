@@ -1,19 +1,26 @@
 /**
- * merged/kernel's parts and joins in a worker thread: a module's part and the join of all parts
+ * merged/kernel's parts and joins in a worker process: a module's part and the join of all parts
  * take CPU (hundreds of ms with vmlinux's 100k types) that must not stall module events and control
- * requests on the daemon's event loop. One long-lived worker keeps the parsed kernel base
- * (vmlinux [+ extras]) between jobs, so a part costs what its module costs. The base is sent only
- * when it changes (by identity); idle for `idleMs`, the worker exits and returns its memory (the
- * next job starts a new one).
+ * requests on the daemon's event loop. One long-lived process (merge-child.ts) keeps the parsed
+ * kernel base (vmlinux [+ extras]) between jobs, so a part costs what its module costs. The base
+ * is sent only when it changes (by identity); idle for `idleMs`, the process exits and returns its
+ * memory (the next job starts a new one). It dies with the daemon (setpriv --pdeathsig, and it
+ * exits when its pipe closes).
  */
-import { Worker, isMainThread, parentPort } from 'node:worker_threads';
-import { libraryBtfOps } from './btf-ops.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-type Job =
+/** Messages of the IPC protocol between KernelWorker and merge-child.ts. */
+export type KernelJob =
   | { readonly op: 'base'; readonly base: readonly Uint8Array[] }
   | { readonly op: 'part'; readonly id: number; readonly chain: readonly Uint8Array[]; readonly name: string }
   | { readonly op: 'join'; readonly id: number; readonly parts: readonly Uint8Array[] };
-type Reply = { readonly id: number; readonly ok: true; readonly bytes: Uint8Array } | { readonly id: number; readonly ok: false; readonly error: string };
+export type KernelReply = { readonly id: number; readonly ok: true; readonly bytes: Uint8Array } | { readonly id: number; readonly ok: false; readonly error: string };
+
+/** The worker process of this build (dist/ or a private outDir). */
+const MERGE_CHILD = fileURLToPath(new URL('./merge-child.js', import.meta.url));
+const SETPRIV = '/usr/bin/setpriv';
 
 const aborted = (): Error => Object.assign(new Error('merge worker stopped: the daemon is stopping'), { name: 'AbortError' });
 
@@ -29,14 +36,16 @@ export interface KernelWorkerOptions {
  * VM test bed: systemd's stop timeout killed a daemon waiting for a minute-long merge).
  */
 export class KernelWorker {
-  private worker: Worker | undefined;
+  private worker: ChildProcess | undefined;
   private sentBase: readonly Uint8Array[] | undefined;
   private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
-  /** Workers started so far (tests: one per idle period, not one per job). */
+  /** Worker processes started so far (tests: one per idle period, not one per job). */
   started = 0;
+  /** pid of the worker process alive now (tests). */
+  get pid(): number | undefined { return this.worker?.pid; }
 
   constructor(private readonly opts: KernelWorkerOptions = {}) {
     this.idleMs = opts.idleMs ?? 10_000;
@@ -56,7 +65,7 @@ export class KernelWorker {
     return this.stop(aborted());
   }
 
-  private run(base: readonly Uint8Array[], job: (id: number) => Job): Promise<Uint8Array> {
+  private run(base: readonly Uint8Array[], job: (id: number) => KernelJob): Promise<Uint8Array> {
     if (this.opts.signal?.aborted) return Promise.reject(aborted());
     return new Promise((resolve, reject) => {
       const w = this.ensureWorker();
@@ -64,22 +73,32 @@ export class KernelWorker {
       this.pending.set(id, { resolve, reject });
       clearTimeout(this.idleTimer);
       w.ref();
+      w.channel?.ref();
       const sent = this.sentBase;
-      if (!sent || sent.length !== base.length || sent.some((b, i) => b !== base[i])) {
-        w.postMessage({ op: 'base', base } satisfies Job);
-        this.sentBase = [...base];
+      try {
+        if (!sent || sent.length !== base.length || sent.some((b, i) => b !== base[i])) {
+          w.send({ op: 'base', base } satisfies KernelJob);
+          this.sentBase = [...base];
+        }
+        w.send(job(id));
+      } catch (e) {
+        void this.stop(new Error(`merge worker unreachable: ${e instanceof Error ? e.message : String(e)}`));
       }
-      w.postMessage(job(id));
     });
   }
 
-  private ensureWorker(): Worker {
+  private ensureWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    const w = new Worker(new URL(import.meta.url));
+    const args = [MERGE_CHILD];
+    const [cmd, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, ...args]] : [process.execPath, args];
+    const w = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
     this.started++;
     this.worker = w;
     this.sentBase = undefined;
-    w.on('message', (m: Reply) => {
+    let stderr = '';
+    w.stderr?.setEncoding('utf8');
+    w.stderr?.on('data', (d: string) => { stderr = (stderr + d).slice(-4096); });
+    w.on('message', (m: KernelReply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -87,13 +106,17 @@ export class KernelWorker {
       if (this.pending.size === 0 && this.worker === w) this.idle(w);
     });
     w.once('error', (e) => { if (this.worker === w) void this.stop(e); });
-    w.once('exit', (code) => { if (this.worker === w) void this.stop(new Error(`merge worker exited ${code}`)); });
+    w.once('exit', (code, sig) => {
+      const last = stderr.trim().split('\n').pop() ?? '';
+      if (this.worker === w) void this.stop(new Error(`merge worker exited (${code ?? sig})${last ? `: ${last}` : ''}`));
+    });
     return w;
   }
 
   /** No job in flight: the worker does not keep the process alive, and exits after idleMs. */
-  private idle(w: Worker): void {
+  private idle(w: ChildProcess): void {
     w.unref();
+    w.channel?.unref();
     this.idleTimer = setTimeout(() => { if (this.worker === w && this.pending.size === 0) void this.stop(aborted()); }, this.idleMs);
     this.idleTimer.unref();
   }
@@ -106,21 +129,7 @@ export class KernelWorker {
     const jobs = [...this.pending.values()];
     this.pending.clear();
     for (const j of jobs) j.reject(reason);
-    return w ? w.terminate().then(() => {}) : Promise.resolve();
+    if (!w || w.exitCode !== null || w.signalCode !== null) return Promise.resolve();
+    return new Promise<void>((resolve) => { w.once('exit', () => resolve()); w.kill('SIGKILL'); });
   }
-}
-
-if (!isMainThread && parentPort) {
-  const port = parentPort;
-  let base: readonly Uint8Array[] = [];
-  port.on('message', (job: Job) => {
-    if (job.op === 'base') { base = job.base; return; }
-    try {
-      const bytes = job.op === 'part' ? libraryBtfOps.kernelPart(base, job.chain, job.name) : libraryBtfOps.joinKernel(base, job.parts);
-      if (bytes instanceof Promise) throw new Error('the library\'s BTF operations are synchronous');
-      port.postMessage({ id: job.id, ok: true, bytes } satisfies Reply, [bytes.buffer as ArrayBuffer]);
-    } catch (e) {
-      port.postMessage({ id: job.id, ok: false, error: e instanceof Error ? e.message : String(e) } satisfies Reply);
-    }
-  });
 }

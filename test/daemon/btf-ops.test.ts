@@ -114,11 +114,16 @@ describe('daemon/btf-ops (the BTF library behind the daemon)', function () {
     } finally { await w.close(); }
   });
 
-  it('the worker exits when idle and a later job starts another', async () => {
+  it('the worker process exits when idle and a later job starts another', async () => {
     const w = new KernelWorker({ idleMs: 20 });
     try {
       const part = await w.kernelPart([vmlinux], [crc7], 'crc7');
+      const pid = w.pid;
+      assert.ok(pid !== undefined);
       await new Promise((r) => setTimeout(r, 300));
+      // A process, not a thread: gone, it has given all its memory back.
+      assert.equal(w.pid, undefined);
+      assert.throws(() => process.kill(pid, 0), (e: NodeJS.ErrnoException) => e.code === 'ESRCH');
       assert.ok(Buffer.from(await w.kernelPart([vmlinux], [crc7], 'crc7')).equals(Buffer.from(part)));
       assert.equal(w.started, 2);
     } finally { await w.close(); }

@@ -1,0 +1,30 @@
+/**
+ * The kernel view's worker process (started by KernelWorker in merge-worker.ts, never by hand):
+ * keeps the parsed kernel base between jobs and answers part and join jobs over its IPC pipe. A
+ * process rather than a thread so that, idle and gone, it gives all its memory back: a thread's
+ * heap stayed in the daemon's resident size after it exited.
+ */
+import { libraryBtfOps } from './btf-ops.js';
+import type { KernelJob, KernelReply } from './merge-worker.js';
+
+const send = process.send?.bind(process);
+if (!send) {
+  process.stderr.write('merge-child: started without an IPC channel (btf-extrad starts it)\n');
+  process.exit(2);
+}
+// The daemon went away (even by SIGKILL the pipe closes): nothing would read our answer.
+process.on('disconnect', () => process.exit(0));
+
+let base: readonly Uint8Array[] = [];
+process.on('message', (job: KernelJob) => {
+  if (job.op === 'base') { base = job.base; return; }
+  let reply: KernelReply;
+  try {
+    const bytes = job.op === 'part' ? libraryBtfOps.kernelPart(base, job.chain, job.name) : libraryBtfOps.joinKernel(base, job.parts);
+    if (bytes instanceof Promise) throw new Error('the library\'s BTF operations are synchronous');
+    reply = { id: job.id, ok: true, bytes };
+  } catch (e) {
+    reply = { id: job.id, ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+  send?.(reply);
+});
