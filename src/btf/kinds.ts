@@ -1,7 +1,8 @@
 /**
  * Per-kind knowledge of BTF, in one place: the on-disk layout of each kind (how many bytes
- * follow the 12-byte common header, fixed and per vlen entry) and which fields hold type ids
- * and string offsets. Parse, write, copy, dedup and remap all go through these tables and
+ * follow the 12-byte common header, fixed and per vlen entry, and which of those words hold type
+ * ids and string offsets: LAYOUT) and the same fields on decoded records (mapTypeIds,
+ * mapStrOffs). Parse, write, copy, dedup, remap and joins all go through these tables and
  * visitors, so adding or fixing a kind is a one-file change.
  *
  * Two hot readers work on the encoded words instead of objects, for speed: validate.ts and
@@ -49,28 +50,37 @@ export interface KindLayout {
   readonly perVlen: number;
   /** The common header's third word is a size (true) or a type id (false). */
   readonly sized: boolean;
+  /** The header's third word is a type id this record refers to (FWD's and ARRAY's hold 0). */
+  readonly headerRef: boolean;
+  /** Words after the header that are type ids (ARRAY: element and index type). */
+  readonly fixedRefs: readonly number[];
+  /** In each vlen entry, the word holding its name's string offset (members, enumerators, parameters). */
+  readonly entryName?: number;
+  /** In each vlen entry, the word holding a type id (members, parameters, DATASEC variables). */
+  readonly entryRef?: number;
 }
 
+const NONE: readonly number[] = [];
 export const LAYOUT: Readonly<Record<Exclude<Kind, 0>, KindLayout>> = {
-  1: { fixed: 4, perVlen: 0, sized: true },      // INT: encoding word
-  2: { fixed: 0, perVlen: 0, sized: false },     // PTR
-  3: { fixed: 12, perVlen: 0, sized: false },    // ARRAY: type, index_type, nelems (header word unused: 0)
-  4: { fixed: 0, perVlen: 12, sized: true },     // STRUCT: name_off, type, offset
-  5: { fixed: 0, perVlen: 12, sized: true },     // UNION
-  6: { fixed: 0, perVlen: 8, sized: true },      // ENUM: name_off, s32 val
-  7: { fixed: 0, perVlen: 0, sized: false },     // FWD (header word 0)
-  8: { fixed: 0, perVlen: 0, sized: false },     // TYPEDEF
-  9: { fixed: 0, perVlen: 0, sized: false },     // VOLATILE
-  10: { fixed: 0, perVlen: 0, sized: false },    // CONST
-  11: { fixed: 0, perVlen: 0, sized: false },    // RESTRICT
-  12: { fixed: 0, perVlen: 0, sized: false },    // FUNC: vlen = linkage
-  13: { fixed: 0, perVlen: 8, sized: false },    // FUNC_PROTO: name_off, type
-  14: { fixed: 4, perVlen: 0, sized: false },    // VAR: linkage
-  15: { fixed: 0, perVlen: 12, sized: true },    // DATASEC: type, offset, size
-  16: { fixed: 0, perVlen: 0, sized: true },     // FLOAT
-  17: { fixed: 4, perVlen: 0, sized: false },    // DECL_TAG: component_idx
-  18: { fixed: 0, perVlen: 0, sized: false },    // TYPE_TAG
-  19: { fixed: 0, perVlen: 12, sized: true },    // ENUM64: name_off, lo32, hi32
+  1: { fixed: 4, perVlen: 0, sized: true, headerRef: false, fixedRefs: NONE },      // INT: encoding word
+  2: { fixed: 0, perVlen: 0, sized: false, headerRef: true, fixedRefs: NONE },      // PTR
+  3: { fixed: 12, perVlen: 0, sized: false, headerRef: false, fixedRefs: [0, 1] },  // ARRAY: type, index_type, nelems (header word unused: 0)
+  4: { fixed: 0, perVlen: 12, sized: true, headerRef: false, fixedRefs: NONE, entryName: 0, entryRef: 1 }, // STRUCT: name_off, type, offset
+  5: { fixed: 0, perVlen: 12, sized: true, headerRef: false, fixedRefs: NONE, entryName: 0, entryRef: 1 }, // UNION
+  6: { fixed: 0, perVlen: 8, sized: true, headerRef: false, fixedRefs: NONE, entryName: 0 },  // ENUM: name_off, s32 val
+  7: { fixed: 0, perVlen: 0, sized: false, headerRef: false, fixedRefs: NONE },     // FWD (header word 0)
+  8: { fixed: 0, perVlen: 0, sized: false, headerRef: true, fixedRefs: NONE },      // TYPEDEF
+  9: { fixed: 0, perVlen: 0, sized: false, headerRef: true, fixedRefs: NONE },      // VOLATILE
+  10: { fixed: 0, perVlen: 0, sized: false, headerRef: true, fixedRefs: NONE },     // CONST
+  11: { fixed: 0, perVlen: 0, sized: false, headerRef: true, fixedRefs: NONE },     // RESTRICT
+  12: { fixed: 0, perVlen: 0, sized: false, headerRef: true, fixedRefs: NONE },     // FUNC: vlen = linkage
+  13: { fixed: 0, perVlen: 8, sized: false, headerRef: true, fixedRefs: NONE, entryName: 0, entryRef: 1 }, // FUNC_PROTO: name_off, type
+  14: { fixed: 4, perVlen: 0, sized: false, headerRef: true, fixedRefs: NONE },     // VAR: linkage
+  15: { fixed: 0, perVlen: 12, sized: true, headerRef: false, fixedRefs: NONE, entryRef: 0 },  // DATASEC: type, offset, size
+  16: { fixed: 0, perVlen: 0, sized: true, headerRef: false, fixedRefs: NONE },     // FLOAT
+  17: { fixed: 4, perVlen: 0, sized: false, headerRef: true, fixedRefs: NONE },     // DECL_TAG: component_idx
+  18: { fixed: 0, perVlen: 0, sized: false, headerRef: true, fixedRefs: NONE },     // TYPE_TAG
+  19: { fixed: 0, perVlen: 12, sized: true, headerRef: false, fixedRefs: NONE, entryName: 0 }, // ENUM64: name_off, lo32, hi32
 };
 
 /** Encoded size in bytes of a type record with this kind and vlen. */
@@ -146,37 +156,24 @@ export function forEachStrOff(t: BtfType, fn: (off: number) => void): void {
 
 /**
  * mapTypeIds and mapStrOffs on an ENCODED record (at word `p` of `w`), in place, without decoding
- * it: for joins that only move ids and offsets (the same fields; a test holds them to it).
+ * it, driven by LAYOUT's reference fields: for joins that only move ids and offsets (the same
+ * fields in the same order; a test holds them to it for every kind).
  */
 export function mapEncodedRefs(w: Uint32Array, p: number, id: (id: number) => number, str: (off: number) => number): void {
   const info = w[p + 1]!;
-  const vlen = info & 0xffff;
   w[p] = str(w[p]!);
-  let q = p + 3;
-  switch (((info >>> 24) & 0x1f) as Kind) {
-    case KIND.PTR: case KIND.TYPEDEF: case KIND.VOLATILE: case KIND.CONST: case KIND.RESTRICT:
-    case KIND.FUNC: case KIND.VAR: case KIND.DECL_TAG: case KIND.TYPE_TAG:
-      w[p + 2] = id(w[p + 2]!); return;
-    case KIND.ARRAY:
-      w[q] = id(w[q]!); w[q + 1] = id(w[q + 1]!); return;
-    case KIND.STRUCT: case KIND.UNION:
-      for (let i = 0; i < vlen; i++, q += 3) { w[q] = str(w[q]!); w[q + 1] = id(w[q + 1]!); }
-      return;
-    case KIND.ENUM:
-      for (let i = 0; i < vlen; i++, q += 2) w[q] = str(w[q]!);
-      return;
-    case KIND.ENUM64:
-      for (let i = 0; i < vlen; i++, q += 3) w[q] = str(w[q]!);
-      return;
-    case KIND.FUNC_PROTO:
-      w[p + 2] = id(w[p + 2]!);
-      for (let i = 0; i < vlen; i++, q += 2) { w[q] = str(w[q]!); w[q + 1] = id(w[q + 1]!); }
-      return;
-    case KIND.DATASEC:
-      for (let i = 0; i < vlen; i++, q += 3) w[q] = id(w[q]!);
-      return;
-    default:
-      return;
+  const kind = (info >>> 24) & 0x1f;
+  if (kind === KIND.UNKN || kind > MAX_KIND) return;
+  const l = LAYOUT[kind as Exclude<Kind, 0>];
+  if (l.headerRef) w[p + 2] = id(w[p + 2]!);
+  for (const f of l.fixedRefs) w[p + 3 + f] = id(w[p + 3 + f]!);
+  const { entryName, entryRef } = l;
+  if (entryName === undefined && entryRef === undefined) return;
+  const vlen = info & 0xffff;
+  const stride = l.perVlen >>> 2;
+  for (let i = 0, q = p + 3 + (l.fixed >>> 2); i < vlen; i++, q += stride) {
+    if (entryName !== undefined) w[q + entryName] = str(w[q + entryName]!);
+    if (entryRef !== undefined) w[q + entryRef] = id(w[q + entryRef]!);
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   KIND, KIND_NAME, LAYOUT, cloneType, decodeType, encodeType, encodedSize, forEachStrOff, forEachTypeId, infoOf,
-  mapEncodedRefs, mapStrOffs, mapTypeIds, recordSize, vlenOf, type Kind,
+  REF_KINDS, mapEncodedRefs, mapStrOffs, mapTypeIds, recordSize, vlenOf, type Kind,
 } from '../../src/btf/kinds.js';
 import type { BtfType } from '../../src/btf/types.js';
 import { allKinds } from './sample.js';
@@ -98,5 +98,9 @@ describe('btf/kinds', () => {
       assert.equal(strs.length, n, KIND_NAME[t.kind]);
     }
     assert.equal(kinds.size, Object.keys(KIND_NAME).length - 1, 'every kind but void');
+    for (const k of kinds) {
+      if (k === KIND.UNKN) continue;
+      assert.equal(LAYOUT[k].headerRef, REF_KINDS.has(k) || k === KIND.FUNC_PROTO, `${KIND_NAME[k]}: LAYOUT's header reference agrees with REF_KINDS`);
+    }
   });
 });
