@@ -340,8 +340,10 @@ else fail "systemctl restart: companions stay loaded and are adopted, none inser
 # Back to destination files: every generated companion leaves the kernel, holds dropped, bases free.
 sed -i 's/^destination: both$/destination: files/' "$conf"
 systemctl reload "$unit"
-none_left() { ! ls /sys/kernel/btf | grep -q '_btf_extra$'; }
-if until_true 120 none_left && [ -z "$(ls /sys/fs/bpf/btf-extra 2>/dev/null)" ] && timeout 30 rmmod crc7 && timeout 30 rmmod loop && clean_dmesg "destination files"; then
+# The daemon takes each companion out, then drops its hold: wait for both (the last pin goes a moment
+# after the last companion).
+none_left() { ! ls /sys/kernel/btf | grep -q '_btf_extra$' && [ -z "$(ls /sys/fs/bpf/btf-extra 2>/dev/null)" ]; }
+if until_true 120 none_left && timeout 30 rmmod crc7 && timeout 30 rmmod loop && clean_dmesg "destination files"; then
   pass "reload to destination files: all companions removed, holds dropped, crc7 and loop unload" "$(ls /sys/kernel/btf | wc -l) BTF objects left"
 else fail "reload to destination files: all companions removed, holds dropped, crc7 and loop unload" "left: $(ls /sys/kernel/btf | grep _btf_extra | tr '\n' ' ') pins: $(ls /sys/fs/bpf/btf-extra 2>&1 | tr '\n' ' ')"; fi
 
