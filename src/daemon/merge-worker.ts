@@ -3,8 +3,10 @@
  * take CPU (hundreds of ms with vmlinux's 100k types) that must not stall module events and control
  * requests on the daemon's event loop. One long-lived process (merge-child.ts) keeps the parsed
  * kernel base (vmlinux [+ extras]) between jobs, so a part costs what its module costs. The base
- * is sent only when it changes (by identity); idle for `idleMs`, the process exits and returns its
- * memory (the next job starts a new one). It dies with the daemon (setpriv --pdeathsig, and it
+ * is sent only when it changes (by identity); the parts it made are kept there too, so a join
+ * sends references, not every part again (tens of MB at 400 modules), and only the joined view
+ * comes back. Idle for `idleMs`, the process exits and returns its memory (the next job starts a
+ * new one, and the next join sends the parts' bytes). It dies with the daemon (setpriv --pdeathsig, and it
  * exits when its pipe closes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +17,13 @@ import { fileURLToPath } from 'node:url';
 export type KernelJob =
   | { readonly op: 'base'; readonly base: readonly Uint8Array[] }
   | { readonly op: 'part'; readonly id: number; readonly chain: readonly Uint8Array[]; readonly name: string }
-  | { readonly op: 'join'; readonly id: number; readonly parts: readonly Uint8Array[] };
+  | { readonly op: 'join'; readonly id: number; readonly parts: readonly PartRef[] }
+  | { readonly op: 'forget'; readonly id: number };
+/**
+ * A part in a join: by the id the worker keeps it under (it made it, or an earlier join sent it),
+ * with its bytes only when the worker does not have them (a new worker process).
+ */
+export interface PartRef { readonly ref: number; readonly bytes?: Uint8Array }
 export type KernelReply = { readonly id: number; readonly ok: true; readonly bytes: Uint8Array } | { readonly id: number; readonly ok: false; readonly error: string };
 
 /** The worker process of this build (dist/ or a private outDir). */
@@ -39,11 +47,22 @@ export class KernelWorker {
   private worker: ChildProcess | undefined;
   private sentBase: readonly Uint8Array[] | undefined;
   private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+  /** A part's bytes, as this side holds them -> the id a worker keeps them under. */
+  private readonly partIds = new WeakMap<Uint8Array, number>();
+  /** Ids of the parts the current worker process keeps. */
+  private held = new Set<number>();
+  /** A part this side no longer holds can never be joined again: the worker drops it too. */
+  private readonly released = new FinalizationRegistry<number>((id) => {
+    if (!this.held.delete(id)) return;
+    try { this.worker?.send({ op: 'forget', id } satisfies KernelJob); } catch { /* the worker is going away */ }
+  });
   private nextId = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly idleMs: number;
   /** Worker processes started so far (tests: one per idle period, not one per job). */
   started = 0;
+  /** Bytes of parts sent with joins (tests: parts the worker made or was sent are not sent again). */
+  partBytesSent = 0;
   /** pid of the worker process alive now (tests). */
   get pid(): number | undefined { return this.worker?.pid; }
 
@@ -53,11 +72,36 @@ export class KernelWorker {
   }
 
   kernelPart(base: readonly Uint8Array[], chain: readonly Uint8Array[], name: string): Promise<Uint8Array> {
-    return this.run(base, (id) => ({ op: 'part', id, chain, name }));
+    let held: Set<number> | undefined;
+    let partId = -1;
+    return this.run(base, (id) => { held = this.held; partId = id; return { op: 'part', id, chain, name }; }).then((bytes) => {
+      // The worker keeps what it made under the job's id (unless it has been replaced since).
+      this.partIds.set(bytes, partId);
+      this.released.register(bytes, partId);
+      if (held === this.held) this.held.add(partId);
+      return bytes;
+    });
   }
 
   joinKernel(base: readonly Uint8Array[], parts: readonly Uint8Array[]): Promise<Uint8Array> {
-    return this.run(base, (id) => ({ op: 'join', id, parts }));
+    return this.run(base, (id) => ({ op: 'join', id, parts: parts.map((p) => this.refOf(p)) })).catch((e: unknown) => {
+      // Whatever went wrong, the next join sends every part's bytes.
+      this.held = new Set();
+      throw e;
+    });
+  }
+
+  private refOf(part: Uint8Array): PartRef {
+    let ref = this.partIds.get(part);
+    if (ref !== undefined && this.held.has(ref)) return { ref };
+    if (ref === undefined) {
+      ref = this.nextId++;
+      this.partIds.set(part, ref);
+      this.released.register(part, ref);
+    }
+    this.held.add(ref);
+    this.partBytesSent += part.length;
+    return { ref, bytes: part };
   }
 
   /** Terminate the worker now (jobs in flight reject with AbortError); a later job starts a new one. */
@@ -95,6 +139,7 @@ export class KernelWorker {
     this.started++;
     this.worker = w;
     this.sentBase = undefined;
+    this.held = new Set();
     let stderr = '';
     w.stderr?.setEncoding('utf8');
     w.stderr?.on('data', (d: string) => { stderr = (stderr + d).slice(-4096); });

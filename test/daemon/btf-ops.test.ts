@@ -114,6 +114,24 @@ describe('daemon/btf-ops (the BTF library behind the daemon)', function () {
     } finally { await w.close(); }
   });
 
+  it('a join sends the worker only the parts it does not keep: none it made, all after a restart; the same bytes either way', async () => {
+    const w = new KernelWorker({ idleMs: 50 });
+    try {
+      const base = [vmlinux];
+      const parts = await Promise.all([w.kernelPart(base, [crc7], 'crc7'), w.kernelPart(base, [loop, loopExtras], 'loop')]);
+      const first = await w.joinKernel(base, parts);
+      assert.equal(w.partBytesSent, 0, 'the worker made both parts: the join names them');
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(w.pid, undefined, 'idle: the worker and the parts it kept are gone');
+      const again = await w.joinKernel(base, parts);
+      assert.equal(w.partBytesSent, parts[0]!.length + parts[1]!.length, 'a new worker gets every part once');
+      assert.ok(Buffer.from(again).equals(Buffer.from(first)));
+      await w.joinKernel(base, parts);
+      assert.equal(w.partBytesSent, parts[0]!.length + parts[1]!.length, 'and keeps them for the next join');
+      assert.equal(w.started, 2);
+    } finally { await w.close(); }
+  });
+
   it('the worker process exits when idle and a later job starts another', async () => {
     const w = new KernelWorker({ idleMs: 20 });
     try {
