@@ -259,6 +259,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     await Promise.race([started.settle().then(() => started.flushKernel()), signalled]);
     if (stopRequested) logger.info(`${stopRequested}: stopping`);
     await started.stop();
+    // Helpers kept warm for a next job (the kernel worker) have nothing left to do.
+    stopAll.abort();
     logger.info(`done: ${started.statusLine()}`);
     await logger.close();
     return 0;

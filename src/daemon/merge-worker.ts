@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** Messages of the IPC protocol between KernelWorker and merge-child.ts. */
@@ -118,6 +119,7 @@ export class KernelWorker {
       clearTimeout(this.idleTimer);
       w.ref();
       w.channel?.ref();
+      if (w.stderr instanceof Socket) w.stderr.ref();
       const sent = this.sentBase;
       try {
         if (!sent || sent.length !== base.length || sent.some((b, i) => b !== base[i])) {
@@ -160,8 +162,11 @@ export class KernelWorker {
 
   /** No job in flight: the worker does not keep the process alive, and exits after idleMs. */
   private idle(w: ChildProcess): void {
+    // Nothing of an idle worker keeps the daemon alive (`--once` exits when its work is done): not
+    // the process, not its IPC channel, not its stderr pipe.
     w.unref();
     w.channel?.unref();
+    if (w.stderr instanceof Socket) w.stderr.unref();
     this.idleTimer = setTimeout(() => { if (this.worker === w && this.pending.size === 0) void this.stop(aborted()); }, this.idleMs);
     this.idleTimer.unref();
   }

@@ -147,6 +147,22 @@ describe('daemon/btf-ops (the BTF library behind the daemon)', function () {
     } finally { await w.close(); }
   });
 
+  it('an idle worker does not keep the daemon\'s process alive (the process exits long before the worker would)', function () {
+    this.timeout(60_000);
+    const worker = new URL('../../src/daemon/merge-worker.js', import.meta.url).href;
+    const script = `import { KernelWorker } from ${JSON.stringify(worker)};
+      import { readFileSync } from 'node:fs';
+      const [vm, crc7] = process.argv.slice(1).map((f) => readFileSync(f));
+      const w = new KernelWorker({ idleMs: 60000 });
+      const part = await w.kernelPart([vm], [crc7], 'crc7');
+      process.stdout.write(String(part.length));`;
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, join(dir, 'vmlinux'), fx.modules.get('crc7')?.btfFile ?? ''], { encoding: 'utf8', timeout: 50_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(Number(r.stdout) > 0);
+    assert.ok(Date.now() - t0 < 30_000, `exited after ${Date.now() - t0} ms`);
+  });
+
   it('an abort (daemon stopping) terminates the worker and rejects with AbortError; an aborted signal starts none', async () => {
     const stop = new AbortController();
     const w = new KernelWorker({ signal: stop.signal });
