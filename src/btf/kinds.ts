@@ -177,6 +177,21 @@ export function mapEncodedRefs(w: Uint32Array, p: number, id: (id: number) => nu
   }
 }
 
+/** Calls `fn` on every type id an ENCODED record refers to (LAYOUT's reference fields), in mapTypeIds' order, reading only. */
+export function forEachEncodedTypeId(w: Uint32Array, p: number, fn: (id: number) => void): void {
+  const info = w[p + 1]!;
+  const kind = (info >>> 24) & 0x1f;
+  if (kind === KIND.UNKN || kind > MAX_KIND) return;
+  const l = LAYOUT[kind as Exclude<Kind, 0>];
+  if (l.headerRef) fn(w[p + 2]!);
+  for (const f of l.fixedRefs) fn(w[p + 3 + f]!);
+  const { entryRef } = l;
+  if (entryRef === undefined) return;
+  const vlen = info & 0xffff;
+  const stride = l.perVlen >>> 2;
+  for (let i = 0, q = p + 3 + (l.fixed >>> 2); i < vlen; i++, q += stride) fn(w[q + entryRef]!);
+}
+
 /** Number of vlen entries `t` encodes (linkage for FUNC). */
 export function vlenOf(t: BtfType): number {
   switch (t.kind) {

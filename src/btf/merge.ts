@@ -17,7 +17,9 @@
 import { Btf, type RawTypes } from './btf.js';
 import { dedupBtf, dedupLevelInPlace } from './dedup.js';
 import { BtfError } from './errors.js';
-import { KIND, cloneType, decodeType, encodedSize, forEachTypeId, mapEncodedRefs, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
+import {
+  KIND, cloneType, decodeType, encodeType, encodedSize, forEachEncodedTypeId, forEachTypeId, mapEncodedRefs, mapStrOffs, mapTypeIds, recordSize, type Kind,
+} from './kinds.js';
 import { StringTable } from './strings.js';
 import { typeWords } from './write.js';
 import type { BtfType } from './types.js';
@@ -47,15 +49,16 @@ function levelsAbove(top: Btf, onto: Btf | undefined): Btf[] {
 function copyTypes(level: Btf): BtfType[] {
   const raw = level.rawTypes;
   if (raw === undefined) return level.types.map(cloneType);
-  const { words, offs } = raw;
-  const out = new Array<BtfType>(offs.length);
-  for (let i = 0; i < offs.length; i++) {
-    const p = offs[i]!;
-    const info = words[p + 1]!;
-    // The parser already checked these records, so decoding cannot fail here.
-    out[i] = decodeType(words, p, ((info >>> 24) & 0x1f) as Exclude<Kind, 0>, (info & 0x80000000) !== 0, info & 0xffff) as BtfType;
-  }
+  const out = new Array<BtfType>(raw.offs.length);
+  for (let i = 0; i < out.length; i++) out[i] = parsedRecord(raw, i);
   return out;
+}
+
+/** Record `i` of a parsed type section, decoded (the parser checked every record: this cannot fail). */
+function parsedRecord(raw: RawTypes, i: number): BtfType {
+  const p = raw.offs[i]!;
+  const info = raw.words[p + 1]!;
+  return decodeType(raw.words, p, ((info >>> 24) & 0x1f) as Exclude<Kind, 0>, (info & 0x80000000) !== 0, info & 0xffff) as BtfType;
 }
 
 /** `fresh`: levels whose records nobody else holds (made here), moved instead of copied. */
@@ -217,13 +220,57 @@ interface EnumScan {
  */
 const baseScans = new WeakMap<Btf, EnumScan>();
 
-function anonEnumKey(t: BtfType): string | undefined {
-  if ((t.kind !== KIND.ENUM && t.kind !== KIND.ENUM64) || t.nameOff !== 0 || t.values.length === 0) return undefined;
-  return `${t.kind}:${t.size}:${t.kflag}:${t.values.map((v) => `${v.nameOff}=${v.value}`).join(',')}`;
+/** What the scan needs of one record: its kind, whether it is named, and an anonymous enum's identity. */
+interface RecordFacts { readonly kind: number; readonly named: boolean; readonly enumKey: string | undefined }
+
+/** An anonymous enum's identity: its encoded words but the name (kind, kflag, vlen, size, enumerators). */
+const encodedEnumKey = (w: Uint32Array, p: number, words: number): string => w.subarray(p + 1, p + words).join(',');
+
+/**
+ * Record `i` of `level`, read from the parsed words when the level has them: vmlinux stays raw (its
+ * 100k records are never built by a scan), a built level is read from its records.
+ */
+function recordFacts(level: Btf, i: number): RecordFacts {
+  const raw = level.rawTypes;
+  if (raw !== undefined) {
+    const { words: w } = raw;
+    const p = raw.offs[i]!;
+    const info = w[p + 1]!;
+    const kind = (info >>> 24) & 0x1f;
+    const named = w[p]! !== 0;
+    const vlen = info & 0xffff;
+    const isAnonEnum = !named && (kind === KIND.ENUM || kind === KIND.ENUM64) && vlen > 0;
+    return { kind, named, enumKey: isAnonEnum ? encodedEnumKey(w, p, recordSize(kind as Exclude<Kind, 0>, vlen) >>> 2) : undefined };
+  }
+  const t = level.types[i]!;
+  if ((t.kind !== KIND.ENUM && t.kind !== KIND.ENUM64) || t.nameOff !== 0 || t.values.length === 0) return { kind: t.kind, named: t.nameOff !== 0, enumKey: undefined };
+  const w = new Uint32Array(encodedSize(t) >>> 2);
+  encodeType(t, w, 0);
+  return { kind: t.kind, named: false, enumKey: encodedEnumKey(w, 0, w.length) };
 }
 
-const printsInline = (t: BtfType): boolean =>
-  (t.kind === KIND.STRUCT || t.kind === KIND.UNION || t.kind === KIND.TYPEDEF) && t.nameOff !== 0;
+/** A private copy of record `i` of `level` (decoded from the words of a raw level, which stays raw). */
+function ownRecord(level: Btf, i: number): BtfType {
+  const raw = level.rawTypes;
+  return raw === undefined ? cloneType(level.types[i]!) : parsedRecord(raw, i);
+}
+
+function forEachRecordRef(level: Btf, i: number, fn: (id: number) => void): void {
+  const raw = level.rawTypes;
+  if (raw !== undefined) forEachEncodedTypeId(raw.words, raw.offs[i]!, fn);
+  else forEachTypeId(level.types[i]!, fn);
+}
+
+const printsInline = (f: RecordFacts): boolean =>
+  (f.kind === KIND.STRUCT || f.kind === KIND.UNION || f.kind === KIND.TYPEDEF) && f.named;
+
+/** The level of `btf`'s chain that holds `id` (a valid id). */
+function levelOf(btf: Btf, id: number): Btf {
+  let l: Btf | undefined = btf;
+  while (l !== undefined && id < l.startId) l = l.base;
+  if (l === undefined) throw new BtfError('bad-type-id', `type id ${id} does not exist`, { file: btf.source }, { id });
+  return l;
+}
 
 /** The marks of `btf`'s whole chain, starting from `from`'s (a scan of one of its ancestors) when given. */
 function scanEnums(btf: Btf, from: EnumScan | undefined): EnumScan {
@@ -241,18 +288,21 @@ function scanEnums(btf: Btf, from: EnumScan | undefined): EnumScan {
     inline[id] = 1;
     stack.push(id);
   };
+  const mark = (ref: number): void => { if (ref > 0 && ref < n) referenced[ref] = 1; };
   for (const level of btf.chain().filter((l) => l.startId >= lo)) {
-    level.types.forEach((t, i) => {
-      forEachTypeId(t, (ref) => { if (ref > 0 && ref < n) referenced[ref] = 1; });
-      if (printsInline(t)) forEachTypeId(t, reach);
-      const key = anonEnumKey(t);
-      if (key !== undefined) enums.push({ id: level.startId + i, key });
-    });
+    for (let i = 0; i < level.count; i++) {
+      const f = recordFacts(level, i);
+      forEachRecordRef(level, i, mark);
+      if (printsInline(f)) forEachRecordRef(level, i, reach);
+      if (f.enumKey !== undefined) enums.push({ id: level.startId + i, key: f.enumKey });
+    }
   }
   while (stack.length > 0) {
-    const t = btf.type(stack.pop()!);
-    if (printsInline(t)) continue;
-    if (t.kind !== KIND.VAR && t.kind !== KIND.DATASEC) forEachTypeId(t, reach);
+    const id = stack.pop()!;
+    const level = levelOf(btf, id);
+    const f = recordFacts(level, id - level.startId);
+    if (printsInline(f)) continue;
+    if (f.kind !== KIND.VAR && f.kind !== KIND.DATASEC) forEachRecordRef(level, id - level.startId, reach);
   }
   return { nextId: n, referenced, inline, enums };
 }
@@ -284,7 +334,8 @@ export function exposeAnonEnums(btf: Btf, base?: Btf): number {
   for (const h of hidden) {
     if (visible.has(h.key)) continue;
     visible.add(h.key);
-    btf.addType(cloneType(btf.type(h.id)));
+    const level = levelOf(btf, h.id);
+    btf.addType(ownRecord(level, h.id - level.startId));
     added++;
   }
   return added;

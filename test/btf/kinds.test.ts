@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   KIND, KIND_NAME, LAYOUT, cloneType, decodeType, encodeType, encodedSize, forEachStrOff, forEachTypeId, infoOf,
-  REF_KINDS, mapEncodedRefs, mapStrOffs, mapTypeIds, recordSize, vlenOf, type Kind,
+  REF_KINDS, forEachEncodedTypeId, mapEncodedRefs, mapStrOffs, mapTypeIds, recordSize, vlenOf, type Kind,
 } from '../../src/btf/kinds.js';
 import type { BtfType } from '../../src/btf/types.js';
 import { allKinds } from './sample.js';
@@ -76,7 +76,7 @@ describe('btf/kinds', () => {
     assert.match(String(decodeType(p, 0, KIND.PTR, false, 1)), /vlen 1 on a kind without entries/);
   });
 
-  it('mapEncodedRefs moves the same fields in an encoded record as mapTypeIds + mapStrOffs on the decoded one, every kind', () => {
+  it('mapEncodedRefs (and forEachEncodedTypeId) moves the same fields in an encoded record as mapTypeIds + mapStrOffs on the decoded one, every kind', () => {
     const btf = allKinds();
     const kinds = new Set<Kind>();
     for (const t of btf.types) {
@@ -93,6 +93,11 @@ describe('btf/kinds', () => {
       encodeType(c, want, 0);
       assert.deepEqual([...w], [...want], KIND_NAME[t.kind]);
       assert.deepEqual(ids, idsByHand(t), KIND_NAME[t.kind]);
+      const read: number[] = [];
+      const fresh = new Uint32Array(encodedSize(t) >>> 2);
+      encodeType(t, fresh, 0);
+      forEachEncodedTypeId(fresh, 0, (id) => { read.push(id); });
+      assert.deepEqual(read, idsByHand(t), `${KIND_NAME[t.kind]}: forEachEncodedTypeId`);
       let n = 0;
       forEachStrOff(t, () => { n++; });
       assert.equal(strs.length, n, KIND_NAME[t.kind]);

@@ -13,7 +13,7 @@ import type { Btf } from '../../src/btf/btf.js';
 import { BtfBuilder } from '../../src/btf/builder.js';
 import { dedupBtf } from '../../src/btf/dedup.js';
 import { BtfError } from '../../src/btf/errors.js';
-import { KIND } from '../../src/btf/kinds.js';
+import { KIND, forEachTypeId } from '../../src/btf/kinds.js';
 import { combineSiblings, exposeAnonEnums, flattenOnto, flattenStandalone, joinParts, mergePart, mergeSiblings, rebaseLevel } from '../../src/btf/merge.js';
 import { parseBtf, readBtfFile } from '../../src/btf/parse.js';
 import { validateBtf } from '../../src/btf/validate.js';
@@ -362,6 +362,38 @@ describe('btf/merge: exposeAnonEnums over a shared base', () => {
       assert.deepEqual(validateBtf(whole), []);
     });
   }
+
+  it('on the vmlinux fixture: a raw (never built) base and a built one give the same copies, bytes for bytes', () => {
+    const raw = parseBtf(vmlinuxBytes(), { source: 'vmlinux' });
+    const built = parseBtf(vmlinuxBytes(), { source: 'vmlinux' });
+    assert.ok(built.types.length > 0 && built.rawTypes === undefined && raw.rawTypes !== undefined);
+    // An anonymous enum of vmlinux that nothing refers to (printed at top level) ...
+    const used = new Set<number>();
+    for (const t of built.types) forEachTypeId(t, (id) => { used.add(id); });
+    const free = built.types.findIndex((t, i) => t.kind === KIND.ENUM && t.nameOff === 0 && t.values.length > 0 && !used.has(i + 1));
+    assert.ok(free >= 0);
+    // ... that a variable above loop's extras now uses: hidden, so it needs a copy.
+    const chainOn = (vm: Btf): Btf => {
+      const top = new BtfBuilder({ base: extrasChain(loopModule(vm)).extras, source: 'more' });
+      const v = top.addVar('uses_free_enum', (free + 1) as Parameters<BtfBuilder['addVar']>[1], 0);
+      top.addDatasec('.data', 4);
+      top.addVarInfo(v, 0, 4);
+      return top.finish();
+    };
+    const outputs = [raw, built].map((vm) => {
+      const flat = flattenOnto(chainOn(vm), vm);
+      const added = exposeAnonEnums(flat, vm);
+      return { added, bytes: Buffer.from(writeBtf(flat)) };
+    });
+    assert.equal(outputs[0]!.added, 1);
+    assert.equal(outputs[1]!.added, 1);
+    assert.ok(outputs[0]!.bytes.equals(outputs[1]!.bytes));
+    assert.ok(raw.rawTypes !== undefined, 'the scan did not build vmlinux\'s records');
+    // And as the whole chain scanned without a base.
+    const whole = flattenOnto(chainOn(built), built);
+    assert.equal(exposeAnonEnums(whole), 1);
+    assert.ok(Buffer.from(writeBtf(whole)).equals(outputs[1]!.bytes));
+  });
 
   it('refuses a base that is not below the level', () => {
     assert.throws(() => exposeAnonEnums(upper(base(), false), base()), (e: unknown) => e instanceof BtfError && e.code === 'bad-chain');
