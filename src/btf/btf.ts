@@ -33,6 +33,13 @@ export interface RawTypes {
   readonly offs: Uint32Array;
 }
 
+/** Record `i` of a parsed type section, decoded (the parser checked every record: this cannot fail). */
+export function decodeParsed(raw: RawTypes, i: number): BtfType {
+  const p = raw.offs[i]!;
+  const info = raw.words[p + 1]!;
+  return decodeType(raw.words, p, ((info >>> 24) & 0x1f) as Exclude<Kind, 0>, (info & 0x80000000) !== 0, info & 0xffff) as BtfType;
+}
+
 export class Btf {
   readonly base: Btf | undefined;
   readonly source: string | undefined;
@@ -64,13 +71,9 @@ export class Btf {
    */
   get types(): BtfType[] {
     if (this.materialized === undefined) {
-      const { words, offs } = this.raw!;
-      const out = new Array<BtfType>(offs.length);
-      for (let i = 0; i < offs.length; i++) {
-        const p = offs[i]!;
-        const info = words[p + 1]!;
-        out[i] = decodeType(words, p, ((info >>> 24) & 0x1f) as Exclude<Kind, 0>, (info & 0x80000000) !== 0, info & 0xffff) as BtfType;
-      }
+      const raw = this.raw!;
+      const out = new Array<BtfType>(raw.offs.length);
+      for (let i = 0; i < out.length; i++) out[i] = decodeParsed(raw, i);
       this.materialized = out;
     }
     return this.materialized;

@@ -49,9 +49,9 @@
  * only where the typedef pass finds more equivalences.
  */
 import { isAscii } from 'node:buffer';
-import { Btf, type RawTypes } from './btf.js';
+import { Btf, decodeParsed, type RawTypes } from './btf.js';
 import { BtfError } from './errors.js';
-import { KIND, cloneType, decodeType, infoOf, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
+import { KIND, cloneType, infoOf, mapStrOffs, mapTypeIds, type Kind } from './kinds.js';
 import { StringTable } from './strings.js';
 import type { BtfType, StructType, TypeId } from './types.js';
 
@@ -352,9 +352,7 @@ class LevelIndex {
     if (raw === undefined) return this.level.types[i]!;
     let t = this.decoded[i];
     if (t === undefined) {
-      const p = raw.offs[i]!;
-      const info = raw.words[p + 1]!;
-      t = decodeType(raw.words, p, kindOfInfo(info), (info & 0x80000000) !== 0, info & 0xffff) as BtfType;
+      t = decodeParsed(raw, i);
       this.decoded[i] = t;
     }
     return t;

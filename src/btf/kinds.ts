@@ -155,41 +155,40 @@ export function forEachStrOff(t: BtfType, fn: (off: number) => void): void {
 }
 
 /**
- * mapTypeIds and mapStrOffs on an ENCODED record (at word `p` of `w`), in place, without decoding
- * it, driven by LAYOUT's reference fields: for joins that only move ids and offsets (the same
- * fields in the same order; a test holds them to it for every kind).
+ * The word positions of an ENCODED record (at word `p` of `w`) that hold type ids (`onId`) and
+ * string offsets (`onStr`), from LAYOUT's reference fields, in mapTypeIds' / mapStrOffs' order.
  */
-export function mapEncodedRefs(w: Uint32Array, p: number, id: (id: number) => number, str: (off: number) => number): void {
+function forEachRefWord(w: Uint32Array, p: number, onId: (q: number) => void, onStr?: (q: number) => void): void {
   const info = w[p + 1]!;
-  w[p] = str(w[p]!);
+  onStr?.(p);
   const kind = (info >>> 24) & 0x1f;
   if (kind === KIND.UNKN || kind > MAX_KIND) return;
   const l = LAYOUT[kind as Exclude<Kind, 0>];
-  if (l.headerRef) w[p + 2] = id(w[p + 2]!);
-  for (const f of l.fixedRefs) w[p + 3 + f] = id(w[p + 3 + f]!);
-  const { entryName, entryRef } = l;
+  if (l.headerRef) onId(p + 2);
+  for (const f of l.fixedRefs) onId(p + 3 + f);
+  const entryName = onStr === undefined ? undefined : l.entryName;
+  const { entryRef } = l;
   if (entryName === undefined && entryRef === undefined) return;
   const vlen = info & 0xffff;
   const stride = l.perVlen >>> 2;
   for (let i = 0, q = p + 3 + (l.fixed >>> 2); i < vlen; i++, q += stride) {
-    if (entryName !== undefined) w[q + entryName] = str(w[q + entryName]!);
-    if (entryRef !== undefined) w[q + entryRef] = id(w[q + entryRef]!);
+    if (entryName !== undefined) onStr?.(q + entryName);
+    if (entryRef !== undefined) onId(q + entryRef);
   }
 }
 
-/** Calls `fn` on every type id an ENCODED record refers to (LAYOUT's reference fields), in mapTypeIds' order, reading only. */
+/**
+ * mapTypeIds and mapStrOffs on an ENCODED record (at word `p` of `w`), in place, without decoding
+ * it: for joins that only move ids and offsets (the same fields in the same order; a test holds
+ * them to it for every kind).
+ */
+export function mapEncodedRefs(w: Uint32Array, p: number, id: (id: number) => number, str: (off: number) => number): void {
+  forEachRefWord(w, p, (q) => { w[q] = id(w[q]!); }, (q) => { w[q] = str(w[q]!); });
+}
+
+/** Calls `fn` on every type id an ENCODED record refers to, in mapTypeIds' order, reading only. */
 export function forEachEncodedTypeId(w: Uint32Array, p: number, fn: (id: number) => void): void {
-  const info = w[p + 1]!;
-  const kind = (info >>> 24) & 0x1f;
-  if (kind === KIND.UNKN || kind > MAX_KIND) return;
-  const l = LAYOUT[kind as Exclude<Kind, 0>];
-  if (l.headerRef) fn(w[p + 2]!);
-  for (const f of l.fixedRefs) fn(w[p + 3 + f]!);
-  const { entryRef } = l;
-  if (entryRef === undefined) return;
-  const vlen = info & 0xffff;
-  const stride = l.perVlen >>> 2;
-  for (let i = 0, q = p + 3 + (l.fixed >>> 2); i < vlen; i++, q += stride) fn(w[q + entryRef]!);
+  forEachRefWord(w, p, (q) => { fn(w[q]!); });
 }
 
 /** Number of vlen entries `t` encodes (linkage for FUNC). */

@@ -14,11 +14,11 @@
  * into one combined level on `base`, which is then deduplicated against `base` (base ids never
  * change, so vmlinux type ids stay valid in the merged file) and flattened.
  */
-import { Btf, type RawTypes } from './btf.js';
+import { Btf, decodeParsed, type RawTypes } from './btf.js';
 import { dedupBtf, dedupLevelInPlace } from './dedup.js';
 import { BtfError } from './errors.js';
 import {
-  KIND, cloneType, decodeType, encodeType, encodedSize, forEachEncodedTypeId, forEachTypeId, mapEncodedRefs, mapStrOffs, mapTypeIds, recordSize, type Kind,
+  KIND, cloneType, encodeType, encodedSize, forEachEncodedTypeId, forEachTypeId, mapEncodedRefs, mapStrOffs, mapTypeIds, recordSize, type Kind,
 } from './kinds.js';
 import { StringTable } from './strings.js';
 import { typeWords } from './write.js';
@@ -50,15 +50,8 @@ function copyTypes(level: Btf): BtfType[] {
   const raw = level.rawTypes;
   if (raw === undefined) return level.types.map(cloneType);
   const out = new Array<BtfType>(raw.offs.length);
-  for (let i = 0; i < out.length; i++) out[i] = parsedRecord(raw, i);
+  for (let i = 0; i < out.length; i++) out[i] = decodeParsed(raw, i);
   return out;
-}
-
-/** Record `i` of a parsed type section, decoded (the parser checked every record: this cannot fail). */
-function parsedRecord(raw: RawTypes, i: number): BtfType {
-  const p = raw.offs[i]!;
-  const info = raw.words[p + 1]!;
-  return decodeType(raw.words, p, ((info >>> 24) & 0x1f) as Exclude<Kind, 0>, (info & 0x80000000) !== 0, info & 0xffff) as BtfType;
 }
 
 /** `fresh`: levels whose records nobody else holds (made here), moved instead of copied. */
@@ -252,7 +245,7 @@ function recordFacts(level: Btf, i: number): RecordFacts {
 /** A private copy of record `i` of `level` (decoded from the words of a raw level, which stays raw). */
 function ownRecord(level: Btf, i: number): BtfType {
   const raw = level.rawTypes;
-  return raw === undefined ? cloneType(level.types[i]!) : parsedRecord(raw, i);
+  return raw === undefined ? cloneType(level.types[i]!) : decodeParsed(raw, i);
 }
 
 function forEachRecordRef(level: Btf, i: number, fn: (id: number) => void): void {
@@ -263,14 +256,6 @@ function forEachRecordRef(level: Btf, i: number, fn: (id: number) => void): void
 
 const printsInline = (f: RecordFacts): boolean =>
   (f.kind === KIND.STRUCT || f.kind === KIND.UNION || f.kind === KIND.TYPEDEF) && f.named;
-
-/** The level of `btf`'s chain that holds `id` (a valid id). */
-function levelOf(btf: Btf, id: number): Btf {
-  let l: Btf | undefined = btf;
-  while (l !== undefined && id < l.startId) l = l.base;
-  if (l === undefined) throw new BtfError('bad-type-id', `type id ${id} does not exist`, { file: btf.source }, { id });
-  return l;
-}
 
 /** The marks of `btf`'s whole chain, starting from `from`'s (a scan of one of its ancestors) when given. */
 function scanEnums(btf: Btf, from: EnumScan | undefined): EnumScan {
@@ -299,7 +284,7 @@ function scanEnums(btf: Btf, from: EnumScan | undefined): EnumScan {
   }
   while (stack.length > 0) {
     const id = stack.pop()!;
-    const level = levelOf(btf, id);
+    const level = btf.levelOf(id);
     const f = recordFacts(level, id - level.startId);
     if (printsInline(f)) continue;
     if (f.kind !== KIND.VAR && f.kind !== KIND.DATASEC) forEachRecordRef(level, id - level.startId, reach);
@@ -334,7 +319,7 @@ export function exposeAnonEnums(btf: Btf, base?: Btf): number {
   for (const h of hidden) {
     if (visible.has(h.key)) continue;
     visible.add(h.key);
-    const level = levelOf(btf, h.id);
+    const level = btf.levelOf(h.id);
     btf.addType(ownRecord(level, h.id - level.startId));
     added++;
   }

@@ -8,14 +8,9 @@ import { writeBtf } from '../btf/write.js';
 import { BaseCache } from '../encoder/chain.js';
 import { encodeObject } from '../encoder/encode.js';
 import type { ChildJob, ChildReply } from './encoder.js';
+import { replyToParent } from './node-child.js';
 
-const send = process.send?.bind(process);
-if (!send) {
-  process.stderr.write('encoder-child: started without an IPC channel (btf-extrad starts it)\n');
-  process.exit(2);
-}
-// The daemon went away (even by SIGKILL the pipe closes): nothing would read our answer.
-process.on('disconnect', () => process.exit(0));
+const send = replyToParent<ChildReply>('encoder-child');
 
 const bases = new BaseCache();
 process.on('message', (job: ChildJob) => {
@@ -29,5 +24,5 @@ process.on('message', (job: ChildJob) => {
     const code = (err as { code?: unknown }).code;
     reply = { id: job.id, ok: false, errorName: err.name, code: typeof code === 'string' ? code : undefined, message: err.message };
   }
-  send?.(reply);
+  send(reply);
 });

@@ -9,15 +9,14 @@
  * crashed, was killed, or stays over half its memory budget after a job is recycled: the next job
  * gets a fresh one, so a bad object fails alone and cannot poison the next.
  *
- * Children die with the daemon: they are started through `setpriv --pdeathsig KILL` when util-linux
- * has it (a SIGKILLed daemon runs no exit handler), and each exits when its IPC pipe closes.
+ * Children die with the daemon (node-child.ts: setpriv --pdeathsig, and an exit when the pipe closes).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { processRssBytes } from '../host/process.js';
 import type { VarSet } from './config.js';
 import { JobFailed, codeOfEncoderError, type FailureCode } from './failure.js';
+import { spawnNodeChild } from './node-child.js';
 
 export interface EncodeRequest {
   readonly debugFile: string;
@@ -60,7 +59,6 @@ export const ENCODER_CHILD = fileURLToPath(new URL('./encoder-child.js', import.
 
 /** How often a busy child's resident memory is sampled against jobs.memoryMB. */
 const RSS_SAMPLE_MS = 200;
-const SETPRIV = '/usr/bin/setpriv';
 
 export interface PoolOptions {
   readonly child?: string;
@@ -99,11 +97,7 @@ export class WarmEncoderPool implements ExtrasEncoder {
   pids(): number[] { return [...this.live].flatMap((w) => (w.proc.pid === undefined ? [] : [w.proc.pid])); }
 
   private start(memoryMB: number): Warm {
-    const node = this.o.node ?? process.execPath;
-    const args = [`--max-old-space-size=${memoryMB}`, this.o.child ?? ENCODER_CHILD];
-    const usePdeath = this.o.pdeathsig ?? existsSync(SETPRIV);
-    const [cmd, argv] = usePdeath ? [SETPRIV, ['--pdeathsig', 'KILL', '--', node, ...args]] : [node, args];
-    const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+    const proc = spawnNodeChild(this.o.child ?? ENCODER_CHILD, { node: this.o.node, nodeArgs: [`--max-old-space-size=${memoryMB}`], pdeathsig: this.o.pdeathsig });
     const w: Warm = { proc, memoryMB, stderr: '', exited: false, jobs: 0 };
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (d: string) => { w.stderr = (w.stderr + d).slice(-8192); });

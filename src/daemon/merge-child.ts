@@ -6,14 +6,9 @@
  */
 import { libraryBtfOps } from './btf-ops.js';
 import type { KernelJob, KernelReply, PartRef } from './merge-worker.js';
+import { replyToParent } from './node-child.js';
 
-const send = process.send?.bind(process);
-if (!send) {
-  process.stderr.write('merge-child: started without an IPC channel (btf-extrad starts it)\n');
-  process.exit(2);
-}
-// The daemon went away (even by SIGKILL the pipe closes): nothing would read our answer.
-process.on('disconnect', () => process.exit(0));
+const send = replyToParent<KernelReply>('merge-child');
 
 let base: readonly Uint8Array[] = [];
 /** Parts made here or sent with a join, by id, until the daemon says it dropped them. */
@@ -36,5 +31,5 @@ process.on('message', (job: KernelJob) => {
   } catch (e) {
     reply = { id: job.id, ok: false, error: e instanceof Error ? e.message : String(e) };
   }
-  send?.(reply);
+  send(reply);
 });

@@ -6,13 +6,12 @@
  * is sent only when it changes (by identity); the parts it made are kept there too, so a join
  * sends references, not every part again (tens of MB at 400 modules), and only the joined view
  * comes back. Idle for `idleMs`, the process exits and returns its memory (the next job starts a
- * new one, and the next join sends the parts' bytes). It dies with the daemon (setpriv --pdeathsig, and it
- * exits when its pipe closes).
+ * new one, and the next join sends the parts' bytes). It dies with the daemon (node-child.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { spawnNodeChild } from './node-child.js';
 
 /** Messages of the IPC protocol between KernelWorker and merge-child.ts. */
 export type KernelJob =
@@ -29,7 +28,6 @@ export type KernelReply = { readonly id: number; readonly ok: true; readonly byt
 
 /** The worker process of this build (dist/ or a private outDir). */
 const MERGE_CHILD = fileURLToPath(new URL('./merge-child.js', import.meta.url));
-const SETPRIV = '/usr/bin/setpriv';
 
 const aborted = (): Error => Object.assign(new Error('merge worker stopped: the daemon is stopping'), { name: 'AbortError' });
 
@@ -135,9 +133,7 @@ export class KernelWorker {
 
   private ensureWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    const args = [MERGE_CHILD];
-    const [cmd, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, ...args]] : [process.execPath, args];
-    const w = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
+    const w = spawnNodeChild(MERGE_CHILD);
     this.started++;
     this.worker = w;
     this.sentBase = undefined;

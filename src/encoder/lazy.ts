@@ -4,8 +4,8 @@
  * raw-word fast paths (validation re-encodes the level). The encoder only touches the few
  * thousand chain types its variables reach, so it decodes records one at a time from the words.
  */
-import type { Btf } from '../btf/btf.js';
-import { KIND, decodeType, type Kind } from '../btf/kinds.js';
+import { decodeParsed, type Btf } from '../btf/btf.js';
+import { KIND, type Kind } from '../btf/kinds.js';
 import type { BtfType } from '../btf/types.js';
 
 const decoded = new WeakMap<Btf, Map<number, BtfType>>();
@@ -28,9 +28,7 @@ export function chainType(chain: Btf, id: number): BtfType {
   if (!cache) { cache = new Map(); decoded.set(level, cache); }
   let t = cache.get(id);
   if (t === undefined) {
-    const p = raw.offs[id - level.startId]!;
-    const info = raw.words[p + 1]!;
-    t = decodeType(raw.words, p, ((info >>> 24) & 0x1f) as Exclude<Kind, 0>, (info & 0x80000000) !== 0, info & 0xffff) as BtfType;
+    t = decodeParsed(raw, id - level.startId);
     cache.set(id, t);
   }
   return t;
